@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+#include "common/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *prog = "sevmig";
+
+void cli_set_prog(const char *name)
+{
+	prog = name;
+}
+
+const char *cli_prog(void)
+{
+	return prog;
+}
+
+int cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CLI_ERR;
+}
+
+int cli_file_error(const char *file, const struct sevmig_error *err, int rc)
+{
+	const char *msg = err && err->message[0] ? err->message : sevmig_strerror(rc);
+	if (err && err->offset != SEVMIG_NO_OFFSET)
+		return cli_error("%s: byte %" PRIu64 ": %s", file, err->offset, msg);
+	if (err && err->index)
+		return cli_error("%s:%" PRIu64 ": %s", file, err->index, msg);
+	return cli_error("%s: %s", file, msg);
+}
+
+int cli_read_file(const char *path, uint8_t **buf, size_t *len)
+{
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	if (fd < 0)
+		return cli_error("%s: %s", path, strerror(errno));
+	size_t cap = 1 << 16, n = 0;
+	uint8_t *p = malloc(cap + 1);
+	if (!p)
+		goto nomem;
+	for (;;) {
+		if (n == cap) {
+			if (cap > SIZE_MAX / 4)
+				goto nomem;
+			uint8_t *np = realloc(p, cap * 2 + 1);
+			if (!np)
+				goto nomem;
+			p = np;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, p + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			free(p);
+			if (fd != STDIN_FILENO)
+				close(fd);
+			return cli_error("%s: read: %s", path, strerror(e));
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	p[n] = 0;
+	*buf = p;
+	*len = n;
+	return 0;
+nomem:
+	free(p);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return cli_error("%s: out of memory reading the file", path);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int cli_write_file(const char *path, const void *buf, size_t len)
+{
+	if (!strcmp(path, "-")) {
+		int rc = write_all(STDOUT_FILENO, buf, len);
+		if (rc)
+			return cli_error("standard output: %s", strerror(-rc));
+		return 0;
+	}
+	size_t plen = strlen(path);
+	char *tmp = malloc(plen + 16);
+	if (!tmp)
+		return cli_error("%s: out of memory", path);
+	memcpy(tmp, path, plen);
+	memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		int e = errno;
+		free(tmp);
+		return cli_error("%s: cannot create a temporary file beside it: %s", path,
+				 strerror(e));
+	}
+	int rc = write_all(fd, buf, len);
+	if (!rc && fchmod(fd, 0644))
+		rc = -errno;
+	if (!rc && fsync(fd))
+		rc = -errno;
+	if (close(fd) && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path))
+		rc = -errno;
+	if (rc) {
+		unlink(tmp);
+		free(tmp);
+		return cli_error("%s: %s (the file is unchanged)", path, strerror(-rc));
+	}
+	free(tmp);
+	return 0;
+}
+
+void cli_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+int cli_parse_u64(const char *s, uint64_t *out)
+{
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		return -EINVAL;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int cli_load_pstate(const char *path, struct sevmig_pstate **out)
+{
+	uint8_t *buf;
+	size_t len;
+	if (cli_read_file(path, &buf, &len))
+		return CLI_ERR;
+	struct sevmig_error err;
+	sevmig_error_clear(&err);
+	int rc = sevmig_pstate_load(buf, len, out, &err);
+	free(buf);
+	if (rc)
+		return cli_file_error(path, &err, rc);
+	return 0;
+}

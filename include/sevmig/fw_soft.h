@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SEVMIG_FW_SOFT_H
+#define SEVMIG_FW_SOFT_H
+
+#include <sevmig/common.h>
+
+#endif

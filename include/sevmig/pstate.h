@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Page state: which guest pages are private (encrypted with the guest key)
+ * and which are shared (plaintext, marked so by the guest).
+ *
+ * A map covers a set of memslots (gfn ranges). Pages outside every slot do
+ * not exist (state ABSENT); a page inside one is private until it is set
+ * shared, the safe default. Ranges are half-open [gfn, gfn + npages) unless a
+ * format says otherwise.
+ *
+ * The same map has two interchangeable external forms:
+ *  - the run-length shared-pages list: sorted, disjoint, coalesced runs of
+ *    shared pages (struct sevmig_range, or the kernel's region array);
+ *  - the encryption bitmap: a base gfn and a page count, bit i for gfn
+ *    base + i, set = private, least significant bit first in each byte (the
+ *    layout of KVM_GET_PAGE_ENC_BITMAP).
+ *
+ * Cost: the representation is chunked and adapts per chunk, so maps of a few
+ * large runs cost O(runs) in memory and time, and maps of many scattered
+ * shared pages cost no more than a dense bitmap.
+ *
+ * Threads: a map may be read by many threads at once (no function here
+ * modifies a map it takes as const); writes need exclusive access.
+ */
+#ifndef SEVMIG_PSTATE_H
+#define SEVMIG_PSTATE_H
+
+#include <sevmig/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct sevmig_pstate;
+
+enum sevmig_page_state {
+	SEVMIG_PAGE_ABSENT = 0,  /* outside the map's coverage */
+	SEVMIG_PAGE_PRIVATE = 1, /* encrypted with the guest's key */
+	SEVMIG_PAGE_SHARED = 2,  /* plaintext, host-visible */
+};
+
+/* A half-open page range [gfn, gfn + npages). */
+struct sevmig_range {
+	uint64_t gfn;
+	uint64_t npages;
+};
+
+/* "absent", "private" or "shared"; "invalid" for anything else. */
+SEVMIG_API const char *sevmig_page_state_name(enum sevmig_page_state st);
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+/* A new, empty map (no coverage). */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_new(struct sevmig_pstate **out);
+SEVMIG_API void sevmig_pstate_free(struct sevmig_pstate *ps);
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_clone(const struct sevmig_pstate *ps,
+						    struct sevmig_pstate **out);
+/* True when both maps cover the same pages with the same states (slot
+ * boundaries do not matter). */
+SEVMIG_API bool sevmig_pstate_equal(const struct sevmig_pstate *a, const struct sevmig_pstate *b);
+
+/* ---- coverage (memslots) --------------------------------------------- */
+
+/*
+ * Add a memslot. Its pages start private. -EINVAL for zero pages or a range
+ * that wraps or reaches SEVMIG_GFN_LIMIT; -EEXIST if it overlaps a slot.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_add_slot(struct sevmig_pstate *ps, uint64_t gfn,
+						       uint64_t npages);
+/* Remove the slot that is exactly [gfn, gfn + npages) (-ENOENT if none); its
+ * pages forget their state. */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_remove_slot(struct sevmig_pstate *ps, uint64_t gfn,
+							  uint64_t npages);
+SEVMIG_API size_t sevmig_pstate_slot_count(const struct sevmig_pstate *ps);
+/* Slot i in gfn order; -ERANGE past the end. */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_slot(const struct sevmig_pstate *ps, size_t i,
+						   struct sevmig_range *out);
+
+/* ---- updates ----------------------------------------------------------- */
+
+/*
+ * Set [gfn, gfn + npages) to `state` (SHARED or PRIVATE). The whole range
+ * must be covered: -ERANGE otherwise, -EINVAL for zero pages, an overflowing
+ * range or another state. Nothing changes on error.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_set_range(struct sevmig_pstate *ps, uint64_t gfn,
+							uint64_t npages,
+							enum sevmig_page_state state);
+
+/*
+ * Apply a guest's page-encryption-status hypercall: the series'
+ * KVM_HC_PAGE_ENC_STATUS(gpa, npages, enc) or upstream
+ * KVM_HC_MAP_GPA_RANGE(gpa, npages, attrs) with encrypted = attrs & ENC.
+ * -EINVAL: gpa not page-aligned, npages zero, gpa + npages pages overflows
+ * or reaches the 52-bit limit; -ERANGE: the range leaves the coverage.
+ * Nothing changes on error.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_apply_hypercall(struct sevmig_pstate *ps,
+							      uint64_t gpa, uint64_t npages,
+							      bool encrypted);
+
+/*
+ * Guest reboot or kexec: every covered page becomes private, except that
+ * pages inside `keep` (nkeep ranges, any order, may extend outside the
+ * coverage) keep the state they have now, as firmware-shared regions set
+ * before the kernel ran must survive a kexec.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_reset(struct sevmig_pstate *ps,
+						    const struct sevmig_range *keep, size_t nkeep);
+
+/*
+ * Overlay `delta` onto `ps` in place: wherever delta covers, its state wins.
+ * delta's coverage must lie inside ps's (-ERANGE, nothing changes).
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_apply(struct sevmig_pstate *ps,
+						    const struct sevmig_pstate *delta);
+
+/* ---- queries ----------------------------------------------------------- */
+
+SEVMIG_API enum sevmig_page_state sevmig_pstate_get(const struct sevmig_pstate *ps, uint64_t gfn);
+
+struct sevmig_pstate_stats {
+	uint64_t covered_pages;
+	uint64_t shared_pages;
+	uint64_t private_pages;
+	uint64_t shared_runs;        /* maximal runs of shared pages */
+	uint64_t private_runs;       /* maximal runs of private pages */
+	uint64_t largest_shared_run; /* pages */
+	uint64_t slots;
+	uint64_t memory_bytes; /* heap the map holds */
+};
+SEVMIG_API void sevmig_pstate_stats(const struct sevmig_pstate *ps, struct sevmig_pstate_stats *st);
+
+/*
+ * Call fn(arg, gfn, npages) for every maximal run of pages in `state`
+ * (SHARED or PRIVATE) inside [gfn, gfn + npages), clipped to that range, in
+ * gfn order. A private run never crosses a coverage gap. Stops when fn
+ * returns non-zero and returns that value; 0 when all were visited; -EINVAL
+ * for a bad state or range.
+ */
+typedef int (*sevmig_run_fn)(void *arg, uint64_t gfn, uint64_t npages);
+SEVMIG_API int sevmig_pstate_walk(const struct sevmig_pstate *ps, uint64_t gfn, uint64_t npages,
+				  enum sevmig_page_state state, sevmig_run_fn fn, void *arg);
+
+/* ---- the run-length list and the bitmap -------------------------------- */
+
+/*
+ * Write the shared runs (sorted, coalesced) into runs[0..cap). *count gets
+ * the number of runs the map has; -ENOSPC when cap is smaller (nothing is
+ * written past cap), so a call with cap 0 asks for the size.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_to_list(const struct sevmig_pstate *ps,
+						      struct sevmig_range *runs, size_t cap,
+						      size_t *count);
+/*
+ * Make the covered pages private, then the listed runs shared. Runs must be
+ * sorted, disjoint and covered; touching runs are accepted. -EINVAL / -ERANGE
+ * with `err` naming the run; nothing changes on error.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_set_from_list(struct sevmig_pstate *ps,
+							    const struct sevmig_range *runs,
+							    size_t n, struct sevmig_error *err);
+
+/* Bytes a bitmap of npages needs: ceil(npages / 8). */
+SEVMIG_API size_t sevmig_bitmap_bytes(uint64_t npages);
+
+/*
+ * Export the encryption bitmap of [base_gfn, base_gfn + npages) into
+ * `bitmap` (len >= sevmig_bitmap_bytes(npages), else -ENOSPC): bit set =
+ * private. Pages outside the coverage read as private (as KVM reports them).
+ * When npages is not a multiple of 8, the bits of the last byte beyond
+ * npages keep the value they had in `bitmap`.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_to_bitmap(const struct sevmig_pstate *ps,
+							uint64_t base_gfn, uint64_t npages,
+							void *bitmap, size_t len);
+/*
+ * Set the states of [base_gfn, base_gfn + npages) from an encryption bitmap.
+ * The range must be covered (-ERANGE); len must hold npages bits (-EINVAL);
+ * bits past npages in the last byte are ignored.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_set_from_bitmap(struct sevmig_pstate *ps,
+							      uint64_t base_gfn, uint64_t npages,
+							      const void *bitmap, size_t len);
+
+/*
+ * The region array of the series' KVM_GET/SET_SHARED_PAGES_LIST: entries of
+ * { unsigned long gfn_start; unsigned long gfn_end; } (16 bytes, little-
+ * endian on x86-64), gfn_end exclusive, one per shared run.
+ */
+#define SEVMIG_REGION_ENTRY_SIZE 16
+/* As sevmig_pstate_to_list(): *nents gets the entry count; -E2BIG when
+ * len is too small (the kernel's answer), nothing written past len. */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_to_region_array(const struct sevmig_pstate *ps,
+							      void *buf, size_t len,
+							      size_t *nents);
+/* As sevmig_pstate_set_from_list(), from a region array of len bytes
+ * (a multiple of 16, else -EINVAL). */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_set_from_region_array(struct sevmig_pstate *ps,
+								    const void *buf, size_t len,
+								    struct sevmig_error *err);
+
+/* ---- merge and diff ------------------------------------------------------ */
+
+enum sevmig_merge_op {
+	SEVMIG_MERGE_UNION = 0,     /* shared where either map says shared */
+	SEVMIG_MERGE_INTERSECT = 1, /* shared where both maps say shared */
+	SEVMIG_MERGE_OVERLAY = 2,   /* b's state wherever b covers, a's elsewhere */
+};
+/*
+ * A new map whose coverage is the union of both coverages (overlapping slots
+ * become one slot) and whose states follow `op`; a page one map does not
+ * cover counts as not shared in that map.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_merge(const struct sevmig_pstate *a,
+						    const struct sevmig_pstate *b,
+						    enum sevmig_merge_op op,
+						    struct sevmig_pstate **out);
+
+/* A maximal range where two maps differ, with each side's state. */
+struct sevmig_pstate_change {
+	uint64_t gfn;
+	uint64_t npages;
+	enum sevmig_page_state a;
+	enum sevmig_page_state b;
+};
+typedef int (*sevmig_change_fn)(void *arg, const struct sevmig_pstate_change *c);
+/*
+ * Call fn for every maximal range where a and b differ (ABSENT counting as a
+ * third state), in gfn order; adjacent ranges always differ in (a, b). Stops
+ * when fn returns non-zero and returns that value; 0 after the last range.
+ */
+SEVMIG_API int sevmig_pstate_diff(const struct sevmig_pstate *a, const struct sevmig_pstate *b,
+				  sevmig_change_fn fn, void *arg);
+/*
+ * The delta that turns a into b where both cover: a map covering exactly the
+ * pages whose state differs, holding b's state (for sevmig_pstate_apply()).
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_delta(const struct sevmig_pstate *a,
+						    const struct sevmig_pstate *b,
+						    struct sevmig_pstate **out);
+
+/* ---- serialized forms (docs/pstate-format.md) --------------------------- */
+
+struct sevmig_pstate_save_opts {
+	size_t sz;
+	int zstd_level; /* 0: never compress; 1..19: compress when it is smaller */
+};
+/*
+ * The portable binary form: *buf is allocated with malloc() and belongs to
+ * the caller. The encoding (runs or bitmap) is chosen by size.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
+							const struct sevmig_pstate_save_opts *opts,
+							void **buf, size_t *len);
+/* Parse the binary form. -EBADMSG with `err` saying what and at which byte
+ * for malformed input; memory use is bounded by what the input justifies. */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_deserialize(const void *buf, size_t len,
+							  struct sevmig_pstate **out,
+							  struct sevmig_error *err);
+
+/*
+ * The text form: one range per line, "0xFIRST-0xLAST STATE", inclusive
+ * lowercase hex gfns, STATE "shared" or "private"; '#' starts a comment;
+ * the listed ranges are the coverage. Output is canonical: sorted, maximal
+ * runs, no leading zeros. *text is NUL-terminated, from malloc().
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_format_text(const struct sevmig_pstate *ps,
+							  char **text, size_t *len);
+/* Parse the text form (upper-case hex and overlapping lines are errors;
+ * err->index is the 1-based line). */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_parse_text(const char *text, size_t len,
+							 struct sevmig_pstate **out,
+							 struct sevmig_error *err);
+
+/*
+ * Read either form, told apart by content. Input that is neither gives
+ * -EBADMSG with the message "not a page-state file ...".
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_load(const void *buf, size_t len,
+						   struct sevmig_pstate **out,
+						   struct sevmig_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

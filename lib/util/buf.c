@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+#include "util/buf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sevmig__buf_reserve(struct sevmig__buf *b, size_t more)
+{
+	if (more > SIZE_MAX - b->len)
+		return -EOVERFLOW;
+	size_t need = b->len + more;
+	if (need <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	uint8_t *p = realloc(b->data, cap);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int sevmig__buf_append(struct sevmig__buf *b, const void *p, size_t n)
+{
+	int rc = sevmig__buf_reserve(b, n);
+	if (rc)
+		return rc;
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+uint8_t *sevmig__buf_take(struct sevmig__buf *b, size_t *len)
+{
+	uint8_t *p = b->data;
+	if (len)
+		*len = b->len;
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+void sevmig__buf_free(struct sevmig__buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}

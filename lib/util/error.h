@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* Filling struct sevmig_error, and the early-return helpers every layer
+ * uses. */
+#ifndef SEVMIG_UTIL_ERROR_H
+#define SEVMIG_UTIL_ERROR_H
+
+#include <sevmig/common.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SEVMIG__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define SEVMIG__PRINTF(a, b)
+#endif
+
+/*
+ * Record an error (err may be NULL) and return `code`, so that a failure
+ * reads `return sevmig__fail(err, -EBADMSG, off, idx, "bad magic");`.
+ */
+int sevmig__fail(struct sevmig_error *err, int code, uint64_t offset, uint64_t index,
+		 const char *fmt, ...) SEVMIG__PRINTF(5, 6);
+
+/* Format into a fixed message buffer (always NUL-terminated). */
+void sevmig__msg(char *dst, size_t size, const char *fmt, ...) SEVMIG__PRINTF(3, 4);
+
+/* Forward a negative result. */
+#define SEVMIG__TRY(expr)                  \
+	do {                               \
+		int sevmig__rc_ = (expr);  \
+		if (sevmig__rc_ < 0)       \
+			return sevmig__rc_; \
+	} while (0)
+
+/*
+ * Options structs (see SEVMIG_OPTS): true when `opts` is NULL or its size is
+ * usable: at least `min_sz`, and any tail past `our_sz` all zero.
+ */
+bool sevmig__opts_valid(const void *opts, size_t our_sz, size_t min_sz);
+/* Read a field of an options struct only if the caller's sz covers it. */
+#define SEVMIG__OPT(opts, field, dflt)                                              \
+	((opts) && (opts)->sz >= offsetof(__typeof__(*(opts)), field) + sizeof((opts)->field) \
+		 ? (opts)->field                                                   \
+		 : (dflt))
+
+#endif
