@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* sevmig-dump subcommands: each takes the arguments after its name
+ * (argv[0] is the subcommand) and returns the exit status. */
+#ifndef SEVMIG_DUMP_H
+#define SEVMIG_DUMP_H
+
+#include "common/cli.h"
+
+/* page-state files (pstate_cmds.c) */
+int dump_show(int argc, char **argv);
+int dump_diff(int argc, char **argv);
+int dump_merge(int argc, char **argv);
+int dump_convert(int argc, char **argv);
+/* this host's KVM / SEV (host_cmd.c) */
+int dump_host(int argc, char **argv);
+/* migration streams (stream_cmds.c) */
+int dump_stream(int argc, char **argv);
+int dump_verify(int argc, char **argv);
+
+#endif
