@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: install missing build dependencies,
+# build with warnings as errors and run every test; then the same again in
+# the AddressSanitizer + UndefinedBehaviorSanitizer build. Ends with ctest's
+# summary. Build trees: build/ and build-asan/ in the source tree.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+"$src/tests/deps.sh"
+jobs=$(nproc)
+
+run_suite() {
+  local dir=$1; shift
+  echo "== configure $dir ($*)"
+  cmake -S "$src" -B "$src/$dir" -G Ninja -DSEVMIG_WERROR=ON "$@" >/dev/null
+  echo "== build $dir"
+  cmake --build "$src/$dir" -j "$jobs"
+  echo "== test $dir"
+  ctest --test-dir "$src/$dir" --output-on-failure -j "$jobs"
+}
+
+status=0
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo || status=1
+run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DSEVMIG_SANITIZE=ON || status=1
+exit $status
