@@ -1,39 +1,59 @@
 #!/usr/bin/env bash
 # The main job, on a fresh Debian 12 machine: install what is missing, build
-# the tools, and show page-state tracking through sevmig-dump: a guest with
-# two memslots around an MMIO hole, a DMA bounce buffer and per-vCPU GHCB
-# pages shared, then the guest's next snapshot compared with the first.
+# the tools, make a synthetic 256 MiB SEV guest (two memslots around an MMIO
+# hole; a DMA bounce buffer, virtio rings, per-vCPU GHCB pages and a
+# framebuffer shared; zero, compressible and random pages) and a target
+# platform key, migrate the guest with `sevmig-send | sevmig-recv`, and check
+# that its memory and page state arrived identical.
+# SEVMIG_BUILD_DIR overrides the build directory (default: build/).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 "$src/tests/deps.sh"
-build=$src/build
+build=${SEVMIG_BUILD_DIR:-$src/build}
 cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target sevmig-dump >/dev/null
-dump=$build/cli/sevmig-dump
+cmake --build "$build" --target sevmig-dump sevmig-send sevmig-recv example_synthetic_guest \
+  >/dev/null
+bin=$build/cli
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+mkdir "$work/source" "$work/target"
+pretty() { if command -v python3 >/dev/null; then python3 -m json.tool; else cat; fi; }
 
-# A 4 GiB guest: 0-3 GiB, MMIO hole, 4-5 GiB. 64 MiB bounce buffer at 1 GiB,
-# one GHCB page per vCPU for 4 vCPUs just below 3 GiB.
-cat > "$work/before.txt" <<'TXT'
-# gfn ranges, inclusive
-0x0-0x3ffff private
-0x40000-0x43fff shared
-0x44000-0xbfffb private
-0xbfffc-0xbffff shared
-0x100000-0x13ffff private
-TXT
-"$dump" convert "$work/before.txt" --to native -o "$work/before.pst"
-echo "== snapshot 1"
-"$dump" show "$work/before.pst"
-# The guest shares a virtio ring and makes one GHCB page private again.
-sed -e 's/^0xbfffc-0xbffff shared/0xbfffc-0xbfffe shared\n0xbffff-0xbffff private/' \
-    -e 's/^0x100000-0x13ffff private/0x100000-0x1000ff private\n0x100100-0x100103 shared\n0x100104-0x13ffff private/' \
-    "$work/before.txt" > "$work/after.txt"
-"$dump" convert "$work/after.txt" --to native --zstd-level 3 -o "$work/after.pst" 2>/dev/null ||
-  "$dump" convert "$work/after.txt" --to native -o "$work/after.pst"
-echo "== snapshot 2, canonical ranges"
-"$dump" show --ranges "$work/after.pst"
-echo "== what changed between the snapshots"
-"$dump" diff "$work/before.pst" "$work/after.pst" || [ $? -eq 1 ]
-echo "== the same facts as JSON"
-"$dump" show --json "$work/after.pst"
+echo "== the source: a synthetic 256 MiB guest"
+# One memory-backend file; the generator prints its memslots as GPA:SIZE:FILE:OFFSET.
+mapfile -t slots < <("$build/examples/example_synthetic_guest" --size 256 --vcpus 4 \
+                       "$work/source")
+send_mem=() recv_mem=()
+for s in "${slots[@]}"; do
+  echo "  memslot $s"
+  send_mem+=(--memory "$s")
+  recv_mem+=(--memory "${s/\/source\/guest.mem:/\/target\/guest.mem:}")
+done
+"$bin/sevmig-dump" show "$work/source/guest.pst"
+
+echo "== the target: a PDH key pair (the certificate goes to the source)"
+"$bin/sevmig-recv" --gen-pdh --pdh-key "$work/target/pdh.key" --pdh-cert "$work/target/pdh.cert"
+
+echo "== sevmig-send | sevmig-recv"
+if ! "$bin/sevmig-send" "${send_mem[@]}" --pstate "$work/source/guest.pst" \
+       --target-pdh "$work/target/pdh.cert" --json 2>"$work/send.json" |
+     tee "$work/guest.stream" |
+     "$bin/sevmig-recv" --pdh-key "$work/target/pdh.key" "${recv_mem[@]}" \
+       --pstate-out "$work/target/guest.pst" --json >"$work/recv.json"; then
+  cat "$work/send.json" >&2
+  exit 1
+fi
+echo "-- sender";   pretty <"$work/send.json"
+echo "-- receiver"; pretty <"$work/recv.json"
+
+echo "== memory and page state arrived identical"
+cmp "$work/source/guest.mem" "$work/target/guest.mem"
+echo "memory: identical ($(stat -c %s "$work/target/guest.mem") bytes)"
+"$bin/sevmig-dump" diff "$work/source/guest.pst" "$work/target/guest.pst"
+echo "== the received page state"
+"$bin/sevmig-dump" show --ranges "$work/target/guest.pst"
+
+echo "== the stream on the wire, checked again with the target's key"
+"$bin/sevmig-dump" stream "$work/guest.stream" | sed -n '1,14p'
+echo "   ..."
+"$bin/sevmig-dump" stream "$work/guest.stream" | tail -n 3
+"$bin/sevmig-dump" verify --pdh-key "$work/target/pdh.key" "$work/guest.stream"

@@ -1,7 +1,378 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The migration stream (docs/stream-format.md): a header, then typed,
+ * numbered, checksummed records carrying the SEND_START session, the page
+ * state, encrypted pages (SEND_UPDATE_DATA packets), shared pages (zero runs
+ * and zstd batches), SEV-ES vCPU state, pre-copy round marks, and an END
+ * record with counters and a SHA-256 of the stream.
+ *
+ * Three objects:
+ *  - struct sevmig_sender: guest memory + page state + a firmware handle on
+ *    the source -> stream bytes through a write callback.
+ *  - struct sevmig_receiver: stream bytes through a read callback -> guest
+ *    memory + page state on the target, through the target's firmware.
+ *  - struct sevmig_stream_reader: the key-less reader both tools and the
+ *    receiver build on. It checks everything that can be checked without
+ *    the session keys (framing, CRCs, sequence, bounds, every gfn against
+ *    the memory layout and the page state the stream itself carries, the
+ *    counters and the digest at END) and lists the records.
+ *
+ * I/O: bytes go through callbacks. sevmig_write_fd() and sevmig_read_fd()
+ * are ready-made callbacks for file descriptors (pipes, sockets, files:
+ * short transfers, EINTR and, for non-blocking descriptors, EAGAIN with
+ * poll() handled); pass SEVMIG_FD_ARG(fd) as their argument.
+ *
+ * Threads: a sender, receiver or reader is used by one thread at a time,
+ * except sevmig_sender_cancel() and sevmig_receiver_cancel(), which any
+ * thread may call at any time. With `workers` > 0 the handle runs its own
+ * threads, which never call the caller's callbacks: callbacks always run on
+ * the thread that called into the library.
+ */
 #ifndef SEVMIG_STREAM_H
 #define SEVMIG_STREAM_H
 
 #include <sevmig/common.h>
+#include <sevmig/fw.h>
+#include <sevmig/pstate.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- format constants (docs/stream-format.md) -------------------------- */
+
+#define SEVMIG_STREAM_MAGIC "\x89SEVSTR\n" /* 8 bytes */
+#define SEVMIG_STREAM_VERSION_MAJOR 1
+#define SEVMIG_STREAM_VERSION_MINOR 0
+
+/* Header flags. */
+#define SEVMIG_STREAM_FLAG_SOFT 0x1u /* written through libsevmig's software firmware model */
+
+/* Limits every reader enforces. */
+#define SEVMIG_STREAM_MAX_PAYLOAD ((4u << 20) + (64u << 10)) /* bytes of one record's payload */
+#define SEVMIG_STREAM_MAX_BATCH 1024u    /* pages in one ENC or PLAIN record */
+#define SEVMIG_STREAM_MAX_SLOTS 32768u   /* memslots in the header */
+#define SEVMIG_STREAM_MAX_HEADER (1u << 20) /* header bytes */
+
+enum sevmig_record_type {
+	SEVMIG_REC_SESSION = 1, /* SEND_START output: policy, source PDH cert, session */
+	SEVMIG_REC_PSTATE = 2,  /* full or delta page state */
+	SEVMIG_REC_ENC = 3,     /* private pages: SEND_UPDATE_DATA packets */
+	SEVMIG_REC_PLAIN = 4,   /* shared pages, raw or zstd */
+	SEVMIG_REC_ZERO = 5,    /* runs of all-zero shared pages */
+	SEVMIG_REC_VMSA = 6,    /* one SEV-ES vCPU's state: SEND_UPDATE_VMSA packet */
+	SEVMIG_REC_ROUND = 7,   /* end of a pass over guest memory */
+	SEVMIG_REC_ABORT = 8,   /* the source cancelled: discard everything */
+	SEVMIG_REC_END = 9,     /* SEND_FINISH done; counters and digest */
+};
+/* Record flag: a reader that does not know the type may skip the record
+ * (it is still checked for CRC and sequence); without it, it must refuse. */
+#define SEVMIG_REC_FLAG_SKIPPABLE 0x1u
+
+/* PSTATE kinds. */
+#define SEVMIG_PSTATE_FULL 1u  /* the state of every page in [first, end) */
+#define SEVMIG_PSTATE_DELTA 2u /* new states of the pages it covers */
+
+/* PLAIN codecs. */
+#define SEVMIG_CODEC_RAW 0u
+#define SEVMIG_CODEC_ZSTD 1u
+
+/* ABORT reasons. */
+#define SEVMIG_ABORT_CANCELLED 1u /* the caller cancelled */
+#define SEVMIG_ABORT_ERROR 2u     /* the source hit an error */
+
+/* "SESSION", "ENC", ...; "UNKNOWN" otherwise. */
+SEVMIG_API const char *sevmig_record_type_name(uint16_t type);
+
+/* ---- I/O callbacks ------------------------------------------------------- */
+
+/* Write all `len` bytes: 0, or a negative errno (the stream is then dead). */
+typedef int (*sevmig_write_fn)(void *arg, const void *buf, size_t len);
+/* Read up to `len` (> 0) bytes: the count read (> 0), 0 at the end of the
+ * input, or a negative errno. */
+typedef ptrdiff_t (*sevmig_read_fn)(void *arg, void *buf, size_t len);
+
+#define SEVMIG_FD_ARG(fd) ((void *)(intptr_t)(fd))
+/* Callbacks for a file descriptor given as SEVMIG_FD_ARG(fd). */
+SEVMIG_API int sevmig_write_fd(void *fd_arg, const void *buf, size_t len);
+SEVMIG_API ptrdiff_t sevmig_read_fd(void *fd_arg, void *buf, size_t len);
+
+/* ---- counters ------------------------------------------------------------ */
+
+/* What went through a sender, receiver or reader so far. */
+struct sevmig_stream_counts {
+	uint64_t records;        /* records, END excluded (so END's sequence number) */
+	uint64_t bytes;          /* stream bytes, header and END included */
+	uint64_t rounds;         /* ROUND records */
+	uint64_t pstate_records; /* PSTATE records */
+	uint64_t enc_pages;      /* pages in ENC records */
+	uint64_t plain_pages;    /* pages in PLAIN records */
+	uint64_t zero_pages;     /* pages in ZERO records */
+	uint64_t vmsa;           /* VMSA records */
+	uint64_t enc_records;
+	uint64_t plain_records;
+	uint64_t zero_records;
+	uint64_t plain_wire_bytes; /* PLAIN page data on the wire (compressed or raw) */
+	uint64_t skipped;          /* records of unknown, skippable types (readers) */
+};
+
+/*
+ * Called after each record (on the caller's thread). A non-zero return
+ * cancels, as sevmig_sender_cancel() / sevmig_receiver_cancel() would.
+ */
+typedef int (*sevmig_stream_progress_fn)(void *arg, const struct sevmig_stream_counts *c);
+
+/* ---- sender ---------------------------------------------------------------- */
+
+struct sevmig_sender;
+
+struct sevmig_sender_opts {
+	size_t sz; /* SEVMIG_OPTS */
+	/* The target platform's PDH certificate (SEVMIG_CERT_SIZE bytes, from
+	 * sevmig_fw_pdh_cert_export() on the target): required. */
+	const void *target_pdh;
+	uint32_t target_pdh_len;
+	/* The target's PEK || OCA || CEK and the AMD ASK || ARK, for guests whose
+	 * policy asks SEND_START to check them; may be NULL. */
+	const void *target_chain;
+	uint32_t target_chain_len;
+	const void *amd_certs;
+	uint32_t amd_certs_len;
+	/* Pages per ENC or PLAIN record, 1..SEVMIG_STREAM_MAX_BATCH; 0: 256. */
+	unsigned batch_pages;
+	/* zstd level for PLAIN records; 0: no compression. A batch that does
+	 * not shrink is sent raw. */
+	int zstd_level;
+	/* Worker threads for packetizing and compression; 0: everything on the
+	 * caller's thread. With a firmware allowing several UPDATE_DATA callers
+	 * (sevmig_fw_max_threads() > 1, the soft model), workers run them in
+	 * parallel; with one (kvm), a single worker makes every firmware call
+	 * while the others compress and the caller's thread writes. */
+	unsigned workers;
+	/* Batches in flight (bounded memory: about window x batch x 4 KiB);
+	 * 0: 2 x workers + 2. At most 64. */
+	unsigned window;
+	/* The migration's UUID (16 bytes); NULL: a new random one. */
+	const uint8_t *uuid;
+	sevmig_stream_progress_fn progress;
+	void *progress_arg;
+};
+
+/*
+ * A sender for the guest of `fw` (a RUNNING guest on the source), whose
+ * memory is `regions` (any order; page-aligned, disjoint, at most
+ * SEVMIG_STREAM_MAX_SLOTS; the array is copied, the memory is not and must
+ * stay mapped while the sender lives). Output goes to write(write_arg, ...).
+ * Nothing is written and no firmware command is run yet.
+ * -EINVAL with `err` saying which argument is wrong.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_new(struct sevmig_fw *fw,
+						  const struct sevmig_mem_region *regions,
+						  size_t nregions, sevmig_write_fn write,
+						  void *write_arg,
+						  const struct sevmig_sender_opts *opts,
+						  struct sevmig_sender **out,
+						  struct sevmig_error *err);
+
+/*
+ * The first pass. Runs SEND_START, writes the header, SESSION and the full
+ * page state of `ps` (whose coverage must be exactly the regions), then
+ * every page: private pages as ENC, all-zero shared pages as ZERO runs,
+ * other shared pages as PLAIN; then ROUND 0. Once per sender.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_send_all(struct sevmig_sender *s,
+						       const struct sevmig_pstate *ps,
+						       struct sevmig_error *err);
+
+/*
+ * One pre-copy round, after sevmig_sender_send_all(). `ps` is the current
+ * page state (coverage = the regions). dirty[i] is the dirty log of
+ * regions[i] (index as given to sevmig_sender_new()) in the format of
+ * KVM_GET_DIRTY_LOG: 64-bit words, bit j of the bitmap (LSB first) for page
+ * j of the region; a NULL entry or a NULL `dirty` means no dirty page there.
+ * Writes the page-state change since the previous pass (a PSTATE delta,
+ * when there is one), then every dirty page and every page whose state
+ * changed, each by the path its current state needs, then ROUND.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_send_dirty(struct sevmig_sender *s,
+							 const struct sevmig_pstate *ps,
+							 const uint64_t *const *dirty,
+							 struct sevmig_error *err);
+
+/*
+ * SEV-ES: the state of vCPU `vcpu` through SEND_UPDATE_VMSA, as a VMSA
+ * record; after the last round, once per vCPU. `vmsa` is what the backend
+ * reads (soft: the 4096-byte plaintext VMSA; kvm: NULL).
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_send_vmsa(struct sevmig_sender *s, uint32_t vcpu,
+							const void *vmsa,
+							struct sevmig_error *err);
+
+/* SEND_FINISH and the END record. After it the guest is SENT. */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_finish(struct sevmig_sender *s,
+						     struct sevmig_error *err);
+
+/*
+ * Ask the sender to stop: any thread, any time. The running call (or the
+ * next one, or sevmig_sender_free()) waits for its workers, runs
+ * SEND_CANCEL, writes ABORT while the output still works and returns
+ * -ECANCELED. The guest is RUNNING again and may be sent by a new sender.
+ * The same happens after any failure once SEND_START has run: then the
+ * ABORT says "error" and the call returns the failure. Later calls on a
+ * cancelled or failed sender return -EPROTO.
+ */
+SEVMIG_API void sevmig_sender_cancel(struct sevmig_sender *s);
+
+SEVMIG_API void sevmig_sender_counts(const struct sevmig_sender *s,
+				     struct sevmig_stream_counts *c);
+SEVMIG_API void sevmig_sender_uuid(const struct sevmig_sender *s, uint8_t uuid[16]);
+
+/* Free the sender; one started and not finished is cancelled first as
+ * sevmig_sender_cancel() says. */
+SEVMIG_API void sevmig_sender_free(struct sevmig_sender *s);
+
+/* ---- key-less reader --------------------------------------------------- */
+
+struct sevmig_stream_reader;
+
+struct sevmig_reader_opts {
+	size_t sz; /* SEVMIG_OPTS */
+	/* Refuse a stream whose migration UUID differs (16 bytes); NULL: any. */
+	const uint8_t *expect_uuid;
+	/* Accept bytes after END (default: END must be followed by the end of
+	 * the input). */
+	bool allow_trailing;
+};
+
+struct sevmig_stream_header {
+	uint16_t version_major;
+	uint16_t version_minor;
+	uint32_t header_len;
+	uint32_t flags; /* SEVMIG_STREAM_FLAG_* */
+	uint32_t page_size;
+	uint32_t policy;
+	uint8_t uuid[16];
+	uint32_t nslots;
+	const struct sevmig_range *slots; /* in gfn order; owned by the reader */
+};
+
+/* One checked record, as sevmig_stream_reader_next() returns it. */
+struct sevmig_record_info {
+	uint64_t index;  /* sequence number = 0-based position */
+	uint64_t offset; /* byte offset of the record's header in the stream */
+	uint16_t type;   /* enum sevmig_record_type, or an unknown type */
+	uint16_t flags;
+	uint32_t length;         /* payload bytes */
+	const void *payload;     /* valid until the next call */
+	bool skipped;            /* an unknown skippable type */
+	uint64_t pages;          /* pages carried (ENC, PLAIN, ZERO), 1 for VMSA */
+	uint64_t first_gfn;      /* lowest and highest gfn carried (pages > 0) */
+	uint64_t last_gfn;
+	uint32_t runs;           /* ZERO: runs */
+	uint32_t codec;          /* PLAIN: SEVMIG_CODEC_* */
+	uint32_t pstate_kind;    /* PSTATE: SEVMIG_PSTATE_*; range [first_gfn, last_gfn] */
+	uint64_t pstate_shared;  /* PSTATE: shared pages / covered pages in the record */
+	uint64_t pstate_covered;
+	uint64_t round;          /* ROUND: its number (0 for the first pass) */
+	uint32_t vcpu;           /* VMSA */
+	uint32_t policy;         /* SESSION */
+	uint32_t abort_reason;   /* ABORT: SEVMIG_ABORT_*; message in payload[8..] */
+	uint8_t digest[32];      /* END: the SHA-256 it carries (checked) */
+};
+
+/* A reader over read(read_arg, ...). Nothing is read yet. */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_stream_reader_new(sevmig_read_fn read, void *read_arg,
+							 const struct sevmig_reader_opts *opts,
+							 struct sevmig_stream_reader **out);
+/* Read and check the header (first call), or return it again. */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_stream_reader_header(struct sevmig_stream_reader *r,
+							    struct sevmig_stream_header *hdr,
+							    struct sevmig_error *err);
+/*
+ * The next record, checked in full before it is returned: 1 and *rec, or 0
+ * once END has been returned and the input ends there. An ABORT record is
+ * returned (1); the call after it gives -ECANCELED. Errors: -ENODATA
+ * (truncated: err says how many bytes arrived), -EBADMSG (corrupt: CRC,
+ * bounds, a page outside the layout or in the wrong state, counters or
+ * digest at END), -EPROTO (order: sequence, SESSION, rounds, data after END,
+ * unsupported version or unknown mandatory type). err->index is the record
+ * index and err->offset the byte offset of the fault. After an error the
+ * reader is dead (every later call returns the same error).
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_stream_reader_next(struct sevmig_stream_reader *r,
+							  struct sevmig_record_info *rec,
+							  struct sevmig_error *err);
+/* The page state the stream has described so far (coverage: the header's
+ * memslots); NULL before the header. Owned by the reader. */
+SEVMIG_API const struct sevmig_pstate *sevmig_stream_reader_pstate(const struct sevmig_stream_reader *r);
+SEVMIG_API void sevmig_stream_reader_counts(const struct sevmig_stream_reader *r,
+					    struct sevmig_stream_counts *c);
+SEVMIG_API void sevmig_stream_reader_free(struct sevmig_stream_reader *r);
+
+/* ---- receiver ---------------------------------------------------------- */
+
+struct sevmig_receiver;
+
+/* Where RECEIVE_UPDATE_VMSA puts vCPU `vcpu`'s state (soft: a 4096-byte
+ * buffer; kvm: NULL), or a negative errno to refuse it. */
+typedef int (*sevmig_vmsa_dest_fn)(void *arg, uint32_t vcpu, void **guest);
+
+struct sevmig_receiver_opts {
+	size_t sz; /* SEVMIG_OPTS */
+	const uint8_t *expect_uuid; /* as struct sevmig_reader_opts */
+	bool allow_trailing;
+	/* Threads applying records (decryption, decompression); 0: the
+	 * caller's thread. Checks always run, in stream order, on the caller's
+	 * thread before a record is handed on. */
+	unsigned workers;
+	unsigned window; /* records in flight; 0: 2 x workers + 2; at most 64 */
+	/* Check everything, firmware included (every packet's MAC), but write
+	 * no guest memory: packets are decrypted into a scratch page. `regions`
+	 * may then be NULL (the layout comes from the header). */
+	bool dry_run;
+	sevmig_vmsa_dest_fn vmsa_dest; /* needed for streams with VMSA records */
+	void *vmsa_arg;
+	sevmig_stream_progress_fn progress;
+	void *progress_arg;
+};
+
+/*
+ * A receiver into the guest of `fw` (a target platform without the guest;
+ * RECEIVE_START creates it) whose memory is `regions` (same rules as the
+ * sender's; the header's layout must match them exactly).
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_receiver_new(struct sevmig_fw *fw,
+						    const struct sevmig_mem_region *regions,
+						    size_t nregions, sevmig_read_fn read,
+						    void *read_arg,
+						    const struct sevmig_receiver_opts *opts,
+						    struct sevmig_receiver **out,
+						    struct sevmig_error *err);
+/*
+ * Read the whole stream and apply it: 0 after END was checked and
+ * RECEIVE_FINISH succeeded (the guest is RUNNING with the source's memory
+ * and page state). -ECANCELED for an ABORT (the source cancelled: discard
+ * the guest); otherwise the reader's errors, -EIO for a firmware refusal
+ * (a bad packet MAC: BAD_MEASUREMENT), -EPROTO for a header that does not
+ * match this receiver (layout, UUID, software-model flag). No page of a
+ * record that fails its checks is written. With workers, records already
+ * checked and handed on before a firmware refusal may have been applied.
+ * After any error the target guest must be discarded.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_receiver_run(struct sevmig_receiver *r,
+						    struct sevmig_error *err);
+/* Stop at the next record boundary with -ECANCELED; any thread. */
+SEVMIG_API void sevmig_receiver_cancel(struct sevmig_receiver *r);
+/* The page state received so far; owned by the receiver. */
+SEVMIG_API const struct sevmig_pstate *sevmig_receiver_pstate(const struct sevmig_receiver *r);
+SEVMIG_API void sevmig_receiver_counts(const struct sevmig_receiver *r,
+				       struct sevmig_stream_counts *c);
+/* The stream's header once read (-ENODATA before). */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_receiver_header(const struct sevmig_receiver *r,
+						       struct sevmig_stream_header *hdr);
+SEVMIG_API void sevmig_receiver_free(struct sevmig_receiver *r);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

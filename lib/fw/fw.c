@@ -27,17 +27,19 @@ int sevmig__fw_new(const struct sevmig_fw_ops *ops, void *priv, unsigned max_thr
 
 int sevmig__fw_fail(struct sevmig_fw *fw, int code, uint32_t status, const char *fmt, ...)
 {
-	char msg[180];
+	char msg[sizeof(fw->last_error)], suffix[64] = "";
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	pthread_mutex_lock(&fw->msg_lock);
+	/* The firmware's answer is the part a reader needs most: the message
+	 * gives way to it when both do not fit. */
 	if (status != SEVMIG_FW_STATUS_NONE)
-		snprintf(fw->last_error, sizeof(fw->last_error), "%.180s (firmware status 0x%x %.40s)",
-			 msg, status, sevmig_fw_status_name(status));
-	else
-		memcpy(fw->last_error, msg, strlen(msg) + 1);
+		snprintf(suffix, sizeof(suffix), " (firmware status 0x%x %s)", status,
+			 sevmig_fw_status_name(status));
+	int room = (int)(sizeof(fw->last_error) - strlen(suffix) - 1);
+	pthread_mutex_lock(&fw->msg_lock);
+	snprintf(fw->last_error, sizeof(fw->last_error), "%.*s%s", room, msg, suffix);
 	pthread_mutex_unlock(&fw->msg_lock);
 	return code;
 }

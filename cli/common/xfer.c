@@ -1,0 +1,573 @@
+/* SPDX-License-Identifier: MIT */
+/* Moving a stream for the tools: endpoints, TCP, interruptible descriptor
+ * callbacks, progress line and summary. */
+#include "common/xfer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- signals --------------------------------------------------------------- */
+
+static volatile sig_atomic_t caught;
+
+static void on_signal(int sig)
+{
+	caught = sig;
+	/* A second Ctrl-C kills, for a user whose peer has stalled. Repeated
+	 * SIGTERMs are common (timeout(1) signals the child and its group) and
+	 * must not cut the clean exit short. */
+	if (sig == SIGINT)
+		signal(sig, SIG_DFL);
+}
+
+static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
+
+void cli_catch_signals(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	/* No SA_RESTART: a blocked read or write must return EINTR. */
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+		sigaction(stop_signals[i], &sa, NULL);
+}
+
+bool cli_interrupted(void)
+{
+	return caught != 0;
+}
+
+void cli_block_signals(bool block)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+		sigaddset(&set, stop_signals[i]);
+	pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
+/* ---- endpoints --------------------------------------------------------------- */
+
+int cli_parse_endpoint(const char *s, bool listen, struct cli_endpoint *ep)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->arg = s;
+	if (!strcmp(s, "-")) {
+		ep->kind = CLI_EP_STDIO;
+		return 0;
+	}
+	if (strncmp(s, "tcp://", 6)) {
+		ep->kind = CLI_EP_FILE;
+		return 0;
+	}
+	ep->kind = CLI_EP_TCP;
+	const char *h = s + 6, *hend, *port;
+	if (*h == '[') {
+		hend = strchr(h, ']');
+		if (!hend || hend[1] != ':')
+			return cli_error("%s: an IPv6 address is written tcp://[ADDRESS]:PORT", s);
+		h++;
+		port = hend + 2;
+	} else {
+		hend = strrchr(h, ':');
+		if (!hend)
+			return cli_error("%s: no port (write tcp://HOST:PORT)", s);
+		if (memchr(h, ':', (size_t)(hend - h)))
+			return cli_error("%s: put an IPv6 address in brackets: tcp://[ADDRESS]:PORT",
+					 s);
+		port = hend + 1;
+	}
+	size_t hl = (size_t)(hend - h);
+	if (hl >= sizeof(ep->host))
+		return cli_error("%s: the host name is too long", s);
+	memcpy(ep->host, h, hl);
+	ep->host[hl] = '\0';
+	uint64_t p;
+	if (cli_parse_u64(port, &p) || p > 65535 || strspn(port, "0123456789") != strlen(port))
+		return cli_error("%s: '%s' is not a port number (0..65535)", s, port);
+	if (!p && !listen)
+		return cli_error("%s: port 0 is only for listening", s);
+	if (!hl && !listen)
+		return cli_error("%s: no host to connect to", s);
+	snprintf(ep->port, sizeof(ep->port), "%u", (unsigned)p);
+	return 0;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Wait until fd is ready for `events`: 0, or a positive errno (ETIMEDOUT after
+ * timeout_ms without readiness, EINTR once a stop signal came if
+ * `interruptible`).
+ */
+static int wait_fd(int fd, short events, int timeout_ms, bool interruptible)
+{
+	double deadline = timeout_ms < 0 ? 0 : now() + timeout_ms / 1e3;
+	for (;;) {
+		if (interruptible && cli_interrupted())
+			return EINTR;
+		int left = -1;
+		if (timeout_ms >= 0) {
+			double d = deadline - now();
+			if (d <= 0)
+				return ETIMEDOUT;
+			left = (int)(d * 1e3) + 1;
+		}
+		struct pollfd p = { .fd = fd, .events = events };
+		int n = poll(&p, 1, left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return errno;
+	}
+}
+
+static void addr_text(const struct sockaddr *sa, socklen_t len, char *out, size_t outsz)
+{
+	char h[NI_MAXHOST], p[NI_MAXSERV];
+	if (getnameinfo(sa, len, h, sizeof(h), p, sizeof(p), NI_NUMERICHOST | NI_NUMERICSERV)) {
+		snprintf(out, outsz, "?");
+		return;
+	}
+	snprintf(out, outsz, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", h, p);
+}
+
+int cli_tcp_connect(const struct cli_endpoint *ep, int timeout_ms, int *fd)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res;
+	int g = getaddrinfo(ep->host, ep->port, &hints, &res);
+	if (g)
+		return cli_error("%s: cannot resolve '%s': %s", ep->arg, ep->host,
+				 gai_strerror(g));
+	int e = ECONNREFUSED;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			       ai->ai_protocol);
+		if (s < 0) {
+			e = errno;
+			continue;
+		}
+		if (connect(s, ai->ai_addr, ai->ai_addrlen) && errno != EINPROGRESS) {
+			e = errno;
+			close(s);
+			continue;
+		}
+		int w = wait_fd(s, POLLOUT, timeout_ms, true);
+		socklen_t el = sizeof(e);
+		if (!w && getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &el))
+			e = errno;
+		else if (w)
+			e = w;
+		if (!e) {
+			freeaddrinfo(res);
+			*fd = s;
+			return 0;
+		}
+		close(s);
+		if (e == EINTR)
+			break;
+	}
+	freeaddrinfo(res);
+	if (e == ETIMEDOUT && timeout_ms >= 0)
+		return cli_error("%s: cannot connect: no answer within %d s (--timeout)", ep->arg,
+				 timeout_ms / 1000);
+	if (e == EINTR)
+		return cli_error("%s: interrupted while connecting", ep->arg);
+	return cli_error("%s: cannot connect: %s", ep->arg, strerror(e));
+}
+
+static int listen_on(const struct sockaddr *sa, socklen_t len, bool dual, int *lfd)
+{
+	int s = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		return errno;
+	int one = 1, zero = 0;
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (dual)
+		setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(s, sa, len) || listen(s, 1)) {
+		int e = errno;
+		close(s);
+		return e;
+	}
+	*lfd = s;
+	return 0;
+}
+
+int cli_tcp_listen(const struct cli_endpoint *ep, int *lfd, unsigned *port)
+{
+	int e;
+	if (!ep->host[0]) {
+		/* Every address: one IPv6 socket taking IPv4 too, or IPv4 only
+		 * on a host without IPv6. */
+		struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+		struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_addr.s_addr = INADDR_ANY };
+		a6.sin6_port = a4.sin_port = htons((uint16_t)atoi(ep->port));
+		e = listen_on((struct sockaddr *)&a6, sizeof(a6), true, lfd);
+		if (e == EAFNOSUPPORT)
+			e = listen_on((struct sockaddr *)&a4, sizeof(a4), false, lfd);
+	} else {
+		struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+					  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+		struct addrinfo *res;
+		int g = getaddrinfo(ep->host, ep->port, &hints, &res);
+		if (g)
+			return cli_error("%s: cannot resolve '%s': %s", ep->arg, ep->host,
+					 gai_strerror(g));
+		e = EADDRNOTAVAIL;
+		for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+			if (!(e = listen_on(ai->ai_addr, ai->ai_addrlen, false, lfd)))
+				break;
+		freeaddrinfo(res);
+	}
+	if (e)
+		return cli_error("%s: cannot listen: %s", ep->arg, strerror(e));
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getsockname(*lfd, (struct sockaddr *)&ss, &sl)) {
+		e = errno;
+		close(*lfd);
+		return cli_error("%s: getsockname: %s", ep->arg, strerror(e));
+	}
+	*port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					       : ((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
+}
+
+int cli_tcp_accept(int lfd, int timeout_ms, int *fd, char *peer, size_t peersz)
+{
+	int e;
+	for (;;) {
+		e = wait_fd(lfd, POLLIN, timeout_ms, true);
+		if (e)
+			break;
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int s = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (s >= 0) {
+			addr_text((struct sockaddr *)&ss, sl, peer, peersz);
+			close(lfd);
+			*fd = s;
+			return 0;
+		}
+		/* A connection that went away before accept() is not ours to fail. */
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+		    errno != ECONNABORTED) {
+			e = errno;
+			break;
+		}
+	}
+	close(lfd);
+	if (e == ETIMEDOUT)
+		return cli_error("no connection within %d s (--timeout)", timeout_ms / 1000);
+	if (e == EINTR)
+		return cli_error("interrupted while waiting for a connection");
+	return cli_error("accept: %s", strerror(e));
+}
+
+/* ---- channels ------------------------------------------------------------------ */
+
+void cli_chan_init(struct cli_chan *c, int fd, const char *name, int timeout_ms)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->name = name;
+	c->timeout_ms = timeout_ms;
+}
+
+void cli_chan_fini(struct cli_chan *c)
+{
+	free(c->rec);
+	c->rec = NULL;
+	c->rec_len = c->rec_cap = c->rec_pos = 0;
+}
+
+static int chan_fail(struct cli_chan *c, int e, bool writing)
+{
+	if (!c->err) {
+		c->err = e;
+		c->writing = writing;
+	}
+	return -e;
+}
+
+/*
+ * A stop signal does not cut a write short: the progress callback cancels at
+ * the next record boundary, and the sender then writes a clean ABORT. (A
+ * second signal kills a writer stuck on a peer that reads nothing.)
+ */
+int cli_chan_write(void *arg, const void *buf, size_t len)
+{
+	struct cli_chan *c = arg;
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = write(c->fd, p, len);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			c->bytes += (uint64_t)n;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int e = wait_fd(c->fd, POLLOUT, c->timeout_ms, false);
+			if (e)
+				return chan_fail(c, e, true);
+		} else {
+			return chan_fail(c, n < 0 ? errno : EIO, true);
+		}
+	}
+	return 0;
+}
+
+static int rec_append(struct cli_chan *c, const void *p, size_t n)
+{
+	if (c->rec_cap - c->rec_len < n) {
+		size_t cap = c->rec_cap ? c->rec_cap : 4096;
+		while (cap - c->rec_len < n)
+			cap *= 2;
+		uint8_t *r = realloc(c->rec, cap);
+		if (!r)
+			return -ENOMEM;
+		c->rec = r;
+		c->rec_cap = cap;
+	}
+	memcpy(c->rec + c->rec_len, p, n);
+	c->rec_len += n;
+	return 0;
+}
+
+ptrdiff_t cli_chan_read(void *arg, void *buf, size_t len)
+{
+	struct cli_chan *c = arg;
+	if (!c->recording && c->rec_pos < c->rec_len) {
+		size_t n = c->rec_len - c->rec_pos;
+		n = n < len ? n : len;
+		memcpy(buf, c->rec + c->rec_pos, n);
+		c->rec_pos += n;
+		return (ptrdiff_t)n;
+	}
+	for (;;) {
+		if (cli_interrupted())
+			return chan_fail(c, EINTR, false);
+		ssize_t n = read(c->fd, buf, len);
+		if (n >= 0) {
+			c->bytes += (uint64_t)n;
+			if (n && c->recording && rec_append(c, buf, (size_t)n))
+				return chan_fail(c, ENOMEM, false);
+			return n;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return chan_fail(c, errno, false);
+		int e = wait_fd(c->fd, POLLIN, c->timeout_ms, true);
+		if (e)
+			return chan_fail(c, e, false);
+	}
+}
+
+void cli_chan_record(struct cli_chan *c)
+{
+	c->recording = true;
+	c->rec_len = c->rec_pos = 0;
+}
+
+void cli_chan_replay(struct cli_chan *c)
+{
+	c->recording = false;
+	c->rec_pos = 0;
+}
+
+const char *cli_chan_describe(const struct cli_chan *c, char *buf, size_t size)
+{
+	const char *what = c->writing ? "write" : "read";
+	switch (c->err) {
+	case EPIPE:
+		snprintf(buf, size, "write failed: the reading side went away (broken pipe)");
+		break;
+	case ECONNRESET:
+		snprintf(buf, size, "%s failed: the connection was reset by the peer", what);
+		break;
+	case ETIMEDOUT:
+		snprintf(buf, size, "%s failed: nothing moved for %d s (--timeout)", what,
+			 c->timeout_ms / 1000);
+		break;
+	case EINTR:
+		snprintf(buf, size, "interrupted by a signal");
+		break;
+	default:
+		snprintf(buf, size, "%s failed: %s", what, strerror(c->err));
+		break;
+	}
+	return buf;
+}
+
+/* ---- progress and summary ---------------------------------------------------- */
+
+void cli_progress_init(struct cli_progress *p, bool show)
+{
+	memset(p, 0, sizeof(*p));
+	p->show = show;
+	p->start = now();
+}
+
+double cli_progress_elapsed(const struct cli_progress *p)
+{
+	return now() - p->start;
+}
+
+static uint64_t pages_done(const struct sevmig_stream_counts *c)
+{
+	return c->enc_pages + c->plain_pages + c->zero_pages;
+}
+
+int cli_progress_update(void *arg, const struct sevmig_stream_counts *c)
+{
+	struct cli_progress *p = arg;
+	if (cli_interrupted())
+		return 1;
+	if (!p->show || !p->total_pages)
+		return 0;
+	double t = now();
+	if (t - p->last < 0.1)
+		return 0;
+	p->last = t;
+	double el = t - p->start;
+	uint64_t done = pages_done(c), total = p->total_pages;
+	if (done > total)
+		done = total;
+	double mbs = el > 0 ? (double)done * SEVMIG_PAGE_SIZE / el / 1e6 : 0;
+	fprintf(stderr, "\r%s: %" PRIu64 "/%" PRIu64 " pages (%u%%), %.1f MB/s", cli_prog(), done,
+		total, (unsigned)(done * 100 / total), mbs);
+	if (done && done < total) {
+		double left = el * (double)(total - done) / (double)done;
+		fprintf(stderr, ", %u:%02u left", (unsigned)left / 60, (unsigned)left % 60);
+	}
+	fputs("\033[K", stderr);
+	p->drawn = true;
+	return 0;
+}
+
+void cli_progress_clear(struct cli_progress *p)
+{
+	if (p->drawn)
+		fputs("\r\033[K", stderr);
+	p->drawn = false;
+}
+
+void cli_uuid_format(const uint8_t u[16], char out[37])
+{
+	char *o = out;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*o++ = '-';
+		o += sprintf(o, "%02x", u[i]);
+	}
+}
+
+void cli_summary_print(FILE *f, const struct cli_summary *s, bool json)
+{
+	const struct sevmig_stream_counts *c = &s->counts;
+	char uuid[37] = "";
+	if (s->uuid)
+		cli_uuid_format(s->uuid, uuid);
+	double sec = s->seconds > 1e-9 ? s->seconds : 1e-9;
+	double guest_mb = (double)pages_done(c) * SEVMIG_PAGE_SIZE / 1e6;
+	double stream_mb = (double)c->bytes / 1e6;
+	struct sevmig_pstate_stats st = { 0 };
+	if (s->ps)
+		sevmig_pstate_stats(s->ps, &st);
+	if (json) {
+		fprintf(f, "{\"tool\":");
+		cli_json_string(f, s->tool);
+		fprintf(f, ",\"stream\":");
+		cli_json_string(f, s->stream);
+		fprintf(f, ",\"uuid\":");
+		cli_json_string(f, uuid);
+		fprintf(f,
+			",\"policy\":%" PRIu32 ",\"guest_pages\":%" PRIu64
+			",\"guest_bytes\":%" PRIu64 ",\"pages\":{\"encrypted\":%" PRIu64
+			",\"plain\":%" PRIu64 ",\"zero\":%" PRIu64 "},\"vmsa\":%" PRIu64
+			",\"records\":%" PRIu64 ",\"rounds\":%" PRIu64 ",\"stream_bytes\":%" PRIu64
+			",\"plain_wire_bytes\":%" PRIu64,
+			s->policy, s->guest_pages, s->guest_pages * SEVMIG_PAGE_SIZE, c->enc_pages,
+			c->plain_pages, c->zero_pages, c->vmsa, c->records, c->rounds, c->bytes,
+			c->plain_wire_bytes);
+		if (s->ps)
+			fprintf(f,
+				",\"page_state\":{\"shared_pages\":%" PRIu64
+				",\"private_pages\":%" PRIu64 ",\"shared_runs\":%" PRIu64 "}",
+				st.shared_pages, st.private_pages, st.shared_runs);
+		fprintf(f, ",\"seconds\":%.3f,\"guest_mb_per_s\":%.1f,\"stream_mb_per_s\":%.1f}\n",
+			s->seconds, guest_mb / sec, stream_mb / sec);
+		return;
+	}
+	fprintf(f, "%s: %" PRIu64 " pages (%.1f MB) in %.2f s: %.1f MB/s of guest memory\n",
+		s->tool, pages_done(c), guest_mb, s->seconds, guest_mb / sec);
+	fprintf(f,
+		"  encrypted %" PRIu64 ", plain %" PRIu64 " (%.1f MB -> %.1f MB on the wire), zero %" PRIu64
+		"\n",
+		c->enc_pages, c->plain_pages, (double)c->plain_pages * SEVMIG_PAGE_SIZE / 1e6,
+		(double)c->plain_wire_bytes / 1e6, c->zero_pages);
+	fprintf(f, "  stream %s: %.1f MB in %" PRIu64 " records + END, %.1f MB/s\n", s->stream,
+		stream_mb, c->records, stream_mb / sec);
+	if (s->ps)
+		fprintf(f,
+			"  page state: %" PRIu64 " shared pages in %" PRIu64 " runs, %" PRIu64
+			" private\n",
+			st.shared_pages, st.shared_runs, st.private_pages);
+	if (s->uuid)
+		fprintf(f, "  migration %s, policy 0x%" PRIx32 "\n", uuid, s->policy);
+}
+
+int cli_parse_uint_opt(const char *opt, const char *val, uint64_t max, uint64_t *out)
+{
+	if (cli_parse_u64(val, out) || *out > max)
+		return cli_error("%s wants a number from 0 to %" PRIu64 ", not '%s'", opt, max,
+				 val);
+	return 0;
+}
+
+unsigned cli_default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		return 1;
+	return n > 16 ? 16 : (unsigned)n;
+}
+
+int cli_soft_fw(const char *key_path, bool launch, uint32_t policy, struct sevmig_fw **fw)
+{
+	struct sevmig_error err;
+	sevmig_error_clear(&err);
+	SEVMIG_OPTS(sevmig_fw_soft_opts, fo, .pdh_key_path = key_path, .launch = launch,
+		    .policy = policy, .err = &err);
+	int rc = sevmig_fw_soft_new(&fo, fw);
+	if (!rc)
+		return 0;
+	*fw = NULL;
+	if (err.message[0])
+		return cli_error("%s", err.message);
+	return cli_error("%s: %s", key_path ? key_path : "the software firmware model",
+			 sevmig_strerror(rc));
+}

@@ -1,0 +1,793 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sevmig-recv: a migration stream from standard input, a file or a TCP
+ * listener -> guest memory files + page state, through the target's PDH key
+ * on the software firmware model. Every output is written under a temporary
+ * name and renamed into place only once the whole stream has checked out.
+ * Thin: argument parsing and files around sevmig_receiver (<sevmig/stream.h>).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/guestmem.h"
+#include "common/xfer.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sevmig-recv --pdh-key KEY (--memory-dir DIR | --memory GPA:SIZE:FILE[:OFFSET]...)\n"
+		"                   [-i SRC] [--pstate-out FILE [--pstate-format binary|text]]\n"
+		"                   [--vmsa-dir DIR] [--port-file FILE] [--threads N]\n"
+		"                   [--timeout SECONDS] [--json] [--quiet]\n"
+		"       sevmig-recv --gen-pdh --pdh-key KEY --pdh-cert CERT [--force]\n"
+		"       sevmig-recv --export-pdh --pdh-key KEY --pdh-cert CERT\n"
+		"\n"
+		"Receive a migration stream made by sevmig-send for this target (whose PDH\n"
+		"private key is KEY) and write the guest's memory and page state. Nothing is\n"
+		"replaced until the whole stream has checked out: on any failure the previous\n"
+		"files are untouched and the temporary ones removed.\n"
+		"\n"
+		"  -i, --input SRC      '-' standard input (default), a FILE, or\n"
+		"                       tcp://[HOST]:PORT to listen for one connection (no\n"
+		"                       HOST: every address; PORT 0: any free port)\n"
+		"  -k, --pdh-key KEY    this target platform's PDH private key (PEM)\n"
+		"  -d, --memory-dir DIR one file per memslot of the stream's layout:\n"
+		"                       DIR/slotN-0xGPA.mem (N from 0 in gpa order, GPA in\n"
+		"                       lowercase hex), made if missing\n"
+		"  -m, --memory GPA:SIZE:FILE[:OFFSET]\n"
+		"                       where each memslot goes, as for sevmig-send; together\n"
+		"                       they must be the stream's layout. Bytes of FILE outside\n"
+		"                       the memslots keep their content\n"
+		"  -s, --pstate-out FILE  the received page state, in the binary form (default)\n"
+		"      --pstate-format binary|text\n"
+		"      --vmsa-dir DIR   SEV-ES vCPU state: DIR/vcpuN.vmsa (default: the\n"
+		"                       --memory-dir, if any)\n"
+		"      --port-file FILE write the TCP port listened on (useful with PORT 0)\n"
+		"  -T, --threads N      worker threads (default: the online CPUs, here %u)\n"
+		"      --timeout SECONDS  give up when no sender connects, or the connection\n"
+		"                       stalls, this long (default: never)\n"
+		"      --json           print a JSON summary on standard output at the end\n"
+		"  -q, --quiet          no progress line (shown only when stderr is a terminal)\n"
+		"\n"
+		"  --gen-pdh            make a new PDH key pair: KEY (mode 0600; an existing KEY\n"
+		"                       is kept unless --force) and CERT, the certificate\n"
+		"                       sevmig-send needs (--target-pdh)\n"
+		"  --export-pdh         write CERT again from an existing KEY\n"
+		"  -h, --help           this help;  -V, --version  the version\n"
+		"\n"
+		"examples:\n"
+		"  sevmig-recv --gen-pdh --pdh-key target.key --pdh-cert target.cert\n"
+		"  sevmig-send -m 0:256M:guest.mem -p guest.pst -t target.cert |\n"
+		"    sevmig-recv -k target.key -m 0:256M:copy.mem -s copy.pst\n"
+		"  sevmig-recv -k target.key -i tcp://[::]:4444 -d /var/lib/guest --json\n"
+		"\n"
+		"Exit status: 0 the stream was complete and sound and every file is in place,\n"
+		"2 error (one message says what failed and where; no output file changed).\n",
+		cli_default_threads());
+}
+
+struct opts {
+	const char *input, *pdh_key, *pdh_cert, *memory_dir, *vmsa_dir, *pstate_out,
+		*port_file;
+	struct cli_memspec *mem;
+	size_t nmem;
+	bool text_pstate, json, quiet, gen_pdh, export_pdh, force;
+	unsigned threads;
+	int timeout_ms;
+};
+
+enum {
+	OPT_FORMAT = 256,
+	OPT_VMSA_DIR,
+	OPT_PORT_FILE,
+	OPT_TIMEOUT,
+	OPT_JSON,
+	OPT_GEN,
+	OPT_EXPORT,
+	OPT_FORCE,
+};
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "input", required_argument, NULL, 'i' },
+		{ "pdh-key", required_argument, NULL, 'k' },
+		{ "pdh-cert", required_argument, NULL, 'c' },
+		{ "memory-dir", required_argument, NULL, 'd' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "pstate-out", required_argument, NULL, 's' },
+		{ "pstate-format", required_argument, NULL, OPT_FORMAT },
+		{ "vmsa-dir", required_argument, NULL, OPT_VMSA_DIR },
+		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
+		{ "threads", required_argument, NULL, 'T' },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "gen-pdh", no_argument, NULL, OPT_GEN },
+		{ "export-pdh", no_argument, NULL, OPT_EXPORT },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	o->input = "-";
+	o->threads = cli_default_threads();
+	o->timeout_ms = -1;
+	uint64_t v;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":i:k:c:d:m:s:T:qhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			o->input = optarg;
+			break;
+		case 'k':
+			o->pdh_key = optarg;
+			break;
+		case 'c':
+			o->pdh_cert = optarg;
+			break;
+		case 'd':
+			o->memory_dir = optarg;
+			break;
+		case 'm': {
+			struct cli_memspec *n = realloc(o->mem, (o->nmem + 1) * sizeof(*n));
+			if (!n)
+				return cli_error("out of memory");
+			o->mem = n;
+			if (cli_memspec_parse(optarg, &o->mem[o->nmem]))
+				return CLI_ERR;
+			o->nmem++;
+			break;
+		}
+		case 's':
+			o->pstate_out = optarg;
+			break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "binary") && strcmp(optarg, "text"))
+				return cli_error("--pstate-format wants binary or text, not '%s'",
+						 optarg);
+			o->text_pstate = !strcmp(optarg, "text");
+			break;
+		case OPT_VMSA_DIR:
+			o->vmsa_dir = optarg;
+			break;
+		case OPT_PORT_FILE:
+			o->port_file = optarg;
+			break;
+		case 'T':
+			if (cli_parse_uint_opt("--threads", optarg, 64, &v))
+				return CLI_ERR;
+			o->threads = (unsigned)v;
+			break;
+		case OPT_TIMEOUT:
+			if (cli_parse_uint_opt("--timeout", optarg, 86400, &v))
+				return CLI_ERR;
+			o->timeout_ms = v ? (int)v * 1000 : -1;
+			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case OPT_GEN:
+			o->gen_pdh = true;
+			break;
+		case OPT_EXPORT:
+			o->export_pdh = true;
+			break;
+		case OPT_FORCE:
+			o->force = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(CLI_OK);
+		case 'V':
+			printf("sevmig-recv %s\n", sevmig_version_string());
+			exit(CLI_OK);
+		case ':':
+			return cli_error("%s needs a value", argv[optind - 1]);
+		default:
+			return cli_error("unknown option '%s' (see sevmig-recv --help)",
+					 argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_error("unexpected argument '%s' (see sevmig-recv --help)", argv[optind]);
+	if (!o->pdh_key)
+		return cli_error("--pdh-key KEY is required: this target's PDH private key (make "
+				 "one with --gen-pdh)");
+	if (o->gen_pdh || o->export_pdh) {
+		if (o->gen_pdh && o->export_pdh)
+			return cli_error("give --gen-pdh or --export-pdh, not both");
+		if (!o->pdh_cert)
+			return cli_error("%s needs --pdh-cert CERT",
+					 o->gen_pdh ? "--gen-pdh" : "--export-pdh");
+		if (o->memory_dir || o->nmem || o->pstate_out || strcmp(o->input, "-"))
+			return cli_error("%s makes key files only: it takes no input or memory "
+					 "options",
+					 o->gen_pdh ? "--gen-pdh" : "--export-pdh");
+		return 0;
+	}
+	if (o->pdh_cert || o->force)
+		return cli_error("%s goes with --gen-pdh or --export-pdh",
+				 o->pdh_cert ? "--pdh-cert" : "--force");
+	if (!o->memory_dir == !o->nmem)
+		return cli_error("give where the guest memory goes: --memory-dir DIR, or "
+				 "--memory GPA:SIZE:FILE[:OFFSET] per memslot");
+	if (!o->vmsa_dir)
+		o->vmsa_dir = o->memory_dir;
+	return 0;
+}
+
+/* ---- key files -------------------------------------------------------------- */
+
+static int write_cert(struct sevmig_fw *fw, struct cli_outfile *cert, const char *path)
+{
+	uint8_t pdh[SEVMIG_CERT_SIZE], chain[SEVMIG_CERT_CHAIN_SIZE];
+	uint32_t pdh_len = sizeof(pdh), chain_len = sizeof(chain), st;
+	int rc = sevmig_fw_pdh_cert_export(fw, pdh, &pdh_len, chain, &chain_len, &st);
+	if (rc)
+		return cli_error("PDH_CERT_EXPORT failed: %s", sevmig_fw_last_error(fw));
+	if (cli_outfile_open(cert, path, 0644, false))
+		return CLI_ERR;
+	struct cli_chan ch;
+	cli_chan_init(&ch, cert->fd, path, -1);
+	if (cli_chan_write(&ch, pdh, pdh_len) || cli_outfile_sync(cert)) {
+		char why[160];
+		if (ch.err)
+			cli_error("%s: %s", path, cli_chan_describe(&ch, why, sizeof(why)));
+		cli_outfile_discard(cert);
+		return CLI_ERR;
+	}
+	return 0;
+}
+
+static int key_files(const struct opts *o)
+{
+	if (o->gen_pdh && !o->force && access(o->pdh_key, F_OK) == 0)
+		return cli_error("%s exists; it may be the only copy of a target's key: remove it "
+				 "or give --force to replace it",
+				 o->pdh_key);
+	struct sevmig_fw *fw;
+	if (cli_soft_fw(o->gen_pdh ? NULL : o->pdh_key, false, 0, &fw))
+		return CLI_ERR;
+	/* The certificate is ready on disk before the key is written, so that
+	 * a failure leaves the old pair or the new one, never a mix. */
+	struct cli_outfile cert;
+	int rc = write_cert(fw, &cert, o->pdh_cert);
+	if (!rc && o->gen_pdh) {
+		int k = sevmig_fw_soft_save_pdh_key(fw, o->pdh_key);
+		if (k) {
+			rc = cli_error("%s: writing the key failed: %s", o->pdh_key,
+				       k == -EINVAL ? sevmig_strerror(k) : strerror(-k));
+			cli_outfile_discard(&cert);
+		}
+	}
+	if (!rc)
+		rc = cli_outfile_commit(&cert);
+	sevmig_fw_free(fw);
+	return rc;
+}
+
+/* ---- input -------------------------------------------------------------------- */
+
+struct input {
+	struct cli_endpoint ep;
+	struct cli_chan chan;
+	int fd;
+	char name[512];
+};
+
+static int open_input(const struct opts *o, struct input *in)
+{
+	in->fd = -1;
+	if (cli_parse_endpoint(o->input, true, &in->ep))
+		return CLI_ERR;
+	switch (in->ep.kind) {
+	case CLI_EP_STDIO:
+		if (isatty(STDIN_FILENO))
+			return cli_error("standard input is a terminal: pipe a stream in, or give "
+					 "-i FILE or -i tcp://[HOST]:PORT");
+		snprintf(in->name, sizeof(in->name), "standard input");
+		in->fd = dup(STDIN_FILENO);
+		if (in->fd < 0)
+			return cli_error("standard input: %s", strerror(errno));
+		break;
+	case CLI_EP_FILE:
+		snprintf(in->name, sizeof(in->name), "%s", o->input);
+		in->fd = open(o->input, O_RDONLY | O_CLOEXEC);
+		if (in->fd < 0)
+			return cli_error("%s: %s", o->input, strerror(errno));
+		break;
+	case CLI_EP_TCP: {
+		int lfd;
+		unsigned port;
+		if (cli_tcp_listen(&in->ep, &lfd, &port))
+			return CLI_ERR;
+		char text[16];
+		int n = snprintf(text, sizeof(text), "%u\n", port);
+		if (o->port_file && cli_write_file(o->port_file, text, (size_t)n)) {
+			close(lfd);
+			return CLI_ERR;
+		}
+		if (!o->port_file && !strcmp(in->ep.port, "0") && !o->quiet)
+			fprintf(stderr, "%s: listening on port %u\n", cli_prog(), port);
+		char peer[80];
+		if (cli_tcp_accept(lfd, o->timeout_ms, &in->fd, peer, sizeof(peer)))
+			return CLI_ERR;
+		snprintf(in->name, sizeof(in->name), "tcp://%s%s%s:%u (from %s)",
+			 strchr(in->ep.host, ':') ? "[" : "", in->ep.host,
+			 strchr(in->ep.host, ':') ? "]" : "", port, peer);
+		break;
+	}
+	}
+	cli_chan_init(&in->chan, in->fd, in->name, o->timeout_ms);
+	return 0;
+}
+
+static void close_input(struct input *in)
+{
+	if (in->fd >= 0)
+		close(in->fd);
+	in->fd = -1;
+	cli_chan_fini(&in->chan);
+}
+
+/* One message for a failed read of the stream: what and where. */
+static int stream_error(const struct input *in, const struct sevmig_error *err, int rc)
+{
+	char why[160];
+	if (in->chan.err)
+		return cli_error("%s: %s (record %" PRIu64 ", byte %" PRIu64
+				 " of the stream); no output file was changed",
+				 in->name, cli_chan_describe(&in->chan, why, sizeof(why)),
+				 err->index, err->offset == SEVMIG_NO_OFFSET ? 0 : err->offset);
+	if (rc == -ECANCELED && cli_interrupted())
+		return cli_error("interrupted by a signal; no output file was changed");
+	return cli_error("%s: %s; no output file was changed", in->name,
+			 err->message[0] ? err->message : sevmig_strerror(rc));
+}
+
+/* ---- outputs ------------------------------------------------------------------- */
+
+/* Where memslot i of the stream goes. */
+struct slot_out {
+	uint64_t gpa, size, offset;
+	size_t file; /* index into files[] */
+	void *map;
+};
+
+struct vmsa_buf {
+	uint32_t vcpu;
+	uint8_t *page;
+};
+
+struct outputs {
+	struct slot_out *slots;
+	size_t nslots;
+	struct cli_outfile *files;
+	char **keys; /* cli_path_key() of each file */
+	size_t nfiles;
+	struct cli_outfile pstate;
+	struct vmsa_buf *vmsa;
+	size_t nvmsa;
+	const char *vmsa_dir;
+	bool vmsa_refused;
+	char *made_dir; /* a --memory-dir we created, removed on failure */
+};
+
+static int add_file(struct outputs *out, const char *path, size_t *idx)
+{
+	char *key = cli_path_key(path);
+	if (!key)
+		return cli_error("%s: %s", path, strerror(errno));
+	for (size_t i = 0; i < out->nfiles; i++) {
+		if (!strcmp(out->keys[i], key)) {
+			free(key);
+			*idx = i;
+			return 0;
+		}
+	}
+	struct cli_outfile *f = realloc(out->files, (out->nfiles + 1) * sizeof(*f));
+	char **k = f ? realloc(out->keys, (out->nfiles + 1) * sizeof(*k)) : NULL;
+	if (f)
+		out->files = f;
+	if (!k) {
+		free(key);
+		return cli_error("out of memory");
+	}
+	out->keys = k;
+	out->files[out->nfiles] = (struct cli_outfile){ .fd = -1 };
+	out->keys[out->nfiles] = key;
+	*idx = out->nfiles++;
+	return 0;
+}
+
+/* Slots of file f cover all of its current st_size bytes: nothing to keep. */
+static bool slots_cover(const struct outputs *out, size_t f, uint64_t fsize)
+{
+	uint64_t covered = 0;
+	/* Few slots per file: repeated scans find the slot starting where the
+	 * covered prefix ends. */
+	for (bool grew = true; grew && covered < fsize;) {
+		grew = false;
+		for (size_t i = 0; i < out->nslots; i++) {
+			const struct slot_out *s = &out->slots[i];
+			if (s->file == f && s->offset <= covered && s->offset + s->size > covered) {
+				covered = s->offset + s->size;
+				grew = true;
+			}
+		}
+	}
+	return covered >= fsize;
+}
+
+/* Memslot layout: the --memory options must be the stream's memslots. */
+static int match_layout(const struct opts *o, const struct sevmig_stream_header *h,
+			struct outputs *out)
+{
+	bool ok = o->nmem == h->nslots;
+	for (size_t i = 0; ok && i < h->nslots; i++) {
+		bool found = false;
+		for (size_t j = 0; j < o->nmem && !found; j++)
+			found = o->mem[j].gpa >> SEVMIG_PAGE_SHIFT == h->slots[i].gfn &&
+				o->mem[j].size >> SEVMIG_PAGE_SHIFT == h->slots[i].npages;
+		ok = found;
+	}
+	if (!ok) {
+		char lay[400];
+		size_t off = 0;
+		for (uint32_t i = 0; i < h->nslots && off < sizeof(lay) - 40; i++)
+			off += (size_t)snprintf(lay + off, sizeof(lay) - off,
+						"%s0x%" PRIx64 ":0x%" PRIx64, i ? ", " : "",
+						h->slots[i].gfn << SEVMIG_PAGE_SHIFT,
+						h->slots[i].npages << SEVMIG_PAGE_SHIFT);
+		return cli_error("the --memory options do not match the stream's memory layout "
+				 "(GPA:SIZE of its %u memslot%s: %s%s)",
+				 h->nslots, h->nslots == 1 ? "" : "s", lay,
+				 off >= sizeof(lay) - 40 ? ", ..." : "");
+	}
+	for (size_t i = 0; i < o->nmem; i++) {
+		out->slots[i] = (struct slot_out){ .gpa = o->mem[i].gpa,
+						   .size = o->mem[i].size,
+						   .offset = o->mem[i].offset };
+		if (add_file(out, o->mem[i].file, &out->slots[i].file))
+			return CLI_ERR;
+	}
+	return 0;
+}
+
+static int dir_layout(const struct opts *o, const struct sevmig_stream_header *h,
+		      struct outputs *out)
+{
+	if (mkdir(o->memory_dir, 0777) == 0) {
+		out->made_dir = strdup(o->memory_dir);
+	} else if (errno != EEXIST) {
+		return cli_error("%s: cannot make the directory: %s", o->memory_dir,
+				 strerror(errno));
+	}
+	for (uint32_t i = 0; i < h->nslots; i++) {
+		char *path;
+		uint64_t gpa = h->slots[i].gfn << SEVMIG_PAGE_SHIFT;
+		if (asprintf(&path, "%s/slot%u-0x%" PRIx64 ".mem", o->memory_dir, i, gpa) < 0)
+			return cli_error("out of memory");
+		out->slots[i] = (struct slot_out){ .gpa = gpa,
+						   .size = h->slots[i].npages << SEVMIG_PAGE_SHIFT };
+		int rc = add_file(out, path, &out->slots[i].file);
+		free(path);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Temporary files sized and mapped, one region per memslot. */
+static int prepare(const struct opts *o, const struct sevmig_stream_header *h,
+		   struct outputs *out, struct sevmig_mem_region *reg)
+{
+	out->slots = calloc(h->nslots, sizeof(*out->slots));
+	if (!out->slots)
+		return cli_error("out of memory");
+	out->nslots = h->nslots;
+	if (o->nmem ? match_layout(o, h, out) : dir_layout(o, h, out))
+		return CLI_ERR;
+	for (size_t f = 0; f < out->nfiles; f++) {
+		const char *path = out->keys[f];
+		uint64_t need = 0, have = 0;
+		for (size_t i = 0; i < out->nslots; i++)
+			if (out->slots[i].file == f && out->slots[i].offset + out->slots[i].size > need)
+				need = out->slots[i].offset + out->slots[i].size;
+		struct stat st;
+		bool exists = stat(path, &st) == 0;
+		if (exists)
+			have = (uint64_t)st.st_size;
+		bool keep = exists && !slots_cover(out, f, have);
+		if (cli_outfile_open(&out->files[f], path, 0600, keep))
+			return CLI_ERR;
+		uint64_t size = keep && have > need ? have : need;
+		if (ftruncate(out->files[f].fd, (off_t)size))
+			return cli_error("%s: cannot make it %" PRIu64 " bytes: %s", path, size,
+					 strerror(errno));
+	}
+	for (size_t i = 0; i < out->nslots; i++) {
+		struct slot_out *s = &out->slots[i];
+		s->map = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			      out->files[s->file].fd, (off_t)s->offset);
+		if (s->map == MAP_FAILED) {
+			s->map = NULL;
+			return cli_error("%s: cannot map %" PRIu64 " bytes: %s",
+					 out->keys[s->file], s->size, strerror(errno));
+		}
+		reg[i] = (struct sevmig_mem_region){ .gpa = s->gpa, .size = s->size,
+						     .host = s->map };
+	}
+	return 0;
+}
+
+static void unmap_all(struct outputs *out)
+{
+	for (size_t i = 0; i < out->nslots; i++) {
+		if (out->slots[i].map)
+			munmap(out->slots[i].map, out->slots[i].size);
+		out->slots[i].map = NULL;
+	}
+}
+
+static int vmsa_dest(void *arg, uint32_t vcpu, void **guest)
+{
+	struct outputs *out = arg;
+	if (!out->vmsa_dir) {
+		out->vmsa_refused = true;
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < out->nvmsa; i++)
+		if (out->vmsa[i].vcpu == vcpu)
+			return -EEXIST; /* the reader refuses repeats first */
+	struct vmsa_buf *v = realloc(out->vmsa, (out->nvmsa + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	out->vmsa = v;
+	v[out->nvmsa].vcpu = vcpu;
+	v[out->nvmsa].page = calloc(1, SEVMIG_VMSA_SIZE);
+	if (!v[out->nvmsa].page)
+		return -ENOMEM;
+	*guest = v[out->nvmsa++].page;
+	return 0;
+}
+
+static void discard_all(struct outputs *out, size_t nvmsa_files, struct cli_outfile *vf)
+{
+	unmap_all(out);
+	for (size_t i = 0; i < out->nfiles; i++)
+		cli_outfile_discard(&out->files[i]);
+	for (size_t i = 0; i < nvmsa_files; i++)
+		cli_outfile_discard(&vf[i]);
+	cli_outfile_discard(&out->pstate);
+	if (out->made_dir)
+		rmdir(out->made_dir);
+}
+
+static void free_outputs(struct outputs *out)
+{
+	for (size_t i = 0; i < out->nfiles; i++)
+		free(out->keys[i]);
+	for (size_t i = 0; i < out->nvmsa; i++)
+		free(out->vmsa[i].page);
+	free(out->vmsa);
+	free(out->keys);
+	free(out->files);
+	free(out->slots);
+	free(out->made_dir);
+}
+
+static int write_all_fd(struct cli_outfile *f, const void *buf, size_t len)
+{
+	struct cli_chan ch;
+	cli_chan_init(&ch, f->fd, f->path, -1);
+	if (cli_chan_write(&ch, buf, len) == 0)
+		return 0;
+	char why[160];
+	return cli_error("%s: %s", f->path, cli_chan_describe(&ch, why, sizeof(why)));
+}
+
+static int write_pstate(const struct opts *o, const struct sevmig_pstate *ps,
+			struct outputs *out)
+{
+	void *buf = NULL;
+	size_t len = 0;
+	int rc = o->text_pstate ? sevmig_pstate_format_text(ps, (char **)&buf, &len)
+				: sevmig_pstate_serialize(ps, NULL, &buf, &len);
+	if (rc)
+		return cli_error("%s: encoding the page state failed: %s", o->pstate_out,
+				 sevmig_strerror(rc));
+	rc = cli_outfile_open(&out->pstate, o->pstate_out, 0666, false);
+	if (!rc)
+		rc = write_all_fd(&out->pstate, buf, len);
+	free(buf);
+	return rc;
+}
+
+/* Every output synced, then every rename: all or nothing up to the renames. */
+static int commit_all(const struct opts *o, const struct sevmig_pstate *ps, struct outputs *out)
+{
+	unmap_all(out);
+	struct cli_outfile *vf = calloc(out->nvmsa ? out->nvmsa : 1, sizeof(*vf));
+	size_t nvf = 0;
+	int rc = vf ? 0 : cli_error("out of memory");
+	if (!rc && o->pstate_out)
+		rc = write_pstate(o, ps, out);
+	for (size_t i = 0; i < out->nvmsa && !rc; i++) {
+		char *path;
+		if (asprintf(&path, "%s/vcpu%u.vmsa", out->vmsa_dir, out->vmsa[i].vcpu) < 0) {
+			rc = cli_error("out of memory");
+			break;
+		}
+		vf[nvf].fd = -1;
+		rc = cli_outfile_open(&vf[nvf], path, 0600, false);
+		free(path);
+		if (!rc) {
+			nvf++;
+			rc = write_all_fd(&vf[nvf - 1], out->vmsa[i].page, SEVMIG_VMSA_SIZE);
+		}
+	}
+	for (size_t i = 0; i < out->nfiles && !rc; i++)
+		rc = cli_outfile_sync(&out->files[i]);
+	for (size_t i = 0; i < nvf && !rc; i++)
+		rc = cli_outfile_sync(&vf[i]);
+	if (!rc && o->pstate_out)
+		rc = cli_outfile_sync(&out->pstate);
+	if (rc) {
+		discard_all(out, nvf, vf);
+		free(vf);
+		return CLI_ERR;
+	}
+	for (size_t i = 0; i < out->nfiles && !rc; i++)
+		rc = cli_outfile_commit(&out->files[i]);
+	for (size_t i = 0; i < nvf && !rc; i++)
+		rc = cli_outfile_commit(&vf[i]);
+	if (!rc && o->pstate_out)
+		rc = cli_outfile_commit(&out->pstate);
+	if (rc) {
+		/* A rename failed after others worked: say so, it is not atomic. */
+		discard_all(out, nvf, vf);
+		cli_error("some outputs were replaced before the failure above");
+	}
+	free(vf);
+	return rc;
+}
+
+/* ---- the run ---------------------------------------------------------------------- */
+
+/* The stream's header, read through a recording channel so that the
+ * receiver can read it again. */
+static int read_header(struct input *in, struct sevmig_stream_header *h,
+		       struct sevmig_range **slots)
+{
+	struct sevmig_stream_reader *rd;
+	struct sevmig_error err;
+	sevmig_error_clear(&err);
+	cli_chan_record(&in->chan);
+	int rc = sevmig_stream_reader_new(cli_chan_read, &in->chan, NULL, &rd);
+	if (rc)
+		return cli_error("%s", sevmig_strerror(rc));
+	rc = sevmig_stream_reader_header(rd, h, &err);
+	if (!rc) {
+		*slots = calloc(h->nslots, sizeof(**slots));
+		if (*slots)
+			memcpy(*slots, h->slots, h->nslots * sizeof(**slots));
+		h->slots = *slots;
+	}
+	sevmig_stream_reader_free(rd);
+	cli_chan_replay(&in->chan);
+	if (rc)
+		return stream_error(in, &err, rc);
+	if (!*slots)
+		return cli_error("out of memory");
+	return 0;
+}
+
+static int receive(const struct opts *o)
+{
+	struct sevmig_error err;
+	sevmig_error_clear(&err);
+	struct sevmig_fw *fw = NULL;
+	if (cli_soft_fw(o->pdh_key, false, 0, &fw))
+		return CLI_ERR;
+	int rc;
+	struct input in = { .fd = -1 };
+	struct outputs out = { .vmsa_dir = o->vmsa_dir, .pstate = { .fd = -1 } };
+	struct sevmig_stream_header h;
+	struct sevmig_range *slots = NULL;
+	struct sevmig_mem_region *reg = NULL;
+	struct sevmig_receiver *r = NULL;
+	struct cli_progress prog;
+	rc = o->nmem ? cli_memspecs_check(o->mem, o->nmem, true) : 0;
+	if (!rc)
+		rc = open_input(o, &in);
+	if (!rc)
+		rc = read_header(&in, &h, &slots);
+	if (!rc) {
+		reg = calloc(h.nslots, sizeof(*reg));
+		rc = reg ? prepare(o, &h, &out, reg) : cli_error("out of memory");
+	}
+	if (rc)
+		goto fail;
+
+	cli_progress_init(&prog, !o->quiet && isatty(STDERR_FILENO));
+	for (uint32_t i = 0; i < h.nslots; i++)
+		prog.total_pages += slots[i].npages;
+	SEVMIG_OPTS(sevmig_receiver_opts, ro, .workers = o->threads, .vmsa_dest = vmsa_dest,
+		    .vmsa_arg = &out, .progress = cli_progress_update, .progress_arg = &prog);
+	cli_block_signals(true);
+	rc = sevmig_receiver_new(fw, reg, h.nslots, cli_chan_read, &in.chan, &ro, &r, &err);
+	cli_block_signals(false);
+	if (!rc)
+		rc = sevmig_receiver_run(r, &err);
+	cli_progress_clear(&prog);
+	/* Closing now tells a TCP sender that we are done, before the files
+	 * are flushed. */
+	close(in.fd);
+	in.fd = -1;
+	if (rc) {
+		if (out.vmsa_refused)
+			cli_error("%s: %s; give --vmsa-dir DIR for SEV-ES vCPU state; no output "
+				  "file was changed",
+				  in.name, err.message);
+		else
+			stream_error(&in, &err, rc);
+		rc = CLI_ERR;
+		goto fail;
+	}
+	const struct sevmig_pstate *ps = sevmig_receiver_pstate(r);
+	rc = commit_all(o, ps, &out);
+	if (!rc) {
+		struct cli_summary sum = { .tool = "sevmig-recv",
+					   .stream = in.name,
+					   .uuid = h.uuid,
+					   .policy = h.policy,
+					   .guest_pages = prog.total_pages,
+					   .ps = ps,
+					   .seconds = cli_progress_elapsed(&prog) };
+		sevmig_receiver_counts(r, &sum.counts);
+		if (o->json)
+			cli_summary_print(stdout, &sum, true);
+		else if (prog.show)
+			cli_summary_print(stderr, &sum, false);
+	}
+	goto done;
+fail:
+	discard_all(&out, 0, NULL);
+done:
+	sevmig_receiver_free(r);
+	close_input(&in);
+	unmap_all(&out);
+	free_outputs(&out);
+	free(reg);
+	free(slots);
+	sevmig_fw_free(fw);
+	return rc ? CLI_ERR : CLI_OK;
+}
+
+int main(int argc, char **argv)
+{
+	cli_set_prog("sevmig-recv");
+	struct opts o = { 0 };
+	int rc = parse(argc, argv, &o);
+	if (!rc) {
+		cli_catch_signals();
+		rc = o.gen_pdh || o.export_pdh ? key_files(&o) : receive(&o);
+	}
+	for (size_t i = 0; i < o.nmem; i++)
+		cli_memspec_free(&o.mem[i]);
+	free(o.mem);
+	return rc;
+}

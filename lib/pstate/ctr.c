@@ -1,0 +1,530 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Chunk containers of the page-state map (65536 pages each): word loops,
+ * RUN and BITMAP containers, and the operations between two chunks.
+ */
+#include "pstate/pstate_impl.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WORDS_BYTES (SEVMIG__CHUNK_WORDS * sizeof(uint64_t))
+
+static const uint16_t full_runs[2] = { 0, 0xffff };
+const struct sevmig__cview sevmig__full_view = { SEVMIG__CTR_RUN, 1, SEVMIG__CHUNK_PAGES,
+						 full_runs, NULL };
+const struct sevmig__cview sevmig__empty_view = { SEVMIG__CTR_RUN, 0, 0, full_runs, NULL };
+
+/* ---- word loops ------------------------------------------------------- */
+
+/*
+ * The loops that count bits are compiled twice, once for the processor's
+ * popcnt instruction and once portable, and picked at run time (as
+ * util/crc32c.c does for crc32): without the instruction a popcount is a
+ * library call, several times slower than the word operation around it.
+ */
+#define SEVMIG__INLINE static inline __attribute__((always_inline))
+
+SEVMIG__INLINE void count_body(const uint64_t *w, size_t n, uint64_t carry, uint32_t *card,
+			       uint32_t *runs)
+{
+	uint64_t c = 0, r = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t x = w[i];
+		c += (uint64_t)__builtin_popcountll(x);
+		/* a run starts where a bit is set and the one below is not */
+		r += (uint64_t)__builtin_popcountll(x & ~((x << 1) | carry));
+		carry = x >> 63;
+	}
+	*card = (uint32_t)c;
+	*runs = (uint32_t)r;
+}
+
+#define OP_LOOP(expr)                                                          \
+	for (size_t i = 0; i < SEVMIG__CHUNK_WORDS; i++) {                    \
+		uint64_t v = (expr);                                           \
+		out[i] = v;                                                    \
+		c += (uint64_t)__builtin_popcountll(v);                        \
+		r += (uint64_t)__builtin_popcountll(v & ~((v << 1) | carry)); \
+		carry = v >> 63;                                               \
+	}
+
+/* out may be x or y: each word is read before it is written. */
+SEVMIG__INLINE void op_body(enum sevmig__op op, const uint64_t *x, const uint64_t *y,
+			    uint64_t *out, uint32_t *card, uint32_t *runs)
+{
+	uint64_t c = 0, r = 0, carry = 0;
+	switch (op) {
+	case SEVMIG__OR:
+		OP_LOOP(x[i] | y[i]);
+		break;
+	case SEVMIG__AND:
+		OP_LOOP(x[i] & y[i]);
+		break;
+	case SEVMIG__ANDNOT:
+		OP_LOOP(x[i] & ~y[i]);
+		break;
+	}
+	*card = (uint32_t)c;
+	*runs = (uint32_t)r;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SEVMIG__HAVE_POPCNT_DISPATCH 1
+__attribute__((target("popcnt"))) static void count_popcnt(const uint64_t *w, size_t n,
+							    uint64_t carry, uint32_t *card,
+							    uint32_t *runs)
+{
+	count_body(w, n, carry, card, runs);
+}
+
+__attribute__((target("popcnt"))) static void op_popcnt(enum sevmig__op op, const uint64_t *x,
+							 const uint64_t *y, uint64_t *out,
+							 uint32_t *card, uint32_t *runs)
+{
+	op_body(op, x, y, out, card, runs);
+}
+#endif
+
+static void count_generic(const uint64_t *w, size_t n, uint64_t carry, uint32_t *card,
+			  uint32_t *runs)
+{
+	count_body(w, n, carry, card, runs);
+}
+
+static void op_generic(enum sevmig__op op, const uint64_t *x, const uint64_t *y, uint64_t *out,
+		       uint32_t *card, uint32_t *runs)
+{
+	op_body(op, x, y, out, card, runs);
+}
+
+void sevmig__words_count(const uint64_t *w, size_t n, uint64_t carry, uint32_t *card,
+			 uint32_t *runs)
+{
+#ifdef SEVMIG__HAVE_POPCNT_DISPATCH
+	if (__builtin_cpu_supports("popcnt")) {
+		count_popcnt(w, n, carry, card, runs);
+		return;
+	}
+#endif
+	count_generic(w, n, carry, card, runs);
+}
+
+void sevmig__words_op(enum sevmig__op op, const uint64_t *x, const uint64_t *y, uint64_t *out,
+		      uint32_t *card, uint32_t *runs)
+{
+#ifdef SEVMIG__HAVE_POPCNT_DISPATCH
+	if (__builtin_cpu_supports("popcnt")) {
+		op_popcnt(op, x, y, out, card, runs);
+		return;
+	}
+#endif
+	op_generic(op, x, y, out, card, runs);
+}
+
+void sevmig__words_fill(uint64_t *w, uint32_t lo, uint32_t hi, bool set)
+{
+	if (lo >= hi)
+		return;
+	uint32_t a = lo >> 6, b = (hi - 1) >> 6;
+	uint64_t ma = ~UINT64_C(0) << (lo & 63);
+	uint64_t mb = ~UINT64_C(0) >> (63 - ((hi - 1) & 63));
+	if (a == b) {
+		ma &= mb;
+		w[a] = set ? w[a] | ma : w[a] & ~ma;
+		return;
+	}
+	w[a] = set ? w[a] | ma : w[a] & ~ma;
+	if (b > a + 1)
+		memset(&w[a + 1], set ? 0xff : 0, (size_t)(b - a - 1) * sizeof(uint64_t));
+	w[b] = set ? w[b] | mb : w[b] & ~mb;
+}
+
+bool sevmig__words_next_run(const uint64_t *w, uint32_t from, uint32_t lim, uint32_t *first,
+			    uint32_t *end)
+{
+	if (from >= lim)
+		return false;
+	uint32_t nw = (lim + 63) >> 6;
+	uint32_t i = from >> 6;
+	uint64_t x = w[i] & (~UINT64_C(0) << (from & 63));
+	while (!x) {
+		if (++i >= nw)
+			return false;
+		x = w[i];
+	}
+	uint32_t s = i * 64 + (uint32_t)__builtin_ctzll(x);
+	if (s >= lim)
+		return false;
+	uint32_t e = lim;
+	x = ~w[i] & (~UINT64_C(0) << (s & 63));
+	while (!x) {
+		if (++i >= nw)
+			break;
+		x = ~w[i];
+	}
+	if (x && i < nw)
+		e = i * 64 + (uint32_t)__builtin_ctzll(x);
+	*first = s;
+	*end = e < lim ? e : lim;
+	return true;
+}
+
+uint32_t sevmig__words_to_runs(const uint64_t *w, uint16_t *runs)
+{
+	uint32_t n = 0, pos = 0, f, e;
+	while (sevmig__words_next_run(w, pos, SEVMIG__CHUNK_PAGES, &f, &e)) {
+		runs[2 * n] = (uint16_t)f;
+		runs[2 * n + 1] = (uint16_t)(e - 1);
+		n++;
+		pos = e;
+	}
+	return n;
+}
+
+static void runs_to_words(const uint16_t *runs, uint32_t n, uint64_t *w)
+{
+	memset(w, 0, WORDS_BYTES);
+	for (uint32_t i = 0; i < n; i++)
+		sevmig__words_fill(w, runs[2 * i], runs[2 * i + 1] + 1u, true);
+}
+
+/* ---- views -------------------------------------------------------------- */
+
+void sevmig__view(const struct sevmig__ent *e, struct sevmig__cview *v)
+{
+	if (!e) {
+		*v = sevmig__empty_view;
+		return;
+	}
+	if (!e->c) {
+		*v = sevmig__full_view;
+		return;
+	}
+	const struct sevmig__ctr *c = e->c;
+	v->kind = c->kind;
+	v->nruns = c->nruns;
+	v->card = c->card;
+	v->runs = c->kind == SEVMIG__CTR_RUN ? (const uint16_t *)c->data : NULL;
+	v->words = c->kind == SEVMIG__CTR_BITMAP ? c->data : NULL;
+}
+
+void sevmig__view_scratch(const struct sevmig__scratch *s, struct sevmig__cview *v)
+{
+	v->kind = s->kind;
+	v->nruns = s->nruns;
+	v->card = s->card;
+	v->runs = s->runs;
+	v->words = s->words;
+}
+
+const uint64_t *sevmig__view_words(const struct sevmig__cview *v, uint64_t *buf)
+{
+	if (v->kind == SEVMIG__CTR_BITMAP)
+		return v->words;
+	runs_to_words(v->runs, v->nruns, buf);
+	return buf;
+}
+
+bool sevmig__view_same(const struct sevmig__cview *a, const struct sevmig__cview *b)
+{
+	if (a->kind != b->kind || a->card != b->card || a->nruns != b->nruns)
+		return false;
+	if (a->kind == SEVMIG__CTR_RUN)
+		return !memcmp(a->runs, b->runs, (size_t)a->nruns * 2 * sizeof(uint16_t));
+	return !memcmp(a->words, b->words, WORDS_BYTES);
+}
+
+/* ---- containers ----------------------------------------------------------- */
+
+static size_t ctr_size(uint16_t kind, uint32_t cap)
+{
+	return sizeof(struct sevmig__ctr) +
+	       (kind == SEVMIG__CTR_RUN ? (size_t)cap * 2 * sizeof(uint16_t) : WORDS_BYTES);
+}
+
+static struct sevmig__ctr *ctr_alloc(uint16_t kind, uint32_t cap)
+{
+	struct sevmig__ctr *c = malloc(ctr_size(kind, cap));
+	if (!c)
+		return NULL;
+	c->kind = kind;
+	c->cap = kind == SEVMIG__CTR_RUN ? (uint16_t)cap : 0;
+	c->pad_ = 0;
+	return c;
+}
+
+size_t sevmig__ctr_bytes(const struct sevmig__ctr *c)
+{
+	return ctr_size(c->kind, c->cap);
+}
+
+struct sevmig__ctr *sevmig__ctr_clone(const struct sevmig__ctr *c)
+{
+	/* a clone gets no spare capacity: memory follows the runs */
+	uint32_t cap = c->kind == SEVMIG__CTR_RUN ? c->nruns : 0;
+	struct sevmig__ctr *n = ctr_alloc(c->kind, cap);
+	if (!n)
+		return NULL;
+	n->card = c->card;
+	n->nruns = c->nruns;
+	memcpy(n->data, c->data, ctr_size(c->kind, cap) - sizeof(*c));
+	return n;
+}
+
+struct sevmig__ctr *sevmig__ctr_from_runs(const uint16_t *runs, uint32_t nruns, uint32_t card)
+{
+	struct sevmig__ctr *c = ctr_alloc(SEVMIG__CTR_RUN, nruns);
+	if (c) {
+		memcpy(c->data, runs, (size_t)nruns * 2 * sizeof(uint16_t));
+		c->card = card;
+		c->nruns = nruns;
+	}
+	return c;
+}
+
+struct sevmig__ctr *sevmig__ctr_from_words(const uint64_t *w, uint32_t card, uint32_t nruns)
+{
+	struct sevmig__ctr *c;
+	if (nruns <= SEVMIG__RUN_MAX) {
+		c = ctr_alloc(SEVMIG__CTR_RUN, nruns);
+		if (c)
+			sevmig__words_to_runs(w, sevmig__ctr_runs(c));
+	} else {
+		c = ctr_alloc(SEVMIG__CTR_BITMAP, 0);
+		if (c)
+			memcpy(c->data, w, WORDS_BYTES);
+	}
+	if (c) {
+		c->card = card;
+		c->nruns = nruns;
+	}
+	return c;
+}
+
+/* First run whose last page is at or after x. */
+static uint32_t run_lower(const uint16_t *r, uint32_t n, uint32_t x)
+{
+	uint32_t lo = 0, hi = n;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (r[2 * mid + 1] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+bool sevmig__ctr_test(const struct sevmig__ctr *c, uint32_t bit)
+{
+	if (c->kind == SEVMIG__CTR_BITMAP)
+		return (c->data[bit >> 6] >> (bit & 63)) & 1;
+	const uint16_t *r = (const uint16_t *)c->data;
+	uint32_t i = run_lower(r, c->nruns, bit);
+	return i < c->nruns && r[2 * i] <= bit;
+}
+
+static int run_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool shared)
+{
+	struct sevmig__ctr *c = *pc;
+	uint16_t *r = sevmig__ctr_runs(c);
+	uint32_t n = c->nruns, last = hi - 1, i, j, nnew = 0;
+	uint16_t nr[4];
+	uint32_t removed = 0, added = 0;
+
+	if (shared) {
+		/* runs touching or overlapping [lo, hi) melt into one */
+		i = run_lower(r, n, lo ? lo - 1 : 0);
+		for (j = i; j < n && r[2 * j] <= hi; j++)
+			removed += r[2 * j + 1] - r[2 * j] + 1u;
+		uint32_t f = lo, l = last;
+		if (i < j) {
+			f = r[2 * i] < f ? r[2 * i] : f;
+			l = r[2 * (j - 1) + 1] > l ? r[2 * (j - 1) + 1] : l;
+		}
+		nr[0] = (uint16_t)f;
+		nr[1] = (uint16_t)l;
+		nnew = 1;
+		added = l - f + 1;
+	} else {
+		i = run_lower(r, n, lo);
+		for (j = i; j < n && r[2 * j] < hi; j++)
+			removed += r[2 * j + 1] - r[2 * j] + 1u;
+		if (i == j)
+			return 0;
+		if (r[2 * i] < lo) {
+			nr[0] = r[2 * i];
+			nr[1] = (uint16_t)(lo - 1);
+			added += lo - r[2 * i];
+			nnew++;
+		}
+		if (r[2 * (j - 1) + 1] > last) {
+			nr[2 * nnew] = (uint16_t)hi;
+			nr[2 * nnew + 1] = r[2 * (j - 1) + 1];
+			added += r[2 * (j - 1) + 1] - hi + 1u;
+			nnew++;
+		}
+	}
+	uint32_t n2 = n - (j - i) + nnew;
+	uint32_t card2 = c->card - removed + added;
+	if (n2 > SEVMIG__RUN_MAX) {
+		struct sevmig__ctr *b = ctr_alloc(SEVMIG__CTR_BITMAP, 0);
+		if (!b)
+			return -ENOMEM;
+		runs_to_words(r, n, b->data);
+		sevmig__words_fill(b->data, lo, hi, shared);
+		b->card = card2;
+		b->nruns = n2;
+		free(c);
+		*pc = b;
+		return 0;
+	}
+	if (n2 > c->cap) {
+		/* n2 is at most one more than before */
+		uint32_t cap = c->cap + c->cap / 2 + 2;
+		if (cap > SEVMIG__RUN_MAX)
+			cap = SEVMIG__RUN_MAX;
+		struct sevmig__ctr *g = realloc(c, ctr_size(SEVMIG__CTR_RUN, cap));
+		if (!g)
+			return -ENOMEM;
+		c = g;
+		c->cap = (uint16_t)cap;
+		r = sevmig__ctr_runs(c);
+		*pc = c;
+	}
+	memmove(&r[2 * (i + nnew)], &r[2 * j], (size_t)(n - j) * 2 * sizeof(uint16_t));
+	memcpy(&r[2 * i], nr, (size_t)nnew * 2 * sizeof(uint16_t));
+	c->nruns = n2;
+	c->card = card2;
+	return 0;
+}
+
+static int bitmap_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool shared)
+{
+	struct sevmig__ctr *c = *pc;
+	uint64_t *w = c->data;
+	/* bits [lo, hi) change; whether a run starts can change in [lo, hi] */
+	uint32_t a = lo >> 6;
+	uint32_t b = hi >> 6 < SEVMIG__CHUNK_WORDS ? hi >> 6 : SEVMIG__CHUNK_WORDS - 1;
+	uint64_t carry = a ? w[a - 1] >> 63 : 0;
+	uint32_t c0, r0, c1, r1;
+	sevmig__words_count(w + a, b - a + 1, carry, &c0, &r0);
+	sevmig__words_fill(w, lo, hi, shared);
+	sevmig__words_count(w + a, b - a + 1, carry, &c1, &r1);
+	c->card = c->card - c0 + c1;
+	c->nruns = c->nruns - r0 + r1;
+	if (c->nruns < SEVMIG__BITMAP_MIN && c->card && c->card < SEVMIG__CHUNK_PAGES) {
+		/* best effort: a failed shrink leaves a correct bitmap */
+		struct sevmig__ctr *r = ctr_alloc(SEVMIG__CTR_RUN, c->nruns);
+		if (r) {
+			sevmig__words_to_runs(w, sevmig__ctr_runs(r));
+			r->card = c->card;
+			r->nruns = c->nruns;
+			free(c);
+			*pc = r;
+		}
+	}
+	return 0;
+}
+
+int sevmig__ctr_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool shared)
+{
+	if ((*pc)->kind == SEVMIG__CTR_BITMAP)
+		return bitmap_set(pc, lo, hi, shared);
+	return run_set(pc, lo, hi, shared);
+}
+
+/* ---- operations ------------------------------------------------------------ */
+
+static inline bool op_bit(enum sevmig__op op, bool x, bool y)
+{
+	switch (op) {
+	case SEVMIG__OR:
+		return x || y;
+	case SEVMIG__AND:
+		return x && y;
+	case SEVMIG__ANDNOT:
+		break;
+	}
+	return x && !y;
+}
+
+/*
+ * Sweep two run lists boundary by boundary: O(na + nb). `out` needs room
+ * for na + nb + 1 runs; the result is maximal runs.
+ */
+static uint32_t runs_op(const uint16_t *a, uint32_t na, const uint16_t *b, uint32_t nb,
+			enum sevmig__op op, uint16_t *out, uint32_t *card)
+{
+	uint32_t ia = 0, ib = 0, n = 0, c = 0, pos = 0, open = 0;
+	bool is_open = false;
+	while (pos < SEVMIG__CHUNK_PAGES) {
+		bool xa = ia < na && a[2 * ia] <= pos;
+		bool xb = ib < nb && b[2 * ib] <= pos;
+		uint32_t nxa = ia < na ? (xa ? a[2 * ia + 1] + 1u : a[2 * ia]) : SEVMIG__CHUNK_PAGES;
+		uint32_t nxb = ib < nb ? (xb ? b[2 * ib + 1] + 1u : b[2 * ib]) : SEVMIG__CHUNK_PAGES;
+		uint32_t nx = nxa < nxb ? nxa : nxb;
+		bool v = op_bit(op, xa, xb);
+		if (v && !is_open) {
+			open = pos;
+			is_open = true;
+		} else if (!v && is_open) {
+			out[2 * n] = (uint16_t)open;
+			out[2 * n + 1] = (uint16_t)(pos - 1);
+			c += pos - open;
+			n++;
+			is_open = false;
+		}
+		pos = nx;
+		if (xa && nxa == nx)
+			ia++;
+		if (xb && nxb == nx)
+			ib++;
+	}
+	if (is_open) {
+		out[2 * n] = (uint16_t)open;
+		out[2 * n + 1] = 0xffff;
+		c += SEVMIG__CHUNK_PAGES - open;
+		n++;
+	}
+	*card = c;
+	return n;
+}
+
+void sevmig__chunk_op(const struct sevmig__cview *a, const struct sevmig__cview *b,
+		      enum sevmig__op op, struct sevmig__scratch *out)
+{
+	if (a->kind == SEVMIG__CTR_RUN && b->kind == SEVMIG__CTR_RUN) {
+		out->nruns = runs_op(a->runs, a->nruns, b->runs, b->nruns, op, out->runs, &out->card);
+		out->kind = SEVMIG__CTR_RUN;
+		if (out->nruns > SEVMIG__RUN_MAX) {
+			runs_to_words(out->runs, out->nruns, out->words);
+			out->kind = SEVMIG__CTR_BITMAP;
+		}
+		return;
+	}
+	/* mixed kinds: the run side becomes words in out's own buffer (only
+	 * one side can be runs here), then one pass of word operations */
+	const uint64_t *x = sevmig__view_words(a, out->words);
+	const uint64_t *y = sevmig__view_words(b, out->words);
+	sevmig__words_op(op, x, y, out->words, &out->card, &out->nruns);
+	out->kind = SEVMIG__CTR_BITMAP;
+}
+
+int sevmig__scratch_store(const struct sevmig__scratch *s, struct sevmig__ctr **out)
+{
+	*out = NULL;
+	if (!s->card)
+		return SEVMIG__EMPTY;
+	if (s->card == SEVMIG__CHUNK_PAGES)
+		return SEVMIG__FULL;
+	struct sevmig__ctr *c = s->kind == SEVMIG__CTR_RUN
+					? sevmig__ctr_from_runs(s->runs, s->nruns, s->card)
+					: sevmig__ctr_from_words(s->words, s->card, s->nruns);
+	if (!c)
+		return -ENOMEM;
+	*out = c;
+	return SEVMIG__SOME;
+}

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The two external forms of a map: the run-length list of shared pages (as
+ * struct sevmig_range or the kernel's region array) and the encryption
+ * bitmap of KVM_GET/SET_PAGE_ENC_BITMAP.
+ */
+#include "pstate/pstate_impl.h"
+#include "util/endian.h"
+#include "util/error.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the run list ---------------------------------------------------------- */
+
+struct list_ctx {
+	struct sevmig_range *runs;
+	size_t cap, count;
+};
+
+static int list_put(void *ctx, uint64_t first, uint64_t end)
+{
+	struct list_ctx *x = ctx;
+	if (x->count < x->cap)
+		x->runs[x->count] = (struct sevmig_range){ first, end - first };
+	x->count++;
+	return 0;
+}
+
+int sevmig_pstate_to_list(const struct sevmig_pstate *ps, struct sevmig_range *runs, size_t cap,
+			  size_t *count)
+{
+	struct list_ctx x = { runs, cap, 0 };
+	(void)sevmig__shared_runs(&ps->sh, 0, SEVMIG_GFN_LIMIT, list_put, &x);
+	*count = x.count;
+	return x.count > cap ? -ENOSPC : 0;
+}
+
+/* Runs from a struct sevmig_range array or a region array. */
+struct run_src {
+	const struct sevmig_range *list;
+	const uint8_t *regions;
+	size_t n;
+};
+
+static int bad_run(struct sevmig_error *err, int code, const struct run_src *src, size_t i,
+		   const char *what, uint64_t gfn, uint64_t end)
+{
+	uint64_t off = src->regions ? (uint64_t)i * SEVMIG_REGION_ENTRY_SIZE : SEVMIG_NO_OFFSET;
+	return sevmig__fail(err, code, off, i, "%s %zu [0x%" PRIx64 ", 0x%" PRIx64 "): %s",
+			    src->regions ? "entry" : "run", i, gfn, end, what);
+}
+
+/*
+ * Check every run before anything changes: in bounds, sorted, disjoint and
+ * covered (one pass, the slot cursor only moves forward).
+ */
+static int runs_check(const struct sevmig_pstate *ps, const struct run_src *src,
+		      struct sevmig_error *err)
+{
+	uint64_t prev_end = 0;
+	size_t j = 0;
+	for (size_t i = 0; i < src->n; i++) {
+		uint64_t gfn, end;
+		if (src->list) {
+			gfn = src->list[i].gfn;
+			uint64_t np = src->list[i].npages;
+			if (!np)
+				return bad_run(err, -EINVAL, src, i, "zero pages", gfn, gfn);
+			if (np > UINT64_MAX - gfn)
+				return bad_run(err, -EINVAL, src, i, "wraps around", gfn, gfn + np);
+			end = gfn + np;
+		} else {
+			const uint8_t *p = src->regions + i * SEVMIG_REGION_ENTRY_SIZE;
+			gfn = sevmig__le64(p);
+			end = sevmig__le64(p + 8);
+			if (end <= gfn)
+				return bad_run(err, -EINVAL, src, i, "gfn_end is not above gfn_start",
+					       gfn, end);
+		}
+		if (end > SEVMIG_GFN_LIMIT)
+			return bad_run(err, -EINVAL, src, i, "passes the 52-bit physical limit", gfn,
+				       end);
+		if (i && gfn < prev_end)
+			return bad_run(err, -EINVAL, src, i,
+				       "overlaps or comes before the previous one", gfn, end);
+		while (j < ps->nslots && ps->slots[j].end <= gfn)
+			j++;
+		if (j >= ps->nslots || ps->slots[j].gfn > gfn ||
+		    !sevmig__covered(ps, gfn, end))
+			return bad_run(err, -ERANGE, src, i, "not inside the memslots", gfn, end);
+		prev_end = end;
+	}
+	return 0;
+}
+
+static int set_from_runs(struct sevmig_pstate *ps, const struct run_src *src,
+			 struct sevmig_error *err)
+{
+	SEVMIG__TRY(runs_check(ps, src, err));
+	struct sevmig__builder b;
+	sevmig__builder_init(&b);
+	for (size_t i = 0; i < src->n; i++) {
+		if (src->list) {
+			sevmig__builder_add(&b, src->list[i].gfn,
+					    src->list[i].gfn + src->list[i].npages);
+		} else {
+			const uint8_t *p = src->regions + i * SEVMIG_REGION_ENTRY_SIZE;
+			sevmig__builder_add(&b, sevmig__le64(p), sevmig__le64(p + 8));
+		}
+	}
+	struct sevmig__ents sh;
+	int rc = sevmig__builder_finish(&b, &sh);
+	if (rc)
+		return sevmig__fail(err, rc, SEVMIG_NO_OFFSET, 0, "out of memory");
+	sevmig__ents_free(&ps->sh);
+	ps->sh = sh;
+	return 0;
+}
+
+int sevmig_pstate_set_from_list(struct sevmig_pstate *ps, const struct sevmig_range *runs,
+				size_t n, struct sevmig_error *err)
+{
+	struct run_src src = { runs, NULL, n };
+	return set_from_runs(ps, &src, err);
+}
+
+/* ---- the region array ------------------------------------------------------ */
+
+struct region_ctx {
+	uint8_t *buf;
+	size_t cap, count;
+};
+
+static int region_put(void *ctx, uint64_t first, uint64_t end)
+{
+	struct region_ctx *x = ctx;
+	if (x->count < x->cap) {
+		uint8_t *p = x->buf + x->count * SEVMIG_REGION_ENTRY_SIZE;
+		sevmig__put_le64(p, first);
+		sevmig__put_le64(p + 8, end);
+	}
+	x->count++;
+	return 0;
+}
+
+int sevmig_pstate_to_region_array(const struct sevmig_pstate *ps, void *buf, size_t len,
+				  size_t *nents)
+{
+	struct region_ctx x = { buf, len / SEVMIG_REGION_ENTRY_SIZE, 0 };
+	(void)sevmig__shared_runs(&ps->sh, 0, SEVMIG_GFN_LIMIT, region_put, &x);
+	*nents = x.count;
+	return x.count > x.cap ? -E2BIG : 0;
+}
+
+int sevmig_pstate_set_from_region_array(struct sevmig_pstate *ps, const void *buf, size_t len,
+					struct sevmig_error *err)
+{
+	if (len % SEVMIG_REGION_ENTRY_SIZE)
+		return sevmig__fail(err, -EINVAL, len - len % SEVMIG_REGION_ENTRY_SIZE,
+				    len / SEVMIG_REGION_ENTRY_SIZE,
+				    "region array of %zu bytes is not a whole number of %d-byte "
+				    "entries",
+				    len, SEVMIG_REGION_ENTRY_SIZE);
+	struct run_src src = { NULL, buf, len / SEVMIG_REGION_ENTRY_SIZE };
+	return set_from_runs(ps, &src, err);
+}
+
+/* ---- the bitmap ------------------------------------------------------------ */
+
+size_t sevmig_bitmap_bytes(uint64_t npages)
+{
+	uint64_t n = npages / 8 + (npages % 8 != 0);
+	return n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+}
+
+/* 64 shared bits of the set from gfn 64 * g on. */
+static uint64_t shared_word(const struct sevmig__ents *sh, uint64_t g)
+{
+	uint64_t k = g >> 10;
+	size_t i = sevmig__ents_find(sh, k);
+	if (i >= sh->n || sh->v[i].key > k)
+		return 0;
+	const struct sevmig__ctr *c = sh->v[i].c;
+	if (!c)
+		return ~UINT64_C(0);
+	uint32_t x = (uint32_t)(g & (SEVMIG__CHUNK_WORDS - 1));
+	if (c->kind == SEVMIG__CTR_BITMAP)
+		return c->data[x];
+	const uint16_t *r = (const uint16_t *)c->data;
+	uint32_t lo = x * 64, hi = lo + 64;
+	uint64_t w[1] = { 0 };
+	for (uint32_t j = 0; j < c->nruns; j++) {
+		uint32_t f = r[2 * j], e = r[2 * j + 1] + 1u;
+		if (e <= lo)
+			continue;
+		if (f >= hi)
+			break;
+		f = f > lo ? f - lo : 0;
+		e = e < hi ? e - lo : 64;
+		sevmig__words_fill(w, f, e, true);
+	}
+	return w[0];
+}
+
+/* The words of chunk k, or a value every word of the chunk has. */
+struct chunk_src {
+	const uint64_t *w; /* NULL: all words are u */
+	uint64_t u;
+};
+
+static void chunk_src_at(const struct sevmig__ents *sh, size_t *cur, uint64_t k, uint64_t *buf,
+			 struct chunk_src *cs)
+{
+	while (*cur < sh->n && (uint64_t)sh->v[*cur].key + sh->v[*cur].span <= k)
+		(*cur)++;
+	cs->w = NULL;
+	cs->u = 0;
+	if (*cur >= sh->n || sh->v[*cur].key > k)
+		return;
+	if (!sh->v[*cur].c) {
+		cs->u = ~UINT64_C(0);
+		return;
+	}
+	struct sevmig__cview v;
+	sevmig__view(&sh->v[*cur], &v);
+	cs->w = sevmig__view_words(&v, buf);
+}
+
+static inline uint64_t funnel(uint64_t lo, uint64_t hi, unsigned s)
+{
+	return s ? (lo >> s) | (hi << (64 - s)) : lo;
+}
+
+int sevmig_pstate_to_bitmap(const struct sevmig_pstate *ps, uint64_t base_gfn, uint64_t npages,
+			    void *bitmap, size_t len)
+{
+	if (npages > UINT64_MAX - base_gfn)
+		return -EINVAL;
+	if (len < sevmig_bitmap_bytes(npages))
+		return -ENOSPC;
+	if (!npages)
+		return 0;
+	const struct sevmig__ents *sh = &ps->sh;
+	uint8_t *out = bitmap;
+	/* output word j is global shared word g0 + j shifted right by s, with
+	 * the low bits of the next one on top */
+	unsigned s = (unsigned)(base_gfn & 63);
+	uint64_t g0 = base_gfn >> 6, nout = npages >> 6;
+	uint64_t buf[SEVMIG__CHUNK_WORDS];
+	size_t cur = sevmig__ents_find(sh, g0 >> 10);
+
+	for (uint64_t j = 0; j < nout;) {
+		uint64_t g = g0 + j, k = g >> 10;
+		uint32_t x = (uint32_t)(g & (SEVMIG__CHUNK_WORDS - 1));
+		uint64_t cnt = SEVMIG__CHUNK_WORDS - x;
+		cnt = cnt < nout - j ? cnt : nout - j;
+		struct chunk_src cs;
+		chunk_src_at(sh, &cur, k, buf, &cs);
+		uint8_t *o = out + 8 * j;
+		/* words whose upper neighbour lies in this chunk too */
+		uint64_t body = s && x + cnt == SEVMIG__CHUNK_WORDS ? cnt - 1 : cnt;
+		if (!cs.w) {
+			memset(o, cs.u ? 0 : 0xff, 8 * body);
+		} else if (!s) {
+			for (uint64_t i = 0; i < body; i++)
+				sevmig__put_le64(o + 8 * i, ~cs.w[x + i]);
+		} else {
+			for (uint64_t i = 0; i < body; i++)
+				sevmig__put_le64(o + 8 * i, ~funnel(cs.w[x + i], cs.w[x + i + 1], s));
+		}
+		if (body < cnt) {
+			uint64_t lw = cs.w ? cs.w[SEVMIG__CHUNK_WORDS - 1] : cs.u;
+			uint64_t hw = shared_word(sh, (k + 1) << 10);
+			sevmig__put_le64(o + 8 * body, ~funnel(lw, hw, s));
+		}
+		j += cnt;
+	}
+	unsigned tail = (unsigned)(npages & 63);
+	if (tail) {
+		uint64_t g = g0 + nout;
+		uint64_t v = ~funnel(shared_word(sh, g), s ? shared_word(sh, g + 1) : 0, s);
+		uint8_t *o = out + 8 * nout;
+		unsigned nb = (tail + 7) / 8;
+		for (unsigned b = 0; b < nb; b++) {
+			uint8_t byte = (uint8_t)(v >> (8 * b));
+			if (b == nb - 1 && (tail & 7)) {
+				/* the bits past npages keep their value (KVM's rule) */
+				uint8_t m = (uint8_t)((1u << (tail & 7)) - 1);
+				byte = (uint8_t)((o[b] & ~m) | (byte & m));
+			}
+			o[b] = byte;
+		}
+	}
+	return 0;
+}
+
+/* 64 input bits from bit index ib on (ib may be negative); bits outside the
+ * input read as set. */
+static inline uint64_t in_bits(const uint8_t *p, size_t nbytes, int64_t ib)
+{
+	int64_t bi = ib >= 0 ? ib / 8 : -((-ib + 7) / 8);
+	unsigned sh = (unsigned)(ib - bi * 8);
+	uint64_t lo;
+	unsigned hi;
+	if (bi >= 0 && (uint64_t)bi + 9 <= nbytes) {
+		lo = sevmig__le64(p + bi);
+		hi = p[bi + 8];
+	} else {
+		uint8_t t[9];
+		for (int i = 0; i < 9; i++) {
+			int64_t at = bi + i;
+			t[i] = at >= 0 && (uint64_t)at < nbytes ? p[at] : 0xff;
+		}
+		lo = sevmig__le64(t);
+		hi = t[8];
+	}
+	return sh ? (lo >> sh) | ((uint64_t)hi << (64 - sh)) : lo;
+}
+
+int sevmig_pstate_set_from_bitmap(struct sevmig_pstate *ps, uint64_t base_gfn, uint64_t npages,
+				  const void *bitmap, size_t len)
+{
+	if (!sevmig__range_valid(base_gfn, npages))
+		return -EINVAL;
+	size_t nbytes = sevmig_bitmap_bytes(npages);
+	if (len < nbytes)
+		return -EINVAL;
+	uint64_t end = base_gfn + npages;
+	if (!sevmig__covered(ps, base_gfn, end))
+		return -ERANGE;
+
+	const uint8_t *in = bitmap;
+	struct sevmig__ents *sh = &ps->sh, repl = { 0 };
+	uint32_t k0 = (uint32_t)(base_gfn >> SEVMIG__CHUNK_SHIFT);
+	uint32_t k1 = (uint32_t)((end - 1) >> SEVMIG__CHUNK_SHIFT);
+	struct sevmig__scratch *s = malloc(sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	size_t cur = sevmig__ents_find(sh, k0);
+	int rc = 0;
+	for (uint64_t k = k0; k <= k1 && !rc; k++) {
+		uint64_t cbase = k << SEVMIG__CHUNK_SHIFT;
+		uint32_t lo = base_gfn > cbase ? (uint32_t)(base_gfn - cbase) : 0;
+		uint32_t hi = end - cbase < SEVMIG__CHUNK_PAGES ? (uint32_t)(end - cbase)
+								: SEVMIG__CHUNK_PAGES;
+		uint64_t *w = s->words;
+		if (lo || hi != SEVMIG__CHUNK_PAGES) {
+			/* a chunk the range cuts keeps its pages outside the range */
+			struct chunk_src cs;
+			chunk_src_at(sh, &cur, k, w, &cs);
+			if (!cs.w)
+				memset(w, cs.u ? 0xff : 0, SEVMIG__CHUNK_WORDS * sizeof(*w));
+			else if (cs.w != w)
+				memcpy(w, cs.w, SEVMIG__CHUNK_WORDS * sizeof(*w));
+		}
+		uint32_t xa = lo >> 6, xb = (hi - 1) >> 6;
+		int64_t ib = (int64_t)(cbase + 64 * (uint64_t)xa) - (int64_t)base_gfn;
+		for (uint32_t x = xa; x <= xb; x++, ib += 64) {
+			uint64_t m = ~UINT64_C(0);
+			if (x == xa)
+				m &= ~UINT64_C(0) << (lo & 63);
+			if (x == xb)
+				m &= ~UINT64_C(0) >> (63 - ((hi - 1) & 63));
+			/* bit set in the input = private */
+			w[x] = (w[x] & ~m) | (~in_bits(in, nbytes, ib) & m);
+		}
+		sevmig__words_count(w, SEVMIG__CHUNK_WORDS, 0, &s->card, &s->nruns);
+		s->kind = SEVMIG__CTR_BITMAP;
+		struct sevmig__ctr *c;
+		int st = sevmig__scratch_store(s, &c);
+		if (st < 0)
+			rc = st;
+		else if (st != SEVMIG__EMPTY && sevmig__ents_push(&repl, (uint32_t)k, 1, c)) {
+			free(c);
+			rc = -ENOMEM;
+		}
+	}
+	free(s);
+	if (!rc)
+		rc = sevmig__ents_splice(sh, k0, k1, &repl);
+	if (rc)
+		sevmig__ents_free(&repl);
+	return rc;
+}

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of the page-state map (not ABI; see docs/pstate.md).
+ *
+ * A map is its coverage, a sorted array of memslots, and its shared set,
+ * which is always a subset of the coverage ("private" is "covered and not
+ * shared"). The shared set is cut into chunks of 65536 pages (key =
+ * gfn >> 16) and kept as a sorted array of entries, one per chunk that holds
+ * shared pages, in the manner of roaring bitmaps:
+ *  - a RUN container: sorted, maximal (first, last) uint16 pairs, for chunks
+ *    of a few runs (memory and time O(runs));
+ *  - a BITMAP container: 1024 words, for chunks of many scattered pages
+ *    (word operations, no worse than a dense bitmap);
+ *  - no container at all for a span of completely shared chunks (c == NULL,
+ *    span >= 1), so one huge shared run costs one entry.
+ * A RUN container becomes a BITMAP above SEVMIG__RUN_MAX runs; a BITMAP goes
+ * back below SEVMIG__BITMAP_MIN (hysteresis, so that a page flipping at the
+ * threshold does not convert each time). Containers built from scratch are
+ * RUN exactly when they have at most SEVMIG__RUN_MAX runs.
+ *
+ * Invariants: entries sorted by key, key ranges [key, key + span) disjoint;
+ * an entry with a container has span 1 and 1 <= card < 65536; full spans
+ * are maximal (never adjacent to another full span); RUN containers hold at
+ * most SEVMIG__RUN_MAX maximal runs; every shared page is covered.
+ */
+#ifndef SEVMIG_PSTATE_IMPL_H
+#define SEVMIG_PSTATE_IMPL_H
+
+#include <sevmig/pstate.h>
+
+#define SEVMIG__CHUNK_SHIFT 16
+#define SEVMIG__CHUNK_PAGES (UINT32_C(1) << SEVMIG__CHUNK_SHIFT)
+#define SEVMIG__CHUNK_MASK (SEVMIG__CHUNK_PAGES - 1)
+#define SEVMIG__CHUNK_WORDS (SEVMIG__CHUNK_PAGES / 64)
+/* Chunk keys of valid gfns are below this. */
+#define SEVMIG__KEY_LIMIT ((uint32_t)(SEVMIG_GFN_LIMIT >> SEVMIG__CHUNK_SHIFT))
+
+/* Chosen with tests/bench/bench_pstate.c; see docs/pstate.md. */
+#define SEVMIG__RUN_MAX 128
+#define SEVMIG__BITMAP_MIN 64
+
+enum sevmig__ctr_kind {
+	SEVMIG__CTR_RUN = 1,
+	SEVMIG__CTR_BITMAP = 2,
+};
+
+struct sevmig__ctr {
+	uint32_t card;  /* shared pages, 1..65535 */
+	uint32_t nruns; /* maximal runs */
+	uint16_t kind;
+	uint16_t cap; /* RUN: pairs allocated */
+	uint32_t pad_;
+	/* RUN: cap pairs of uint16_t {first, last}; BITMAP: 1024 words */
+	uint64_t data[];
+};
+
+static inline uint16_t *sevmig__ctr_runs(struct sevmig__ctr *c)
+{
+	return (uint16_t *)c->data;
+}
+
+struct sevmig__ent {
+	uint32_t key;          /* first chunk */
+	uint32_t span;         /* chunks; > 1 only for a full span */
+	struct sevmig__ctr *c; /* NULL: every page of the span is shared */
+};
+
+struct sevmig__ents {
+	struct sevmig__ent *v;
+	size_t n, cap;
+};
+
+struct sevmig__slot {
+	uint64_t gfn, end; /* [gfn, end) */
+};
+
+struct sevmig_pstate {
+	struct sevmig__slot *slots; /* sorted, disjoint (may touch) */
+	size_t nslots, slots_cap;
+	struct sevmig__ents sh; /* the shared set */
+};
+
+/* A read-only look at one chunk's content, whatever holds it. */
+struct sevmig__cview {
+	uint32_t kind; /* RUN or BITMAP */
+	uint32_t nruns;
+	uint32_t card;
+	const uint16_t *runs;
+	const uint64_t *words;
+};
+
+/*
+ * The result of an operation on two chunks before it is stored. A RUN
+ * result has at most SEVMIG__RUN_MAX runs (larger ones are turned into
+ * words), the runs array is the sweep's working space.
+ */
+struct sevmig__scratch {
+	uint32_t kind, nruns, card;
+	uint16_t runs[2 * (2 * SEVMIG__RUN_MAX + 2)];
+	uint64_t words[SEVMIG__CHUNK_WORDS];
+};
+
+enum sevmig__op {
+	SEVMIG__OR,
+	SEVMIG__AND,
+	SEVMIG__ANDNOT,
+};
+
+/* Result of storing a chunk. */
+enum {
+	SEVMIG__EMPTY = 0,
+	SEVMIG__FULL = 1,
+	SEVMIG__SOME = 2,
+};
+
+/* ---- words (ctr.c) ---- */
+
+/* Set bits and maximal runs of n words; `carry` is the bit before w[0]. */
+void sevmig__words_count(const uint64_t *w, size_t n, uint64_t carry, uint32_t *card,
+			 uint32_t *runs);
+/* out = x op y over a chunk, with the result's set bits and runs. */
+void sevmig__words_op(enum sevmig__op op, const uint64_t *x, const uint64_t *y, uint64_t *out,
+		      uint32_t *card, uint32_t *runs);
+void sevmig__words_fill(uint64_t *w, uint32_t lo, uint32_t hi, bool set);
+/* Runs of a chunk's words into pairs; returns the number of runs. */
+uint32_t sevmig__words_to_runs(const uint64_t *w, uint16_t *runs);
+/* Next maximal run of set bits starting at or after `from`, below `lim`
+ * (the run is cut at lim): false when none. */
+bool sevmig__words_next_run(const uint64_t *w, uint32_t from, uint32_t lim, uint32_t *first,
+			    uint32_t *end);
+
+/* ---- containers (ctr.c) ---- */
+
+extern const struct sevmig__cview sevmig__full_view;
+extern const struct sevmig__cview sevmig__empty_view;
+
+void sevmig__view(const struct sevmig__ent *e, struct sevmig__cview *v);
+void sevmig__view_scratch(const struct sevmig__scratch *s, struct sevmig__cview *v);
+/* The chunk's words (into buf when the view has no words of its own). */
+const uint64_t *sevmig__view_words(const struct sevmig__cview *v, uint64_t *buf);
+bool sevmig__view_same(const struct sevmig__cview *a, const struct sevmig__cview *b);
+
+struct sevmig__ctr *sevmig__ctr_clone(const struct sevmig__ctr *c);
+size_t sevmig__ctr_bytes(const struct sevmig__ctr *c);
+bool sevmig__ctr_test(const struct sevmig__ctr *c, uint32_t bit);
+/*
+ * Set [lo, hi) of *pc shared or not, in place (the container may be
+ * replaced). 0 or -ENOMEM with *pc unchanged. The result may be empty or
+ * full; the caller turns those into no entry or a full span.
+ */
+int sevmig__ctr_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool shared);
+/* A RUN container from at most SEVMIG__RUN_MAX maximal runs, and a
+ * container from words: RUN when nruns <= SEVMIG__RUN_MAX. */
+struct sevmig__ctr *sevmig__ctr_from_runs(const uint16_t *runs, uint32_t nruns, uint32_t card);
+struct sevmig__ctr *sevmig__ctr_from_words(const uint64_t *w, uint32_t card, uint32_t nruns);
+
+/* out = a op b. */
+void sevmig__chunk_op(const struct sevmig__cview *a, const struct sevmig__cview *b,
+		      enum sevmig__op op, struct sevmig__scratch *out);
+/* Store a scratch result: SEVMIG__EMPTY/FULL/SOME (then *out is set) or
+ * -ENOMEM. */
+int sevmig__scratch_store(const struct sevmig__scratch *s, struct sevmig__ctr **out);
+
+/* ---- entry arrays (ents.c) ---- */
+
+void sevmig__ents_free(struct sevmig__ents *e);
+int sevmig__ents_reserve(struct sevmig__ents *e, size_t more);
+/* Append (keys ascending); a full span joins a full span it touches. On
+ * -ENOMEM the caller still owns c. */
+int sevmig__ents_push(struct sevmig__ents *e, uint32_t key, uint32_t span, struct sevmig__ctr *c);
+/* Index of the entry holding `key`, or of the first entry after it. */
+size_t sevmig__ents_find(const struct sevmig__ents *e, uint64_t key);
+/* Shared pages of the set. */
+uint64_t sevmig__ents_card(const struct sevmig__ents *e);
+/* Heap held by the containers and the array. */
+size_t sevmig__ents_bytes(const struct sevmig__ents *e);
+int sevmig__ents_clone(const struct sevmig__ents *src, struct sevmig__ents *dst);
+bool sevmig__ents_test(const struct sevmig__ents *e, uint64_t gfn);
+
+/* Join the full spans that touch among v[lo, hi). */
+void sevmig__ents_coalesce(struct sevmig__ents *e, size_t lo, size_t hi);
+/*
+ * Replace the content of keys [k0, k1] by `repl` (entries inside those keys,
+ * built with sevmig__ents_push). Full spans reaching outside are cut. On
+ * success repl's containers belong to e and repl is emptied; on -ENOMEM
+ * nothing changed.
+ */
+int sevmig__ents_splice(struct sevmig__ents *e, uint32_t k0, uint32_t k1,
+			struct sevmig__ents *repl);
+
+/*
+ * Free `victim` (array and containers) except the containers `keeper` holds
+ * at the same key: how a set built by stealing from another is committed
+ * (victim = the old set) or abandoned (victim = the new one).
+ */
+void sevmig__ents_release(struct sevmig__ents *victim, const struct sevmig__ents *keeper);
+
+/* Builds a set from sorted runs that may touch but not overlap. */
+struct sevmig__builder {
+	struct sevmig__ents out;
+	uint64_t key; /* chunk being filled, UINT64_MAX for none */
+	uint32_t n, card;
+	uint32_t last_end; /* end of the last run in the chunk */
+	bool in_words;
+	int err;
+	uint64_t *words; /* when the chunk has more than SEVMIG__RUN_MAX runs */
+	uint16_t runs[2 * SEVMIG__RUN_MAX];
+};
+void sevmig__builder_init(struct sevmig__builder *b);
+void sevmig__builder_add(struct sevmig__builder *b, uint64_t first, uint64_t end);
+/* The set, or -ENOMEM (everything freed). */
+int sevmig__builder_finish(struct sevmig__builder *b, struct sevmig__ents *out);
+
+/* out = a op b (OR or AND); with steal_a, out may hold a's containers
+ * (commit or abandon with sevmig__ents_release()). */
+int sevmig__ents_combine(const struct sevmig__ents *a, const struct sevmig__ents *b,
+			 enum sevmig__op op, bool steal_a, struct sevmig__ents *out);
+/* out = (a \ c) | d, where d is inside c: d's state wherever c covers. */
+int sevmig__ents_overlay(const struct sevmig__ents *a, const struct sevmig__ents *c,
+			 const struct sevmig__ents *d, bool steal_a, struct sevmig__ents *out);
+
+/*
+ * Visit two sets chunk by chunk over keys [klo, khi): `block` for stretches
+ * where each side is all full or all empty (not both empty), `key` for one
+ * chunk where a side has a container (ea/eb NULL when that side is empty).
+ * Stops on a non-zero return and returns it.
+ */
+struct sevmig__pair_ops {
+	int (*block)(void *ctx, uint32_t k, uint32_t len, bool a_full, bool b_full);
+	int (*key)(void *ctx, uint32_t k, const struct sevmig__ent *ea,
+		   const struct sevmig__ent *eb);
+};
+int sevmig__pair_walk(const struct sevmig__ents *a, const struct sevmig__ents *b, uint64_t klo,
+		      uint64_t khi, const struct sevmig__pair_ops *ops, void *ctx);
+
+/* fn(ctx, first, end) for every maximal shared run clipped to [lo, hi). */
+typedef int (*sevmig__run_cb)(void *ctx, uint64_t first, uint64_t end);
+int sevmig__shared_runs(const struct sevmig__ents *e, uint64_t lo, uint64_t hi,
+			sevmig__run_cb fn, void *ctx);
+
+/* ---- coverage (pstate.c) ---- */
+
+/* A non-empty page range that neither wraps nor passes the gfn limit. */
+static inline bool sevmig__range_valid(uint64_t gfn, uint64_t npages)
+{
+	return npages && gfn < SEVMIG_GFN_LIMIT && npages <= SEVMIG_GFN_LIMIT - gfn;
+}
+
+/* True when every page of [gfn, end) is inside a slot. */
+bool sevmig__covered(const struct sevmig_pstate *ps, uint64_t gfn, uint64_t end);
+/* Index of the slot holding gfn or of the first slot after it. */
+size_t sevmig__slot_find(const struct sevmig_pstate *ps, uint64_t gfn);
+/* The set of covered pages. */
+int sevmig__coverage_set(const struct sevmig_pstate *ps, struct sevmig__ents *out);
+/* Set [gfn, end) of the shared set, no coverage check; nothing changes on
+ * -ENOMEM. */
+int sevmig__range_set(struct sevmig_pstate *ps, uint64_t gfn, uint64_t end, bool shared);
+/* A new map with these slots (taken over) and shared set (taken over). */
+int sevmig__pstate_adopt(struct sevmig__slot *slots, size_t nslots, struct sevmig__ents *sh,
+			 struct sevmig_pstate **out);
+
+/* 0, or -1 with `why` saying which invariant a map breaks (pstate_check.c). */
+int sevmig__pstate_check(const struct sevmig_pstate *ps, char *why, size_t len);
+
+#endif

@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The text form of a page-state map (docs/pstate-format.md, section 2):
+ * "0xFIRST-0xLAST STATE" lines, inclusive lowercase hex gfns, the listed
+ * ranges being the coverage. Built on the public pstate API only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sevmig/pstate.h>
+
+#include "pstate/pstate_forms.h"
+#include "util/buf.h"
+#include "util/error.h"
+
+enum {
+	TEXT_LINE_MAX = 4096, /* bytes, without the newline */
+	GFN_HEX_DIGITS = 10,  /* 0xffffffffff is the highest gfn */
+	QUOTE_MAX = 24,
+};
+
+/* ---- output ------------------------------------------------------------------ */
+
+/* Lines are held back one step so that ranges with the same state merge,
+ * whether the walk splits them or two slots touch. */
+struct tw {
+	struct sevmig__buf b;
+	uint64_t first, last;
+	enum sevmig_page_state state;
+	bool have;
+	uint64_t cursor; /* next gfn of the slot being written */
+};
+
+static int tw_flush(struct tw *w)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), "0x%" PRIx64 "-0x%" PRIx64 " %s\n", w->first, w->last,
+			 sevmig_page_state_name(w->state));
+	return sevmig__buf_append(&w->b, line, (size_t)n);
+}
+
+static int tw_put(struct tw *w, uint64_t gfn, uint64_t npages, enum sevmig_page_state st)
+{
+	if (w->have && w->state == st && w->last + 1 == gfn) {
+		w->last += npages;
+		return 0;
+	}
+	if (w->have)
+		SEVMIG__TRY(tw_flush(w));
+	w->first = gfn;
+	w->last = gfn + npages - 1;
+	w->state = st;
+	w->have = true;
+	return 0;
+}
+
+static int tw_shared(void *arg, uint64_t gfn, uint64_t npages)
+{
+	struct tw *w = arg;
+	if (gfn > w->cursor)
+		SEVMIG__TRY(tw_put(w, w->cursor, gfn - w->cursor, SEVMIG_PAGE_PRIVATE));
+	SEVMIG__TRY(tw_put(w, gfn, npages, SEVMIG_PAGE_SHARED));
+	w->cursor = gfn + npages;
+	return 0;
+}
+
+int sevmig_pstate_format_text(const struct sevmig_pstate *ps, char **text, size_t *len)
+{
+	if (!ps || !text || !len)
+		return -EINVAL;
+	struct tw w = { 0 };
+	size_t n = sevmig_pstate_slot_count(ps);
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct sevmig_range s;
+		rc = sevmig_pstate_slot(ps, i, &s);
+		if (rc)
+			break;
+		w.cursor = s.gfn;
+		rc = sevmig_pstate_walk(ps, s.gfn, s.npages, SEVMIG_PAGE_SHARED, tw_shared, &w);
+		if (!rc && w.cursor < s.gfn + s.npages)
+			rc = tw_put(&w, w.cursor, s.gfn + s.npages - w.cursor, SEVMIG_PAGE_PRIVATE);
+	}
+	if (!rc && w.have)
+		rc = tw_flush(&w);
+	if (!rc)
+		rc = sevmig__buf_append(&w.b, "", 1);
+	if (rc) {
+		sevmig__buf_free(&w.b);
+		return rc;
+	}
+	size_t total;
+	*text = (char *)sevmig__buf_take(&w.b, &total);
+	*len = total - 1;
+	return 0;
+}
+
+/* ---- input --------------------------------------------------------------------- */
+
+struct tline {
+	uint64_t first, last; /* inclusive */
+	uint64_t line;
+	bool shared;
+};
+
+/* -EBADMSG about a text line (no byte offset: tools print "FILE:LINE:"). */
+#define lfail(err, line, ...) sevmig__fail(err, -EBADMSG, SEVMIG_NO_OFFSET, line, __VA_ARGS__)
+
+/* A short, printable, quoted copy of the input at p for messages. */
+static const char *quote(char *dst, const char *p, const char *e)
+{
+	if (p == e)
+		return "the end of the line";
+	size_t n = 0;
+	dst[n++] = '\'';
+	for (; p < e && n <= QUOTE_MAX; p++)
+		dst[n++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
+	if (p < e) {
+		memcpy(dst + n, "...", 3);
+		n += 3;
+	}
+	dst[n++] = '\'';
+	dst[n] = '\0';
+	return dst;
+}
+
+static const char *skip_ws(const char *p, const char *e)
+{
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	return p;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return -2;
+	return -1;
+}
+
+static int parse_gfn(const char **pp, const char *e, uint64_t *v, const char *which, uint64_t line,
+		     struct sevmig_error *err)
+{
+	char q[QUOTE_MAX + 8];
+	const char *p = *pp;
+	if (e - p < 2 || p[0] != '0' || (p[1] != 'x' && p[1] != 'X'))
+		return lfail(err, line, "expected the %s gfn (0x and hex digits), found %s", which,
+			     quote(q, p, e));
+	if (p[1] == 'X')
+		return lfail(err, line, "the %s gfn starts with 0X: write it in lowercase (0x)",
+			     which);
+	const char *d = p + 2;
+	for (p = d; p < e && hexval(*p) != -1; p++)
+		if (hexval(*p) == -2)
+			return lfail(
+			    err, line,
+			    "upper-case hex digit '%c' in the %s gfn: write gfns in lowercase", *p,
+			    which);
+	if (p == d)
+		return lfail(err, line, "no hex digits after 0x in the %s gfn", which);
+	const char *sig = d;
+	while (sig < p - 1 && *sig == '0')
+		sig++;
+	if (p - sig > GFN_HEX_DIGITS)
+		return lfail(err, line,
+			     "the %s gfn 0x%.*s%s is beyond the 40-bit gfn limit (the highest is "
+			     "0xffffffffff)",
+			     which, p - sig > QUOTE_MAX ? QUOTE_MAX : (int)(p - sig), sig,
+			     p - sig > QUOTE_MAX ? "..." : "");
+	uint64_t x = 0;
+	for (; sig < p; sig++)
+		x = x << 4 | (uint64_t)hexval(*sig);
+	*v = x;
+	*pp = p;
+	return 0;
+}
+
+/* Parse one line; *got is false for a blank or comment line. */
+static int parse_line(const char *p, size_t len, uint64_t line, struct tline *t, bool *got,
+		      struct sevmig_error *err)
+{
+	char q[QUOTE_MAX + 8];
+	const char *e = p + len, *nul = memchr(p, '\0', len);
+	if (nul)
+		return lfail(err, line, "NUL byte in column %zu: this is not a text file",
+			     (size_t)(nul - p) + 1);
+	*got = false;
+	p = skip_ws(p, e);
+	if (p == e || *p == '#')
+		return 0;
+	SEVMIG__TRY(parse_gfn(&p, e, &t->first, "first", line, err));
+	if (p == e || *p != '-')
+		return lfail(err, line, "expected '-' right after the first gfn, found %s",
+			     quote(q, p, e));
+	p++;
+	SEVMIG__TRY(parse_gfn(&p, e, &t->last, "last", line, err));
+	if (t->first > t->last)
+		return lfail(err, line,
+			     "range 0x%" PRIx64 "-0x%" PRIx64 " is backwards: its first gfn is "
+			     "above its last",
+			     t->first, t->last);
+	const char *w = skip_ws(p, e);
+	if (w == e || *w == '#')
+		return lfail(err, line, "missing state after the range: shared or private");
+	if (w == p)
+		return lfail(err, line, "expected a space after the last gfn, found %s",
+			     quote(q, p, e));
+	p = w;
+	while (p < e && *p != ' ' && *p != '\t' && *p != '#')
+		p++;
+	size_t wl = (size_t)(p - w);
+	if (wl == 6 && !memcmp(w, "shared", 6))
+		t->shared = true;
+	else if (wl == 7 && !memcmp(w, "private", 7))
+		t->shared = false;
+	else
+		return lfail(err, line, "unknown state %s (shared or private)", quote(q, w, p));
+	p = skip_ws(p, e);
+	if (p < e && *p != '#')
+		return lfail(err, line, "unexpected %s after the state", quote(q, p, e));
+	t->line = line;
+	*got = true;
+	return 0;
+}
+
+static int tline_cmp(const void *a, const void *b)
+{
+	const struct tline *x = a, *y = b;
+	if (x->first != y->first)
+		return x->first < y->first ? -1 : 1;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* The lines as a map: stretches of contiguous ranges become slots. */
+static int build(struct tline *t, size_t n, struct sevmig_pstate *ps, struct sevmig_error *err)
+{
+	for (size_t i = 0, j; i < n; i = j + 1) {
+		for (j = i; j + 1 < n && t[j + 1].first == t[j].last + 1; j++)
+			;
+		int rc = sevmig_pstate_add_slot(ps, t[i].first, t[j].last - t[i].first + 1);
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc)
+			return lfail(err, t[i].line,
+				     "range 0x%" PRIx64 "-0x%" PRIx64 " refused by the map: %s",
+				     t[i].first, t[j].last, sevmig_strerror(rc));
+	}
+	for (size_t i = 0, j; i < n; i = j + 1) {
+		j = i;
+		if (!t[i].shared)
+			continue;
+		for (; j + 1 < n && t[j + 1].shared && t[j + 1].first == t[j].last + 1; j++)
+			;
+		SEVMIG__TRY(sevmig_pstate_set_range(ps, t[i].first, t[j].last - t[i].first + 1,
+						    SEVMIG_PAGE_SHARED));
+	}
+	return 0;
+}
+
+int sevmig_pstate_parse_text(const char *text, size_t len, struct sevmig_pstate **out,
+			     struct sevmig_error *err)
+{
+	if ((!text && len) || !out)
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0, "no input or no result");
+	struct sevmig__buf lines = { 0 };
+	const char *p = text, *end = text + len;
+	bool sorted = true;
+	uint64_t prev_first = 0;
+	int rc = 0;
+	for (uint64_t line = 1; p < end && !rc; line++) {
+		size_t left = (size_t)(end - p);
+		const char *nl =
+		    memchr(p, '\n', left < TEXT_LINE_MAX + 2 ? left : TEXT_LINE_MAX + 2);
+		size_t n = nl ? (size_t)(nl - p) : left;
+		const char *next = nl ? nl + 1 : end;
+		if (n && p[n - 1] == '\r')
+			n--;
+		if (n > TEXT_LINE_MAX) {
+			rc = lfail(err, line, "line longer than %d bytes", TEXT_LINE_MAX);
+			break;
+		}
+		struct tline t;
+		bool got = false;
+		rc = parse_line(p, n, line, &t, &got, err);
+		if (!rc && got) {
+			sorted = sorted && (lines.len == 0 || t.first > prev_first);
+			prev_first = t.first;
+			rc = sevmig__buf_append(&lines, &t, sizeof(t));
+		}
+		p = next;
+	}
+	struct tline *t = (struct tline *)(void *)lines.data;
+	size_t n = lines.len / sizeof(*t);
+	if (!rc && !sorted)
+		qsort(t, n, sizeof(*t), tline_cmp);
+	for (size_t i = 1; i < n && !rc; i++) {
+		const struct tline *a = &t[i - 1], *b = &t[i];
+		if (b->first > a->last)
+			continue;
+		const struct tline *later = a->line > b->line ? a : b, *other = later == a ? b : a;
+		rc = lfail(err, later->line,
+			   "range 0x%" PRIx64 "-0x%" PRIx64 " overlaps 0x%" PRIx64 "-0x%" PRIx64
+			   " on line %" PRIu64,
+			   later->first, later->last, other->first, other->last, other->line);
+	}
+	struct sevmig_pstate *ps = NULL;
+	if (!rc)
+		rc = sevmig_pstate_new(&ps);
+	if (!rc)
+		rc = build(t, n, ps, err);
+	sevmig__buf_free(&lines);
+	if (rc) {
+		sevmig_pstate_free(ps);
+		return rc;
+	}
+	*out = ps;
+	return 0;
+}
+
+bool sevmig__pstate_is_text(const void *buf, size_t len)
+{
+	const char *p = buf, *end = p + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end;
+		const char *s = skip_ws(p, e);
+		if (s < e && *s != '#' && *s != '\r')
+			return e - s >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+		/* Binary data rarely looks like comments, but never holds NULs. */
+		if (memchr(p, '\0', (size_t)(e - p)))
+			return false;
+		p = nl ? nl + 1 : end;
+	}
+	return true; /* no range line: the empty map */
+}

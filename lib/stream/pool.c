@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * An ordered, bounded worker pool. Jobs enter in stream order and leave in
+ * the same order (the caller takes the oldest), so the output does not
+ * depend on how many workers there are or how fast each is. At most
+ * `window` jobs are in flight, which bounds memory. Jobs that call the
+ * firmware's UPDATE_DATA commands go only to the first fw_workers workers:
+ * with a firmware that allows one caller (kvm) one worker makes every
+ * firmware call while the others compress.
+ */
+#include "stream/stream_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+enum { JOB_QUEUED = 0, JOB_RUNNING = 1, JOB_DONE = 2 };
+
+struct sevmig__pool {
+	pthread_mutex_t lock;
+	pthread_cond_t work; /* a job was queued, or stop */
+	pthread_cond_t done; /* a job finished */
+	struct sevmig__job **ring;
+	unsigned cap, head, count;
+	unsigned workers, fw_workers;
+	bool stop;
+	pthread_t *threads;
+	unsigned started;
+};
+
+struct worker_arg {
+	struct sevmig__pool *p;
+	unsigned id;
+};
+
+static struct sevmig__job *claim(struct sevmig__pool *p, unsigned id)
+{
+	for (unsigned i = 0; i < p->count; i++) {
+		struct sevmig__job *j = p->ring[(p->head + i) % p->cap];
+		if (j->state != JOB_QUEUED)
+			continue;
+		if (j->needs_fw && id >= p->fw_workers)
+			continue;
+		j->state = JOB_RUNNING;
+		return j;
+	}
+	return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker_arg wa = *(struct worker_arg *)arg;
+	free(arg);
+	struct sevmig__pool *p = wa.p;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		struct sevmig__job *j = claim(p, wa.id);
+		if (!j) {
+			if (p->stop)
+				break;
+			pthread_cond_wait(&p->work, &p->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&p->lock);
+		int rc = j->run(j, wa.id);
+		pthread_mutex_lock(&p->lock);
+		j->rc = rc;
+		j->state = JOB_DONE;
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+int sevmig__pool_new(unsigned workers, unsigned fw_workers, unsigned window,
+		     struct sevmig__pool **out)
+{
+	struct sevmig__pool *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->cap = window ? window : 1;
+	p->workers = workers;
+	p->fw_workers = fw_workers ? fw_workers : 1;
+	p->ring = calloc(p->cap, sizeof(*p->ring));
+	p->threads = calloc(workers ? workers : 1, sizeof(*p->threads));
+	if (!p->ring || !p->threads || pthread_mutex_init(&p->lock, NULL)) {
+		free(p->ring);
+		free(p->threads);
+		free(p);
+		return -ENOMEM;
+	}
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	for (unsigned i = 0; i < workers; i++) {
+		struct worker_arg *wa = malloc(sizeof(*wa));
+		if (!wa || pthread_create(&p->threads[i], NULL, worker_main, wa)) {
+			free(wa);
+			sevmig__pool_free(p);
+			return -EAGAIN;
+		}
+		wa->p = p;
+		wa->id = i;
+		p->started++;
+	}
+	*out = p;
+	return 0;
+}
+
+void sevmig__pool_free(struct sevmig__pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned i = 0; i < p->started; i++)
+		pthread_join(p->threads[i], NULL);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	pthread_mutex_destroy(&p->lock);
+	free(p->threads);
+	free(p->ring);
+	free(p);
+}
+
+unsigned sevmig__pool_inflight(const struct sevmig__pool *p)
+{
+	return p->count;
+}
+
+bool sevmig__pool_full(const struct sevmig__pool *p)
+{
+	return p->count == p->cap;
+}
+
+void sevmig__pool_submit(struct sevmig__pool *p, struct sevmig__job *job)
+{
+	job->rc = 0;
+	if (!p->workers) {
+		job->state = JOB_RUNNING;
+		job->rc = job->run(job, 0);
+		job->state = JOB_DONE;
+		p->ring[(p->head + p->count) % p->cap] = job;
+		p->count++;
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	job->state = JOB_QUEUED;
+	p->ring[(p->head + p->count) % p->cap] = job;
+	p->count++;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+}
+
+struct sevmig__job *sevmig__pool_wait_oldest(struct sevmig__pool *p)
+{
+	if (!p->count)
+		return NULL;
+	if (p->workers)
+		pthread_mutex_lock(&p->lock);
+	struct sevmig__job *j = p->ring[p->head];
+	while (j->state != JOB_DONE)
+		pthread_cond_wait(&p->done, &p->lock);
+	p->head = (p->head + 1) % p->cap;
+	p->count--;
+	if (p->workers)
+		pthread_mutex_unlock(&p->lock);
+	return j;
+}
+
+struct sevmig__job *sevmig__pool_peek(const struct sevmig__pool *p, unsigned i)
+{
+	return p->ring[(p->head + i) % p->cap];
+}

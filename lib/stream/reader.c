@@ -1,0 +1,983 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The key-less stream reader: every rule of docs/stream-format.md that can
+ * be checked without the session keys, in stream order. A record is
+ * returned only after all of it has been checked (CRCs, sequence, bounds,
+ * every gfn against the layout and the page state, order rules), so the
+ * receiver, which builds on this reader, never applies part of a bad record.
+ */
+#include "stream/stream_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "util/endian.h"
+
+enum rstate {
+	RS_NEW,    /* header not read */
+	RS_RECS,   /* reading records */
+	RS_END,    /* END returned: next call checks for the end of input */
+	RS_ABORT,  /* ABORT returned */
+	RS_DONE,   /* 0 returned */
+	RS_DEAD,   /* an error: repeat it */
+};
+
+struct sevmig_stream_reader {
+	sevmig_read_fn read;
+	void *arg;
+	uint8_t expect_uuid[16];
+	bool has_expect;
+	bool allow_trailing;
+	bool decode_plain;
+
+	enum rstate state;
+	int dead_rc;
+	struct sevmig_error dead_err;
+
+	uint64_t offset; /* bytes consumed */
+	struct sevmig_stream_header hdr;
+	struct sevmig_range *slots;
+	struct sevmig__layout layout;
+	uint32_t uuid_crc;
+	EVP_MD_CTX *sha;
+	struct sevmig_pstate *ps;
+
+	struct sevmig__buf payload; /* the current record's payload + CRC */
+	uint8_t *scratch;           /* PLAIN decode buffer (decode_plain) */
+	ZSTD_DCtx *dctx;
+
+	/* order state */
+	bool session_seen;
+	bool full_complete;
+	uint64_t full_next; /* where the next FULL part must start */
+	bool vmsa_seen;
+	uint8_t *vcpus_seen; /* SM_MAX_VCPUS bits, on first VMSA */
+	uint64_t round_enc, round_plain, round_zero, pstate_since_round;
+	uint32_t abort_reason;
+	char abort_msg[200];
+	uint64_t abort_index;
+
+	struct sevmig_stream_counts counts;
+};
+
+int sevmig_stream_reader_new(sevmig_read_fn read, void *read_arg,
+			     const struct sevmig_reader_opts *opts,
+			     struct sevmig_stream_reader **out)
+{
+	if (!read || !out || !sevmig__opts_valid(opts, sizeof(*opts), sizeof(size_t)))
+		return -EINVAL;
+	struct sevmig_stream_reader *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->read = read;
+	r->arg = read_arg;
+	const uint8_t *u = SEVMIG__OPT(opts, expect_uuid, NULL);
+	if (u) {
+		memcpy(r->expect_uuid, u, 16);
+		r->has_expect = true;
+	}
+	r->allow_trailing = SEVMIG__OPT(opts, allow_trailing, false);
+	r->decode_plain = true;
+	r->sha = EVP_MD_CTX_new();
+	if (!r->sha || EVP_DigestInit_ex(r->sha, EVP_sha256(), NULL) != 1) {
+		sevmig_stream_reader_free(r);
+		return -ENOMEM;
+	}
+	*out = r;
+	return 0;
+}
+
+void sevmig_stream_reader_free(struct sevmig_stream_reader *r)
+{
+	if (!r)
+		return;
+	EVP_MD_CTX_free(r->sha);
+	sevmig_pstate_free(r->ps);
+	sevmig__layout_free(&r->layout);
+	free(r->slots);
+	if (r->payload.data)
+		OPENSSL_cleanse(r->payload.data, r->payload.cap);
+	sevmig__buf_free(&r->payload);
+	free(r->scratch);
+	ZSTD_freeDCtx(r->dctx);
+	free(r->vcpus_seen);
+	free(r);
+}
+
+void sevmig__reader_set_decode(struct sevmig_stream_reader *r, bool decode)
+{
+	r->decode_plain = decode;
+}
+
+void sevmig__reader_swap_payload(struct sevmig_stream_reader *r, struct sevmig__buf *b)
+{
+	struct sevmig__buf t = r->payload;
+	r->payload = *b;
+	*b = t;
+}
+
+const struct sevmig__layout *sevmig__reader_layout(const struct sevmig_stream_reader *r)
+{
+	return &r->layout;
+}
+
+const struct sevmig_pstate *sevmig_stream_reader_pstate(const struct sevmig_stream_reader *r)
+{
+	return r->ps;
+}
+
+void sevmig_stream_reader_counts(const struct sevmig_stream_reader *r,
+				 struct sevmig_stream_counts *c)
+{
+	*c = r->counts;
+	c->bytes = r->offset;
+}
+
+/* Fail and make the reader dead: every later call repeats the error. */
+#define RFAIL(r, err, code, off, idx, ...) \
+	reader_fail((r), (err), sevmig__fail(&(r)->dead_err, (code), (off), (idx), __VA_ARGS__))
+
+static int reader_fail(struct sevmig_stream_reader *r, struct sevmig_error *err, int rc)
+{
+	r->state = RS_DEAD;
+	r->dead_rc = rc;
+	if (err)
+		*err = r->dead_err;
+	return rc;
+}
+
+/* Read exactly n bytes unless the input ends: returns bytes read (< n only
+ * at the end of input) or a negative errno. */
+static ptrdiff_t read_full(struct sevmig_stream_reader *r, void *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ptrdiff_t k = r->read(r->arg, (uint8_t *)buf + got, n - got);
+		if (k < 0)
+			return k;
+		if (k == 0)
+			break;
+		if ((size_t)k > n - got)
+			return -EINVAL; /* a callback that overran its buffer */
+		got += (size_t)k;
+	}
+	r->offset += got;
+	return (ptrdiff_t)got;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* ---- header ---------------------------------------------------------------- */
+
+static int read_header(struct sevmig_stream_reader *r, struct sevmig_error *err)
+{
+	uint8_t fixed[16];
+	ptrdiff_t k = read_full(r, fixed, sizeof(fixed));
+	if (k < 0)
+		return RFAIL(r, err, (int)k, r->offset, 0, "reading the stream header failed: %s",
+			     sevmig_strerror((int)k));
+	if (memcmp(fixed, SEVMIG_STREAM_MAGIC, k < 8 ? (size_t)k : 8))
+		return RFAIL(r, err, -EBADMSG, 0, 0, "not a migration stream (bad magic at byte 0)");
+	if (k == 0)
+		return RFAIL(r, err, -ENODATA, 0, 0, "truncated stream: the input is empty");
+	if (k < (ptrdiff_t)sizeof(fixed))
+		return RFAIL(r, err, -ENODATA, 0, 0,
+			     "truncated stream: the input ends after %td bytes, inside the "
+			     "stream header",
+			     k);
+	uint16_t major = sevmig__le16(fixed + 8), minor = sevmig__le16(fixed + 10);
+	uint32_t hlen = sevmig__le32(fixed + 12);
+	if (major != SEVMIG_STREAM_VERSION_MAJOR)
+		return RFAIL(r, err, -EPROTO, 8, 0,
+			     "stream format version %u.%u is not supported (this reader knows "
+			     "%u.x)",
+			     major, minor, SEVMIG_STREAM_VERSION_MAJOR);
+	if (hlen < SM_HDR_FIXED + 16 + 4 || hlen > SEVMIG_STREAM_MAX_HEADER)
+		return RFAIL(r, err, -EBADMSG, 12, 0,
+			     "header length %u is outside [%u, %u]", hlen, SM_HDR_FIXED + 20,
+			     SEVMIG_STREAM_MAX_HEADER);
+	uint8_t *h = malloc(hlen);
+	if (!h)
+		return RFAIL(r, err, -ENOMEM, 0, 0, "out of memory");
+	memcpy(h, fixed, sizeof(fixed));
+	k = read_full(r, h + 16, hlen - 16);
+	if (k < 0 || (size_t)k < hlen - 16) {
+		free(h);
+		if (k < 0)
+			return RFAIL(r, err, (int)k, r->offset, 0,
+				     "reading the stream header failed: %s",
+				     sevmig_strerror((int)k));
+		return RFAIL(r, err, -ENODATA, 0, 0,
+			     "truncated stream: the input ends after %" PRIu64
+			     " bytes, inside the %u-byte stream header",
+			     r->offset, hlen);
+	}
+	int rc = 0;
+	uint32_t crc = sevmig__le32(h + hlen - 4);
+	uint32_t flags = sevmig__le32(h + 16), psz = sevmig__le32(h + 20);
+	uint32_t nslots = sevmig__le32(h + 44);
+	if (crc != sevmig__crc32c(0, h, hlen - 4)) {
+		rc = RFAIL(r, err, -EBADMSG, hlen - 4, 0,
+			   "stream header CRC mismatch (the header is damaged)");
+	} else if (flags & ~SEVMIG_STREAM_FLAG_SOFT) {
+		rc = RFAIL(r, err, -EBADMSG, 16, 0, "reserved header flags 0x%x are set",
+			   flags & ~SEVMIG_STREAM_FLAG_SOFT);
+	} else if (psz != SM_PAGE) {
+		rc = RFAIL(r, err, -EBADMSG, 20, 0, "page size %u; the format requires 4096", psz);
+	} else if (!nslots || nslots > SEVMIG_STREAM_MAX_SLOTS ||
+		   (uint64_t)SM_HDR_FIXED + (uint64_t)16 * nslots + 4 > hlen) {
+		rc = RFAIL(r, err, -EBADMSG, 44, 0,
+			   "%u memslots do not fit a %u-byte header (1..%u allowed)", nslots, hlen,
+			   SEVMIG_STREAM_MAX_SLOTS);
+	} else if (!all_zero(h + 48, 16)) {
+		rc = RFAIL(r, err, -EBADMSG, 48, 0, "reserved header bytes 48..63 are not zero");
+	} else if (!all_zero(h + SM_HDR_FIXED + 16 * nslots,
+			     hlen - 4 - SM_HDR_FIXED - 16 * nslots)) {
+		rc = RFAIL(r, err, -EBADMSG, SM_HDR_FIXED + 16 * nslots, 0,
+			   "reserved header tail is not zero");
+	}
+	if (rc) {
+		free(h);
+		return rc;
+	}
+	r->slots = calloc(nslots, sizeof(*r->slots));
+	if (!r->slots) {
+		free(h);
+		return RFAIL(r, err, -ENOMEM, 0, 0, "out of memory");
+	}
+	for (uint32_t i = 0; i < nslots; i++) {
+		const uint8_t *e = h + SM_HDR_FIXED + 16 * i;
+		uint64_t gpa = sevmig__le64(e), size = sevmig__le64(e + 8);
+		uint64_t off = SM_HDR_FIXED + 16 * i;
+		if ((gpa | size) & (SM_PAGE - 1) || !size || gpa + size < gpa ||
+		    (gpa + size) >> SEVMIG_PAGE_SHIFT > SEVMIG_GFN_LIMIT) {
+			free(h);
+			return RFAIL(r, err, -EBADMSG, off, 0,
+				     "memslot %u (gpa 0x%" PRIx64 ", size 0x%" PRIx64
+				     ") is not page-aligned, empty or beyond 2^52",
+				     i, gpa, size);
+		}
+		r->slots[i].gfn = gpa >> SEVMIG_PAGE_SHIFT;
+		r->slots[i].npages = size >> SEVMIG_PAGE_SHIFT;
+		if (i && r->slots[i].gfn < r->slots[i - 1].gfn + r->slots[i - 1].npages) {
+			free(h);
+			return RFAIL(r, err, -EBADMSG, off, 0,
+				     "memslot %u overlaps or precedes memslot %u (memslots must be "
+				     "sorted and disjoint)",
+				     i, i - 1);
+		}
+	}
+	r->hdr.version_major = major;
+	r->hdr.version_minor = minor;
+	r->hdr.header_len = hlen;
+	r->hdr.flags = flags;
+	r->hdr.page_size = psz;
+	r->hdr.policy = sevmig__le32(h + 40);
+	memcpy(r->hdr.uuid, h + 24, 16);
+	r->hdr.nslots = nslots;
+	r->hdr.slots = r->slots;
+	if (EVP_DigestUpdate(r->sha, h, hlen) != 1)
+		rc = RFAIL(r, err, -EIO, 0, 0, "SHA-256 failed");
+	free(h);
+	if (rc)
+		return rc;
+	if (r->has_expect && memcmp(r->expect_uuid, r->hdr.uuid, 16))
+		return RFAIL(r, err, -EPROTO, 24, 0,
+			     "the stream belongs to another migration (its UUID is not the one "
+			     "expected)");
+	rc = sevmig__layout_from_ranges(r->slots, nslots, &r->layout);
+	if (rc == 0)
+		rc = sevmig__layout_pstate(&r->layout, &r->ps);
+	if (rc)
+		return RFAIL(r, err, rc, 0, 0, "setting up the page state failed: %s",
+			     sevmig_strerror(rc));
+	r->uuid_crc = sevmig__stream_seed(r->hdr.uuid);
+	r->full_next = r->layout.slots[0].gfn;
+	r->state = RS_RECS;
+	return 0;
+}
+
+int sevmig_stream_reader_header(struct sevmig_stream_reader *r, struct sevmig_stream_header *hdr,
+				struct sevmig_error *err)
+{
+	if (r->state == RS_DEAD && !r->hdr.header_len) {
+		if (err)
+			*err = r->dead_err;
+		return r->dead_rc;
+	}
+	if (r->state == RS_NEW)
+		SEVMIG__TRY(read_header(r, err));
+	if (hdr)
+		*hdr = r->hdr;
+	return 0;
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+/* The context of the record being checked, for messages. */
+struct rec {
+	uint64_t index, offset;
+	uint16_t type;
+	const uint8_t *p; /* payload */
+	uint32_t len;
+};
+
+#define RECFAIL(r, err, rc_, q, ...)                                                      \
+	RFAIL(r, err, rc_, (q)->offset, (q)->index, "record %" PRIu64 " (%s) at byte %" PRIu64 \
+			    ": " __VA_ARGS__)
+#define RECARGS(q) (q)->index, sevmig_record_type_name((q)->type), (q)->offset
+
+static int need_full(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q)
+{
+	if (r->full_complete)
+		return 0;
+	return RECFAIL(r, err, -EPROTO, q,
+		       "comes before the full page state is complete (FULL PSTATE records "
+		       "must come first)",
+		       RECARGS(q));
+}
+
+static int need_before_vmsa(struct sevmig_stream_reader *r, struct sevmig_error *err,
+			    const struct rec *q)
+{
+	if (!r->vmsa_seen)
+		return 0;
+	return RECFAIL(r, err, -EPROTO, q,
+		       "comes after a VMSA record (vCPU state is sent after the last pass)",
+		       RECARGS(q));
+}
+
+/* gfn inside the layout and in state `want`. */
+static int check_page(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q,
+		      uint64_t gfn, size_t *hint, enum sevmig_page_state want)
+{
+	if (gfn >= SEVMIG_GFN_LIMIT || sevmig__layout_find(&r->layout, gfn, hint) < 0)
+		return RECFAIL(r, err, -EBADMSG, q, "gfn 0x%" PRIx64 " is outside every memslot",
+			       RECARGS(q), gfn);
+	enum sevmig_page_state st = sevmig_pstate_get(r->ps, gfn);
+	if (st != want)
+		return RECFAIL(r, err, -EBADMSG, q,
+			       "gfn 0x%" PRIx64 " is %s in the stream's page state, but %s "
+			       "records carry only %s pages",
+			       RECARGS(q), gfn, sevmig_page_state_name(st),
+			       sevmig_record_type_name(q->type), sevmig_page_state_name(want));
+	return 0;
+}
+
+static int check_gfn_list(struct sevmig_stream_reader *r, struct sevmig_error *err,
+			  const struct rec *q, const uint8_t *list, uint32_t n,
+			  enum sevmig_page_state want, struct sevmig_record_info *info)
+{
+	size_t hint = 0;
+	uint64_t prev = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t g = sevmig__le64(list + 8 * i);
+		if (i && g <= prev)
+			return RECFAIL(r, err, -EBADMSG, q,
+				       "gfn list not strictly increasing at entry %u (0x%" PRIx64
+				       " after 0x%" PRIx64 ")",
+				       RECARGS(q), i, g, prev);
+		SEVMIG__TRY(check_page(r, err, q, g, &hint, want));
+		prev = g;
+	}
+	info->pages = n;
+	info->first_gfn = sevmig__le64(list);
+	info->last_gfn = prev;
+	return 0;
+}
+
+static int on_session(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q,
+		      struct sevmig_record_info *info)
+{
+	if (r->session_seen)
+		return RECFAIL(r, err, -EPROTO, q, "a second SESSION (there must be exactly one)",
+			       RECARGS(q));
+	if (q->len < SM_SESSION_FIXED)
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes is too short", RECARGS(q),
+			       q->len);
+	uint32_t policy = sevmig__le32(q->p), p = sevmig__le32(q->p + 4);
+	uint32_t c = sevmig__le32(q->p + 8), b = sevmig__le32(q->p + 12);
+	if (p != SEVMIG_CERT_SIZE || (c != 0 && c != SM_CHAIN_SIZE) || b != SEVMIG_SESSION_SIZE)
+		return RECFAIL(r, err, -EBADMSG, q,
+			       "lengths PDH %u, chain %u, session %u (must be 0x824, 0 or 0x186c, "
+			       "0x80)",
+			       RECARGS(q), p, c, b);
+	if (q->len != SM_SESSION_FIXED + p + c + b)
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes, its fields need %u",
+			       RECARGS(q), q->len, SM_SESSION_FIXED + p + c + b);
+	if (policy != r->hdr.policy)
+		return RECFAIL(r, err, -EBADMSG, q,
+			       "policy 0x%x differs from the header's policy 0x%x", RECARGS(q),
+			       policy, r->hdr.policy);
+	r->session_seen = true;
+	info->policy = policy;
+	return 0;
+}
+
+struct cov_check {
+	const struct sevmig__layout *l;
+	uint64_t first, end;
+	size_t hint;
+	bool bad;
+};
+
+static int on_pstate(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q,
+		     struct sevmig_record_info *info)
+{
+	if (q->len < SM_PSTATE_FIXED)
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes is too short", RECARGS(q),
+			       q->len);
+	uint32_t kind = sevmig__le32(q->p);
+	uint64_t first = sevmig__le64(q->p + 8), end = sevmig__le64(q->p + 16);
+	if (kind != SEVMIG_PSTATE_FULL && kind != SEVMIG_PSTATE_DELTA)
+		return RECFAIL(r, err, -EBADMSG, q, "unknown page-state kind %u", RECARGS(q),
+			       kind);
+	if (sevmig__le32(q->p + 4))
+		return RECFAIL(r, err, -EBADMSG, q, "reserved field is not zero", RECARGS(q));
+	if (first >= end || end > SEVMIG_GFN_LIMIT)
+		return RECFAIL(r, err, -EBADMSG, q,
+			       "range [0x%" PRIx64 ", 0x%" PRIx64 ") is empty or beyond 2^40",
+			       RECARGS(q), first, end);
+	if (kind == SEVMIG_PSTATE_FULL) {
+		if (r->full_complete)
+			return RECFAIL(r, err, -EPROTO, q,
+				       "a FULL page state after the full state was complete",
+				       RECARGS(q));
+		if (first != r->full_next)
+			return RECFAIL(r, err, -EPROTO, q,
+				       "FULL part starts at gfn 0x%" PRIx64 ", the previous part "
+				       "ended at 0x%" PRIx64,
+				       RECARGS(q), first, r->full_next);
+	} else {
+		SEVMIG__TRY(need_full(r, err, q));
+		SEVMIG__TRY(need_before_vmsa(r, err, q));
+	}
+	struct sevmig_error perr;
+	sevmig_error_clear(&perr);
+	struct sevmig_pstate *m = NULL;
+	int rc = sevmig_pstate_deserialize(q->p + SM_PSTATE_FIXED, q->len - SM_PSTATE_FIXED, &m,
+					   &perr);
+	if (rc < 0) {
+		if (rc == -ENOMEM)
+			return RFAIL(r, err, rc, q->offset, q->index, "out of memory");
+		return RECFAIL(r, err, -EBADMSG, q, "page state at payload byte %" PRIu64 ": %s",
+			       RECARGS(q),
+			       perr.offset == SEVMIG_NO_OFFSET ? 0 : perr.offset + SM_PSTATE_FIXED,
+			       perr.message);
+	}
+	/* Coverage: inside the layout and [first, end); for FULL, all of it. */
+	uint64_t covered = 0;
+	size_t n = sevmig_pstate_slot_count(m), hint = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct sevmig_range s;
+		rc = sevmig_pstate_slot(m, i, &s);
+		if (rc < 0)
+			break;
+		long k = sevmig__layout_find(&r->layout, s.gfn, &hint);
+		if (s.gfn < first || s.gfn + s.npages > end || k < 0 ||
+		    s.gfn + s.npages > r->layout.slots[k].gfn + r->layout.slots[k].npages) {
+			sevmig_pstate_free(m);
+			return RECFAIL(r, err, -EBADMSG, q,
+				       "page state covers [0x%" PRIx64 ", 0x%" PRIx64
+				       "), outside the memslots or the record's range",
+				       RECARGS(q), s.gfn, s.gfn + s.npages);
+		}
+		covered += s.npages;
+	}
+	if (rc == 0 && kind == SEVMIG_PSTATE_FULL) {
+		uint64_t want = 0;
+		for (size_t i = 0; i < r->layout.n; i++) {
+			uint64_t a = r->layout.slots[i].gfn, b = a + r->layout.slots[i].npages;
+			a = a > first ? a : first;
+			b = b < end ? b : end;
+			if (a < b)
+				want += b - a;
+		}
+		if (covered != want) {
+			sevmig_pstate_free(m);
+			return RECFAIL(r, err, -EBADMSG, q,
+				       "FULL page state covers %" PRIu64 " pages; the memslots have %" PRIu64
+				       " in its range",
+				       RECARGS(q), covered, want);
+		}
+	} else if (rc == 0 && covered == 0) {
+		sevmig_pstate_free(m);
+		return RECFAIL(r, err, -EBADMSG, q, "an empty DELTA", RECARGS(q));
+	}
+	if (rc == 0)
+		rc = sevmig_pstate_apply(r->ps, m);
+	struct sevmig_pstate_stats st;
+	sevmig_pstate_stats(m, &st);
+	sevmig_pstate_free(m);
+	if (rc < 0)
+		return RFAIL(r, err, rc, q->offset, q->index, "applying the page state failed: %s",
+			     sevmig_strerror(rc));
+	if (kind == SEVMIG_PSTATE_FULL) {
+		r->full_next = end;
+		const struct sevmig__slot *last = &r->layout.slots[r->layout.n - 1];
+		if (end >= last->gfn + last->npages)
+			r->full_complete = true;
+	} else {
+		r->pstate_since_round++;
+	}
+	r->counts.pstate_records++;
+	info->pstate_kind = kind;
+	info->first_gfn = first;
+	info->last_gfn = end - 1;
+	info->pstate_shared = st.shared_pages;
+	info->pstate_covered = st.covered_pages;
+	return 0;
+}
+
+static int on_enc(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q,
+		  struct sevmig_record_info *info)
+{
+	SEVMIG__TRY(need_full(r, err, q));
+	SEVMIG__TRY(need_before_vmsa(r, err, q));
+	if (q->len < SM_ENC_FIXED)
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes is too short", RECARGS(q),
+			       q->len);
+	uint32_t n = sevmig__le32(q->p), hl = sevmig__le32(q->p + 4), tl = sevmig__le32(q->p + 8);
+	if (!n || n > SEVMIG_STREAM_MAX_BATCH)
+		return RECFAIL(r, err, -EBADMSG, q, "%u packets (1..%u allowed)", RECARGS(q), n,
+			       SEVMIG_STREAM_MAX_BATCH);
+	if (hl != SM_PKT_HDR || tl != SM_PAGE || sevmig__le32(q->p + 12))
+		return RECFAIL(r, err, -EBADMSG, q,
+			       "packet header %u and page %u bytes (must be 52 and 4096), "
+			       "reserved %u",
+			       RECARGS(q), hl, tl, sevmig__le32(q->p + 12));
+	if (q->len != SM_ENC_FIXED + (uint64_t)n * SM_ENC_ENTRY)
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes; %u packets need %" PRIu64,
+			       RECARGS(q), q->len, n, SM_ENC_FIXED + (uint64_t)n * SM_ENC_ENTRY);
+	SEVMIG__TRY(check_gfn_list(r, err, q, q->p + SM_ENC_FIXED, n, SEVMIG_PAGE_PRIVATE, info));
+	r->round_enc += n;
+	r->counts.enc_pages += n;
+	r->counts.enc_records++;
+	return 0;
+}
+
+static int on_plain(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q,
+		    struct sevmig_record_info *info)
+{
+	SEVMIG__TRY(need_full(r, err, q));
+	SEVMIG__TRY(need_before_vmsa(r, err, q));
+	if (q->len < SM_PLAIN_FIXED)
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes is too short", RECARGS(q),
+			       q->len);
+	uint32_t n = sevmig__le32(q->p), codec = sevmig__le32(q->p + 4);
+	uint32_t d = sevmig__le32(q->p + 8);
+	if (!n || n > SEVMIG_STREAM_MAX_BATCH)
+		return RECFAIL(r, err, -EBADMSG, q, "%u pages (1..%u allowed)", RECARGS(q), n,
+			       SEVMIG_STREAM_MAX_BATCH);
+	if (codec > SEVMIG_CODEC_ZSTD || sevmig__le32(q->p + 12))
+		return RECFAIL(r, err, -EBADMSG, q, "unknown codec %u or reserved field set",
+			       RECARGS(q), codec);
+	uint64_t raw = (uint64_t)n * SM_PAGE;
+	if (q->len != SM_PLAIN_FIXED + (uint64_t)8 * n + d)
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes; its fields need %" PRIu64,
+			       RECARGS(q), q->len, SM_PLAIN_FIXED + (uint64_t)8 * n + d);
+	if ((codec == SEVMIG_CODEC_RAW && d != raw) ||
+	    (codec == SEVMIG_CODEC_ZSTD && (!d || d > raw)))
+		return RECFAIL(r, err, -EBADMSG, q,
+			       "%u data bytes for %u pages (%s: must be %s %" PRIu64 ")", RECARGS(q),
+			       d, n, codec ? "zstd" : "raw", codec ? "1 to" : "exactly", raw);
+	SEVMIG__TRY(check_gfn_list(r, err, q, q->p + SM_PLAIN_FIXED, n, SEVMIG_PAGE_SHARED, info));
+	if (codec == SEVMIG_CODEC_ZSTD && r->decode_plain) {
+		if (!r->scratch) {
+			r->scratch = malloc((size_t)SEVMIG_STREAM_MAX_BATCH * SM_PAGE);
+			r->dctx = ZSTD_createDCtx();
+			if (!r->scratch || !r->dctx)
+				return RFAIL(r, err, -ENOMEM, q->offset, q->index, "out of memory");
+		}
+		char msg[160];
+		if (sevmig__plain_decode(r->dctx, q->p + SM_PLAIN_FIXED + (uint64_t)8 * n, d, r->scratch,
+					 raw, msg, sizeof(msg)))
+			return RECFAIL(r, err, -EBADMSG, q, "%s", RECARGS(q), msg);
+	}
+	info->codec = codec;
+	r->round_plain += n;
+	r->counts.plain_pages += n;
+	r->counts.plain_records++;
+	r->counts.plain_wire_bytes += d;
+	return 0;
+}
+
+struct zero_check {
+	bool priv;
+	uint64_t gfn;
+};
+
+static int find_private(void *arg, uint64_t gfn, uint64_t npages)
+{
+	(void)npages;
+	struct zero_check *z = arg;
+	z->priv = true;
+	z->gfn = gfn;
+	return 1;
+}
+
+static int on_zero(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q,
+		   struct sevmig_record_info *info)
+{
+	SEVMIG__TRY(need_full(r, err, q));
+	SEVMIG__TRY(need_before_vmsa(r, err, q));
+	if (q->len < SM_ZERO_FIXED)
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes is too short", RECARGS(q),
+			       q->len);
+	uint32_t n = sevmig__le32(q->p);
+	if (!n || sevmig__le32(q->p + 4))
+		return RECFAIL(r, err, -EBADMSG, q, "no runs, or reserved field set", RECARGS(q));
+	if (q->len != SM_ZERO_FIXED + (uint64_t)16 * n)
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes; %u runs need %" PRIu64,
+			       RECARGS(q), q->len, n, SM_ZERO_FIXED + (uint64_t)16 * n);
+	uint64_t prev_end = 0, pages = 0;
+	size_t hint = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *e = q->p + SM_ZERO_FIXED + 16 * i;
+		uint64_t g = sevmig__le64(e), np = sevmig__le64(e + 8);
+		if (!np || g >= SEVMIG_GFN_LIMIT || np > SEVMIG_GFN_LIMIT - g)
+			return RECFAIL(r, err, -EBADMSG, q,
+				       "run %u {0x%" PRIx64 ", %" PRIu64 "} is empty or beyond 2^40",
+				       RECARGS(q), i, g, np);
+		if (i && g < prev_end)
+			return RECFAIL(r, err, -EBADMSG, q,
+				       "run %u at 0x%" PRIx64 " overlaps or precedes the previous "
+				       "run",
+				       RECARGS(q), i, g);
+		long k = sevmig__layout_find(&r->layout, g, &hint);
+		if (k < 0 || g + np > r->layout.slots[k].gfn + r->layout.slots[k].npages)
+			return RECFAIL(r, err, -EBADMSG, q,
+				       "run [0x%" PRIx64 ", 0x%" PRIx64 ") is not inside one memslot",
+				       RECARGS(q), g, g + np);
+		struct zero_check z = {false, 0};
+		int rc = sevmig_pstate_walk(r->ps, g, np, SEVMIG_PAGE_PRIVATE, find_private, &z);
+		if (rc < 0)
+			return RFAIL(r, err, rc, q->offset, q->index, "page-state walk failed");
+		if (z.priv)
+			return RECFAIL(r, err, -EBADMSG, q,
+				       "gfn 0x%" PRIx64 " is private in the stream's page state, but "
+				       "ZERO records carry only shared pages",
+				       RECARGS(q), z.gfn);
+		prev_end = g + np;
+		pages += np;
+	}
+	info->pages = pages;
+	info->runs = n;
+	info->first_gfn = sevmig__le64(q->p + SM_ZERO_FIXED);
+	info->last_gfn = prev_end - 1;
+	r->round_zero += pages;
+	r->counts.zero_pages += pages;
+	r->counts.zero_records++;
+	return 0;
+}
+
+static int on_vmsa(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q,
+		   struct sevmig_record_info *info)
+{
+	SEVMIG__TRY(need_full(r, err, q));
+	if (!(r->hdr.policy & SEVMIG_POLICY_ES))
+		return RECFAIL(r, err, -EPROTO, q,
+			       "vCPU state for a guest whose policy 0x%x is not SEV-ES", RECARGS(q),
+			       r->hdr.policy);
+	if (!r->counts.rounds)
+		return RECFAIL(r, err, -EPROTO, q, "comes before the first ROUND", RECARGS(q));
+	if (q->len != SM_VMSA_LEN)
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes (must be %u)", RECARGS(q),
+			       q->len, SM_VMSA_LEN);
+	uint32_t vcpu = sevmig__le32(q->p);
+	if (sevmig__le32(q->p + 4) != SM_PKT_HDR || sevmig__le32(q->p + 8) != SM_PAGE ||
+	    sevmig__le32(q->p + 12))
+		return RECFAIL(r, err, -EBADMSG, q, "bad packet lengths or reserved field",
+			       RECARGS(q));
+	if (vcpu >= SM_MAX_VCPUS)
+		return RECFAIL(r, err, -EBADMSG, q, "vCPU %u (must be below %u)", RECARGS(q), vcpu,
+			       SM_MAX_VCPUS);
+	if (!r->vcpus_seen && !(r->vcpus_seen = calloc(SM_MAX_VCPUS / 8, 1)))
+		return RFAIL(r, err, -ENOMEM, q->offset, q->index, "out of memory");
+	if (r->vcpus_seen[vcpu / 8] & (1u << (vcpu % 8)))
+		return RECFAIL(r, err, -EPROTO, q, "a second VMSA for vCPU %u", RECARGS(q), vcpu);
+	r->vcpus_seen[vcpu / 8] |= (uint8_t)(1u << (vcpu % 8));
+	r->vmsa_seen = true;
+	r->counts.vmsa++;
+	info->vcpu = vcpu;
+	info->pages = 1;
+	return 0;
+}
+
+static int on_round(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q,
+		    struct sevmig_record_info *info)
+{
+	SEVMIG__TRY(need_full(r, err, q));
+	SEVMIG__TRY(need_before_vmsa(r, err, q));
+	if (q->len != SM_ROUND_LEN)
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes (must be 32)", RECARGS(q),
+			       q->len);
+	uint64_t n = sevmig__le64(q->p), e = sevmig__le64(q->p + 8);
+	uint64_t pl = sevmig__le64(q->p + 16), z = sevmig__le64(q->p + 24);
+	if (n != r->counts.rounds)
+		return RECFAIL(r, err, -EPROTO, q, "round %" PRIu64 ", expected round %" PRIu64,
+			       RECARGS(q), n, r->counts.rounds);
+	if (e != r->round_enc || pl != r->round_plain || z != r->round_zero)
+		return RECFAIL(r, err, -EBADMSG, q,
+			       "round %" PRIu64 " counts ENC %" PRIu64 ", PLAIN %" PRIu64 ", ZERO %" PRIu64
+			       " pages; the stream carried %" PRIu64 ", %" PRIu64 ", %" PRIu64,
+			       RECARGS(q), n, e, pl, z, r->round_enc, r->round_plain, r->round_zero);
+	r->round_enc = r->round_plain = r->round_zero = r->pstate_since_round = 0;
+	r->counts.rounds++;
+	info->round = n;
+	return 0;
+}
+
+static int on_abort(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q,
+		    struct sevmig_record_info *info)
+{
+	if (q->len < 8)
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes is too short", RECARGS(q),
+			       q->len);
+	uint32_t reason = sevmig__le32(q->p), m = sevmig__le32(q->p + 4);
+	if (reason != SEVMIG_ABORT_CANCELLED && reason != SEVMIG_ABORT_ERROR)
+		return RECFAIL(r, err, -EBADMSG, q, "unknown reason %u", RECARGS(q), reason);
+	if (m > SM_ABORT_MSG_MAX || q->len != 8 + m)
+		return RECFAIL(r, err, -EBADMSG, q, "message of %u bytes in a %u-byte payload",
+			       RECARGS(q), m, q->len);
+	r->abort_reason = reason;
+	r->abort_index = q->index;
+	size_t k = m < sizeof(r->abort_msg) - 1 ? m : sizeof(r->abort_msg) - 1;
+	for (size_t i = 0; i < k; i++) {
+		uint8_t c = q->p[8 + i];
+		r->abort_msg[i] = (c >= 0x20 && c != 0x7f) ? (char)c : '?';
+	}
+	r->abort_msg[k] = 0;
+	info->abort_reason = reason;
+	return 0;
+}
+
+static int on_end(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q,
+		  struct sevmig_record_info *info, const uint8_t digest[32])
+{
+	SEVMIG__TRY(need_full(r, err, q));
+	if (q->len != SM_END_LEN)
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes (must be 96)", RECARGS(q),
+			       q->len);
+	if (!r->counts.rounds)
+		return RECFAIL(r, err, -EPROTO, q, "END without any ROUND", RECARGS(q));
+	if (r->round_enc || r->round_plain || r->round_zero || r->pstate_since_round)
+		return RECFAIL(r, err, -EPROTO, q,
+			       "pages or page state after the last ROUND were not closed by a "
+			       "ROUND",
+			       RECARGS(q));
+	const uint64_t want[8] = {q->index,
+				  r->counts.rounds,
+				  r->counts.pstate_records,
+				  r->counts.enc_pages,
+				  r->counts.plain_pages,
+				  r->counts.zero_pages,
+				  r->counts.vmsa,
+				  0};
+	static const char *const what[8] = {"records", "rounds", "PSTATE records", "ENC pages",
+					    "PLAIN pages", "ZERO pages", "VMSA records",
+					    "reserved"};
+	for (int i = 0; i < 8; i++) {
+		uint64_t got = sevmig__le64(q->p + 8 * i);
+		if (got != want[i])
+			return RECFAIL(r, err, -EBADMSG, q,
+				       "END counts %" PRIu64 " %s; the stream carried %" PRIu64,
+				       RECARGS(q), got, what[i], want[i]);
+	}
+	if (CRYPTO_memcmp(digest, q->p + SM_END_DIGEST_OFF, 32))
+		return RECFAIL(r, err, -EBADMSG, q,
+			       "SHA-256 of the stream does not match END's digest", RECARGS(q));
+	memcpy(info->digest, digest, 32);
+	return 0;
+}
+
+/* After END: the input must end there (unless trailing data is allowed). */
+static int after_end(struct sevmig_stream_reader *r, struct sevmig_error *err)
+{
+	if (!r->allow_trailing) {
+		uint8_t b;
+		uint64_t off = r->offset;
+		ptrdiff_t k = read_full(r, &b, 1);
+		if (k < 0)
+			return RFAIL(r, err, (int)k, off, r->counts.records + 1,
+				     "reading after END failed: %s", sevmig_strerror((int)k));
+		if (k > 0)
+			return RFAIL(r, err, -EPROTO, off, r->counts.records + 1,
+				     "data after END at byte %" PRIu64 " (nothing may follow END)",
+				     off);
+	}
+	r->state = RS_DONE;
+	return 0;
+}
+
+int sevmig_stream_reader_next(struct sevmig_stream_reader *r, struct sevmig_record_info *info,
+			      struct sevmig_error *err)
+{
+	switch (r->state) {
+	case RS_NEW:
+		SEVMIG__TRY(read_header(r, err));
+		break;
+	case RS_RECS:
+		break;
+	case RS_END:
+		return after_end(r, err);
+	case RS_ABORT:
+		return RFAIL(r, err, -ECANCELED, r->offset, r->abort_index,
+			     "the source aborted the migration at record %" PRIu64 " (%s)%s%s",
+			     r->abort_index,
+			     r->abort_reason == SEVMIG_ABORT_CANCELLED ? "cancelled" : "error",
+			     r->abort_msg[0] ? ": " : "", r->abort_msg);
+	case RS_DONE:
+		return 0;
+	case RS_DEAD:
+		if (err)
+			*err = r->dead_err;
+		return r->dead_rc;
+	}
+
+	struct sevmig_record_info dummy;
+	if (!info)
+		info = &dummy;
+	memset(info, 0, sizeof(*info));
+	struct rec q = {.index = r->counts.records, .offset = r->offset};
+	uint8_t h[SM_REC_HDR];
+	ptrdiff_t k = read_full(r, h, sizeof(h));
+	if (k < 0)
+		return RFAIL(r, err, (int)k, q.offset, q.index, "reading record %" PRIu64 " failed: %s",
+			     q.index, sevmig_strerror((int)k));
+	if (k == 0)
+		return RFAIL(r, err, -ENODATA, q.offset, q.index,
+			     "truncated stream: the input ends after %" PRIu64
+			     " bytes, before record %" PRIu64 " (no END record)",
+			     r->offset, q.index);
+	if (k < (ptrdiff_t)sizeof(h))
+		return RFAIL(r, err, -ENODATA, q.offset, q.index,
+			     "truncated stream: the input ends after %" PRIu64
+			     " bytes, inside record %" PRIu64 "'s header (%td of 20 bytes)",
+			     r->offset, q.index, k);
+	uint32_t crc = sevmig__crc32c(r->uuid_crc, h, 16);
+	if (crc != sevmig__le32(h + 16))
+		return RFAIL(r, err, -EBADMSG, q.offset, q.index,
+			     "record %" PRIu64 " at byte %" PRIu64 ": header CRC mismatch (the "
+			     "record header is damaged, or the record comes from another stream)",
+			     q.index, q.offset);
+	q.type = sevmig__le16(h);
+	uint16_t flags = sevmig__le16(h + 2);
+	q.len = sevmig__le32(h + 4);
+	uint64_t seq = sevmig__le64(h + 8);
+	if (seq != q.index)
+		return RFAIL(r, err, -EPROTO, q.offset, q.index,
+			     "record at byte %" PRIu64 " has sequence number %" PRIu64
+			     ", expected %" PRIu64 " (a record is missing, repeated or out of order)",
+			     q.offset, seq, q.index);
+	bool known = q.type >= SEVMIG_REC_SESSION && q.type <= SEVMIG_REC_END;
+	if ((known && flags) || (!known && (flags & ~SEVMIG_REC_FLAG_SKIPPABLE)))
+		return RECFAIL(r, err, -EBADMSG, &q, "reserved flags 0x%x are set", RECARGS(&q),
+			       flags);
+	if (!known && !(flags & SEVMIG_REC_FLAG_SKIPPABLE))
+		return RFAIL(r, err, -EPROTO, q.offset, q.index,
+			     "record %" PRIu64 " at byte %" PRIu64 ": unknown type %u, not marked "
+			     "skippable",
+			     q.index, q.offset, q.type);
+	if (q.len > SEVMIG_STREAM_MAX_PAYLOAD)
+		return RECFAIL(r, err, -EBADMSG, &q, "payload length %u exceeds the limit %u",
+			       RECARGS(&q), q.len, SEVMIG_STREAM_MAX_PAYLOAD);
+	if (q.index == 0 && q.type != SEVMIG_REC_SESSION && q.type != SEVMIG_REC_ABORT)
+		return RECFAIL(r, err, -EPROTO, &q, "missing SESSION: record 0 must be SESSION",
+			       RECARGS(&q));
+	/* Payload and CRC: the buffer grows to the record, bounded above. */
+	r->payload.len = 0;
+	if (sevmig__buf_reserve(&r->payload, (size_t)q.len + 4) < 0)
+		return RFAIL(r, err, -ENOMEM, q.offset, q.index, "out of memory");
+	k = read_full(r, r->payload.data, (size_t)q.len + 4);
+	if (k < 0)
+		return RFAIL(r, err, (int)k, q.offset, q.index, "reading record %" PRIu64 " failed: %s",
+			     q.index, sevmig_strerror((int)k));
+	if ((size_t)k < (size_t)q.len + 4)
+		return RFAIL(r, err, -ENODATA, q.offset, q.index,
+			     "truncated stream: the input ends after %" PRIu64
+			     " bytes, inside record %" PRIu64 " (%s at byte %" PRIu64
+			     ", %td of %u payload and CRC bytes)",
+			     r->offset, q.index, sevmig_record_type_name(q.type), q.offset, k,
+			     q.len + 4);
+	r->payload.len = q.len;
+	q.p = r->payload.data;
+	crc = sevmig__crc32c(crc, q.p, q.len);
+	if (crc != sevmig__le32(q.p + q.len))
+		return RECFAIL(r, err, -EBADMSG, &q, "record CRC mismatch (the record is damaged)",
+			       RECARGS(&q));
+
+	/* The digest: END hashes only up to its digest field. */
+	uint8_t digest[32];
+	if (q.type == SEVMIG_REC_END && q.len == SM_END_LEN) {
+		unsigned dl = 0;
+		if (EVP_DigestUpdate(r->sha, h, sizeof(h)) != 1 ||
+		    EVP_DigestUpdate(r->sha, q.p, SM_END_DIGEST_OFF) != 1 ||
+		    EVP_DigestFinal_ex(r->sha, digest, &dl) != 1)
+			return RFAIL(r, err, -EIO, q.offset, q.index, "SHA-256 failed");
+	} else if (EVP_DigestUpdate(r->sha, h, sizeof(h)) != 1 ||
+		   EVP_DigestUpdate(r->sha, q.p, (size_t)q.len + 4) != 1) {
+		return RFAIL(r, err, -EIO, q.offset, q.index, "SHA-256 failed");
+	}
+
+	int rc = 0;
+	switch (q.type) {
+	case SEVMIG_REC_SESSION:
+		rc = on_session(r, err, &q, info);
+		break;
+	case SEVMIG_REC_PSTATE:
+		rc = on_pstate(r, err, &q, info);
+		break;
+	case SEVMIG_REC_ENC:
+		rc = on_enc(r, err, &q, info);
+		break;
+	case SEVMIG_REC_PLAIN:
+		rc = on_plain(r, err, &q, info);
+		break;
+	case SEVMIG_REC_ZERO:
+		rc = on_zero(r, err, &q, info);
+		break;
+	case SEVMIG_REC_VMSA:
+		rc = on_vmsa(r, err, &q, info);
+		break;
+	case SEVMIG_REC_ROUND:
+		rc = on_round(r, err, &q, info);
+		break;
+	case SEVMIG_REC_ABORT:
+		rc = on_abort(r, err, &q, info);
+		break;
+	case SEVMIG_REC_END:
+		rc = on_end(r, err, &q, info, digest);
+		break;
+	default:
+		info->skipped = true;
+		r->counts.skipped++;
+		break;
+	}
+	if (rc < 0)
+		return rc;
+	info->index = q.index;
+	info->offset = q.offset;
+	info->type = q.type;
+	info->flags = flags;
+	info->length = q.len;
+	info->payload = q.p;
+	if (q.type == SEVMIG_REC_END) {
+		r->state = RS_END;
+		return 1;
+	}
+	if (q.type == SEVMIG_REC_ABORT)
+		r->state = RS_ABORT;
+	r->counts.records++;
+	return 1;
+}

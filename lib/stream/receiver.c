@@ -1,0 +1,580 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The receiver: the key-less reader checks each record in stream order on
+ * the caller's thread; only then is the record handed to a worker (or
+ * applied inline) through the target's firmware or by writing memory.
+ * Records that touch the same pages never run at the same time: a record
+ * waits for any earlier one in flight that shares a page with it.
+ */
+#include "stream/stream_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "util/endian.h"
+
+enum rcv_state { RCV_NEW, RCV_DONE, RCV_DEAD };
+
+struct rjob {
+	struct sevmig__job j;
+	struct sevmig_receiver *r;
+	uint16_t type;
+	uint64_t index, offset;
+	uint64_t first, last; /* gfn bounds */
+	struct sevmig__buf buf; /* the record's payload */
+	uint32_t len;
+	char msg[256];
+	struct rjob *next_free;
+};
+
+struct rwctx {
+	ZSTD_DCtx *dctx;
+	uint8_t *scratch; /* decoded PLAIN pages */
+	uint8_t *page;    /* dry run: where packets are decrypted */
+};
+
+struct sevmig_receiver {
+	struct sevmig_fw *fw;
+	struct sevmig_stream_reader *rd;
+	struct sevmig__layout layout; /* the caller's regions (or the header's in a dry run) */
+	bool have_regions;
+	bool dry_run;
+	unsigned workers, window;
+	sevmig_vmsa_dest_fn vmsa_dest;
+	void *vmsa_arg;
+	sevmig_stream_progress_fn progress;
+	void *progress_arg;
+
+	struct sevmig__pool *pool;
+	struct rjob *jobs;
+	struct rjob *free_jobs;
+	struct rwctx *wctx;
+	unsigned nwctx;
+
+	atomic_int cancel;
+	atomic_int stop;
+	enum rcv_state state;
+	int dead_rc;
+	struct sevmig_error fail;
+};
+
+#define RCVFAIL(r, rc_, idx, off, ...) \
+	((r)->fail.code ? (rc_) : sevmig__fail(&(r)->fail, (rc_), (off), (idx), __VA_ARGS__))
+
+/* ---- applying records ----------------------------------------------------- */
+
+static int apply_enc(struct rjob *j, struct rwctx *w)
+{
+	struct sevmig_receiver *r = j->r;
+	const uint8_t *p = j->buf.data;
+	uint32_t n = sevmig__le32(p);
+	const uint8_t *pkt = p + SM_ENC_FIXED + 8 * (size_t)n;
+	size_t hint = 0;
+	for (uint32_t i = 0; i < n; i++, pkt += SM_PKT_HDR + SM_PAGE) {
+		if ((i & 15) == 0 && atomic_load_explicit(&r->stop, memory_order_relaxed))
+			return -ECANCELED;
+		uint64_t gfn = sevmig__le64(p + SM_ENC_FIXED + 8 * i);
+		void *dst = w->page;
+		if (!r->dry_run)
+			dst = sevmig__layout_host(&r->layout, sevmig__layout_find(&r->layout, gfn, &hint),
+						  gfn);
+		struct sevmig_fw_receive_update u = {
+			.guest = dst,
+			.guest_len = SM_PAGE,
+			.hdr = pkt,
+			.hdr_len = SM_PKT_HDR,
+			.trans = pkt + SM_PKT_HDR,
+			.trans_len = SM_PAGE,
+		};
+		uint32_t st = SEVMIG_FW_STATUS_NONE;
+		int rc = sevmig_fw_receive_update_data(r->fw, &u, &st);
+		if (rc < 0) {
+			sevmig__msg(j->msg, sizeof(j->msg),
+				    "record %" PRIu64 " (ENC) at byte %" PRIu64 ": packet %u for gfn "
+				    "0x%" PRIx64 " refused by RECEIVE_UPDATE_DATA: %s (firmware status "
+				    "%s)",
+				    j->index, j->offset, i, gfn, sevmig_strerror(rc),
+				    sevmig_fw_status_name(st));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int apply_plain(struct rjob *j, struct rwctx *w)
+{
+	struct sevmig_receiver *r = j->r;
+	const uint8_t *p = j->buf.data;
+	uint32_t n = sevmig__le32(p), codec = sevmig__le32(p + 4), d = sevmig__le32(p + 8);
+	const uint8_t *data = p + SM_PLAIN_FIXED + 8 * (size_t)n;
+	size_t raw = (size_t)n * SM_PAGE;
+	if (codec == SEVMIG_CODEC_ZSTD) {
+		if (!w->dctx)
+			w->dctx = ZSTD_createDCtx();
+		if (!w->scratch)
+			w->scratch = malloc((size_t)SEVMIG_STREAM_MAX_BATCH * SM_PAGE);
+		if (!w->dctx || !w->scratch)
+			return -ENOMEM;
+		char msg[160];
+		/* Decode all of it before any page is written. */
+		if (sevmig__plain_decode(w->dctx, data, d, w->scratch, raw, msg, sizeof(msg))) {
+			sevmig__msg(j->msg, sizeof(j->msg),
+				    "record %" PRIu64 " (PLAIN) at byte %" PRIu64 ": %s", j->index,
+				    j->offset, msg);
+			return -EBADMSG;
+		}
+		data = w->scratch;
+	}
+	if (r->dry_run)
+		return 0;
+	size_t hint = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t gfn = sevmig__le64(p + SM_PLAIN_FIXED + 8 * i);
+		memcpy(sevmig__layout_host(&r->layout, sevmig__layout_find(&r->layout, gfn, &hint),
+					   gfn),
+		       data + (size_t)i * SM_PAGE, SM_PAGE);
+	}
+	return 0;
+}
+
+static int apply_zero(struct rjob *j)
+{
+	struct sevmig_receiver *r = j->r;
+	if (r->dry_run)
+		return 0;
+	const uint8_t *p = j->buf.data;
+	uint32_t n = sevmig__le32(p);
+	size_t hint = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t gfn = sevmig__le64(p + SM_ZERO_FIXED + 16 * i);
+		uint64_t np = sevmig__le64(p + SM_ZERO_FIXED + 16 * i + 8);
+		memset(sevmig__layout_host(&r->layout, sevmig__layout_find(&r->layout, gfn, &hint),
+					   gfn),
+		       0, np << SEVMIG_PAGE_SHIFT);
+	}
+	return 0;
+}
+
+static int run_job(struct sevmig__job *job, unsigned worker)
+{
+	struct rjob *j = (struct rjob *)job;
+	struct rwctx *w = &j->r->wctx[worker];
+	switch (j->type) {
+	case SEVMIG_REC_ENC:
+		return apply_enc(j, w);
+	case SEVMIG_REC_PLAIN:
+		return apply_plain(j, w);
+	default:
+		return apply_zero(j);
+	}
+}
+
+/* ---- page ranges of in-flight records --------------------------------- */
+
+struct rit {
+	uint16_t type;
+	const uint8_t *list;
+	uint32_t n, i;
+};
+
+static void rit_init(struct rit *it, uint16_t type, const uint8_t *payload)
+{
+	it->type = type;
+	it->n = sevmig__le32(payload);
+	it->i = 0;
+	it->list = payload + (type == SEVMIG_REC_ZERO ? SM_ZERO_FIXED : SM_ENC_FIXED);
+}
+
+static bool rit_get(const struct rit *it, uint64_t *a, uint64_t *b)
+{
+	if (it->i >= it->n)
+		return false;
+	if (it->type == SEVMIG_REC_ZERO) {
+		*a = sevmig__le64(it->list + 16 * (size_t)it->i);
+		*b = *a + sevmig__le64(it->list + 16 * (size_t)it->i + 8);
+	} else {
+		*a = sevmig__le64(it->list + 8 * (size_t)it->i);
+		*b = *a + 1;
+	}
+	return true;
+}
+
+/* Whether two checked records (sorted page lists) share a page. */
+static bool share_page(uint16_t ta, const uint8_t *pa, uint16_t tb, const uint8_t *pb)
+{
+	struct rit x, y;
+	rit_init(&x, ta, pa);
+	rit_init(&y, tb, pb);
+	uint64_t xa, xb, ya, yb;
+	while (rit_get(&x, &xa, &xb) && rit_get(&y, &ya, &yb)) {
+		if (xa < yb && ya < xb)
+			return true;
+		if (xb <= yb)
+			x.i++;
+		else
+			y.i++;
+	}
+	return false;
+}
+
+/* ---- the loop ---------------------------------------------------------------- */
+
+static void release(struct sevmig_receiver *r, struct rjob *j)
+{
+	j->next_free = r->free_jobs;
+	r->free_jobs = j;
+}
+
+static int complete_oldest(struct sevmig_receiver *r)
+{
+	struct rjob *j = (struct rjob *)sevmig__pool_wait_oldest(r->pool);
+	if (!j)
+		return 0;
+	int rc = j->j.rc;
+	if (rc < 0)
+		RCVFAIL(r, rc, j->index, j->offset, "%s",
+			j->msg[0] ? j->msg : sevmig_strerror(rc));
+	release(r, j);
+	return rc;
+}
+
+static int complete_all(struct sevmig_receiver *r)
+{
+	while (sevmig__pool_inflight(r->pool))
+		SEVMIG__TRY(complete_oldest(r));
+	return 0;
+}
+
+static int dispatch(struct sevmig_receiver *r, const struct sevmig_record_info *info)
+{
+	while (!r->free_jobs)
+		SEVMIG__TRY(complete_oldest(r));
+	/* Wait until no record in flight shares a page with this one. */
+	for (unsigned i = 0; i < sevmig__pool_inflight(r->pool);) {
+		struct rjob *o = (struct rjob *)sevmig__pool_peek(r->pool, i);
+		if (o->first <= info->last_gfn && info->first_gfn <= o->last &&
+		    share_page(o->type, o->buf.data, info->type, info->payload)) {
+			SEVMIG__TRY(complete_oldest(r));
+			i = 0;
+			continue;
+		}
+		i++;
+	}
+	struct rjob *j = r->free_jobs;
+	r->free_jobs = j->next_free;
+	j->type = info->type;
+	j->index = info->index;
+	j->offset = info->offset;
+	j->first = info->first_gfn;
+	j->last = info->last_gfn;
+	j->len = info->length;
+	j->msg[0] = 0;
+	j->j.needs_fw = info->type == SEVMIG_REC_ENC;
+	sevmig__reader_swap_payload(r->rd, &j->buf);
+	sevmig__pool_submit(r->pool, &j->j);
+	return 0;
+}
+
+static int on_session(struct sevmig_receiver *r, const struct sevmig_record_info *info)
+{
+	const uint8_t *p = info->payload;
+	uint32_t pl = sevmig__le32(p + 4), cl = sevmig__le32(p + 8), sl = sevmig__le32(p + 12);
+	struct sevmig_fw_receive_start rs = {
+		.policy = info->policy,
+		.pdh_cert = p + SM_SESSION_FIXED,
+		.pdh_cert_len = pl,
+		.session = p + SM_SESSION_FIXED + pl + cl,
+		.session_len = sl,
+	};
+	uint32_t st = SEVMIG_FW_STATUS_NONE;
+	int rc = sevmig_fw_receive_start(r->fw, &rs, &st);
+	if (rc < 0)
+		return RCVFAIL(r, rc, info->index, info->offset,
+			       "record %" PRIu64 " (SESSION) at byte %" PRIu64
+			       ": RECEIVE_START refused the session: %s",
+			       info->index, info->offset, sevmig_fw_last_error(r->fw));
+	return 0;
+}
+
+static int on_vmsa(struct sevmig_receiver *r, const struct sevmig_record_info *info)
+{
+	SEVMIG__TRY(complete_all(r));
+	const uint8_t *p = info->payload;
+	void *dst = r->wctx[0].page;
+	if (!r->dry_run) {
+		if (!r->vmsa_dest)
+			return RCVFAIL(r, -EPROTO, info->index, info->offset,
+				       "record %" PRIu64 " (VMSA) at byte %" PRIu64
+				       ": the stream carries vCPU state but the receiver has no "
+				       "vmsa_dest",
+				       info->index, info->offset);
+		dst = NULL;
+		int rc = r->vmsa_dest(r->vmsa_arg, info->vcpu, &dst);
+		if (rc < 0)
+			return RCVFAIL(r, rc, info->index, info->offset,
+				       "record %" PRIu64 " (VMSA): no destination for vCPU %u",
+				       info->index, info->vcpu);
+	}
+	struct sevmig_fw_receive_update u = {
+		.guest = dst,
+		.guest_len = SEVMIG_VMSA_SIZE,
+		.hdr = p + 16,
+		.hdr_len = SM_PKT_HDR,
+		.trans = p + 16 + SM_PKT_HDR,
+		.trans_len = SM_PAGE,
+	};
+	uint32_t st = SEVMIG_FW_STATUS_NONE;
+	int rc = sevmig_fw_receive_update_vmsa(r->fw, info->vcpu, &u, &st);
+	if (rc < 0)
+		return RCVFAIL(r, rc, info->index, info->offset,
+			       "record %" PRIu64 " (VMSA) at byte %" PRIu64
+			       ": RECEIVE_UPDATE_VMSA of vCPU %u refused: %s",
+			       info->index, info->offset, info->vcpu, sevmig_fw_last_error(r->fw));
+	return 0;
+}
+
+/* The header against this receiver: layout and firmware kind. */
+static int check_header(struct sevmig_receiver *r, const struct sevmig_stream_header *h)
+{
+	if (!r->have_regions) {
+		int rc = sevmig__layout_from_ranges(h->slots, h->nslots, &r->layout);
+		if (rc < 0)
+			return RCVFAIL(r, rc, 0, 0, "out of memory");
+	} else {
+		size_t n = r->layout.n < h->nslots ? r->layout.n : h->nslots;
+		for (size_t i = 0; i <= n; i++) {
+			if (i == n && r->layout.n == h->nslots)
+				break;
+			if (i < n && r->layout.slots[i].gfn == h->slots[i].gfn &&
+			    r->layout.slots[i].npages == h->slots[i].npages)
+				continue;
+			return RCVFAIL(r, -EPROTO, 0, SM_HDR_FIXED + 16 * i,
+				       "the stream's memory layout (%u memslots) does not match the "
+				       "receiver's regions (%zu): they first differ at memslot %zu",
+				       h->nslots, r->layout.n, i);
+		}
+	}
+	struct sevmig_fw_platform_status ps;
+	uint32_t st;
+	int rc = sevmig_fw_platform_status(r->fw, &ps, &st);
+	if (rc < 0)
+		return RCVFAIL(r, rc, 0, 0, "PLATFORM_STATUS failed: %s",
+			       sevmig_fw_last_error(r->fw));
+	bool soft = h->flags & SEVMIG_STREAM_FLAG_SOFT;
+	if (soft != ps.soft)
+		return RCVFAIL(r, -EPROTO, 0, 16,
+			       soft ? "the stream was produced by the software firmware model; "
+				      "this receiver's firmware is AMD firmware and refuses it"
+				    : "the stream comes from AMD firmware; this receiver uses the "
+				      "software model and cannot take it");
+	return 0;
+}
+
+static int receive(struct sevmig_receiver *r)
+{
+	struct sevmig_stream_header h;
+	int rc = sevmig_stream_reader_header(r->rd, &h, &r->fail);
+	if (rc < 0)
+		return rc;
+	SEVMIG__TRY(check_header(r, &h));
+	for (;;) {
+		if (atomic_load(&r->cancel))
+			return RCVFAIL(r, -ECANCELED, 0, SEVMIG_NO_OFFSET, "cancelled");
+		struct sevmig_record_info info;
+		rc = sevmig_stream_reader_next(r->rd, &info, &r->fail);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			break;
+		switch (info.type) {
+		case SEVMIG_REC_SESSION:
+			rc = on_session(r, &info);
+			break;
+		case SEVMIG_REC_ENC:
+		case SEVMIG_REC_PLAIN:
+		case SEVMIG_REC_ZERO:
+			rc = dispatch(r, &info);
+			break;
+		case SEVMIG_REC_VMSA:
+			rc = on_vmsa(r, &info);
+			break;
+		case SEVMIG_REC_END:
+			rc = complete_all(r);
+			break;
+		default:
+			break;
+		}
+		if (rc < 0)
+			return rc;
+		if (r->progress) {
+			struct sevmig_stream_counts c;
+			sevmig_stream_reader_counts(r->rd, &c);
+			if (r->progress(r->progress_arg, &c))
+				sevmig_receiver_cancel(r);
+		}
+	}
+	SEVMIG__TRY(complete_all(r));
+	uint32_t st;
+	rc = sevmig_fw_receive_finish(r->fw, &st);
+	if (rc < 0)
+		return RCVFAIL(r, rc, 0, SEVMIG_NO_OFFSET, "RECEIVE_FINISH failed: %s",
+			       sevmig_fw_last_error(r->fw));
+	return 0;
+}
+
+int sevmig_receiver_run(struct sevmig_receiver *r, struct sevmig_error *err)
+{
+	if (r->state == RCV_DONE)
+		return 0;
+	if (r->state == RCV_DEAD) {
+		if (err)
+			*err = r->fail;
+		return r->dead_rc;
+	}
+	sevmig_error_clear(&r->fail);
+	int rc = receive(r);
+	if (rc < 0) {
+		/* Let the workers finish: nothing may write after we return. */
+		atomic_store(&r->stop, 1);
+		struct sevmig__job *j;
+		while ((j = sevmig__pool_wait_oldest(r->pool)))
+			release(r, (struct rjob *)j);
+		if (!r->fail.code)
+			sevmig__fail(&r->fail, rc, SEVMIG_NO_OFFSET, 0, "%s", sevmig_strerror(rc));
+		r->state = RCV_DEAD;
+		r->dead_rc = rc;
+		if (err)
+			*err = r->fail;
+		return rc;
+	}
+	r->state = RCV_DONE;
+	return 0;
+}
+
+void sevmig_receiver_cancel(struct sevmig_receiver *r)
+{
+	if (!r)
+		return;
+	atomic_store(&r->cancel, 1);
+	atomic_store(&r->stop, 1);
+}
+
+const struct sevmig_pstate *sevmig_receiver_pstate(const struct sevmig_receiver *r)
+{
+	return sevmig_stream_reader_pstate(r->rd);
+}
+
+void sevmig_receiver_counts(const struct sevmig_receiver *r, struct sevmig_stream_counts *c)
+{
+	sevmig_stream_reader_counts(r->rd, c);
+}
+
+int sevmig_receiver_header(const struct sevmig_receiver *r, struct sevmig_stream_header *hdr)
+{
+	if (!sevmig_stream_reader_pstate(r->rd))
+		return -ENODATA;
+	/* The header was read: asking again does not read. */
+	return sevmig_stream_reader_header(r->rd, hdr, NULL);
+}
+
+int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regions,
+			size_t nregions, sevmig_read_fn read, void *read_arg,
+			const struct sevmig_receiver_opts *opts, struct sevmig_receiver **out,
+			struct sevmig_error *err)
+{
+	if (!fw || !read || !out)
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "firmware handle, read callback and result are required");
+	if (!sevmig__opts_valid(opts, sizeof(*opts), sizeof(size_t)))
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "receiver options: bad size or non-zero unknown fields");
+	bool dry = SEVMIG__OPT(opts, dry_run, false);
+	unsigned workers = SEVMIG__OPT(opts, workers, 0u);
+	unsigned window = SEVMIG__OPT(opts, window, 0u);
+	if (workers > SM_MAX_WINDOW || window > SM_MAX_WINDOW)
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "workers and window are limited to %u", SM_MAX_WINDOW);
+	if (!regions && !dry)
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "guest memory regions are required (except in a dry run)");
+	struct sevmig_receiver *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->fw = fw;
+	r->dry_run = dry;
+	r->workers = workers;
+	r->window = sevmig__window(workers, window);
+	r->vmsa_dest = SEVMIG__OPT(opts, vmsa_dest, NULL);
+	r->vmsa_arg = SEVMIG__OPT(opts, vmsa_arg, NULL);
+	r->progress = SEVMIG__OPT(opts, progress, NULL);
+	r->progress_arg = SEVMIG__OPT(opts, progress_arg, NULL);
+	int rc = 0;
+	if (regions) {
+		rc = sevmig__layout_from_regions(regions, nregions, true, &r->layout, err);
+		if (rc < 0) {
+			free(r);
+			return rc;
+		}
+		r->have_regions = true;
+	}
+	SEVMIG_OPTS(sevmig_reader_opts, ro, .expect_uuid = SEVMIG__OPT(opts, expect_uuid, NULL),
+		    .allow_trailing = SEVMIG__OPT(opts, allow_trailing, false));
+	rc = sevmig_stream_reader_new(read, read_arg, &ro, &r->rd);
+	if (rc == 0) {
+		sevmig__reader_set_decode(r->rd, false);
+		unsigned maxt = sevmig_fw_max_threads(fw);
+		rc = sevmig__pool_new(workers, workers < maxt ? workers : maxt, r->window,
+				      &r->pool);
+	}
+	r->nwctx = workers ? workers : 1;
+	r->jobs = calloc(r->window, sizeof(*r->jobs));
+	r->wctx = calloc(r->nwctx, sizeof(*r->wctx));
+	if (!r->jobs || !r->wctx)
+		rc = -ENOMEM;
+	for (unsigned i = 0; rc == 0 && i < r->window; i++) {
+		r->jobs[i].r = r;
+		r->jobs[i].j.run = run_job;
+		release(r, &r->jobs[i]);
+	}
+	for (unsigned i = 0; rc == 0 && i < r->nwctx; i++)
+		if (posix_memalign((void **)&r->wctx[i].page, SM_PAGE, SM_PAGE))
+			rc = -ENOMEM;
+	if (rc < 0) {
+		sevmig_receiver_free(r);
+		return sevmig__fail(err, rc, SEVMIG_NO_OFFSET, 0, "setting up the receiver: %s",
+				    sevmig_strerror(rc));
+	}
+	*out = r;
+	return 0;
+}
+
+void sevmig_receiver_free(struct sevmig_receiver *r)
+{
+	if (!r)
+		return;
+	sevmig_receiver_cancel(r);
+	if (r->pool) {
+		struct sevmig__job *j;
+		while ((j = sevmig__pool_wait_oldest(r->pool)))
+			;
+		sevmig__pool_free(r->pool);
+	}
+	for (unsigned i = 0; r->jobs && i < r->window; i++)
+		sevmig__buf_free(&r->jobs[i].buf);
+	free(r->jobs);
+	for (unsigned i = 0; r->wctx && i < r->nwctx; i++) {
+		ZSTD_freeDCtx(r->wctx[i].dctx);
+		free(r->wctx[i].scratch);
+		if (r->wctx[i].page)
+			OPENSSL_cleanse(r->wctx[i].page, SM_PAGE);
+		free(r->wctx[i].page);
+	}
+	free(r->wctx);
+	sevmig_stream_reader_free(r->rd);
+	sevmig__layout_free(&r->layout);
+	free(r);
+}

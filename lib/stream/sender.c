@@ -1,0 +1,1059 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sender: guest memory and page state in, stream out.
+ *
+ * The caller's thread walks the pages to send and cuts them into batches
+ * (jobs): private pages for SEND_UPDATE_DATA, shared pages for the zero test
+ * and compression. Jobs run on the worker pool (or inline), and the caller's
+ * thread writes their records in submission order, so the stream does not
+ * depend on the number of workers. Memory is bounded by the window: at most
+ * window + 2 jobs of batch_pages pages each exist at any time.
+ */
+#include "stream/stream_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <uuid/uuid.h>
+
+#include "util/endian.h"
+
+enum sstate { S_NEW, S_STREAMING, S_VMSA, S_DONE, S_DEAD };
+enum { SJ_ENC, SJ_SHARED };
+
+struct sjob {
+	struct sevmig__job j;
+	struct sevmig_sender *s;
+	int kind;
+	uint32_t n;
+	uint64_t *gfn;
+	uint32_t *slot;
+	uint32_t *idx; /* SHARED: positions of the non-zero pages */
+	struct sevmig__buf out;
+	uint32_t nrec;
+	uint32_t rec_off[2];
+	uint16_t rec_type[2];
+	uint32_t rec_len[2];
+	uint64_t enc, plain, zero, plain_wire;
+	char msg[200];
+	struct sjob *next_free;
+};
+
+struct wctx {
+	ZSTD_CCtx *cctx;
+};
+
+struct sevmig_sender {
+	struct sevmig_fw *fw;
+	struct sevmig__layout layout;
+	struct sevmig__writer w;
+	uint8_t uuid[16];
+	void *target_pdh, *target_chain, *amd_certs;
+	uint32_t target_pdh_len, target_chain_len, amd_certs_len;
+	unsigned batch, workers, window;
+	int zlevel;
+	size_t pstate_max; /* serialized page state per PSTATE record */
+	sevmig_stream_progress_fn progress;
+	void *progress_arg;
+
+	struct sevmig__pool *pool;
+	struct sjob *jobs;
+	unsigned njobs;
+	struct sjob *free_jobs;
+	struct wctx *wctx;
+	unsigned nwctx;
+	struct sjob *cur[2]; /* batches being filled: ENC, SHARED */
+
+	atomic_int cancel; /* sevmig_sender_cancel() */
+	atomic_int stop;   /* workers: give up (cancel or a failure) */
+	enum sstate state;
+	int dead_rc;
+	bool started; /* SEND_START succeeded: cancel on failure */
+	bool hdr_done; /* the stream header is out: ABORT can follow */
+	uint32_t policy;
+	bool soft;
+	struct sevmig_pstate *last; /* page state as of the last pass */
+	const struct sevmig_pstate *ps; /* the pass's page state */
+	struct sevmig_stream_counts counts;
+	uint64_t round_enc, round_plain, round_zero;
+	struct sevmig_error fail; /* the first failure of the current call */
+};
+
+/* Record the first failure of a call (later ones are consequences). */
+#define SFAIL(s, rc_, ...)                                   \
+	((s)->fail.code ? (rc_)                              \
+			: sevmig__fail(&(s)->fail, (rc_), SEVMIG_NO_OFFSET, (s)->w.seq, __VA_ARGS__))
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+static int run_enc(struct sjob *j, unsigned worker)
+{
+	(void)worker;
+	struct sevmig_sender *s = j->s;
+	uint8_t *rec = j->out.data;
+	uint8_t *pl = rec + SM_REC_HDR;
+	uint32_t n = j->n;
+	sevmig__put_le32(pl, n);
+	sevmig__put_le32(pl + 4, SM_PKT_HDR);
+	sevmig__put_le32(pl + 8, SM_PAGE);
+	sevmig__put_le32(pl + 12, 0);
+	uint8_t *pkt = pl + SM_ENC_FIXED + 8 * (size_t)n;
+	for (uint32_t i = 0; i < n; i++) {
+		sevmig__put_le64(pl + SM_ENC_FIXED + 8 * i, j->gfn[i]);
+		if ((i & 15) == 0 && atomic_load_explicit(&s->stop, memory_order_relaxed))
+			return -ECANCELED;
+		struct sevmig_fw_send_update p = {
+			.guest = sevmig__layout_host(&s->layout, j->slot[i], j->gfn[i]),
+			.guest_len = SM_PAGE,
+			.hdr = pkt,
+			.hdr_len = SM_PKT_HDR,
+			.trans = pkt + SM_PKT_HDR,
+			.trans_len = SM_PAGE,
+		};
+		uint32_t st = SEVMIG_FW_STATUS_NONE;
+		int rc = sevmig_fw_send_update_data(s->fw, &p, &st);
+		if (rc < 0) {
+			sevmig__msg(j->msg, sizeof(j->msg),
+				    "SEND_UPDATE_DATA of gfn 0x%" PRIx64 " failed: %s (firmware "
+				    "status %s)",
+				    j->gfn[i], sevmig_strerror(rc), sevmig_fw_status_name(st));
+			return rc;
+		}
+		if (p.hdr_len != SM_PKT_HDR || p.trans_len != SM_PAGE) {
+			sevmig__msg(j->msg, sizeof(j->msg),
+				    "SEND_UPDATE_DATA of gfn 0x%" PRIx64 " gave a %u-byte header and "
+				    "%u bytes (the stream needs 52 and 4096)",
+				    j->gfn[i], p.hdr_len, p.trans_len);
+			return -EPROTO;
+		}
+		pkt += SM_PKT_HDR + SM_PAGE;
+	}
+	j->nrec = 1;
+	j->rec_off[0] = 0;
+	j->rec_type[0] = SEVMIG_REC_ENC;
+	j->rec_len[0] = SM_ENC_FIXED + n * SM_ENC_ENTRY;
+	j->enc = n;
+	return 0;
+}
+
+/* Compress the non-zero pages into dst (cap bytes): the size, or 0 when the
+ * frame would not be smaller than the pages. */
+static size_t compress_pages(struct sevmig_sender *s, struct sjob *j, ZSTD_CCtx *c, uint32_t m,
+			     uint8_t *dst, size_t cap)
+{
+	ZSTD_CCtx_reset(c, ZSTD_reset_session_only);
+	if (ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(c, (unsigned long long)m * SM_PAGE)))
+		return 0;
+	ZSTD_outBuffer out = {dst, cap, 0};
+	/* Feed host-contiguous runs of pages as single inputs. */
+	for (uint32_t a = 0; a < m;) {
+		uint32_t b = a + 1, ia = j->idx[a];
+		while (b < m && j->slot[j->idx[b]] == j->slot[ia] &&
+		       j->gfn[j->idx[b]] == j->gfn[ia] + (b - a))
+			b++;
+		ZSTD_inBuffer in = {sevmig__layout_host(&s->layout, j->slot[ia], j->gfn[ia]),
+				    (size_t)(b - a) * SM_PAGE, 0};
+		while (in.pos < in.size) {
+			size_t r = ZSTD_compressStream2(c, &out, &in, ZSTD_e_continue);
+			if (ZSTD_isError(r) || (out.pos == out.size && in.pos < in.size))
+				return 0;
+		}
+		a = b;
+	}
+	ZSTD_inBuffer none = {NULL, 0, 0};
+	for (;;) {
+		size_t r = ZSTD_compressStream2(c, &out, &none, ZSTD_e_end);
+		if (ZSTD_isError(r))
+			return 0;
+		if (r == 0)
+			break;
+		if (out.pos == out.size)
+			return 0; /* does not fit: not smaller */
+	}
+	return out.pos < (size_t)m * SM_PAGE ? out.pos : 0;
+}
+
+static int run_shared(struct sjob *j, unsigned worker)
+{
+	struct sevmig_sender *s = j->s;
+	uint32_t n = j->n, m = 0, runs = 0;
+	uint8_t *base = j->out.data;
+	/* ZERO record first: runs of consecutive zero pages in one slot. */
+	uint8_t *zp = base + SM_REC_HDR;
+	uint64_t run_gfn = 0, run_n = 0;
+	uint32_t run_slot = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if ((i & 63) == 0 && atomic_load_explicit(&s->stop, memory_order_relaxed))
+			return -ECANCELED;
+		const uint8_t *p = sevmig__layout_host(&s->layout, j->slot[i], j->gfn[i]);
+		if (!sevmig__page_is_zero(p)) {
+			j->idx[m++] = i;
+			continue;
+		}
+		if (run_n && j->slot[i] == run_slot && j->gfn[i] == run_gfn + run_n) {
+			run_n++;
+			continue;
+		}
+		if (run_n) {
+			sevmig__put_le64(zp + SM_ZERO_FIXED + 16 * runs, run_gfn);
+			sevmig__put_le64(zp + SM_ZERO_FIXED + 16 * runs + 8, run_n);
+			runs++;
+		}
+		run_gfn = j->gfn[i];
+		run_n = 1;
+		run_slot = j->slot[i];
+	}
+	if (run_n) {
+		sevmig__put_le64(zp + SM_ZERO_FIXED + 16 * runs, run_gfn);
+		sevmig__put_le64(zp + SM_ZERO_FIXED + 16 * runs + 8, run_n);
+		runs++;
+	}
+	size_t off = 0;
+	j->nrec = 0;
+	if (runs) {
+		sevmig__put_le32(zp, runs);
+		sevmig__put_le32(zp + 4, 0);
+		j->rec_off[0] = 0;
+		j->rec_type[0] = SEVMIG_REC_ZERO;
+		j->rec_len[0] = SM_ZERO_FIXED + 16 * runs;
+		j->nrec = 1;
+		off = SM_REC_OVERHEAD + j->rec_len[0];
+	}
+	j->zero = n - m;
+	if (!m)
+		return 0;
+	uint8_t *pl = base + off + SM_REC_HDR;
+	for (uint32_t i = 0; i < m; i++)
+		sevmig__put_le64(pl + SM_PLAIN_FIXED + 8 * i, j->gfn[j->idx[i]]);
+	uint8_t *data = pl + SM_PLAIN_FIXED + 8 * (size_t)m;
+	size_t raw = (size_t)m * SM_PAGE, d = 0;
+	if (s->zlevel)
+		d = compress_pages(s, j, s->wctx[worker].cctx, m, data, raw);
+	uint32_t codec = d ? SEVMIG_CODEC_ZSTD : SEVMIG_CODEC_RAW;
+	if (!d) {
+		for (uint32_t i = 0; i < m; i++)
+			memcpy(data + (size_t)i * SM_PAGE,
+			       sevmig__layout_host(&s->layout, j->slot[j->idx[i]], j->gfn[j->idx[i]]),
+			       SM_PAGE);
+		d = raw;
+	}
+	sevmig__put_le32(pl, m);
+	sevmig__put_le32(pl + 4, codec);
+	sevmig__put_le32(pl + 8, (uint32_t)d);
+	sevmig__put_le32(pl + 12, 0);
+	j->rec_off[j->nrec] = (uint32_t)off;
+	j->rec_type[j->nrec] = SEVMIG_REC_PLAIN;
+	j->rec_len[j->nrec] = SM_PLAIN_FIXED + 8 * m + (uint32_t)d;
+	j->nrec++;
+	j->plain = m;
+	j->plain_wire = d;
+	return 0;
+}
+
+static int run_job(struct sevmig__job *job, unsigned worker)
+{
+	struct sjob *j = (struct sjob *)job;
+	return j->kind == SJ_ENC ? run_enc(j, worker) : run_shared(j, worker);
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+static void report(struct sevmig_sender *s)
+{
+	s->counts.records = s->w.seq;
+	s->counts.bytes = s->w.bytes;
+	if (s->progress && s->progress(s->progress_arg, &s->counts))
+		sevmig_sender_cancel(s);
+}
+
+static int write_record(struct sevmig_sender *s, uint8_t *rec, uint16_t type, uint32_t len)
+{
+	int rc = sevmig__writer_record(&s->w, rec, type, len);
+	if (rc < 0)
+		return SFAIL(s, rc, "writing the stream failed: %s", sevmig_strerror(rc));
+	report(s);
+	return 0;
+}
+
+/* A small record built on the stack or the heap. */
+static int emit(struct sevmig_sender *s, uint16_t type, const void *payload, uint32_t len)
+{
+	uint8_t *rec = malloc(SM_REC_OVERHEAD + (size_t)len);
+	if (!rec)
+		return SFAIL(s, -ENOMEM, "out of memory");
+	memcpy(rec + SM_REC_HDR, payload, len);
+	int rc = write_record(s, rec, type, len);
+	free(rec);
+	return rc;
+}
+
+static void release(struct sevmig_sender *s, struct sjob *j)
+{
+	j->next_free = s->free_jobs;
+	s->free_jobs = j;
+}
+
+/* Take the oldest finished job and write its records. */
+static int drain_one(struct sevmig_sender *s)
+{
+	struct sjob *j = (struct sjob *)sevmig__pool_wait_oldest(s->pool);
+	if (!j)
+		return 0;
+	int rc = j->j.rc;
+	if (rc < 0) {
+		if (rc == -ECANCELED)
+			rc = SFAIL(s, rc, "cancelled");
+		else
+			rc = SFAIL(s, rc, "%s", j->msg[0] ? j->msg : sevmig_strerror(rc));
+		release(s, j);
+		return rc;
+	}
+	for (uint32_t i = 0; i < j->nrec && rc == 0; i++) {
+		rc = write_record(s, j->out.data + j->rec_off[i], j->rec_type[i], j->rec_len[i]);
+		if (rc == 0 && j->rec_type[i] == SEVMIG_REC_ENC) {
+			s->counts.enc_records++;
+		} else if (rc == 0 && j->rec_type[i] == SEVMIG_REC_ZERO) {
+			s->counts.zero_records++;
+		} else if (rc == 0) {
+			s->counts.plain_records++;
+			s->counts.plain_wire_bytes += j->plain_wire;
+		}
+	}
+	if (rc == 0) {
+		s->counts.enc_pages += j->enc;
+		s->counts.plain_pages += j->plain;
+		s->counts.zero_pages += j->zero;
+		s->round_enc += j->enc;
+		s->round_plain += j->plain;
+		s->round_zero += j->zero;
+	}
+	release(s, j);
+	return rc;
+}
+
+static int drain_all(struct sevmig_sender *s)
+{
+	while (sevmig__pool_inflight(s->pool))
+		SEVMIG__TRY(drain_one(s));
+	return 0;
+}
+
+static int check_cancel(struct sevmig_sender *s)
+{
+	if (atomic_load(&s->cancel))
+		return SFAIL(s, -ECANCELED, "cancelled");
+	return 0;
+}
+
+static int submit(struct sevmig_sender *s, struct sjob *j)
+{
+	while (sevmig__pool_full(s->pool))
+		SEVMIG__TRY(drain_one(s));
+	SEVMIG__TRY(check_cancel(s));
+	j->j.needs_fw = j->kind == SJ_ENC;
+	j->msg[0] = 0;
+	j->enc = j->plain = j->zero = j->plain_wire = 0;
+	sevmig__pool_submit(s->pool, &j->j);
+	return 0;
+}
+
+static int add_page(struct sevmig_sender *s, uint64_t gfn, uint32_t slot, int kind)
+{
+	struct sjob *j = s->cur[kind];
+	if (!j) {
+		while (!s->free_jobs)
+			SEVMIG__TRY(drain_one(s));
+		j = s->free_jobs;
+		s->free_jobs = j->next_free;
+		j->kind = kind;
+		j->n = 0;
+		s->cur[kind] = j;
+	}
+	j->gfn[j->n] = gfn;
+	j->slot[j->n] = slot;
+	if (++j->n == s->batch) {
+		s->cur[kind] = NULL;
+		int rc = submit(s, j);
+		if (rc < 0) {
+			release(s, j);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int flush_batches(struct sevmig_sender *s)
+{
+	for (int k = 0; k < 2; k++) {
+		struct sjob *j = s->cur[k];
+		if (!j)
+			continue;
+		s->cur[k] = NULL;
+		int rc = submit(s, j);
+		if (rc < 0) {
+			release(s, j);
+			return rc;
+		}
+	}
+	return drain_all(s);
+}
+
+/* ---- walking the pages ---------------------------------------------------- */
+
+struct range_ctx {
+	struct sevmig_sender *s;
+	uint32_t slot;
+	uint64_t pos;
+};
+
+static int add_pages(struct sevmig_sender *s, uint32_t slot, uint64_t gfn, uint64_t n, int kind)
+{
+	for (uint64_t i = 0; i < n; i++)
+		SEVMIG__TRY(add_page(s, gfn + i, slot, kind));
+	return 0;
+}
+
+static int on_shared_run(void *arg, uint64_t gfn, uint64_t npages)
+{
+	struct range_ctx *c = arg;
+	SEVMIG__TRY(add_pages(c->s, c->slot, c->pos, gfn - c->pos, SJ_ENC));
+	SEVMIG__TRY(add_pages(c->s, c->slot, gfn, npages, SJ_SHARED));
+	c->pos = gfn + npages;
+	return 0;
+}
+
+/* Every page of [gfn, gfn + n) in slot `slot`, by its current state. */
+static int send_range(struct sevmig_sender *s, uint32_t slot, uint64_t gfn, uint64_t n)
+{
+	struct range_ctx c = {s, slot, gfn};
+	int rc = sevmig_pstate_walk(s->ps, gfn, n, SEVMIG_PAGE_SHARED, on_shared_run, &c);
+	if (rc < 0)
+		return SFAIL(s, rc, "walking the page state failed: %s", sevmig_strerror(rc));
+	return add_pages(s, slot, c.pos, gfn + n - c.pos, SJ_ENC);
+}
+
+/* ---- records of the session ----------------------------------------------- */
+
+static int emit_round(struct sevmig_sender *s)
+{
+	uint8_t p[SM_ROUND_LEN];
+	sevmig__put_le64(p, s->counts.rounds);
+	sevmig__put_le64(p + 8, s->round_enc);
+	sevmig__put_le64(p + 16, s->round_plain);
+	sevmig__put_le64(p + 24, s->round_zero);
+	SEVMIG__TRY(emit(s, SEVMIG_REC_ROUND, p, sizeof(p)));
+	s->counts.rounds++;
+	s->round_enc = s->round_plain = s->round_zero = 0;
+	return 0;
+}
+
+/* A page-state map as one record, or halves of its range when too big. */
+static int emit_pstate(struct sevmig_sender *s, const struct sevmig_pstate *map, uint32_t kind,
+		       uint64_t first, uint64_t end)
+{
+	SEVMIG_OPTS(sevmig_pstate_save_opts, so, .zstd_level = s->zlevel > 0 ? s->zlevel : 0);
+	void *buf = NULL;
+	size_t len = 0;
+	int rc = sevmig_pstate_serialize(map, &so, &buf, &len);
+	if (rc < 0)
+		return SFAIL(s, rc, "serializing the page state failed: %s", sevmig_strerror(rc));
+	if (len > s->pstate_max) {
+		free(buf);
+		if (end - first < 2)
+			return SFAIL(s, -EOVERFLOW, "page state of one page does not fit a record");
+		uint64_t mid = first + (end - first) / 2;
+		uint64_t r[3] = {first, mid, end};
+		for (int h = 0; h < 2; h++) {
+			struct sevmig_pstate *part;
+			rc = sevmig__pstate_restrict(map, r[h], r[h + 1], &part);
+			if (rc < 0)
+				return SFAIL(s, rc, "splitting the page state failed: %s",
+					     sevmig_strerror(rc));
+			struct sevmig_pstate_stats st;
+			sevmig_pstate_stats(part, &st);
+			/* A DELTA part with nothing in it is left out; FULL
+			 * parts must tile the range. */
+			if (kind == SEVMIG_PSTATE_FULL || st.covered_pages)
+				rc = emit_pstate(s, part, kind, r[h], r[h + 1]);
+			sevmig_pstate_free(part);
+			SEVMIG__TRY(rc);
+		}
+		return 0;
+	}
+	uint8_t *rec = malloc(SM_REC_OVERHEAD + SM_PSTATE_FIXED + len);
+	if (!rec) {
+		free(buf);
+		return SFAIL(s, -ENOMEM, "out of memory");
+	}
+	uint8_t *p = rec + SM_REC_HDR;
+	sevmig__put_le32(p, kind);
+	sevmig__put_le32(p + 4, 0);
+	sevmig__put_le64(p + 8, first);
+	sevmig__put_le64(p + 16, end);
+	memcpy(p + SM_PSTATE_FIXED, buf, len);
+	free(buf);
+	rc = write_record(s, rec, SEVMIG_REC_PSTATE, (uint32_t)(SM_PSTATE_FIXED + len));
+	free(rec);
+	if (rc == 0)
+		s->counts.pstate_records++;
+	return rc;
+}
+
+static uint64_t layout_first(const struct sevmig__layout *l)
+{
+	return l->slots[0].gfn;
+}
+
+static uint64_t layout_end(const struct sevmig__layout *l)
+{
+	return l->slots[l->n - 1].gfn + l->slots[l->n - 1].npages;
+}
+
+static void emit_abort(struct sevmig_sender *s, uint32_t reason, const char *msg)
+{
+	if (s->w.dead)
+		return;
+	size_t m = strlen(msg);
+	if (m > SM_ABORT_MSG_MAX)
+		m = SM_ABORT_MSG_MAX;
+	uint8_t *rec = malloc(SM_REC_OVERHEAD + 8 + m);
+	if (!rec)
+		return;
+	sevmig__put_le32(rec + SM_REC_HDR, reason);
+	sevmig__put_le32(rec + SM_REC_HDR + 4, (uint32_t)m);
+	memcpy(rec + SM_REC_HDR + 8, msg, m);
+	if (sevmig__writer_record(&s->w, rec, SEVMIG_REC_ABORT, (uint32_t)(8 + m)) == 0) {
+		s->counts.records = s->w.seq;
+		s->counts.bytes = s->w.bytes;
+	}
+	free(rec);
+}
+
+/*
+ * The migration is over: let the workers finish, give the guest back to the
+ * source (SEND_CANCEL) and say so in the stream (ABORT) while it still works.
+ */
+static int sender_fail(struct sevmig_sender *s, int rc, struct sevmig_error *err)
+{
+	atomic_store(&s->stop, 1);
+	struct sevmig__job *j;
+	while ((j = sevmig__pool_wait_oldest(s->pool)))
+		release(s, (struct sjob *)j);
+	for (int k = 0; k < 2; k++) {
+		if (s->cur[k])
+			release(s, s->cur[k]);
+		s->cur[k] = NULL;
+	}
+	if (!s->fail.code)
+		sevmig__fail(&s->fail, rc, SEVMIG_NO_OFFSET, s->w.seq, "%s", sevmig_strerror(rc));
+	if (s->started) {
+		uint32_t st = SEVMIG_FW_STATUS_NONE;
+		int crc = sevmig_fw_send_cancel(s->fw, &st);
+		if (crc < 0) {
+			size_t l = strlen(s->fail.message);
+			snprintf(s->fail.message + l, sizeof(s->fail.message) - l,
+				 "; SEND_CANCEL also failed (%s)", sevmig_fw_status_name(st));
+		}
+		if (s->hdr_done)
+			emit_abort(s, rc == -ECANCELED ? SEVMIG_ABORT_CANCELLED : SEVMIG_ABORT_ERROR,
+				   s->fail.message);
+	}
+	s->state = S_DEAD;
+	s->dead_rc = rc;
+	s->started = false;
+	if (err)
+		*err = s->fail;
+	return rc;
+}
+
+/* Common entry of every call: state and pending cancellation. */
+static int enter(struct sevmig_sender *s, struct sevmig_error *err)
+{
+	sevmig_error_clear(&s->fail);
+	if (s->state == S_DEAD)
+		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
+				    "the sender has failed or was cancelled (%s)",
+				    sevmig_strerror(s->dead_rc));
+	if (atomic_load(&s->cancel))
+		return sender_fail(s, SFAIL(s, -ECANCELED, "cancelled"), err);
+	return 0;
+}
+
+static int leave(struct sevmig_sender *s, int rc, struct sevmig_error *err)
+{
+	if (rc < 0)
+		return sender_fail(s, rc, err);
+	return 0;
+}
+
+/* ---- public ---------------------------------------------------------------- */
+
+static void *dup_mem(const void *p, size_t n)
+{
+	if (!p || !n)
+		return NULL;
+	void *d = malloc(n);
+	if (d)
+		memcpy(d, p, n);
+	return d;
+}
+
+int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regions,
+		      size_t nregions, sevmig_write_fn write, void *write_arg,
+		      const struct sevmig_sender_opts *opts, struct sevmig_sender **out,
+		      struct sevmig_error *err)
+{
+	if (!fw || !write || !out)
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "firmware handle, write callback and result are required");
+	if (!sevmig__opts_valid(opts, sizeof(*opts), sizeof(size_t)))
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "sender options: bad size or non-zero unknown fields");
+	const void *pdh = SEVMIG__OPT(opts, target_pdh, NULL);
+	uint32_t pdh_len = SEVMIG__OPT(opts, target_pdh_len, 0);
+	if (!pdh || !pdh_len)
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "the target's PDH certificate is required (target_pdh)");
+	unsigned batch = SEVMIG__OPT(opts, batch_pages, 0u);
+	int zlevel = SEVMIG__OPT(opts, zstd_level, 0);
+	unsigned workers = SEVMIG__OPT(opts, workers, 0u);
+	unsigned window = SEVMIG__OPT(opts, window, 0u);
+	if (!batch)
+		batch = SM_DEFAULT_BATCH;
+	if (batch > SEVMIG_STREAM_MAX_BATCH)
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "batch_pages %u exceeds %u", batch, SEVMIG_STREAM_MAX_BATCH);
+	if (zlevel && (zlevel < ZSTD_minCLevel() || zlevel > ZSTD_maxCLevel()))
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "zstd level %d is outside [%d, %d]", zlevel, ZSTD_minCLevel(),
+				    ZSTD_maxCLevel());
+	if (workers > SM_MAX_WINDOW || window > SM_MAX_WINDOW)
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "workers and window are limited to %u", SM_MAX_WINDOW);
+
+	struct sevmig_sender *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->fw = fw;
+	s->batch = batch;
+	s->zlevel = zlevel;
+	s->workers = workers;
+	s->window = sevmig__window(workers, window);
+	s->pstate_max = SEVMIG_STREAM_MAX_PAYLOAD - SM_PSTATE_FIXED;
+	s->progress = SEVMIG__OPT(opts, progress, NULL);
+	s->progress_arg = SEVMIG__OPT(opts, progress_arg, NULL);
+	const uint8_t *uuid = SEVMIG__OPT(opts, uuid, NULL);
+	if (uuid)
+		memcpy(s->uuid, uuid, 16);
+	else
+		uuid_generate(s->uuid);
+	int rc = sevmig__layout_from_regions(regions, nregions, true, &s->layout, err);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	s->target_pdh_len = pdh_len;
+	s->target_pdh = dup_mem(pdh, pdh_len);
+	s->target_chain_len = SEVMIG__OPT(opts, target_chain_len, 0u);
+	s->target_chain = dup_mem(SEVMIG__OPT(opts, target_chain, NULL), s->target_chain_len);
+	s->amd_certs_len = SEVMIG__OPT(opts, amd_certs_len, 0u);
+	s->amd_certs = dup_mem(SEVMIG__OPT(opts, amd_certs, NULL), s->amd_certs_len);
+	if (!s->target_chain)
+		s->target_chain_len = 0;
+	if (!s->amd_certs)
+		s->amd_certs_len = 0;
+
+	unsigned maxt = sevmig_fw_max_threads(fw);
+	unsigned fw_workers = workers < maxt ? workers : maxt;
+	s->njobs = s->window + 2;
+	s->nwctx = workers ? workers : 1;
+	s->jobs = calloc(s->njobs, sizeof(*s->jobs));
+	s->wctx = calloc(s->nwctx, sizeof(*s->wctx));
+	rc = s->target_pdh && s->jobs && s->wctx ? 0 : -ENOMEM;
+	size_t cap = 2 * SM_REC_OVERHEAD + SM_ZERO_FIXED + SM_PLAIN_FIXED +
+		     (size_t)batch * (16 + 8 + SM_PAGE);
+	size_t enc_cap = SM_REC_OVERHEAD + SM_ENC_FIXED + (size_t)batch * SM_ENC_ENTRY;
+	if (enc_cap > cap)
+		cap = enc_cap;
+	for (unsigned i = 0; i < s->njobs && rc == 0; i++) {
+		struct sjob *j = &s->jobs[i];
+		j->s = s;
+		j->j.run = run_job;
+		j->gfn = malloc(batch * sizeof(*j->gfn));
+		j->slot = malloc(batch * sizeof(*j->slot));
+		j->idx = malloc(batch * sizeof(*j->idx));
+		if (!j->gfn || !j->slot || !j->idx || sevmig__buf_reserve(&j->out, cap) < 0)
+			rc = -ENOMEM;
+		release(s, j);
+	}
+	for (unsigned i = 0; i < s->nwctx && rc == 0 && zlevel; i++) {
+		s->wctx[i].cctx = ZSTD_createCCtx();
+		if (!s->wctx[i].cctx ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(s->wctx[i].cctx, ZSTD_c_compressionLevel,
+							zlevel)))
+			rc = -ENOMEM;
+	}
+	if (rc == 0)
+		rc = sevmig__writer_init(&s->w, write, write_arg, s->uuid);
+	if (rc == 0)
+		rc = sevmig__pool_new(workers, fw_workers, s->window, &s->pool);
+	if (rc < 0) {
+		sevmig_sender_free(s);
+		return sevmig__fail(err, rc, SEVMIG_NO_OFFSET, 0, "setting up the sender: %s",
+				    sevmig_strerror(rc));
+	}
+	*out = s;
+	return 0;
+}
+
+static int check_ps(struct sevmig_sender *s, const struct sevmig_pstate *ps)
+{
+	if (!ps || !sevmig__layout_covers(&s->layout, ps))
+		return SFAIL(s, -EINVAL,
+			     "the page state does not cover exactly the guest memory regions");
+	return 0;
+}
+
+static int start(struct sevmig_sender *s, const struct sevmig_pstate *ps)
+{
+	struct sevmig_fw_platform_status pst;
+	uint32_t st = SEVMIG_FW_STATUS_NONE;
+	int rc = sevmig_fw_platform_status(s->fw, &pst, &st);
+	if (rc < 0)
+		return SFAIL(s, rc, "PLATFORM_STATUS failed: %s", sevmig_fw_last_error(s->fw));
+	s->soft = pst.soft;
+
+	uint8_t pdh[SEVMIG_CERT_SIZE], chain[SM_CHAIN_SIZE];
+	uint32_t pdh_len = sizeof(pdh), chain_len = sizeof(chain);
+	rc = sevmig_fw_pdh_cert_export(s->fw, pdh, &pdh_len, chain, &chain_len, &st);
+	if (rc < 0)
+		return SFAIL(s, rc, "PDH_CERT_EXPORT on the source failed: %s",
+			     sevmig_fw_last_error(s->fw));
+	if (pdh_len != SEVMIG_CERT_SIZE || (chain_len && chain_len != SM_CHAIN_SIZE))
+		return SFAIL(s, -EPROTO, "PDH_CERT_EXPORT gave %u + %u bytes", pdh_len, chain_len);
+
+	uint8_t session[SEVMIG_SESSION_SIZE];
+	struct sevmig_fw_send_start ss = {
+		.pdh_cert = s->target_pdh,
+		.pdh_cert_len = s->target_pdh_len,
+		.plat_certs = s->target_chain,
+		.plat_certs_len = s->target_chain_len,
+		.amd_certs = s->amd_certs,
+		.amd_certs_len = s->amd_certs_len,
+		.session = session,
+		.session_len = sizeof(session),
+	};
+	rc = sevmig_fw_send_start(s->fw, &ss, &st);
+	if (rc < 0)
+		return SFAIL(s, rc, "SEND_START failed: %s", sevmig_fw_last_error(s->fw));
+	s->started = true;
+	s->policy = ss.policy;
+	if (ss.session_len != SEVMIG_SESSION_SIZE)
+		return SFAIL(s, -EPROTO, "SEND_START gave a %u-byte session", ss.session_len);
+
+	rc = sevmig__writer_header(&s->w, s->soft ? SEVMIG_STREAM_FLAG_SOFT : 0, s->policy,
+				   &s->layout);
+	if (rc < 0)
+		return SFAIL(s, rc, "writing the stream failed: %s", sevmig_strerror(rc));
+	s->hdr_done = true;
+	size_t len = SM_SESSION_FIXED + pdh_len + chain_len + SEVMIG_SESSION_SIZE;
+	uint8_t p[SM_SESSION_FIXED + SEVMIG_CERT_SIZE + SM_CHAIN_SIZE + SEVMIG_SESSION_SIZE];
+	sevmig__put_le32(p, s->policy);
+	sevmig__put_le32(p + 4, pdh_len);
+	sevmig__put_le32(p + 8, chain_len);
+	sevmig__put_le32(p + 12, SEVMIG_SESSION_SIZE);
+	memcpy(p + SM_SESSION_FIXED, pdh, pdh_len);
+	memcpy(p + SM_SESSION_FIXED + pdh_len, chain, chain_len);
+	memcpy(p + SM_SESSION_FIXED + pdh_len + chain_len, session, SEVMIG_SESSION_SIZE);
+	rc = emit(s, SEVMIG_REC_SESSION, p, (uint32_t)len);
+	OPENSSL_cleanse(session, sizeof(session));
+	OPENSSL_cleanse(p, sizeof(p));
+	SEVMIG__TRY(rc);
+	return emit_pstate(s, ps, SEVMIG_PSTATE_FULL, layout_first(&s->layout),
+			   layout_end(&s->layout));
+}
+
+/* After a pass: remember the page state it was sent with. */
+static int remember(struct sevmig_sender *s, const struct sevmig_pstate *ps)
+{
+	struct sevmig_pstate *c;
+	int rc = sevmig_pstate_clone(ps, &c);
+	if (rc < 0)
+		return SFAIL(s, rc, "out of memory");
+	sevmig_pstate_free(s->last);
+	s->last = c;
+	return 0;
+}
+
+int sevmig_sender_send_all(struct sevmig_sender *s, const struct sevmig_pstate *ps,
+			   struct sevmig_error *err)
+{
+	SEVMIG__TRY(enter(s, err));
+	if (s->state != S_NEW)
+		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
+				    "the first pass was already sent");
+	int rc = check_ps(s, ps);
+	if (rc < 0) {
+		if (err)
+			*err = s->fail;
+		return rc;
+	}
+	s->ps = ps;
+	rc = start(s, ps);
+	if (rc < 0 && !s->started) {
+		/* Nothing was written and the guest never left RUNNING. */
+		s->state = S_DEAD;
+		s->dead_rc = rc;
+		if (err)
+			*err = s->fail;
+		return rc;
+	}
+	s->state = S_STREAMING;
+	for (size_t k = 0; k < s->layout.n && rc == 0; k++)
+		rc = send_range(s, (uint32_t)k, s->layout.slots[k].gfn, s->layout.slots[k].npages);
+	if (rc == 0)
+		rc = flush_batches(s);
+	if (rc == 0)
+		rc = emit_round(s);
+	if (rc == 0)
+		rc = remember(s, ps);
+	s->ps = NULL;
+	return leave(s, rc, err);
+}
+
+/* The pages of slot k to send this round: dirty bits or a changed state. */
+static int send_slot_dirty(struct sevmig_sender *s, size_t k, const uint64_t *bm,
+			   const struct sevmig_range *chg, size_t nchg, size_t *ci)
+{
+	const struct sevmig__slot *sl = &s->layout.slots[k];
+	uint64_t base = sl->gfn, np = sl->npages;
+	while (*ci < nchg && chg[*ci].gfn + chg[*ci].npages <= base)
+		(*ci)++;
+	if (!bm) {
+		/* Only the changed pages. */
+		for (size_t i = *ci; i < nchg && chg[i].gfn < base + np; i++) {
+			uint64_t a = chg[i].gfn > base ? chg[i].gfn : base;
+			uint64_t b = chg[i].gfn + chg[i].npages;
+			b = b < base + np ? b : base + np;
+			SEVMIG__TRY(send_range(s, (uint32_t)k, a, b - a));
+		}
+		return 0;
+	}
+	uint64_t run_start = 0;
+	bool in_run = false;
+	size_t c = *ci;
+	for (uint64_t w = 0; w * 64 < np; w++) {
+		uint64_t mask = bm[w];
+		uint64_t wlo = base + w * 64, whi = wlo + 64;
+		/* OR in the changed pages of this word. */
+		while (c < nchg && chg[c].gfn < whi) {
+			uint64_t a = chg[c].gfn > wlo ? chg[c].gfn : wlo;
+			uint64_t b = chg[c].gfn + chg[c].npages;
+			uint64_t e = b < whi ? b : whi;
+			if (a < e) {
+				unsigned lo = (unsigned)(a - wlo), cnt = (unsigned)(e - a);
+				mask |= (cnt == 64 ? ~0ull : ((1ull << cnt) - 1)) << lo;
+			}
+			if (b > whi)
+				break; /* continues into the next word */
+			c++;
+		}
+		if (np - w * 64 < 64)
+			mask &= (1ull << (np - w * 64)) - 1;
+		for (unsigned bit = 0; bit < 64; bit++) {
+			bool set = mask >> bit & 1;
+			if (set && !in_run) {
+				run_start = wlo + bit;
+				in_run = true;
+			} else if (!set && in_run) {
+				SEVMIG__TRY(send_range(s, (uint32_t)k, run_start,
+						       wlo + bit - run_start));
+				in_run = false;
+			}
+			if (!(mask >> bit) && !in_run)
+				break;
+		}
+	}
+	if (in_run)
+		SEVMIG__TRY(send_range(s, (uint32_t)k, run_start, base + np - run_start));
+	return 0;
+}
+
+int sevmig_sender_send_dirty(struct sevmig_sender *s, const struct sevmig_pstate *ps,
+			     const uint64_t *const *dirty, struct sevmig_error *err)
+{
+	SEVMIG__TRY(enter(s, err));
+	if (s->state != S_STREAMING)
+		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
+				    s->state == S_NEW ? "send_dirty before the first pass"
+						      : "send_dirty after vCPU state or finish");
+	int rc = check_ps(s, ps);
+	if (rc < 0) {
+		if (err)
+			*err = s->fail;
+		return rc;
+	}
+	struct sevmig_pstate *delta = NULL;
+	struct sevmig_range *chg = NULL;
+	size_t nchg = 0;
+	rc = sevmig_pstate_delta(s->last, ps, &delta);
+	if (rc < 0)
+		rc = SFAIL(s, rc, "computing the page-state delta failed: %s", sevmig_strerror(rc));
+	if (rc == 0) {
+		nchg = sevmig_pstate_slot_count(delta);
+		chg = calloc(nchg ? nchg : 1, sizeof(*chg));
+		if (!chg)
+			rc = SFAIL(s, -ENOMEM, "out of memory");
+		for (size_t i = 0; i < nchg && rc == 0; i++)
+			rc = sevmig_pstate_slot(delta, i, &chg[i]);
+	}
+	if (rc == 0 && nchg)
+		rc = emit_pstate(s, delta, SEVMIG_PSTATE_DELTA, layout_first(&s->layout),
+				 layout_end(&s->layout));
+	s->ps = ps;
+	size_t ci = 0;
+	for (size_t k = 0; k < s->layout.n && rc == 0; k++) {
+		const uint64_t *bm = dirty ? dirty[s->layout.slots[k].user_idx] : NULL;
+		rc = send_slot_dirty(s, k, bm, chg, nchg, &ci);
+	}
+	if (rc == 0)
+		rc = flush_batches(s);
+	if (rc == 0)
+		rc = emit_round(s);
+	if (rc == 0)
+		rc = remember(s, ps);
+	s->ps = NULL;
+	free(chg);
+	sevmig_pstate_free(delta);
+	return leave(s, rc, err);
+}
+
+int sevmig_sender_send_vmsa(struct sevmig_sender *s, uint32_t vcpu, const void *vmsa,
+			    struct sevmig_error *err)
+{
+	SEVMIG__TRY(enter(s, err));
+	if (s->state != S_STREAMING && s->state != S_VMSA)
+		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
+				    "vCPU state goes after the first pass and before finish");
+	if (!(s->policy & SEVMIG_POLICY_ES) || vcpu >= SM_MAX_VCPUS)
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "vCPU state needs an SEV-ES guest and a vCPU index below %u",
+				    SM_MAX_VCPUS);
+	uint8_t rec[SM_REC_OVERHEAD + SM_VMSA_LEN];
+	uint8_t *p = rec + SM_REC_HDR;
+	sevmig__put_le32(p, vcpu);
+	sevmig__put_le32(p + 4, SM_PKT_HDR);
+	sevmig__put_le32(p + 8, SM_PAGE);
+	sevmig__put_le32(p + 12, 0);
+	struct sevmig_fw_send_update u = {
+		.guest = vmsa,
+		.guest_len = SEVMIG_VMSA_SIZE,
+		.hdr = p + 16,
+		.hdr_len = SM_PKT_HDR,
+		.trans = p + 16 + SM_PKT_HDR,
+		.trans_len = SM_PAGE,
+	};
+	uint32_t st = SEVMIG_FW_STATUS_NONE;
+	int rc = sevmig_fw_send_update_vmsa(s->fw, vcpu, &u, &st);
+	if (rc < 0)
+		rc = SFAIL(s, rc, "SEND_UPDATE_VMSA of vCPU %u failed: %s", vcpu,
+			   sevmig_fw_last_error(s->fw));
+	else if (u.hdr_len != SM_PKT_HDR || u.trans_len != SM_PAGE)
+		rc = SFAIL(s, -EPROTO, "SEND_UPDATE_VMSA gave %u + %u bytes", u.hdr_len,
+			   u.trans_len);
+	if (rc == 0)
+		rc = write_record(s, rec, SEVMIG_REC_VMSA, SM_VMSA_LEN);
+	if (rc == 0) {
+		s->counts.vmsa++;
+		s->state = S_VMSA;
+	}
+	return leave(s, rc, err);
+}
+
+int sevmig_sender_finish(struct sevmig_sender *s, struct sevmig_error *err)
+{
+	SEVMIG__TRY(enter(s, err));
+	if (s->state != S_STREAMING && s->state != S_VMSA)
+		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
+				    s->state == S_NEW ? "finish before the first pass"
+						      : "the sender has already finished");
+	uint32_t st = SEVMIG_FW_STATUS_NONE;
+	int rc = sevmig_fw_send_finish(s->fw, &st);
+	if (rc < 0)
+		return leave(s, SFAIL(s, rc, "SEND_FINISH failed: %s", sevmig_fw_last_error(s->fw)),
+			     err);
+	/* The guest has left SUPDATE: there is nothing to cancel any more. */
+	s->started = false;
+	uint8_t p[SM_END_LEN] = {0};
+	sevmig__put_le64(p, s->w.seq);
+	sevmig__put_le64(p + 8, s->counts.rounds);
+	sevmig__put_le64(p + 16, s->counts.pstate_records);
+	sevmig__put_le64(p + 24, s->counts.enc_pages);
+	sevmig__put_le64(p + 32, s->counts.plain_pages);
+	sevmig__put_le64(p + 40, s->counts.zero_pages);
+	sevmig__put_le64(p + 48, s->counts.vmsa);
+	rc = sevmig__writer_end(&s->w, p);
+	if (rc < 0)
+		return leave(s, SFAIL(s, rc, "writing the stream failed: %s", sevmig_strerror(rc)),
+			     err);
+	s->counts.records = s->w.seq - 1;
+	s->counts.bytes = s->w.bytes;
+	s->state = S_DONE;
+	if (s->progress)
+		s->progress(s->progress_arg, &s->counts);
+	return 0;
+}
+
+void sevmig__sender_set_pstate_limit(struct sevmig_sender *s, size_t bytes)
+{
+	s->pstate_max = bytes;
+}
+
+void sevmig_sender_cancel(struct sevmig_sender *s)
+{
+	if (!s)
+		return;
+	atomic_store(&s->cancel, 1);
+	atomic_store(&s->stop, 1);
+}
+
+void sevmig_sender_counts(const struct sevmig_sender *s, struct sevmig_stream_counts *c)
+{
+	*c = s->counts;
+}
+
+void sevmig_sender_uuid(const struct sevmig_sender *s, uint8_t uuid[16])
+{
+	memcpy(uuid, s->uuid, 16);
+}
+
+void sevmig_sender_free(struct sevmig_sender *s)
+{
+	if (!s)
+		return;
+	if (s->pool && s->started && s->state != S_DEAD && s->state != S_DONE) {
+		sevmig_error_clear(&s->fail);
+		sender_fail(s, SFAIL(s, -ECANCELED, "cancelled: the sender was freed"), NULL);
+	}
+	sevmig__pool_free(s->pool);
+	sevmig__writer_fini(&s->w);
+	for (unsigned i = 0; s->jobs && i < s->njobs; i++) {
+		free(s->jobs[i].gfn);
+		free(s->jobs[i].slot);
+		free(s->jobs[i].idx);
+		sevmig__buf_free(&s->jobs[i].out);
+	}
+	free(s->jobs);
+	for (unsigned i = 0; s->wctx && i < s->nwctx; i++)
+		ZSTD_freeCCtx(s->wctx[i].cctx);
+	free(s->wctx);
+	free(s->target_pdh);
+	free(s->target_chain);
+	free(s->amd_certs);
+	sevmig_pstate_free(s->last);
+	sevmig__layout_free(&s->layout);
+	free(s);
+}

@@ -1,0 +1,587 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The stream format without firmware: CRC32C paths, a hand-made stream
+ * read back by the key-less reader record by record, and one rejection per
+ * rule of docs/stream-format.md (the edited stream is re-stamped so that
+ * the rule itself, not a CRC, is what refuses it).
+ */
+#include "test_stream_util.h"
+
+#include <zstd.h>
+
+static const uint8_t UUID_A[16] = {0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe,
+				   0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+static const uint8_t UUID_B[16] = {0xaa, 0xbb, 0xcc, 0xdd, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+
+static const struct sevmig_range SLOTS[2] = {{0x100, 64}, {0x1000, 32}};
+
+/* ---- CRC32C: the instruction and the table agree ------------------------ */
+
+static void test_crc32c_paths(void **state)
+{
+	(void)state;
+	struct tu_rng rng = {tu_seed("crc32c_paths")};
+	/* The check value of CRC-32/ISCSI. */
+	assert_int_equal(sevmig__crc32c_sw(0, "123456789", 9), 0xE3069283u);
+	assert_int_equal(sevmig__crc32c(0, "123456789", 9), 0xE3069283u);
+	static uint8_t buf[9000];
+	for (int i = 0; i < 2000; i++) {
+		size_t len = (size_t)tu_below(&rng, 8192), off = (size_t)tu_below(&rng, 16);
+		tu_fill(&rng, buf, sizeof(buf));
+		uint32_t seed = (uint32_t)tu_next(&rng);
+		assert_int_equal(sevmig__crc32c(seed, buf + off, len),
+				 sevmig__crc32c_sw(seed, buf + off, len));
+		/* Extending equals one pass. */
+		size_t cut = len ? (size_t)tu_below(&rng, len) : 0;
+		assert_int_equal(sevmig__crc32c(sevmig__crc32c(0, buf + off, cut), buf + off + cut,
+						len - cut),
+				 sevmig__crc32c_sw(0, buf + off, len));
+	}
+	if (!sevmig__crc32c_hw_available())
+		print_message("note: no SSE4.2 here; both calls used the table\n");
+}
+
+/* ---- a valid hand-made stream ------------------------------------------- */
+
+enum variant {
+	V_PLAIN = 0,
+	V_ES_VMSA,      /* ES policy, VMSA record before END */
+	V_VMSA_NOT_ES,  /* VMSA record in a non-ES stream */
+	V_SKIPPABLE,    /* an unknown skippable record after SESSION */
+	V_ABORT,        /* SESSION, ABORT */
+	V_FULL_SHORT,   /* FULL covering one page too few */
+	V_FULL_SPLIT,   /* FULL in two parts */
+	V_ZSTD_SIZE,    /* PLAIN frame with the wrong content size */
+	V_ENC_AFTER_VMSA,
+	V_END_NO_ROUND, /* pages after the last ROUND, then END */
+};
+
+static struct sevmig_pstate *map_m(void)
+{
+	struct sevmig_pstate *m;
+	assert_int_equal(sevmig_pstate_new(&m), 0);
+	assert_int_equal(sevmig_pstate_add_slot(m, SLOTS[0].gfn, SLOTS[0].npages), 0);
+	assert_int_equal(sevmig_pstate_add_slot(m, SLOTS[1].gfn, SLOTS[1].npages), 0);
+	assert_int_equal(sevmig_pstate_set_range(m, 0x110, 16, SEVMIG_PAGE_SHARED), 0);
+	assert_int_equal(sevmig_pstate_set_range(m, 0x1000, 8, SEVMIG_PAGE_SHARED), 0);
+	return m;
+}
+
+/* M2: 0x110 private again, 0x102 shared. */
+static struct sevmig_pstate *map_m2(void)
+{
+	struct sevmig_pstate *m = map_m();
+	assert_int_equal(sevmig_pstate_set_range(m, 0x110, 1, SEVMIG_PAGE_PRIVATE), 0);
+	assert_int_equal(sevmig_pstate_set_range(m, 0x102, 1, SEVMIG_PAGE_SHARED), 0);
+	return m;
+}
+
+static uint8_t *build(enum variant v, const uint8_t uuid[16], size_t *len)
+{
+	struct tbuild b;
+	memset(&b, 0, sizeof(b));
+	uint32_t policy = (v == V_ES_VMSA || v == V_ENC_AFTER_VMSA) ? SEVMIG_POLICY_ES : 0;
+	tb_header(&b, uuid, 0, policy, SLOTS, 2);
+	tb_session(&b, policy);
+	if (v == V_ABORT) {
+		uint8_t p[8 + 5];
+		sevmig__put_le32(p, SEVMIG_ABORT_CANCELLED);
+		sevmig__put_le32(p + 4, 5);
+		memcpy(p + 8, "stop!", 5);
+		tb_rec(&b, SEVMIG_REC_ABORT, 0, p, sizeof(p));
+		ts_restamp(b.out.data, b.out.len, false);
+		*len = b.out.len;
+		return b.out.data;
+	}
+	if (v == V_SKIPPABLE) {
+		uint8_t junk[7] = "future";
+		tb_rec(&b, 0x4242, SEVMIG_REC_FLAG_SKIPPABLE, junk, sizeof(junk));
+	}
+	struct sevmig_pstate *m = map_m(), *m2 = map_m2();
+	if (v == V_FULL_SPLIT) {
+		struct sevmig_pstate *a, *c;
+		assert_int_equal(sevmig_pstate_new(&a), 0);
+		assert_int_equal(sevmig_pstate_add_slot(a, 0x100, 64), 0);
+		assert_int_equal(sevmig_pstate_set_range(a, 0x110, 16, SEVMIG_PAGE_SHARED), 0);
+		assert_int_equal(sevmig_pstate_new(&c), 0);
+		assert_int_equal(sevmig_pstate_add_slot(c, 0x1000, 32), 0);
+		assert_int_equal(sevmig_pstate_set_range(c, 0x1000, 8, SEVMIG_PAGE_SHARED), 0);
+		tb_pstate(&b, SEVMIG_PSTATE_FULL, 0x100, 0x800, a);
+		tb_pstate(&b, SEVMIG_PSTATE_FULL, 0x800, 0x1020, c);
+		sevmig_pstate_free(a);
+		sevmig_pstate_free(c);
+	} else if (v == V_FULL_SHORT) {
+		struct sevmig_pstate *a;
+		assert_int_equal(sevmig_pstate_new(&a), 0);
+		assert_int_equal(sevmig_pstate_add_slot(a, 0x100, 63), 0);
+		assert_int_equal(sevmig_pstate_add_slot(a, 0x1000, 32), 0);
+		tb_pstate(&b, SEVMIG_PSTATE_FULL, 0x100, 0x1020, a);
+		sevmig_pstate_free(a);
+	} else {
+		tb_pstate(&b, SEVMIG_PSTATE_FULL, 0x100, 0x1020, m);
+	}
+	uint64_t e1[3] = {0x100, 0x101, 0x1010};
+	tb_enc(&b, e1, 3);
+	uint8_t page[4096];
+	for (int i = 0; i < 4096; i++)
+		page[i] = (uint8_t)(i * 7);
+	uint64_t p1 = 0x110;
+	tb_plain(&b, &p1, 1, SEVMIG_CODEC_RAW, page, 4096);
+	uint8_t two[8192], frame[9000];
+	for (int i = 0; i < 8192; i++)
+		two[i] = (uint8_t)(i / 64);
+	size_t fl = ZSTD_compress(frame, sizeof(frame), two, v == V_ZSTD_SIZE ? 4096 : 8192, 3);
+	assert_false(ZSTD_isError(fl));
+	uint64_t p2[2] = {0x111, 0x112};
+	tb_plain(&b, p2, 2, SEVMIG_CODEC_ZSTD, frame, (uint32_t)fl);
+	struct sevmig_range z[2] = {{0x113, 3}, {0x1000, 8}};
+	tb_zero(&b, z, 2);
+	tb_round(&b);
+	struct sevmig_pstate *d;
+	assert_int_equal(sevmig_pstate_delta(m, m2, &d), 0);
+	tb_pstate(&b, SEVMIG_PSTATE_DELTA, 0x100, 0x1020, d);
+	sevmig_pstate_free(d);
+	uint64_t e2 = 0x110, p3 = 0x102;
+	tb_enc(&b, &e2, 1);
+	tb_plain(&b, &p3, 1, SEVMIG_CODEC_RAW, page, 4096);
+	tb_round(&b);
+	if (v == V_ES_VMSA || v == V_VMSA_NOT_ES || v == V_ENC_AFTER_VMSA) {
+		tb_vmsa(&b, 0);
+		tb_vmsa(&b, 3);
+	}
+	if (v == V_ENC_AFTER_VMSA)
+		tb_enc(&b, &e2, 1);
+	if (v == V_END_NO_ROUND)
+		tb_enc(&b, &e2, 1);
+	tb_end(&b);
+	ts_restamp(b.out.data, b.out.len, false);
+	sevmig_pstate_free(m);
+	sevmig_pstate_free(m2);
+	*len = b.out.len;
+	return b.out.data;
+}
+
+static void test_read_valid(void **state)
+{
+	(void)state;
+	size_t len;
+	uint8_t *s = build(V_PLAIN, UUID_A, &len);
+	struct tu_rng rng = {tu_seed("read_valid")};
+	/* Any way the bytes arrive gives the same records. */
+	for (int pass = 0; pass < 4; pass++) {
+		struct tsrc src = {s, len, 0, {pass ? tu_next(&rng) | 1 : 0}};
+		struct sevmig_stream_reader *r;
+		assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, NULL, &r), 0);
+		struct sevmig_error err;
+		struct sevmig_stream_header h;
+		assert_int_equal(sevmig_stream_reader_header(r, &h, &err), 0);
+		assert_int_equal(h.version_major, 1);
+		assert_int_equal(h.nslots, 2);
+		assert_int_equal(h.slots[1].gfn, 0x1000);
+		assert_memory_equal(h.uuid, UUID_A, 16);
+		static const uint16_t types[] = {
+			SEVMIG_REC_SESSION, SEVMIG_REC_PSTATE, SEVMIG_REC_ENC,   SEVMIG_REC_PLAIN,
+			SEVMIG_REC_PLAIN,   SEVMIG_REC_ZERO,   SEVMIG_REC_ROUND, SEVMIG_REC_PSTATE,
+			SEVMIG_REC_ENC,     SEVMIG_REC_PLAIN,  SEVMIG_REC_ROUND, SEVMIG_REC_END};
+		struct sevmig_record_info info;
+		uint64_t off = h.header_len;
+		for (unsigned i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+			int rc = sevmig_stream_reader_next(r, &info, &err);
+			if (rc != 1)
+				fail_msg("record %u: %d %s", i, rc, err.message);
+			assert_int_equal(info.type, types[i]);
+			assert_int_equal(info.index, i);
+			assert_int_equal(info.offset, off);
+			off += 24 + info.length;
+		}
+		assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 0);
+		assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 0);
+		struct sevmig_stream_counts c;
+		sevmig_stream_reader_counts(r, &c);
+		assert_int_equal(c.records, 11);
+		assert_int_equal(c.bytes, len);
+		assert_int_equal(c.enc_pages, 4);
+		assert_int_equal(c.plain_pages, 4);
+		assert_int_equal(c.zero_pages, 11);
+		assert_int_equal(c.rounds, 2);
+		assert_int_equal(c.pstate_records, 2);
+		struct sevmig_pstate *m2 = map_m2();
+		assert_true(sevmig_pstate_equal(sevmig_stream_reader_pstate(r), m2));
+		sevmig_pstate_free(m2);
+		sevmig_stream_reader_free(r);
+	}
+	free(s);
+}
+
+static void test_record_details(void **state)
+{
+	(void)state;
+	size_t len;
+	uint8_t *s = build(V_PLAIN, UUID_A, &len);
+	struct tsrc src = {s, len, 0, {0}};
+	struct sevmig_stream_reader *r;
+	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, NULL, &r), 0);
+	struct sevmig_record_info info;
+	struct sevmig_error err;
+	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1); /* SESSION */
+	assert_int_equal(info.policy, 0);
+	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1); /* FULL */
+	assert_int_equal(info.pstate_kind, SEVMIG_PSTATE_FULL);
+	assert_int_equal(info.pstate_covered, 96);
+	assert_int_equal(info.pstate_shared, 24);
+	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1); /* ENC */
+	assert_int_equal(info.pages, 3);
+	assert_int_equal(info.first_gfn, 0x100);
+	assert_int_equal(info.last_gfn, 0x1010);
+	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1); /* PLAIN raw */
+	assert_int_equal(info.codec, SEVMIG_CODEC_RAW);
+	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1); /* PLAIN zstd */
+	assert_int_equal(info.codec, SEVMIG_CODEC_ZSTD);
+	assert_int_equal(info.pages, 2);
+	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1); /* ZERO */
+	assert_int_equal(info.runs, 2);
+	assert_int_equal(info.pages, 11);
+	assert_int_equal(info.last_gfn, 0x1007);
+	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1); /* ROUND */
+	assert_int_equal(info.round, 0);
+	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1); /* DELTA */
+	assert_int_equal(info.pstate_kind, SEVMIG_PSTATE_DELTA);
+	assert_int_equal(info.pstate_covered, 2);
+	while (sevmig_stream_reader_next(r, &info, &err) == 1 && info.type != SEVMIG_REC_END)
+		;
+	assert_int_equal(info.type, SEVMIG_REC_END);
+	uint8_t want[32];
+	unsigned dl;
+	EVP_Digest(s, len - 4 - 32, want, &dl, EVP_sha256(), NULL);
+	assert_memory_equal(info.digest, want, 32);
+	sevmig_stream_reader_free(r);
+	free(s);
+}
+
+static void test_variants(void **state)
+{
+	(void)state;
+	struct {
+		enum variant v;
+		int rc;
+		const char *msg;
+		uint64_t index;
+	} cases[] = {
+		{V_ES_VMSA, 0, NULL, 0},
+		{V_SKIPPABLE, 0, NULL, 0},
+		{V_FULL_SPLIT, 0, NULL, 0},
+		{V_VMSA_NOT_ES, -EPROTO, "not SEV-ES", 11},
+		{V_ABORT, -ECANCELED, "aborted the migration at record 1 (cancelled): stop!", 1},
+		{V_FULL_SHORT, -EBADMSG, "covers 95 pages; the memslots have 96", 1},
+		{V_ZSTD_SIZE, -EBADMSG, "declares 4096 bytes", 4},
+		{V_ENC_AFTER_VMSA, -EPROTO, "after a VMSA", 13},
+		{V_END_NO_ROUND, -EPROTO, "not closed by a ROUND", 12},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len;
+		uint8_t *s = build(cases[i].v, UUID_A, &len);
+		struct sevmig_error err;
+		uint64_t n;
+		int rc = ts_verify(s, len, NULL, &err, &n);
+		if (rc != cases[i].rc || (cases[i].msg && !strstr(err.message, cases[i].msg)) ||
+		    (cases[i].rc && err.index != cases[i].index))
+			fail_msg("variant %d: rc %d (want %d), index %llu: %s", cases[i].v, rc,
+				 cases[i].rc, (unsigned long long)err.index, err.message);
+		if (cases[i].v == V_SKIPPABLE) {
+			struct tsrc src = {s, len, 0, {0}};
+			struct sevmig_stream_reader *r;
+			assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, NULL, &r), 0);
+			struct sevmig_record_info info;
+			assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1);
+			assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1);
+			assert_true(info.skipped);
+			assert_int_equal(info.type, 0x4242);
+			sevmig_stream_reader_free(r);
+		}
+		free(s);
+	}
+}
+
+/* ---- one rejection per rule --------------------------------------------- */
+
+struct mut {
+	const char *name;
+	int rc;
+	const char *msg;
+	long index; /* -1: do not check */
+};
+
+/* Payload of record i. */
+#define PL(i) (s + off[i] + 20)
+
+static void test_rejections(void **state)
+{
+	(void)state;
+	const struct mut muts[] = {
+		/* 0 */ {"bad magic", -EBADMSG, "bad magic", 0},
+		/* 1 */ {"major version 2", -EPROTO, "version 2.0 is not supported", 0},
+		/* 2 */ {"header damaged", -EBADMSG, "stream header CRC mismatch", 0},
+		/* 3 */ {"reserved header flag", -EBADMSG, "reserved header flags", 0},
+		/* 4 */ {"page size", -EBADMSG, "page size 8192", 0},
+		/* 5 */ {"overlapping memslots", -EBADMSG, "overlaps", 0},
+		/* 6 */ {"record header damaged", -EBADMSG, "header CRC mismatch", 2},
+		/* 7 */ {"payload damaged", -EBADMSG, "record CRC mismatch", 3},
+		/* 8 */ {"sequence gap", -EPROTO, "sequence number 7, expected 3", 3},
+		/* 9 */ {"unknown mandatory type", -EPROTO, "unknown type 42", 6},
+		/* 10 */ {"gfn outside memslots", -EBADMSG, "gfn 0x200 is outside every memslot", 2},
+		/* 11 */ {"ENC page shared", -EBADMSG, "gfn 0x110 is shared", 2},
+		/* 12 */ {"PLAIN page private", -EBADMSG, "gfn 0x105 is private", 3},
+		/* 13 */ {"ZERO run over a private page", -EBADMSG, "gfn 0x10f is private", 5},
+		/* 14 */ {"ZERO run across memslots", -EBADMSG, "not inside one memslot", 5},
+		/* 15 */ {"gfns not increasing", -EBADMSG, "not strictly increasing at entry 1", 2},
+		/* 16 */ {"zstd frame broken", -EBADMSG, "not a zstd frame", 4},
+		/* 17 */ {"ROUND counts", -EBADMSG, "round 0 counts ENC 4", 6},
+		/* 18 */ {"END counts", -EBADMSG, "END counts 5 ENC pages", 11},
+		/* 19 */ {"END digest", -EBADMSG, "SHA-256", 11},
+		/* 20 */ {"missing SESSION", -EPROTO, "missing SESSION", 0},
+		/* 21 */ {"second SESSION", -EPROTO, "a second SESSION", 1},
+		/* 22 */ {"pages before the full state", -EPROTO, "before the full page state", 2},
+		/* 23 */ {"bytes after END", -EPROTO, "data after END", 12},
+		/* 24 */ {"record after END", -EPROTO, "data after END", 12},
+		/* 25 */ {"duplicated record", -EPROTO, "sequence number 3, expected 4", 4},
+		/* 26 */ {"swapped records", -EPROTO, "sequence number 4, expected 3", 3},
+		/* 27 */ {"record from another stream", -EBADMSG, "another stream", 3},
+		/* 28 */ {"FULL after complete", -EPROTO, "after the full state was complete", 7},
+		/* 29 */ {"reserved record flags", -EBADMSG, "reserved flags 0x1", 2},
+		/* 30 */ {"payload length over the limit", -EBADMSG, "exceeds the limit", 2},
+		/* 31 */ {"raw PLAIN with short data", -EBADMSG, "payload of", 3},
+		/* 32 */ {"SESSION policy differs", -EBADMSG, "differs from the header", 0},
+		/* 33 */ {"round number", -EPROTO, "round 1, expected round 0", 6},
+		/* 34 */ {"reserved field in ENC", -EBADMSG, "reserved 1", 2},
+		/* 35 */ {"header tail not zero", -EBADMSG, "reserved header bytes", 0},
+		/* 36 */ {"empty input", -ENODATA, "the input is empty", 0},
+	};
+	size_t olen;
+	uint8_t *orig = build(V_PLAIN, UUID_A, &olen);
+	size_t blen;
+	uint8_t *other = build(V_PLAIN, UUID_B, &blen);
+	size_t ooff[32], boff[32];
+	size_t nrec = ts_records(orig, olen, ooff, 32);
+	assert_int_equal(nrec, 12);
+	ts_records(other, blen, boff, 32);
+	for (size_t m = 0; m < sizeof(muts) / sizeof(muts[0]); m++) {
+		uint8_t *s = malloc(olen + 2 * 70000);
+		memcpy(s, orig, olen);
+		size_t len = olen, off[32];
+		memcpy(off, ooff, sizeof(off));
+		bool restamp = true, keep_digest = false;
+		switch (m) {
+		case 0:
+			s[3] ^= 0x20;
+			break;
+		case 1:
+			s[8] = 2;
+			break;
+		case 2:
+			s[41] ^= 4;
+			restamp = false;
+			break;
+		case 3:
+			s[16] |= 2;
+			break;
+		case 4:
+			sevmig__put_le32(s + 20, 8192);
+			break;
+		case 5:
+			sevmig__put_le64(s + 64 + 16, 0x13f000);
+			break;
+		case 6:
+			s[off[2] + 5] ^= 1;
+			restamp = false;
+			break;
+		case 7:
+			PL(3)[100] ^= 0x80;
+			restamp = false;
+			break;
+		case 8:
+			sevmig__put_le64(s + off[3] + 8, 7);
+			break;
+		case 9:
+			sevmig__put_le16(s + off[6], 42);
+			break;
+		case 10:
+			sevmig__put_le64(PL(2) + 16, 0x200);
+			break;
+		case 11:
+			sevmig__put_le64(PL(2) + 16, 0x110);
+			break;
+		case 12:
+			sevmig__put_le64(PL(3) + 16, 0x105);
+			break;
+		case 13:
+			sevmig__put_le64(PL(5) + 8, 0x10f);
+			break;
+		case 14:
+			sevmig__put_le64(PL(5) + 8, 0x13e);
+			sevmig__put_le64(PL(5) + 16, 4);
+			break;
+		case 15:
+			sevmig__put_le64(PL(2) + 24, 0x100);
+			break;
+		case 16:
+			PL(4)[16 + 16] ^= 0xff;
+			break;
+		case 17:
+			sevmig__put_le64(PL(6) + 8, 4);
+			break;
+		case 18:
+			sevmig__put_le64(PL(11) + 24, 5);
+			break;
+		case 19:
+			PL(11)[70] ^= 1;
+			keep_digest = true;
+			break;
+		case 20:
+			sevmig__put_le16(s + off[0], SEVMIG_REC_PSTATE);
+			break;
+		case 21:
+			sevmig__put_le16(s + off[1], SEVMIG_REC_SESSION);
+			break;
+		case 22:
+			sevmig__put_le16(s + off[1], 0x7777);
+			sevmig__put_le16(s + off[1] + 2, SEVMIG_REC_FLAG_SKIPPABLE);
+			break;
+		case 23:
+			s[len++] = 'x';
+			break;
+		case 24:
+			memcpy(s + len, s + off[6], off[7] - off[6]);
+			len += off[7] - off[6];
+			break;
+		case 25: {
+			size_t rl = off[4] - off[3];
+			memmove(s + off[4] + rl, s + off[4], len - off[4]);
+			memcpy(s + off[4], s + off[3], rl);
+			len += rl;
+			break;
+		}
+		case 26: {
+			size_t a = off[4] - off[3], b = off[5] - off[4];
+			uint8_t *t = malloc(a + b);
+			memcpy(t, s + off[4], b);
+			memcpy(t + b, s + off[3], a);
+			memcpy(s + off[3], t, a + b);
+			free(t);
+			restamp = false;
+			break;
+		}
+		case 27:
+			/* Same position, same sequence number, same bytes but
+			 * for the stream it was made for. */
+			assert_int_equal(boff[3] - boff[2], off[3] - off[2]);
+			memcpy(s + off[3], other + boff[3], boff[4] - boff[3]);
+			restamp = false;
+			break;
+		case 28:
+			sevmig__put_le32(PL(7), SEVMIG_PSTATE_FULL);
+			break;
+		case 29:
+			sevmig__put_le16(s + off[2] + 2, 1);
+			break;
+		case 30:
+			sevmig__put_le32(s + off[2] + 4, SEVMIG_STREAM_MAX_PAYLOAD + 1);
+			sevmig__put_le32(s + off[2] + 16,
+					 sevmig__crc32c(sevmig__crc32c(0, s + 24, 16), s + off[2], 16));
+			restamp = false;
+			break;
+		case 31:
+			sevmig__put_le32(PL(3) + 8, 4000);
+			break;
+		case 32:
+			sevmig__put_le32(PL(0), 1);
+			break;
+		case 33:
+			sevmig__put_le64(PL(6), 1);
+			break;
+		case 34:
+			sevmig__put_le32(PL(2) + 12, 1);
+			break;
+		case 35:
+			s[50] = 1;
+			break;
+		case 36:
+			len = 0;
+			restamp = false;
+			break;
+		}
+		if (restamp)
+			ts_restamp(s, len, keep_digest);
+		struct sevmig_error err;
+		int rc = ts_verify(s, len, NULL, &err, NULL);
+		if (rc != muts[m].rc || !strstr(err.message, muts[m].msg) ||
+		    (muts[m].index >= 0 && err.index != (uint64_t)muts[m].index))
+			fail_msg("%s: rc %d (want %d), index %llu (want %ld): %s", muts[m].name, rc,
+				 muts[m].rc, (unsigned long long)err.index, muts[m].index,
+				 err.message);
+		free(s);
+	}
+	/* The stream's own UUID is checked when the caller knows it. */
+	struct sevmig_error err;
+	assert_int_equal(ts_verify(orig, olen, UUID_A, &err, NULL), 0);
+	assert_int_equal(ts_verify(orig, olen, UUID_B, &err, NULL), -EPROTO);
+	assert_non_null(strstr(err.message, "another migration"));
+	free(orig);
+	free(other);
+}
+
+static void test_truncation(void **state)
+{
+	(void)state;
+	size_t len;
+	uint8_t *s = build(V_PLAIN, UUID_A, &len);
+	struct tu_rng rng = {tu_seed("truncation")};
+	size_t off[32];
+	size_t n = ts_records(s, len, off, 32);
+	/* At every record boundary, then at random places. */
+	for (size_t i = 0; i < n + 200; i++) {
+		size_t cut = i < n ? off[i] : (size_t)tu_below(&rng, len);
+		struct sevmig_error err;
+		int rc = ts_verify(s, cut, NULL, &err, NULL);
+		if (rc != -ENODATA || !strstr(err.message, "truncated"))
+			fail_msg("cut at %zu: rc %d: %s", cut, rc, err.message);
+		char want[64];
+		snprintf(want, sizeof(want), "after %zu bytes", cut);
+		if (cut && !strstr(err.message, want))
+			fail_msg("cut at %zu: message does not say how much arrived: %s", cut,
+				 err.message);
+	}
+	free(s);
+}
+
+/* The reader stays dead after an error and repeats it. */
+static void test_sticky_error(void **state)
+{
+	(void)state;
+	size_t len;
+	uint8_t *s = build(V_PLAIN, UUID_A, &len);
+	s[len / 2] ^= 1;
+	struct tsrc src = {s, len, 0, {0}};
+	struct sevmig_stream_reader *r;
+	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, NULL, &r), 0);
+	struct sevmig_record_info info;
+	struct sevmig_error e1, e2;
+	int rc;
+	while ((rc = sevmig_stream_reader_next(r, &info, &e1)) == 1)
+		;
+	assert_int_equal(rc, -EBADMSG);
+	assert_int_equal(sevmig_stream_reader_next(r, &info, &e2), -EBADMSG);
+	assert_string_equal(e1.message, e2.message);
+	sevmig_stream_reader_free(r);
+	free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_crc32c_paths),   cmocka_unit_test(test_read_valid),
+		cmocka_unit_test(test_record_details), cmocka_unit_test(test_variants),
+		cmocka_unit_test(test_rejections),     cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_sticky_error),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
