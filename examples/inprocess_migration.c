@@ -131,8 +131,7 @@ int main(void)
 	/* Receive into the target's memory. */
 	SEVMIG_OPTS(sevmig_receiver_opts, ropt, .workers = 2);
 	struct sevmig_receiver *r;
-	check(sevmig_receiver_new(tfw, dst, 2, wire_read, &w, &ropt, &r, &err), "receiver",
-	      &err);
+	check(sevmig_receiver_new(tfw, dst, 2, wire_read, &w, &ropt, &r, &err), "receiver", &err);
 	check(sevmig_receiver_run(r, &err), "receive", &err);
 
 	bool same = sevmig_pstate_equal(ps, sevmig_receiver_pstate(r));

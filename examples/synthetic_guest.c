@@ -33,7 +33,7 @@
 
 #include <sevmig/sevmig.h>
 
-#define MIB (UINT64_C(1) << 20)
+#define MIB  (UINT64_C(1) << 20)
 #define PAGE SEVMIG_PAGE_SIZE
 
 static uint64_t rng_state;
@@ -52,8 +52,8 @@ enum content { ZERO, TEXT, RANDOM, STRUCTURED };
 static void fill_page(uint8_t *p, enum content c)
 {
 	static const char *const words[] = {
-		"the ",   "guest ", "page ",   "shared ", "private ", "kernel ", "buffer ",
-		"virtio", " ring ", "DMA ",    "0x1f00 ", "sev ",     "\n",      "struct ",
+		"the ",	  "guest ", "page ",   "shared ", "private ", "kernel ", "buffer ",
+		"virtio", " ring ", "DMA ",    "0x1f00 ", "sev ",     "\n",	 "struct ",
 		"{ int ", "len; }", "return ", "memory ", "device ",  "queue ",
 	};
 	switch (c) {
@@ -96,8 +96,8 @@ static void fill(uint8_t *mem, uint64_t off, uint64_t size, unsigned zero, unsig
 	const uint64_t chunk = 64 * 1024;
 	for (uint64_t c = 0; c < size; c += chunk) {
 		unsigned r = (unsigned)(rng() % 100);
-		enum content k = r < zero			? ZERO
-				 : r < zero + text		? TEXT
+		enum content k = r < zero		    ? ZERO
+				 : r < zero + text	    ? TEXT
 				 : r < zero + text + random ? RANDOM
 							    : STRUCTURED;
 		uint64_t end = c + chunk < size ? c + chunk : size;
@@ -138,8 +138,9 @@ int main(int argc, char **argv)
 	}
 	if (bad || !dir || size_mib < 128 || size_mib % 4 || size_mib > 3072 || !vcpus ||
 	    vcpus > 64) {
-		fprintf(stderr, "usage: example_synthetic_guest [--size MIB (128..3072, a multiple "
-				"of 4; default 256)] [--vcpus N (1..64, default 4)] [--seed N] DIR\n");
+		fprintf(stderr,
+			"usage: example_synthetic_guest [--size MIB (128..3072, a multiple "
+			"of 4; default 256)] [--vcpus N (1..64, default 4)] [--seed N] DIR\n");
 		return 2;
 	}
 	rng_state = seed * 0x9E3779B97F4A7C15ull + 1;
@@ -166,19 +167,20 @@ int main(int argc, char **argv)
 	/* Shared regions, in gpa order, each filled with its own kind of data. */
 	struct region shared[8 + 64];
 	size_t n = 0;
-	shared[n++] = (struct region){ "SWIOTLB bounce buffer", low - 48 * MIB, 16 * MIB, 40, 45,
-				       15 };
+	shared[n++] =
+	    (struct region){ "SWIOTLB bounce buffer", low - 48 * MIB, 16 * MIB, 40, 45, 15 };
 	shared[n++] = (struct region){ "kvmclock", low - 30 * MIB, PAGE, 0, 0, 0 };
 	for (uint64_t v = 0; v < vcpus; v++)
-		shared[n++] = (struct region){ "GHCB", low - 29 * MIB + v * 2 * PAGE, PAGE, 80,
-					       0, 0 };
+		shared[n++] =
+		    (struct region){ "GHCB", low - 29 * MIB + v * 2 * PAGE, PAGE, 80, 0, 0 };
 	static const char *const rings[] = { "virtio-net rx ring", "virtio-net tx ring",
 					     "virtio-blk ring", "virtio-console ring" };
 	for (size_t q = 0; q < 4; q++)
-		shared[n++] = (struct region){ rings[q], 24 * MIB + q * 3 * MIB + (rng() % 256) * PAGE,
-					       3 * PAGE, 0, 0, 0 };
-	shared[n++] = (struct region){ "virtio-gpu framebuffer", high_gpa + high / 2, 4 * MIB, 20,
-				       70, 10 };
+		shared[n++] = (struct region){
+			rings[q], 24 * MIB + q * 3 * MIB + (rng() % 256) * PAGE, 3 * PAGE, 0, 0, 0
+		};
+	shared[n++] =
+	    (struct region){ "virtio-gpu framebuffer", high_gpa + high / 2, 4 * MIB, 20, 70, 10 };
 
 	struct sevmig_pstate *ps;
 	int rc = sevmig_pstate_new(&ps);

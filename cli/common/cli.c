@@ -162,9 +162,13 @@ int cli_parse_u64(const char *s, uint64_t *out)
 {
 	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
 		return -EINVAL;
+	/* Decimal, or hex after 0x; never octal (a leading zero is not a base). */
+	int base = (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? 16 : 10;
+	if (base == 16 && (!s[2] || s[2] == '-' || s[2] == '+' || s[2] == ' '))
+		return -EINVAL;
 	char *end;
 	errno = 0;
-	unsigned long long v = strtoull(s, &end, 0);
+	unsigned long long v = strtoull(base == 16 ? s + 2 : s, &end, base);
 	if (errno || *end)
 		return -EINVAL;
 	*out = v;

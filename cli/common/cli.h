@@ -48,8 +48,8 @@ int cli_write_file(const char *path, const void *buf, size_t len);
 /* Print s as a JSON string literal (quotes and escapes included). */
 void cli_json_string(FILE *f, const char *s);
 
-/* Parse an unsigned integer (decimal or 0x hex) with nothing trailing:
- * 0 or -EINVAL. */
+/* Parse an unsigned integer, decimal or 0x hex (a leading 0 is not octal),
+ * with nothing trailing: 0 or -EINVAL. */
 int cli_parse_u64(const char *s, uint64_t *out);
 
 /* Load a page-state file (binary or text form): 0 or CLI_ERR (printed). */

@@ -85,11 +85,11 @@ int cli_memspec_parse(const char *arg, struct cli_memspec *m)
 		return cli_error("--memory %s: no FILE", arg);
 	const uint64_t pg = SEVMIG_PAGE_SIZE - 1;
 	if ((m->gpa | m->size | m->offset) & pg)
-		return cli_error("--memory %s: GPA, SIZE and OFFSET must be multiples of 4096", arg);
+		return cli_error("--memory %s: GPA, SIZE and OFFSET must be multiples of 4096",
+				 arg);
 	if (!m->size)
 		return cli_error("--memory %s: SIZE is zero", arg);
-	if (m->gpa + m->size < m->gpa ||
-	    (m->gpa + m->size) >> SEVMIG_PAGE_SHIFT > SEVMIG_GFN_LIMIT)
+	if (m->gpa + m->size < m->gpa || (m->gpa + m->size) >> SEVMIG_PAGE_SHIFT > SEVMIG_GFN_LIMIT)
 		return cli_error("--memory %s: the range ends beyond 2^52, the limit of guest "
 				 "physical addresses",
 				 arg);
@@ -184,9 +184,9 @@ int cli_map_input(const struct cli_memspec *m, void **addr)
 	struct stat st;
 	off_t fsize = -1;
 	if (fstat(fd, &st) == 0)
-		fsize = S_ISREG(st.st_mode) ? st.st_size
-		      : S_ISBLK(st.st_mode) ? lseek(fd, 0, SEEK_END)
-					    : -1;
+		fsize = S_ISREG(st.st_mode)   ? st.st_size
+			: S_ISBLK(st.st_mode) ? lseek(fd, 0, SEEK_END)
+					      : -1;
 	if (fsize < 0) {
 		close(fd);
 		return cli_error("%s: not a regular file or block device of known size", m->file);

@@ -24,7 +24,7 @@ struct cli_memspec {
 	uint64_t gpa;
 	uint64_t size;
 	uint64_t offset;
-	char *file;      /* malloc'd */
+	char *file;	 /* malloc'd */
 	const char *arg; /* the option's text, for messages */
 };
 
@@ -58,7 +58,7 @@ void cli_unmap(void *addr, uint64_t size);
 struct cli_outfile {
 	char *path;  /* the destination (symbolic links resolved) */
 	char *tmp;   /* the temporary file; NULL once committed or discarded */
-	int fd;      /* open on tmp until synced */
+	int fd;	     /* open on tmp until synced */
 	bool synced; /* flushed to disk and closed */
 };
 

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <netdb.h>
@@ -60,6 +61,68 @@ void cli_block_signals(bool block)
 	pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
 }
 
+/* ---- shared options ------------------------------------------------------------ */
+
+void cli_xfer_opts_init(struct cli_xfer_opts *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->threads = cli_default_threads();
+	x->timeout_ms = -1;
+}
+
+void cli_xfer_opts_free(struct cli_xfer_opts *x)
+{
+	for (size_t i = 0; i < x->nmem; i++)
+		cli_memspec_free(&x->mem[i]);
+	free(x->mem);
+	x->mem = NULL;
+	x->nmem = 0;
+}
+
+int cli_xfer_opt(struct cli_xfer_opts *x, int c, char **argv, void (*usage)(FILE *))
+{
+	uint64_t v;
+	switch (c) {
+	case 'm': {
+		struct cli_memspec *n = realloc(x->mem, (x->nmem + 1) * sizeof(*n));
+		if (!n)
+			return cli_error("out of memory");
+		x->mem = n;
+		if (cli_memspec_parse(optarg, &x->mem[x->nmem]))
+			return CLI_ERR;
+		x->nmem++;
+		return 0;
+	}
+	case 'T':
+		if (cli_parse_uint_opt("--threads", optarg, 64, &v))
+			return CLI_ERR;
+		x->threads = (unsigned)v;
+		return 0;
+	case CLI_OPT_TIMEOUT:
+		if (cli_parse_uint_opt("--timeout", optarg, 86400, &v))
+			return CLI_ERR;
+		x->timeout_ms = v ? (int)v * 1000 : -1;
+		return 0;
+	case CLI_OPT_JSON:
+		x->json = true;
+		return 0;
+	case 'q':
+		x->quiet = true;
+		return 0;
+	case 'h':
+		usage(stdout);
+		exit(CLI_OK);
+	case 'V':
+		printf("%s %s\n", cli_prog(), sevmig_version_string());
+		exit(CLI_OK);
+	case ':':
+		return cli_error("%s needs a value", argv[optind - 1]);
+	default:
+		return cli_error("unknown option '%s' (see %s --help)", argv[optind - 1],
+				 cli_prog());
+	}
+}
+
 /* ---- endpoints --------------------------------------------------------------- */
 
 int cli_parse_endpoint(const char *s, bool listen, struct cli_endpoint *ep)
@@ -87,8 +150,8 @@ int cli_parse_endpoint(const char *s, bool listen, struct cli_endpoint *ep)
 		if (!hend)
 			return cli_error("%s: no port (write tcp://HOST:PORT)", s);
 		if (memchr(h, ':', (size_t)(hend - h)))
-			return cli_error("%s: put an IPv6 address in brackets: tcp://[ADDRESS]:PORT",
-					 s);
+			return cli_error(
+			    "%s: put an IPv6 address in brackets: tcp://[ADDRESS]:PORT", s);
 		port = hend + 1;
 	}
 	size_t hl = (size_t)(hend - h);
@@ -157,8 +220,7 @@ int cli_tcp_connect(const struct cli_endpoint *ep, int timeout_ms, int *fd)
 	struct addrinfo *res;
 	int g = getaddrinfo(ep->host, ep->port, &hints, &res);
 	if (g)
-		return cli_error("%s: cannot resolve '%s': %s", ep->arg, ep->host,
-				 gai_strerror(g));
+		return cli_error("%s: cannot resolve '%s': %s", ep->arg, ep->host, gai_strerror(g));
 	int e = ECONNREFUSED;
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 		int s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
@@ -525,8 +587,8 @@ void cli_summary_print(FILE *f, const struct cli_summary *s, bool json)
 	fprintf(f, "%s: %" PRIu64 " pages (%.1f MB) in %.2f s: %.1f MB/s of guest memory\n",
 		s->tool, pages_done(c), guest_mb, s->seconds, guest_mb / sec);
 	fprintf(f,
-		"  encrypted %" PRIu64 ", plain %" PRIu64 " (%.1f MB -> %.1f MB on the wire), zero %" PRIu64
-		"\n",
+		"  encrypted %" PRIu64 ", plain %" PRIu64
+		" (%.1f MB -> %.1f MB on the wire), zero %" PRIu64 "\n",
 		c->enc_pages, c->plain_pages, (double)c->plain_pages * SEVMIG_PAGE_SIZE / 1e6,
 		(double)c->plain_wire_bytes / 1e6, c->zero_pages);
 	fprintf(f, "  stream %s: %.1f MB in %" PRIu64 " records + END, %.1f MB/s\n", s->stream,

@@ -8,7 +8,7 @@
 #ifndef SEVMIG_CLI_XFER_H
 #define SEVMIG_CLI_XFER_H
 
-#include "common/cli.h"
+#include "common/guestmem.h"
 
 /* ---- signals --------------------------------------------------------------- */
 
@@ -29,6 +29,40 @@ bool cli_interrupted(void);
  */
 void cli_block_signals(bool block);
 
+/* ---- options sevmig-send and sevmig-recv share ---------------------------- */
+
+enum { CLI_OPT_TIMEOUT = 0x100, CLI_OPT_JSON, CLI_OPT_FIRST_FREE = 0x200 };
+/* Entries of a struct option array, and getopt letters (after a leading ':'). */
+/* clang-format off */
+#define CLI_XFER_LONGOPTS						\
+	{ "memory", required_argument, NULL, 'm' },			\
+	{ "threads", required_argument, NULL, 'T' },			\
+	{ "timeout", required_argument, NULL, CLI_OPT_TIMEOUT },	\
+	{ "json", no_argument, NULL, CLI_OPT_JSON },			\
+	{ "quiet", no_argument, NULL, 'q' },				\
+	{ "help", no_argument, NULL, 'h' },				\
+	{ "version", no_argument, NULL, 'V' }
+/* clang-format on */
+#define CLI_XFER_SHORTOPTS "m:T:qhV"
+
+struct cli_xfer_opts {
+	struct cli_memspec *mem; /* --memory, in the order given */
+	size_t nmem;
+	unsigned threads; /* --threads; default cli_default_threads() */
+	int timeout_ms;	  /* --timeout; -1: none */
+	bool json, quiet;
+};
+
+void cli_xfer_opts_init(struct cli_xfer_opts *x);
+void cli_xfer_opts_free(struct cli_xfer_opts *x);
+/*
+ * Take getopt_long()'s answer c when it is a shared option or a getopt error
+ * (':' a missing value, '?' an unknown option; getopt must run with opterr 0
+ * and a ':' leading its letters): 0 taken, CLI_ERR printed. --help prints
+ * usage(stdout) and --version the version, then exit 0.
+ */
+int cli_xfer_opt(struct cli_xfer_opts *x, int c, char **argv, void (*usage)(FILE *));
+
 /* ---- endpoints --------------------------------------------------------------- */
 
 enum cli_ep_kind { CLI_EP_STDIO, CLI_EP_FILE, CLI_EP_TCP };
@@ -36,7 +70,7 @@ enum cli_ep_kind { CLI_EP_STDIO, CLI_EP_FILE, CLI_EP_TCP };
 struct cli_endpoint {
 	enum cli_ep_kind kind;
 	const char *arg; /* as given ("-", a path, "tcp://...") */
-	char host[256];  /* TCP: without brackets; "" for any address (listen) */
+	char host[256];	 /* TCP: without brackets; "" for any address (listen) */
 	char port[8];
 };
 
@@ -66,10 +100,10 @@ int cli_tcp_accept(int lfd, int timeout_ms, int *fd, char *peer, size_t peersz);
 struct cli_chan {
 	int fd;
 	const char *name; /* for messages: "standard input", a path, "tcp://..." */
-	int timeout_ms;   /* give up when no byte moves for this long; -1: never */
-	int err;          /* the errno that ended the transfer (ETIMEDOUT, EINTR too) */
-	bool writing;     /* the failed transfer was a write */
-	uint64_t bytes;   /* bytes moved through the descriptor */
+	int timeout_ms;	  /* give up when no byte moves for this long; -1: never */
+	int err;	  /* the errno that ended the transfer (ETIMEDOUT, EINTR too) */
+	bool writing;	  /* the failed transfer was a write */
+	uint64_t bytes;	  /* bytes moved through the descriptor */
 	/* Bytes kept while recording (cli_chan_record) and handed out again
 	 * before the descriptor's next ones (cli_chan_replay). */
 	uint8_t *rec;
@@ -93,8 +127,8 @@ const char *cli_chan_describe(const struct cli_chan *c, char *buf, size_t size);
 /* ---- progress and summary ---------------------------------------------------- */
 
 struct cli_progress {
-	bool show;            /* draw the line (stderr is a terminal, not --quiet) */
-	bool drawn;           /* a line is on the screen */
+	bool show;	      /* draw the line (stderr is a terminal, not --quiet) */
+	bool drawn;	      /* a line is on the screen */
 	uint64_t total_pages; /* pages of one full pass, 0 until known */
 	double start, last;   /* monotonic seconds */
 };
@@ -114,7 +148,7 @@ struct cli_summary {
 	const char *stream;  /* where the stream went or came from */
 	const uint8_t *uuid; /* 16 bytes, or NULL */
 	uint32_t policy;
-	uint64_t guest_pages;          /* pages of guest memory */
+	uint64_t guest_pages;		/* pages of guest memory */
 	const struct sevmig_pstate *ps; /* the page state sent or received, or NULL */
 	struct sevmig_stream_counts counts;
 	double seconds;

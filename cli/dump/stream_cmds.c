@@ -26,23 +26,22 @@ struct sargs {
 
 static void stream_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: sevmig-dump stream [--json] FILE\n"
-		"\n"
-		"List a migration stream: its header (format version, migration UUID, guest\n"
-		"policy, memory layout) and a table of its records (index, byte offset, type,\n"
-		"payload length, gfn range, pages, details), every record checked as it is\n"
-		"read. FILE '-' is standard input.\n"
-		"\n"
-		"  --json   the same as one JSON object\n"
-		"\n"
-		"examples:\n"
-		"  sevmig-dump stream guest.stream\n"
-		"  sevmig-send -m 0:64M:guest.mem -t target.cert | sevmig-dump stream --json -\n"
-		"\n"
-		"Exit status: 0 listed to its END (or ABORT) record, 1 damaged or truncated\n"
-		"(the listing stops at the first fault, which is printed with its record index\n"
-		"and byte offset), 2 error (unreadable file).\n");
+	fprintf(f, "usage: sevmig-dump stream [--json] FILE\n"
+		   "\n"
+		   "List a migration stream: its header (format version, migration UUID, guest\n"
+		   "policy, memory layout) and a table of its records (index, byte offset, type,\n"
+		   "payload length, gfn range, pages, details), every record checked as it is\n"
+		   "read. FILE '-' is standard input.\n"
+		   "\n"
+		   "  --json   the same as one JSON object\n"
+		   "\n"
+		   "examples:\n"
+		   "  sevmig-dump stream guest.stream\n"
+		   "  sevmig-send -m 0:64M:guest.mem -t target.cert | sevmig-dump stream --json -\n"
+		   "\n"
+		   "Exit status: 0 listed to its END (or ABORT) record, 1 damaged or truncated\n"
+		   "(the listing stops at the first fault, which is printed with its record index\n"
+		   "and byte offset), 2 error (unreadable file).\n");
 }
 
 static void verify_usage(FILE *f)
@@ -185,7 +184,7 @@ static void policy_names(char *buf, size_t size, uint32_t p)
 		const char *name;
 	} bits[] = {
 		{ SEVMIG_POLICY_NODBG, "NODBG" },   { SEVMIG_POLICY_NOKS, "NOKS" },
-		{ SEVMIG_POLICY_ES, "ES" },         { SEVMIG_POLICY_NOSEND, "NOSEND" },
+		{ SEVMIG_POLICY_ES, "ES" },	    { SEVMIG_POLICY_NOSEND, "NOSEND" },
 		{ SEVMIG_POLICY_DOMAIN, "DOMAIN" }, { SEVMIG_POLICY_SEV, "SEV" },
 	};
 	size_t off = 0;
@@ -218,8 +217,8 @@ static void header_text(const char *name, const struct sevmig_stream_header *h)
 		       i, gfn << SEVMIG_PAGE_SHIFT, ((gfn + np) << SEVMIG_PAGE_SHIFT) - 1, gfn,
 		       gfn + np - 1, np);
 	}
-	printf("\n%7s %12s  %-8s %8s  %-29s %6s  %s\n", "index", "offset", "type", "length",
-	       "gfns", "pages", "details");
+	printf("\n%7s %12s  %-8s %8s  %-29s %6s  %s\n", "index", "offset", "type", "length", "gfns",
+	       "pages", "details");
 }
 
 static void header_json(const char *name, const struct sevmig_stream_header *h)
@@ -237,7 +236,8 @@ static void header_json(const char *name, const struct sevmig_stream_header *h)
 		printf("%s{\"gpa\":%" PRIu64 ",\"size\":%" PRIu64 ",\"first_gfn\":%" PRIu64
 		       ",\"pages\":%" PRIu64 "}",
 		       i ? "," : "", h->slots[i].gfn << SEVMIG_PAGE_SHIFT,
-		       h->slots[i].npages << SEVMIG_PAGE_SHIFT, h->slots[i].gfn, h->slots[i].npages);
+		       h->slots[i].npages << SEVMIG_PAGE_SHIFT, h->slots[i].gfn,
+		       h->slots[i].npages);
 	printf("]},\"records\":[");
 }
 
@@ -245,8 +245,8 @@ static void header_json(const char *name, const struct sevmig_stream_header *h)
 static void abort_message(const struct sevmig_record_info *r, char *buf, size_t size)
 {
 	const uint8_t *p = r->payload;
-	uint32_t m = r->length >= 8 ? (uint32_t)p[4] | (uint32_t)p[5] << 8 |
-					      (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24
+	uint32_t m = r->length >= 8 ? (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
+					  (uint32_t)p[7] << 24
 				    : 0;
 	if (m > r->length - 8)
 		m = r->length - 8;
@@ -260,8 +260,7 @@ static void record_text(const struct sevmig_record_info *r)
 	char gfns[40] = "-", pages[24] = "-", det[200] = "";
 	bool has_range = r->pages || r->type == SEVMIG_REC_PSTATE;
 	if (has_range)
-		snprintf(gfns, sizeof(gfns), "0x%" PRIx64 "-0x%" PRIx64, r->first_gfn,
-			 r->last_gfn);
+		snprintf(gfns, sizeof(gfns), "0x%" PRIx64 "-0x%" PRIx64, r->first_gfn, r->last_gfn);
 	if (r->pages)
 		snprintf(pages, sizeof(pages), "%" PRIu64, r->pages);
 	switch (r->skipped ? 0 : r->type) {
@@ -513,8 +512,8 @@ int dump_verify(int argc, char **argv)
 	struct sevmig_error err;
 	sevmig_error_clear(&err);
 	bool key_bad = false;
-	int rc = a.pdh_key ? verify_keyed(&a, &ch, &c, &err, &key_bad)
-			   : verify_keyless(&ch, &c, &err);
+	int rc =
+	    a.pdh_key ? verify_keyed(&a, &ch, &c, &err, &key_bad) : verify_keyless(&ch, &c, &err);
 	char msg[400] = "";
 	int status = CLI_OK;
 	if (key_bad) {

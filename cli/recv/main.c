@@ -22,7 +22,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: sevmig-recv --pdh-key KEY (--memory-dir DIR | --memory GPA:SIZE:FILE[:OFFSET]...)\n"
+		"usage: sevmig-recv --pdh-key KEY (--memory-dir DIR | --memory "
+		"GPA:SIZE:FILE[:OFFSET]...)\n"
 		"                   [-i SRC] [--pstate-out FILE [--pstate-format binary|text]]\n"
 		"                   [--vmsa-dir DIR] [--port-file FILE] [--threads N]\n"
 		"                   [--timeout SECONDS] [--json] [--quiet]\n"
@@ -74,21 +75,15 @@ static void usage(FILE *f)
 }
 
 struct opts {
-	const char *input, *pdh_key, *pdh_cert, *memory_dir, *vmsa_dir, *pstate_out,
-		*port_file;
-	struct cli_memspec *mem;
-	size_t nmem;
-	bool text_pstate, json, quiet, gen_pdh, export_pdh, force;
-	unsigned threads;
-	int timeout_ms;
+	struct cli_xfer_opts x;
+	const char *input, *pdh_key, *pdh_cert, *memory_dir, *vmsa_dir, *pstate_out, *port_file;
+	bool text_pstate, gen_pdh, export_pdh, force;
 };
 
 enum {
-	OPT_FORMAT = 256,
+	OPT_FORMAT = CLI_OPT_FIRST_FREE,
 	OPT_VMSA_DIR,
 	OPT_PORT_FILE,
-	OPT_TIMEOUT,
-	OPT_JSON,
 	OPT_GEN,
 	OPT_EXPORT,
 	OPT_FORCE,
@@ -97,33 +92,26 @@ enum {
 static int parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
+		CLI_XFER_LONGOPTS,
 		{ "input", required_argument, NULL, 'i' },
 		{ "pdh-key", required_argument, NULL, 'k' },
 		{ "pdh-cert", required_argument, NULL, 'c' },
 		{ "memory-dir", required_argument, NULL, 'd' },
-		{ "memory", required_argument, NULL, 'm' },
 		{ "pstate-out", required_argument, NULL, 's' },
 		{ "pstate-format", required_argument, NULL, OPT_FORMAT },
 		{ "vmsa-dir", required_argument, NULL, OPT_VMSA_DIR },
 		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
-		{ "threads", required_argument, NULL, 'T' },
-		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "quiet", no_argument, NULL, 'q' },
 		{ "gen-pdh", no_argument, NULL, OPT_GEN },
 		{ "export-pdh", no_argument, NULL, OPT_EXPORT },
 		{ "force", no_argument, NULL, OPT_FORCE },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
+	cli_xfer_opts_init(&o->x);
 	o->input = "-";
-	o->threads = cli_default_threads();
-	o->timeout_ms = -1;
-	uint64_t v;
 	int c;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":i:k:c:d:m:s:T:qhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":i:k:c:d:s:" CLI_XFER_SHORTOPTS, longopts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'i':
 			o->input = optarg;
@@ -137,16 +125,6 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'd':
 			o->memory_dir = optarg;
 			break;
-		case 'm': {
-			struct cli_memspec *n = realloc(o->mem, (o->nmem + 1) * sizeof(*n));
-			if (!n)
-				return cli_error("out of memory");
-			o->mem = n;
-			if (cli_memspec_parse(optarg, &o->mem[o->nmem]))
-				return CLI_ERR;
-			o->nmem++;
-			break;
-		}
 		case 's':
 			o->pstate_out = optarg;
 			break;
@@ -162,22 +140,6 @@ static int parse(int argc, char **argv, struct opts *o)
 		case OPT_PORT_FILE:
 			o->port_file = optarg;
 			break;
-		case 'T':
-			if (cli_parse_uint_opt("--threads", optarg, 64, &v))
-				return CLI_ERR;
-			o->threads = (unsigned)v;
-			break;
-		case OPT_TIMEOUT:
-			if (cli_parse_uint_opt("--timeout", optarg, 86400, &v))
-				return CLI_ERR;
-			o->timeout_ms = v ? (int)v * 1000 : -1;
-			break;
-		case OPT_JSON:
-			o->json = true;
-			break;
-		case 'q':
-			o->quiet = true;
-			break;
 		case OPT_GEN:
 			o->gen_pdh = true;
 			break;
@@ -187,17 +149,10 @@ static int parse(int argc, char **argv, struct opts *o)
 		case OPT_FORCE:
 			o->force = true;
 			break;
-		case 'h':
-			usage(stdout);
-			exit(CLI_OK);
-		case 'V':
-			printf("sevmig-recv %s\n", sevmig_version_string());
-			exit(CLI_OK);
-		case ':':
-			return cli_error("%s needs a value", argv[optind - 1]);
 		default:
-			return cli_error("unknown option '%s' (see sevmig-recv --help)",
-					 argv[optind - 1]);
+			if (cli_xfer_opt(&o->x, c, argv, usage))
+				return CLI_ERR;
+			break;
 		}
 	}
 	if (optind < argc)
@@ -211,7 +166,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		if (!o->pdh_cert)
 			return cli_error("%s needs --pdh-cert CERT",
 					 o->gen_pdh ? "--gen-pdh" : "--export-pdh");
-		if (o->memory_dir || o->nmem || o->pstate_out || strcmp(o->input, "-"))
+		if (o->memory_dir || o->x.nmem || o->pstate_out || strcmp(o->input, "-"))
 			return cli_error("%s makes key files only: it takes no input or memory "
 					 "options",
 					 o->gen_pdh ? "--gen-pdh" : "--export-pdh");
@@ -220,7 +175,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	if (o->pdh_cert || o->force)
 		return cli_error("%s goes with --gen-pdh or --export-pdh",
 				 o->pdh_cert ? "--pdh-cert" : "--force");
-	if (!o->memory_dir == !o->nmem)
+	if (!o->memory_dir == !o->x.nmem)
 		return cli_error("give where the guest memory goes: --memory-dir DIR, or "
 				 "--memory GPA:SIZE:FILE[:OFFSET] per memslot");
 	if (!o->vmsa_dir)
@@ -319,10 +274,10 @@ static int open_input(const struct opts *o, struct input *in)
 			close(lfd);
 			return CLI_ERR;
 		}
-		if (!o->port_file && !strcmp(in->ep.port, "0") && !o->quiet)
+		if (!o->port_file && !strcmp(in->ep.port, "0") && !o->x.quiet)
 			fprintf(stderr, "%s: listening on port %u\n", cli_prog(), port);
 		char peer[80];
-		if (cli_tcp_accept(lfd, o->timeout_ms, &in->fd, peer, sizeof(peer)))
+		if (cli_tcp_accept(lfd, o->x.timeout_ms, &in->fd, peer, sizeof(peer)))
 			return CLI_ERR;
 		snprintf(in->name, sizeof(in->name), "tcp://%s%s%s:%u (from %s)",
 			 strchr(in->ep.host, ':') ? "[" : "", in->ep.host,
@@ -330,7 +285,7 @@ static int open_input(const struct opts *o, struct input *in)
 		break;
 	}
 	}
-	cli_chan_init(&in->chan, in->fd, in->name, o->timeout_ms);
+	cli_chan_init(&in->chan, in->fd, in->name, o->x.timeout_ms);
 	return 0;
 }
 
@@ -435,12 +390,12 @@ static bool slots_cover(const struct outputs *out, size_t f, uint64_t fsize)
 static int match_layout(const struct opts *o, const struct sevmig_stream_header *h,
 			struct outputs *out)
 {
-	bool ok = o->nmem == h->nslots;
+	bool ok = o->x.nmem == h->nslots;
 	for (size_t i = 0; ok && i < h->nslots; i++) {
 		bool found = false;
-		for (size_t j = 0; j < o->nmem && !found; j++)
-			found = o->mem[j].gpa >> SEVMIG_PAGE_SHIFT == h->slots[i].gfn &&
-				o->mem[j].size >> SEVMIG_PAGE_SHIFT == h->slots[i].npages;
+		for (size_t j = 0; j < o->x.nmem && !found; j++)
+			found = o->x.mem[j].gpa >> SEVMIG_PAGE_SHIFT == h->slots[i].gfn &&
+				o->x.mem[j].size >> SEVMIG_PAGE_SHIFT == h->slots[i].npages;
 		ok = found;
 	}
 	if (!ok) {
@@ -456,11 +411,11 @@ static int match_layout(const struct opts *o, const struct sevmig_stream_header 
 				 h->nslots, h->nslots == 1 ? "" : "s", lay,
 				 off >= sizeof(lay) - 40 ? ", ..." : "");
 	}
-	for (size_t i = 0; i < o->nmem; i++) {
-		out->slots[i] = (struct slot_out){ .gpa = o->mem[i].gpa,
-						   .size = o->mem[i].size,
-						   .offset = o->mem[i].offset };
-		if (add_file(out, o->mem[i].file, &out->slots[i].file))
+	for (size_t i = 0; i < o->x.nmem; i++) {
+		out->slots[i] = (struct slot_out){ .gpa = o->x.mem[i].gpa,
+						   .size = o->x.mem[i].size,
+						   .offset = o->x.mem[i].offset };
+		if (add_file(out, o->x.mem[i].file, &out->slots[i].file))
 			return CLI_ERR;
 	}
 	return 0;
@@ -480,8 +435,9 @@ static int dir_layout(const struct opts *o, const struct sevmig_stream_header *h
 		uint64_t gpa = h->slots[i].gfn << SEVMIG_PAGE_SHIFT;
 		if (asprintf(&path, "%s/slot%u-0x%" PRIx64 ".mem", o->memory_dir, i, gpa) < 0)
 			return cli_error("out of memory");
-		out->slots[i] = (struct slot_out){ .gpa = gpa,
-						   .size = h->slots[i].npages << SEVMIG_PAGE_SHIFT };
+		out->slots[i] =
+		    (struct slot_out){ .gpa = gpa,
+				       .size = h->slots[i].npages << SEVMIG_PAGE_SHIFT };
 		int rc = add_file(out, path, &out->slots[i].file);
 		free(path);
 		if (rc)
@@ -491,20 +447,21 @@ static int dir_layout(const struct opts *o, const struct sevmig_stream_header *h
 }
 
 /* Temporary files sized and mapped, one region per memslot. */
-static int prepare(const struct opts *o, const struct sevmig_stream_header *h,
-		   struct outputs *out, struct sevmig_mem_region *reg)
+static int prepare(const struct opts *o, const struct sevmig_stream_header *h, struct outputs *out,
+		   struct sevmig_mem_region *reg)
 {
 	out->slots = calloc(h->nslots, sizeof(*out->slots));
 	if (!out->slots)
 		return cli_error("out of memory");
 	out->nslots = h->nslots;
-	if (o->nmem ? match_layout(o, h, out) : dir_layout(o, h, out))
+	if (o->x.nmem ? match_layout(o, h, out) : dir_layout(o, h, out))
 		return CLI_ERR;
 	for (size_t f = 0; f < out->nfiles; f++) {
 		const char *path = out->keys[f];
 		uint64_t need = 0, have = 0;
 		for (size_t i = 0; i < out->nslots; i++)
-			if (out->slots[i].file == f && out->slots[i].offset + out->slots[i].size > need)
+			if (out->slots[i].file == f &&
+			    out->slots[i].offset + out->slots[i].size > need)
 				need = out->slots[i].offset + out->slots[i].size;
 		struct stat st;
 		bool exists = stat(path, &st) == 0;
@@ -524,11 +481,11 @@ static int prepare(const struct opts *o, const struct sevmig_stream_header *h,
 			      out->files[s->file].fd, (off_t)s->offset);
 		if (s->map == MAP_FAILED) {
 			s->map = NULL;
-			return cli_error("%s: cannot map %" PRIu64 " bytes: %s",
-					 out->keys[s->file], s->size, strerror(errno));
+			return cli_error("%s: cannot map %" PRIu64 " bytes: %s", out->keys[s->file],
+					 s->size, strerror(errno));
 		}
-		reg[i] = (struct sevmig_mem_region){ .gpa = s->gpa, .size = s->size,
-						     .host = s->map };
+		reg[i] =
+		    (struct sevmig_mem_region){ .gpa = s->gpa, .size = s->size, .host = s->map };
 	}
 	return 0;
 }
@@ -599,8 +556,7 @@ static int write_all_fd(struct cli_outfile *f, const void *buf, size_t len)
 	return cli_error("%s: %s", f->path, cli_chan_describe(&ch, why, sizeof(why)));
 }
 
-static int write_pstate(const struct opts *o, const struct sevmig_pstate *ps,
-			struct outputs *out)
+static int write_pstate(const struct opts *o, const struct sevmig_pstate *ps, struct outputs *out)
 {
 	void *buf = NULL;
 	size_t len = 0;
@@ -710,7 +666,7 @@ static int receive(const struct opts *o)
 	struct sevmig_mem_region *reg = NULL;
 	struct sevmig_receiver *r = NULL;
 	struct cli_progress prog;
-	rc = o->nmem ? cli_memspecs_check(o->mem, o->nmem, true) : 0;
+	rc = o->x.nmem ? cli_memspecs_check(o->x.mem, o->x.nmem, true) : 0;
 	if (!rc)
 		rc = open_input(o, &in);
 	if (!rc)
@@ -722,10 +678,10 @@ static int receive(const struct opts *o)
 	if (rc)
 		goto fail;
 
-	cli_progress_init(&prog, !o->quiet && isatty(STDERR_FILENO));
+	cli_progress_init(&prog, !o->x.quiet && isatty(STDERR_FILENO));
 	for (uint32_t i = 0; i < h.nslots; i++)
 		prog.total_pages += slots[i].npages;
-	SEVMIG_OPTS(sevmig_receiver_opts, ro, .workers = o->threads, .vmsa_dest = vmsa_dest,
+	SEVMIG_OPTS(sevmig_receiver_opts, ro, .workers = o->x.threads, .vmsa_dest = vmsa_dest,
 		    .vmsa_arg = &out, .progress = cli_progress_update, .progress_arg = &prog);
 	cli_block_signals(true);
 	rc = sevmig_receiver_new(fw, reg, h.nslots, cli_chan_read, &in.chan, &ro, &r, &err);
@@ -758,7 +714,7 @@ static int receive(const struct opts *o)
 					   .ps = ps,
 					   .seconds = cli_progress_elapsed(&prog) };
 		sevmig_receiver_counts(r, &sum.counts);
-		if (o->json)
+		if (o->x.json)
 			cli_summary_print(stdout, &sum, true);
 		else if (prog.show)
 			cli_summary_print(stderr, &sum, false);
@@ -786,8 +742,6 @@ int main(int argc, char **argv)
 		cli_catch_signals();
 		rc = o.gen_pdh || o.export_pdh ? key_files(&o) : receive(&o);
 	}
-	for (size_t i = 0; i < o.nmem; i++)
-		cli_memspec_free(&o.mem[i]);
-	free(o.mem);
+	cli_xfer_opts_free(&o.x);
 	return rc;
 }

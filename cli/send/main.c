@@ -19,7 +19,7 @@
 #include "common/xfer.h"
 
 #define DEFAULT_POLICY SEVMIG_POLICY_NODBG
-#define DEFAULT_ZSTD 3
+#define DEFAULT_ZSTD   3
 
 static void usage(FILE *f)
 {
@@ -70,108 +70,67 @@ static void usage(FILE *f)
 }
 
 struct opts {
-	struct cli_memspec *mem;
-	size_t nmem;
+	struct cli_xfer_opts x;
 	const char *pstate, *target_pdh, *pdh_key, *output;
 	uint32_t policy;
-	unsigned threads;
 	int zstd;
-	int timeout_ms;
-	bool json, quiet;
 };
+
+enum { OPT_POLICY = CLI_OPT_FIRST_FREE, OPT_PDH_KEY };
 
 static int parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{ "memory", required_argument, NULL, 'm' },
+		CLI_XFER_LONGOPTS,
 		{ "pstate", required_argument, NULL, 'p' },
 		{ "target-pdh", required_argument, NULL, 't' },
-		{ "policy", required_argument, NULL, 'P' },
-		{ "pdh-key", required_argument, NULL, 'k' },
+		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "pdh-key", required_argument, NULL, OPT_PDH_KEY },
 		{ "output", required_argument, NULL, 'o' },
-		{ "threads", required_argument, NULL, 'T' },
 		{ "zstd-level", required_argument, NULL, 'z' },
-		{ "timeout", required_argument, NULL, 'W' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
+	cli_xfer_opts_init(&o->x);
 	o->policy = DEFAULT_POLICY;
-	o->threads = cli_default_threads();
 	o->zstd = DEFAULT_ZSTD;
-	o->timeout_ms = -1;
 	o->output = "-";
 	uint64_t v;
 	int c;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":m:p:t:o:T:z:qhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:t:o:z:" CLI_XFER_SHORTOPTS, longopts, NULL)) !=
+	       -1) {
 		switch (c) {
-		case 'm': {
-			struct cli_memspec *n = realloc(o->mem, (o->nmem + 1) * sizeof(*n));
-			if (!n)
-				return cli_error("out of memory");
-			o->mem = n;
-			if (cli_memspec_parse(optarg, &o->mem[o->nmem]))
-				return CLI_ERR;
-			o->nmem++;
-			break;
-		}
 		case 'p':
 			o->pstate = optarg;
 			break;
 		case 't':
 			o->target_pdh = optarg;
 			break;
-		case 'P':
+		case OPT_POLICY:
 			if (cli_parse_uint_opt("--policy", optarg, UINT32_MAX, &v))
 				return CLI_ERR;
 			o->policy = (uint32_t)v;
 			break;
-		case 'k':
+		case OPT_PDH_KEY:
 			o->pdh_key = optarg;
 			break;
 		case 'o':
 			o->output = optarg;
-			break;
-		case 'T':
-			if (cli_parse_uint_opt("--threads", optarg, 64, &v))
-				return CLI_ERR;
-			o->threads = (unsigned)v;
 			break;
 		case 'z':
 			if (cli_parse_uint_opt("--zstd-level", optarg, 19, &v))
 				return CLI_ERR;
 			o->zstd = (int)v;
 			break;
-		case 'W':
-			if (cli_parse_uint_opt("--timeout", optarg, 86400, &v))
-				return CLI_ERR;
-			o->timeout_ms = v ? (int)v * 1000 : -1;
-			break;
-		case 'j':
-			o->json = true;
-			break;
-		case 'q':
-			o->quiet = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(CLI_OK);
-		case 'V':
-			printf("sevmig-send %s\n", sevmig_version_string());
-			exit(CLI_OK);
-		case ':':
-			return cli_error("%s needs a value", argv[optind - 1]);
 		default:
-			return cli_error("unknown option '%s' (see sevmig-send --help)",
-					 argv[optind - 1]);
+			if (cli_xfer_opt(&o->x, c, argv, usage))
+				return CLI_ERR;
+			break;
 		}
 	}
 	if (optind < argc)
 		return cli_error("unexpected argument '%s' (see sevmig-send --help)", argv[optind]);
-	if (!o->nmem)
+	if (!o->x.nmem)
 		return cli_error("no guest memory: give --memory GPA:SIZE:FILE[:OFFSET] per "
 				 "memslot (see sevmig-send --help)");
 	if (!o->target_pdh)
@@ -236,9 +195,10 @@ static int check_coverage(const char *path, const struct sevmig_pstate *ps,
 			char sa[200], sb[200];
 			print_ranges(sa, sizeof(sa), a, na);
 			print_ranges(sb, sizeof(sb), b, nb);
-			rc = cli_error("%s: the page state covers gfns %s, but the --memory options "
-				       "give %s (they must be the same pages)",
-				       path, sb[0] ? sb : "none", sa);
+			rc =
+			    cli_error("%s: the page state covers gfns %s, but the --memory options "
+				      "give %s (they must be the same pages)",
+				      path, sb[0] ? sb : "none", sa);
 		}
 	}
 	free(a);
@@ -252,7 +212,7 @@ static int load_pstate(const struct opts *o, const struct sevmig_mem_region *reg
 	if (o->pstate) {
 		if (cli_load_pstate(o->pstate, out))
 			return CLI_ERR;
-		if (check_coverage(o->pstate, *out, reg, o->nmem)) {
+		if (check_coverage(o->pstate, *out, reg, o->x.nmem)) {
 			sevmig_pstate_free(*out);
 			*out = NULL;
 			return CLI_ERR;
@@ -261,7 +221,7 @@ static int load_pstate(const struct opts *o, const struct sevmig_mem_region *reg
 	}
 	/* Without a page state every page is private: the safe default. */
 	int rc = sevmig_pstate_new(out);
-	for (size_t i = 0; i < o->nmem && !rc; i++)
+	for (size_t i = 0; i < o->x.nmem && !rc; i++)
 		rc = sevmig_pstate_add_slot(*out, reg[i].gpa >> SEVMIG_PAGE_SHIFT,
 					    reg[i].size >> SEVMIG_PAGE_SHIFT);
 	if (rc)
@@ -311,12 +271,12 @@ static int open_output(const struct opts *o, struct output *out)
 		break;
 	}
 	case CLI_EP_TCP:
-		if (cli_tcp_connect(&out->ep, o->timeout_ms, &out->fd))
+		if (cli_tcp_connect(&out->ep, o->x.timeout_ms, &out->fd))
 			return CLI_ERR;
 		out->own_fd = true;
 		break;
 	}
-	cli_chan_init(&out->chan, out->fd, name, o->timeout_ms);
+	cli_chan_init(&out->chan, out->fd, name, o->x.timeout_ms);
 	return 0;
 }
 
@@ -336,7 +296,7 @@ static int finish_output(const struct opts *o, struct output *out)
 		return cli_error("%s: %s", out->chan.name, strerror(errno));
 	struct cli_chan drain = out->chan;
 	drain.err = 0;
-	drain.timeout_ms = o->timeout_ms >= 0 ? o->timeout_ms : 60000;
+	drain.timeout_ms = o->x.timeout_ms >= 0 ? o->x.timeout_ms : 60000;
 	uint8_t buf[256];
 	ptrdiff_t n;
 	while ((n = cli_chan_read(&drain, buf, sizeof(buf))) > 0)
@@ -369,17 +329,17 @@ static int send_stream(const struct opts *o, struct sevmig_mem_region *reg, uint
 		return CLI_ERR;
 	}
 	struct cli_progress prog;
-	cli_progress_init(&prog, !o->quiet && isatty(STDERR_FILENO));
+	cli_progress_init(&prog, !o->x.quiet && isatty(STDERR_FILENO));
 	prog.total_pages = pages;
 	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = cert, .target_pdh_len = SEVMIG_CERT_SIZE,
-		    .zstd_level = o->zstd, .workers = o->threads,
-		    .progress = cli_progress_update, .progress_arg = &prog);
+		    .zstd_level = o->zstd, .workers = o->x.threads, .progress = cli_progress_update,
+		    .progress_arg = &prog);
 	struct sevmig_error err;
 	sevmig_error_clear(&err);
 	struct sevmig_sender *s = NULL;
 	/* Our workers must not take the signals meant to interrupt our writes. */
 	cli_block_signals(true);
-	int rc = sevmig_sender_new(fw, reg, o->nmem, cli_chan_write, &out.chan, &so, &s, &err);
+	int rc = sevmig_sender_new(fw, reg, o->x.nmem, cli_chan_write, &out.chan, &so, &s, &err);
 	cli_block_signals(false);
 	if (!rc)
 		rc = sevmig_sender_send_all(s, ps, &err);
@@ -419,7 +379,7 @@ static int send_stream(const struct opts *o, struct sevmig_mem_region *reg, uint
 	sum.guest_pages = pages;
 	sum.seconds = cli_progress_elapsed(&prog);
 	bool stream_on_stdout = out.ep.kind == CLI_EP_STDIO;
-	if (o->json)
+	if (o->x.json)
 		cli_summary_print(stream_on_stdout ? stderr : stdout, &sum, true);
 	else if (prog.show)
 		cli_summary_print(stderr, &sum, false);
@@ -428,7 +388,7 @@ static int send_stream(const struct opts *o, struct sevmig_mem_region *reg, uint
 
 static int run(const struct opts *o)
 {
-	if (cli_memspecs_check(o->mem, o->nmem, false))
+	if (cli_memspecs_check(o->x.mem, o->x.nmem, false))
 		return CLI_ERR;
 	int rc = CLI_ERR;
 	uint64_t pages = 0;
@@ -436,15 +396,15 @@ static int run(const struct opts *o)
 	struct sevmig_fw *fw = NULL;
 	uint8_t *cert = NULL;
 	size_t cert_len = 0;
-	struct sevmig_mem_region *reg = calloc(o->nmem, sizeof(*reg));
+	struct sevmig_mem_region *reg = calloc(o->x.nmem, sizeof(*reg));
 	if (!reg)
 		return cli_error("out of memory");
-	for (size_t i = 0; i < o->nmem; i++) {
-		reg[i].gpa = o->mem[i].gpa;
-		reg[i].size = o->mem[i].size;
-		if (cli_map_input(&o->mem[i], &reg[i].host))
+	for (size_t i = 0; i < o->x.nmem; i++) {
+		reg[i].gpa = o->x.mem[i].gpa;
+		reg[i].size = o->x.mem[i].size;
+		if (cli_map_input(&o->x.mem[i], &reg[i].host))
 			goto out;
-		pages += o->mem[i].size >> SEVMIG_PAGE_SHIFT;
+		pages += o->x.mem[i].size >> SEVMIG_PAGE_SHIFT;
 	}
 	if (load_pstate(o, reg, &ps))
 		goto out;
@@ -463,7 +423,7 @@ out:
 	sevmig_fw_free(fw);
 	free(cert);
 	sevmig_pstate_free(ps);
-	for (size_t i = 0; i < o->nmem; i++)
+	for (size_t i = 0; i < o->x.nmem; i++)
 		cli_unmap(reg[i].host, reg[i].size);
 	free(reg);
 	return rc;
@@ -478,8 +438,6 @@ int main(int argc, char **argv)
 		cli_catch_signals();
 		rc = run(&o);
 	}
-	for (size_t i = 0; i < o.nmem; i++)
-		cli_memspec_free(&o.mem[i]);
-	free(o.mem);
+	cli_xfer_opts_free(&o.x);
 	return rc;
 }

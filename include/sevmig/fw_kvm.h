@@ -43,12 +43,13 @@ extern "C" {
 
 /* ---- KVM numbers a VMM needs (values of the kernel's UAPI headers) ------- */
 
-#define SEVMIG_KVM_HC_MAP_GPA_RANGE 12    /* KVM_HC_MAP_GPA_RANGE (and the series' PAGE_ENC_STATUS) */
-#define SEVMIG_KVM_MAP_GPA_RANGE_ENCRYPTED 0x10u /* attrs bit 4: 1 encrypted, 0 decrypted */
-#define SEVMIG_KVM_MSR_MIGRATION_CONTROL 0x4b564d08u /* MSR_KVM_MIGRATION_CONTROL */
-#define SEVMIG_KVM_MIGRATION_READY 0x1u /* its one defined bit */
+#define SEVMIG_KVM_HC_MAP_GPA_RANGE 12 /* KVM_HC_MAP_GPA_RANGE (and the series' PAGE_ENC_STATUS) \
+					*/
+#define SEVMIG_KVM_MAP_GPA_RANGE_ENCRYPTED 0x10u       /* attrs bit 4: 1 encrypted, 0 decrypted */
+#define SEVMIG_KVM_MSR_MIGRATION_CONTROL   0x4b564d08u /* MSR_KVM_MIGRATION_CONTROL */
+#define SEVMIG_KVM_MIGRATION_READY	   0x1u	       /* its one defined bit */
 /* CPUID 0x40000001 EAX bits the VMM sets so that the guest uses them. */
-#define SEVMIG_KVM_FEATURE_HC_MAP_GPA_RANGE 16
+#define SEVMIG_KVM_FEATURE_HC_MAP_GPA_RANGE  16
 #define SEVMIG_KVM_FEATURE_MIGRATION_CONTROL 17
 /* What the guest sees in RAX after a refused hypercall: -KVM_EINVAL (-22),
  * -KVM_EFAULT (-14), as 64-bit two's complement. */
@@ -112,7 +113,8 @@ struct sevmig_fw_kvm_opts {
  */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_kvm_open(int vm_fd, int sev_fd,
 						   const struct sevmig_fw_kvm_opts *opts,
-						   struct sevmig_fw **out, struct sevmig_error *err);
+						   struct sevmig_fw **out,
+						   struct sevmig_error *err);
 /*
  * As sevmig_fw_kvm_open(), opening sev_path (NULL: "/dev/sev") read-write,
  * or read-only when write access is refused (PLATFORM_STATUS still works).
@@ -259,8 +261,8 @@ struct sevmig_kvm_probe_opts {
 	size_t sz;
 	sevmig_ioctl_fn ioctl; /* NULL: ioctl(2) */
 	void *ioctl_arg;
-	const char *kvm_path;   /* NULL: "/dev/kvm" */
-	const char *sev_path;   /* NULL: "/dev/sev" */
+	const char *kvm_path;	/* NULL: "/dev/kvm" */
+	const char *sev_path;	/* NULL: "/dev/sev" */
 	const char *module_dir; /* NULL: "/sys/module/kvm_amd/parameters" */
 };
 
@@ -272,11 +274,11 @@ struct sevmig_kvm_host_info {
 	/* SEV in KVM: 1 KVM_MEMORY_ENCRYPT_OP is accepted on a new VM, 0 it is
 	 * not (ENOTTY: no SEV), negative errno: could not tell. */
 	int kvm_sev;
-	uint32_t hypercall_exits;  /* KVM_CAP_EXIT_HYPERCALL: hypercalls that can exit (bit 12) */
-	bool move_enc_context;     /* KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM */
-	bool copy_enc_context;     /* KVM_CAP_VM_COPY_ENC_CONTEXT_FROM */
-	bool user_space_msr;       /* KVM_CAP_X86_USER_SPACE_MSR */
-	bool msr_filter;           /* KVM_CAP_X86_MSR_FILTER */
+	uint32_t hypercall_exits; /* KVM_CAP_EXIT_HYPERCALL: hypercalls that can exit (bit 12) */
+	bool move_enc_context;	  /* KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM */
+	bool copy_enc_context;	  /* KVM_CAP_VM_COPY_ENC_CONTEXT_FROM */
+	bool user_space_msr;	  /* KVM_CAP_X86_USER_SPACE_MSR */
+	bool msr_filter;	  /* KVM_CAP_X86_MSR_FILTER */
 	/* kvm_amd module parameters "sev" and "sev_es" as the file says them
 	 * ("Y", "N", "1", "0"), or "" when absent (module not loaded). */
 	char kvm_amd_sev[8];

@@ -275,7 +275,9 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_parse_text(const char *text, size_
 
 /*
  * Read either form, told apart by content. Input that is neither gives
- * -EBADMSG with the message "not a page-state file ...".
+ * -EBADMSG with the message "not a page-state file ...", err->offset 0 and
+ * err->index 0 (a damaged file of either form names a later position, or
+ * a line), so a caller can tell "not this format" from "damaged".
  */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_load(const void *buf, size_t len,
 						   struct sevmig_pstate **out,

@@ -71,23 +71,23 @@ const char *sevmig_fw_last_error(const struct sevmig_fw *fw)
 
 /* Every command starts the same way: no status yet; an unset op means the
  * backend does not have the command. */
-#define FW_BEGIN(fw, st, op, what)                                                     \
-	uint32_t st_local_;                                                            \
-	if (!(st))                                                                     \
-		(st) = &st_local_;                                                     \
-	*(st) = SEVMIG_FW_STATUS_NONE;                                                 \
-	if (!(fw))                                                                     \
-		return -EINVAL;                                                        \
-	if (!(fw)->ops->op)                                                            \
-		return sevmig__fw_fail((fw), -EOPNOTSUPP, SEVMIG_FW_STATUS_NONE,       \
-				       "%s is not available with the %s backend", what, \
-				       (fw)->ops->name)
+#define FW_BEGIN(fw, st, op, what)                                       \
+	uint32_t st_local_;                                              \
+	if (!(st))                                                       \
+		(st) = &st_local_;                                       \
+	*(st) = SEVMIG_FW_STATUS_NONE;                                   \
+	if (!(fw))                                                       \
+		return -EINVAL;                                          \
+	if (!(fw)->ops->op)                                              \
+	return sevmig__fw_fail((fw), -EOPNOTSUPP, SEVMIG_FW_STATUS_NONE, \
+			       "%s is not available with the %s backend", what, (fw)->ops->name)
 
 int sevmig_fw_send_start(struct sevmig_fw *fw, struct sevmig_fw_send_start *p, uint32_t *st)
 {
 	FW_BEGIN(fw, st, send_start, "SEND_START");
 	if (!p)
-		return sevmig__fw_fail(fw, -EINVAL, SEVMIG_FW_STATUS_NONE, "SEND_START: no parameters");
+		return sevmig__fw_fail(fw, -EINVAL, SEVMIG_FW_STATUS_NONE,
+				       "SEND_START: no parameters");
 	if (p->session && (!p->pdh_cert || !p->pdh_cert_len))
 		return sevmig__fw_fail(fw, -EINVAL, SEVMIG_FW_STATUS_NONE,
 				       "SEND_START: the target's PDH certificate is missing");
@@ -98,7 +98,8 @@ static int check_send_update(struct sevmig_fw *fw, const char *what,
 			     const struct sevmig_fw_send_update *p, bool need_guest)
 {
 	if (!p)
-		return sevmig__fw_fail(fw, -EINVAL, SEVMIG_FW_STATUS_NONE, "%s: no parameters", what);
+		return sevmig__fw_fail(fw, -EINVAL, SEVMIG_FW_STATUS_NONE, "%s: no parameters",
+				       what);
 	if (!p->hdr || !p->trans)
 		return 0; /* a size query */
 	if (need_guest && !p->guest)
@@ -107,16 +108,15 @@ static int check_send_update(struct sevmig_fw *fw, const char *what,
 	return 0;
 }
 
-int sevmig_fw_send_update_data(struct sevmig_fw *fw, struct sevmig_fw_send_update *p,
-			       uint32_t *st)
+int sevmig_fw_send_update_data(struct sevmig_fw *fw, struct sevmig_fw_send_update *p, uint32_t *st)
 {
 	FW_BEGIN(fw, st, send_update_data, "SEND_UPDATE_DATA");
 	SEVMIG__TRY(check_send_update(fw, "SEND_UPDATE_DATA", p, true));
 	return fw->ops->send_update_data(fw, p, st);
 }
 
-int sevmig_fw_send_update_vmsa(struct sevmig_fw *fw, uint32_t vcpu,
-			       struct sevmig_fw_send_update *p, uint32_t *st)
+int sevmig_fw_send_update_vmsa(struct sevmig_fw *fw, uint32_t vcpu, struct sevmig_fw_send_update *p,
+			       uint32_t *st)
 {
 	FW_BEGIN(fw, st, send_update_vmsa, "SEND_UPDATE_VMSA");
 	SEVMIG__TRY(check_send_update(fw, "SEND_UPDATE_VMSA", p, false));
@@ -135,8 +135,7 @@ int sevmig_fw_send_cancel(struct sevmig_fw *fw, uint32_t *st)
 	return fw->ops->send_cancel(fw, st);
 }
 
-int sevmig_fw_receive_start(struct sevmig_fw *fw, struct sevmig_fw_receive_start *p,
-			    uint32_t *st)
+int sevmig_fw_receive_start(struct sevmig_fw *fw, struct sevmig_fw_receive_start *p, uint32_t *st)
 {
 	FW_BEGIN(fw, st, receive_start, "RECEIVE_START");
 	if (!p || !p->pdh_cert || !p->pdh_cert_len || !p->session || !p->session_len)
@@ -179,8 +178,7 @@ int sevmig_fw_receive_finish(struct sevmig_fw *fw, uint32_t *st)
 	return fw->ops->receive_finish(fw, st);
 }
 
-int sevmig_fw_guest_status(struct sevmig_fw *fw, struct sevmig_fw_guest_status *out,
-			   uint32_t *st)
+int sevmig_fw_guest_status(struct sevmig_fw *fw, struct sevmig_fw_guest_status *out, uint32_t *st)
 {
 	FW_BEGIN(fw, st, guest_status, "GUEST_STATUS");
 	if (!out)

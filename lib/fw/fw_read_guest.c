@@ -45,9 +45,9 @@ int sevmig_fw_read_guest(struct sevmig_fw *fw, const struct sevmig_pstate *ps,
 				       (unsigned long long)gpa, len);
 	for (size_t i = 0; i < nregions; i++)
 		if (!regions[i].host || regions[i].gpa + regions[i].size < regions[i].gpa)
-			return sevmig__fw_fail(fw, -EINVAL, none,
-					       "read guest: region %zu has no host address or wraps",
-					       i);
+			return sevmig__fw_fail(
+			    fw, -EINVAL, none,
+			    "read guest: region %zu has no host address or wraps", i);
 
 	/* Check the whole range first, so that a refused read has not asked
 	 * the firmware anything. */

@@ -12,7 +12,8 @@ struct status_text {
 
 static const struct status_text status_texts[] = {
 	[0x00] = { "SUCCESS", "the command succeeded" },
-	[0x01] = { "INVALID_PLATFORM_STATE", "the platform is not in a state that allows the command" },
+	[0x01] = { "INVALID_PLATFORM_STATE",
+		   "the platform is not in a state that allows the command" },
 	[0x02] = { "INVALID_GUEST_STATE", "the guest is not in a state that allows the command" },
 	[0x03] = { "INVALID_CONFIG", "the platform configuration is invalid" },
 	[0x04] = { "INVALID_LENGTH", "a buffer is too small or a length is not allowed" },
@@ -77,7 +78,7 @@ const char *sevmig_fw_status_description(uint32_t status)
 
 const char *sevmig_guest_state_name(uint32_t state)
 {
-	static const char *const names[] = { "UNINIT",  "LUPDATE", "LSECRET", "RUNNING",
+	static const char *const names[] = { "UNINIT",	"LUPDATE", "LSECRET", "RUNNING",
 					     "SUPDATE", "RUPDATE", "SENT" };
 	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "UNKNOWN";
 }

@@ -92,13 +92,15 @@ int sevmig__pool_new(unsigned workers, unsigned fw_workers, unsigned window,
 	pthread_cond_init(&p->done, NULL);
 	for (unsigned i = 0; i < workers; i++) {
 		struct worker_arg *wa = malloc(sizeof(*wa));
+		if (wa) {
+			wa->p = p;
+			wa->id = i;
+		}
 		if (!wa || pthread_create(&p->threads[i], NULL, worker_main, wa)) {
 			free(wa);
 			sevmig__pool_free(p);
 			return -EAGAIN;
 		}
-		wa->p = p;
-		wa->id = i;
 		p->started++;
 	}
 	*out = p;

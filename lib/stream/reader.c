@@ -424,12 +424,21 @@ static int on_session(struct sevmig_stream_reader *r, struct sevmig_error *err, 
 	return 0;
 }
 
-struct cov_check {
-	const struct sevmig__layout *l;
-	uint64_t first, end;
-	size_t hint;
-	bool bad;
-};
+/* [a, b) lies in the layout (a map's slot may span memslots that touch). */
+static bool in_layout(const struct sevmig__layout *l, uint64_t a, uint64_t b, size_t *hint)
+{
+	long k = sevmig__layout_find(l, a, hint);
+	if (k < 0)
+		return false;
+	for (;;) {
+		uint64_t e = l->slots[k].gfn + l->slots[k].npages;
+		if (b <= e)
+			return true;
+		if ((size_t)k + 1 == l->n || l->slots[k + 1].gfn != e)
+			return false;
+		k++;
+	}
+}
 
 static int on_pstate(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q,
 		     struct sevmig_record_info *info)
@@ -483,9 +492,8 @@ static int on_pstate(struct sevmig_stream_reader *r, struct sevmig_error *err, c
 		rc = sevmig_pstate_slot(m, i, &s);
 		if (rc < 0)
 			break;
-		long k = sevmig__layout_find(&r->layout, s.gfn, &hint);
-		if (s.gfn < first || s.gfn + s.npages > end || k < 0 ||
-		    s.gfn + s.npages > r->layout.slots[k].gfn + r->layout.slots[k].npages) {
+		if (s.gfn < first || s.gfn + s.npages > end ||
+		    !in_layout(&r->layout, s.gfn, s.gfn + s.npages, &hint)) {
 			sevmig_pstate_free(m);
 			return RECFAIL(r, err, -EBADMSG, q,
 				       "page state covers [0x%" PRIx64 ", 0x%" PRIx64

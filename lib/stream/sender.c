@@ -398,7 +398,10 @@ static int flush_batches(struct sevmig_sender *s)
 			return rc;
 		}
 	}
-	return drain_all(s);
+	SEVMIG__TRY(drain_all(s));
+	/* A cancel that came while the last batches drained ends this call
+	 * rather than the next one. */
+	return check_cancel(s);
 }
 
 /* ---- walking the pages ---------------------------------------------------- */

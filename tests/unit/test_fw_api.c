@@ -68,8 +68,7 @@ static int no_id(struct sevmig_fw *fw, void *id, uint32_t *len, uint32_t *st)
 	(void)fw, (void)id, (void)len, (void)st;
 	return must_not_run();
 }
-static int no_pdh(struct sevmig_fw *fw, void *p, uint32_t *pl, void *c, uint32_t *cl,
-		  uint32_t *st)
+static int no_pdh(struct sevmig_fw *fw, void *p, uint32_t *pl, void *c, uint32_t *cl, uint32_t *st)
 {
 	(void)fw, (void)p, (void)pl, (void)c, (void)cl, (void)st;
 	return must_not_run();
@@ -79,8 +78,7 @@ static int no_rstart(struct sevmig_fw *fw, struct sevmig_fw_receive_start *p, ui
 	(void)fw, (void)p, (void)st;
 	return must_not_run();
 }
-static int no_rupdate(struct sevmig_fw *fw, const struct sevmig_fw_receive_update *p,
-		      uint32_t *st)
+static int no_rupdate(struct sevmig_fw *fw, const struct sevmig_fw_receive_update *p, uint32_t *st)
 {
 	(void)fw, (void)p, (void)st;
 	return must_not_run();

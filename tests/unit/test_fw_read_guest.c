@@ -81,7 +81,7 @@ static uint8_t model_byte(const struct guest *g, uint64_t gpa)
 		if (gpa >= g->r[i].gpa && gpa < g->r[i].gpa + g->r[i].size) {
 			uint8_t b = g->mem[i][gpa - g->r[i].gpa];
 			return sevmig_pstate_get(g->ps, gpa >> 12) == SEVMIG_PAGE_SHARED ? b
-											  : b ^ KEY;
+											 : b ^ KEY;
 		}
 	fail_msg("model asked for gpa 0x%llx outside the regions", (unsigned long long)gpa);
 	return 0;
@@ -191,8 +191,8 @@ static void test_random_reads(void **state)
 		if (tu_below(&rng, 2))
 			assert_int_equal(sevmig_pstate_set_range(g.ps, gfn, n,
 								 tu_below(&rng, 2)
-									 ? SEVMIG_PAGE_SHARED
-									 : SEVMIG_PAGE_PRIVATE),
+								     ? SEVMIG_PAGE_SHARED
+								     : SEVMIG_PAGE_PRIVATE),
 					 0);
 		uint64_t gpa = 0x100000 + tu_below(&rng, 0x18000);
 		size_t len = (size_t)tu_below(&rng, 0x118000 - gpa + 1);

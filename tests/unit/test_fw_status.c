@@ -7,7 +7,10 @@
 
 #include <sevmig/fw.h>
 
-#define CODE(x) { SEVMIG_FW_##x, #x }
+#define CODE(x)                   \
+	{                         \
+		SEVMIG_FW_##x, #x \
+	}
 static const struct {
 	uint32_t code;
 	const char *name;
@@ -103,7 +106,7 @@ static void test_everything_else_unknown(void **state)
 static void test_guest_states(void **state)
 {
 	(void)state;
-	static const char *const names[] = { "UNINIT",  "LUPDATE", "LSECRET", "RUNNING",
+	static const char *const names[] = { "UNINIT",	"LUPDATE", "LSECRET", "RUNNING",
 					     "SUPDATE", "RUPDATE", "SENT" };
 	static const uint32_t values[] = { SEVMIG_GUEST_UNINIT,	 SEVMIG_GUEST_LUPDATE,
 					   SEVMIG_GUEST_LSECRET, SEVMIG_GUEST_RUNNING,

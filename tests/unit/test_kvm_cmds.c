@@ -373,8 +373,12 @@ static void test_send_update_data(void **state)
 
 	/* refused before anything: the rules the kernel and firmware apply */
 	struct sevmig_fw_send_update p = {
-		.guest = page + 4096 - 32, .guest_len = 64, .hdr = hdr, .hdr_len = 64,
-		.trans = trans, .trans_len = 4096,
+		.guest = page + 4096 - 32,
+		.guest_len = 64,
+		.hdr = hdr,
+		.hdr_len = 64,
+		.trans = trans,
+		.trans_len = 4096,
 	};
 	assert_int_equal(sevmig_fw_send_update_data(fw, &p, &st), -EINVAL);
 	KD_MSG_HAS(fw, "crosses a 4 KiB page");
@@ -405,8 +409,11 @@ static void test_send_update_data(void **state)
 	kd_done(&kd);
 
 	/* a page: no second query, exactly these fields */
-	p = (struct sevmig_fw_send_update){ .guest = page, .guest_len = 4096, .hdr = hdr,
-					    .hdr_len = sizeof(hdr), .trans = trans,
+	p = (struct sevmig_fw_send_update){ .guest = page,
+					    .guest_len = 4096,
+					    .hdr = hdr,
+					    .hdr_len = sizeof(hdr),
+					    .trans = trans,
 					    .trans_len = sizeof(trans) };
 	struct kvm_sev_send_update_data want;
 	memset(&want, 0, sizeof(want)); /* the padding too */
@@ -427,8 +434,12 @@ static void test_send_update_data(void **state)
 	kd_done(&kd);
 
 	/* part of a page */
-	p = (struct sevmig_fw_send_update){ .guest = page + 0x100, .guest_len = 0x40, .hdr = hdr,
-					    .hdr_len = 0x34, .trans = trans, .trans_len = 0x40 };
+	p = (struct sevmig_fw_send_update){ .guest = page + 0x100,
+					    .guest_len = 0x40,
+					    .hdr = hdr,
+					    .hdr_len = 0x34,
+					    .trans = trans,
+					    .trans_len = 0x40 };
 	want.guest_uaddr = (uintptr_t)(page + 0x100);
 	want.guest_len = want.trans_len = 0x40;
 	kd_sev(&kd, KVM_SEV_SEND_UPDATE_DATA, &want, sizeof(want), -EIO, SEVMIG_FW_INACTIVE);
@@ -437,8 +448,12 @@ static void test_send_update_data(void **state)
 	kd_done(&kd);
 
 	/* short buffers: nothing issued, the sizes said */
-	p = (struct sevmig_fw_send_update){ .guest = page, .guest_len = 4096, .hdr = hdr,
-					    .hdr_len = 0x20, .trans = trans, .trans_len = 4096 };
+	p = (struct sevmig_fw_send_update){ .guest = page,
+					    .guest_len = 4096,
+					    .hdr = hdr,
+					    .hdr_len = 0x20,
+					    .trans = trans,
+					    .trans_len = 4096 };
 	assert_int_equal(sevmig_fw_send_update_data(fw, &p, &st), -ENOSPC);
 	assert_int_equal(p.hdr_len, 0x34);
 	p.hdr_len = 0x34;
@@ -450,8 +465,12 @@ static void test_send_update_data(void **state)
 
 	/* a query that fails is reported as the query */
 	fw = kd_open(&kd, KD_SEV_FD, SEVMIG_KVM_SERIES_NONE);
-	p = (struct sevmig_fw_send_update){ .guest = page, .guest_len = 4096, .hdr = hdr,
-					    .hdr_len = 0x34, .trans = trans, .trans_len = 4096 };
+	p = (struct sevmig_fw_send_update){ .guest = page,
+					    .guest_len = 4096,
+					    .hdr = hdr,
+					    .hdr_len = 0x34,
+					    .trans = trans,
+					    .trans_len = 4096 };
 	kd_sev(&kd, KVM_SEV_SEND_UPDATE_DATA, &zero_upd, sizeof(zero_upd), -EFAULT, 0);
 	assert_int_equal(sevmig_fw_send_update_data(fw, &p, &st), -EFAULT);
 	KD_MSG_HAS(fw, "SEND_UPDATE_DATA (length query)");
@@ -466,12 +485,17 @@ static void test_vmsa_not_upstream(void **state)
 	struct sevmig_fw *fw = kd_open(&kd, KD_SEV_FD, SEVMIG_KVM_SERIES_NONE);
 	uint32_t st;
 	uint8_t hdr[0x34], trans[4096];
-	struct sevmig_fw_send_update p = { .guest_len = 4096, .hdr = hdr, .hdr_len = 0x34,
-					   .trans = trans, .trans_len = 4096 };
+	struct sevmig_fw_send_update p = {
+		.guest_len = 4096, .hdr = hdr, .hdr_len = 0x34, .trans = trans, .trans_len = 4096
+	};
 	assert_int_equal(sevmig_fw_send_update_vmsa(fw, 0, &p, &st), -EOPNOTSUPP);
 	KD_MSG_HAS(fw, "mainline KVM has no path");
-	struct sevmig_fw_receive_update r = { .guest = page, .guest_len = 4096, .hdr = hdr,
-					      .hdr_len = 0x34, .trans = trans, .trans_len = 4096 };
+	struct sevmig_fw_receive_update r = { .guest = page,
+					      .guest_len = 4096,
+					      .hdr = hdr,
+					      .hdr_len = 0x34,
+					      .trans = trans,
+					      .trans_len = 4096 };
 	assert_int_equal(sevmig_fw_receive_update_vmsa(fw, 1, &r, &st), -EOPNOTSUPP);
 	KD_MSG_HAS(fw, "RECEIVE_UPDATE_VMSA");
 	kd_done(&kd);
@@ -514,8 +538,12 @@ static void test_receive(void **state)
 	kd_done(&kd);
 
 	uint8_t hdr[0x40], trans[4096];
-	struct sevmig_fw_receive_update ru = { .guest = page + 4096, .guest_len = 4096, .hdr = hdr,
-					       .hdr_len = 0x34, .trans = trans, .trans_len = 4096 };
+	struct sevmig_fw_receive_update ru = { .guest = page + 4096,
+					       .guest_len = 4096,
+					       .hdr = hdr,
+					       .hdr_len = 0x34,
+					       .trans = trans,
+					       .trans_len = 4096 };
 	struct kvm_sev_receive_update_data wu;
 	memset(&wu, 0, sizeof(wu)); /* the padding too */
 	wu.hdr_uaddr = (uintptr_t)hdr;
@@ -645,8 +673,7 @@ static void test_platform(void **state)
 	};
 	pl = sizeof(p);
 	cl = sizeof(c);
-	kd_reply(kd_plat(&kd, SEV_PDH_CERT_EXPORT, &want, sizeof(want), 0, 0), &lens,
-		 sizeof(lens));
+	kd_reply(kd_plat(&kd, SEV_PDH_CERT_EXPORT, &want, sizeof(want), 0, 0), &lens, sizeof(lens));
 	assert_int_equal(sevmig_fw_pdh_cert_export(fw, p, &pl, c, &cl, &st), 0);
 	assert_int_equal(pl, 0x824);
 	assert_int_equal(cl, 0x186c);
@@ -656,9 +683,9 @@ static void test_platform(void **state)
 	pl = 0x800;
 	cl = sizeof(c);
 	want.pdh_cert_len = 0x800;
-	kd_reply(kd_plat(&kd, SEV_PDH_CERT_EXPORT, &want, sizeof(want), -EIO,
-			 SEVMIG_FW_INVALID_LENGTH),
-		 &lens, sizeof(lens));
+	kd_reply(
+	    kd_plat(&kd, SEV_PDH_CERT_EXPORT, &want, sizeof(want), -EIO, SEVMIG_FW_INVALID_LENGTH),
+	    &lens, sizeof(lens));
 	assert_int_equal(sevmig_fw_pdh_cert_export(fw, p, &pl, c, &cl, &st), -ENOSPC);
 	assert_int_equal(pl, 0x824);
 	KD_MSG_HAS(fw, "too small");
@@ -676,9 +703,9 @@ static void test_platform(void **state)
 	/* GET_ID (GET_ID2 underneath) */
 	static const struct sev_user_data_get_id2 zero_id, id_len = { .length = 128 };
 	uint32_t il = 0;
-	kd_reply(kd_plat(&kd, SEV_GET_ID2, &zero_id, sizeof(zero_id), -EIO,
-			 SEVMIG_FW_INVALID_LENGTH),
-		 &id_len, sizeof(id_len));
+	kd_reply(
+	    kd_plat(&kd, SEV_GET_ID2, &zero_id, sizeof(zero_id), -EIO, SEVMIG_FW_INVALID_LENGTH),
+	    &id_len, sizeof(id_len));
 	assert_int_equal(sevmig_fw_get_id(fw, NULL, &il, &st), 0);
 	assert_int_equal(il, 128);
 	uint8_t id[128];

@@ -24,9 +24,9 @@
 
 #include <sevmig/fw_kvm.h>
 
-#define KD_VM_FD 1000
-#define KD_SEV_FD 1001
-#define KD_NO_ID UINT32_MAX /* KVM_MEMORY_ENCRYPT_OP with a NULL argument */
+#define KD_VM_FD     1000
+#define KD_SEV_FD    1001
+#define KD_NO_ID     UINT32_MAX /* KVM_MEMORY_ENCRYPT_OP with a NULL argument */
 #define KD_MAX_STEPS 64
 
 struct kd_step {
@@ -41,7 +41,7 @@ struct kd_step {
 	const void *want;
 	size_t want_len;
 	int rc;
-	uint32_t error; /* firmware status written back */
+	uint32_t error;	   /* firmware status written back */
 	const void *reply; /* written over the struct */
 	size_t reply_len;
 	void (*effect)(void *data, void *ctx); /* fills user buffers */
@@ -102,7 +102,8 @@ static inline void kd_check_bytes(const struct kd_step *s, size_t idx, const voi
 		const uint8_t *g = got, *w = s->want;
 		for (size_t i = 0; i < s->want_len; i++)
 			if (g[i] != w[i]) {
-				fprintf(stderr, "step %zu (req 0x%lx): byte %zu is 0x%02x, want 0x%02x\n",
+				fprintf(stderr,
+					"step %zu (req 0x%lx): byte %zu is 0x%02x, want 0x%02x\n",
 					idx, s->req, i, g[i], w[i]);
 				break;
 			}
@@ -162,8 +163,7 @@ static inline void kd_done(struct kd *kd)
 }
 
 /* A handle on the double: VM fd KD_VM_FD, /dev/sev fd KD_SEV_FD (or -1). */
-static inline struct sevmig_fw *kd_open(struct kd *kd, int sev_fd,
-					enum sevmig_kvm_series series)
+static inline struct sevmig_fw *kd_open(struct kd *kd, int sev_fd, enum sevmig_kvm_series series)
 {
 	memset(kd, 0, sizeof(*kd));
 	kd->sev_fd = (uint32_t)sev_fd;
@@ -177,11 +177,11 @@ static inline struct sevmig_fw *kd_open(struct kd *kd, int sev_fd,
 }
 
 /* The handle's message contains `part`. */
-#define KD_MSG_HAS(fw, part)                                                                   \
-	do {                                                                                   \
-		const char *m_ = sevmig_fw_last_error(fw);                                     \
-		if (!strstr(m_, (part)))                                                       \
-			fail_msg("message \"%s\" does not say \"%s\"", m_, (part));            \
+#define KD_MSG_HAS(fw, part)                                                        \
+	do {                                                                        \
+		const char *m_ = sevmig_fw_last_error(fw);                          \
+		if (!strstr(m_, (part)))                                            \
+			fail_msg("message \"%s\" does not say \"%s\"", m_, (part)); \
 	} while (0)
 
 #endif

@@ -18,9 +18,9 @@
 
 #define GPA(gfn) ((uint64_t)(gfn) << 12)
 /* Coverage of the map used below: two slots with a gap. */
-#define SLOT0 0x100
+#define SLOT0	0x100
 #define SLOT0_N 256
-#define SLOT1 0x1000
+#define SLOT1	0x1000
 #define SLOT1_N 16
 
 static struct sevmig_pstate *new_map(void)
@@ -58,7 +58,8 @@ static int64_t hc(struct sevmig_fw *fw, struct sevmig_pstate *ps, uint64_t gpa, 
 static struct sevmig_fw *open_abi(struct kd *kd, enum sevmig_kvm_hypercall_abi abi)
 {
 	memset(kd, 0, sizeof(*kd));
-	SEVMIG_OPTS(sevmig_fw_kvm_opts, o, .ioctl = kd_ioctl, .ioctl_arg = kd, .hypercall_abi = abi);
+	SEVMIG_OPTS(sevmig_fw_kvm_opts, o, .ioctl = kd_ioctl, .ioctl_arg = kd,
+		    .hypercall_abi = abi);
 	struct sevmig_fw *fw;
 	assert_int_equal(sevmig_fw_kvm_open(KD_VM_FD, -1, &o, &fw, NULL), 0);
 	return fw;
@@ -101,9 +102,8 @@ static void test_enable_exits(void **state)
 	kd_add(&kd, KD_VM_FD, KVM_ENABLE_CAP, 0, &hc_cap, sizeof(hc_cap), 0);
 	kd_add(&kd, KD_VM_FD, KVM_ENABLE_CAP, 0, &msr_cap, sizeof(msr_cap), 0);
 	kd_add(&kd, KD_VM_FD, KVM_X86_SET_MSR_FILTER, 0, NULL, 0, 0)->effect = check_filter;
-	assert_int_equal(sevmig_fw_kvm_enable_exits(fw, SEVMIG_KVM_EXIT_HYPERCALL |
-								SEVMIG_KVM_EXIT_MSR),
-			 0);
+	assert_int_equal(
+	    sevmig_fw_kvm_enable_exits(fw, SEVMIG_KVM_EXIT_HYPERCALL | SEVMIG_KVM_EXIT_MSR), 0);
 	kd_done(&kd);
 
 	/* a kernel without the capability: nothing is enabled */
@@ -113,9 +113,9 @@ static void test_enable_exits(void **state)
 	kd_done(&kd);
 	kd_add(&kd, KD_VM_FD, KVM_CHECK_EXTENSION, KVM_CAP_EXIT_HYPERCALL, NULL, 0, 1 << 12);
 	kd_add(&kd, KD_VM_FD, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR, NULL, 0, 0);
-	assert_int_equal(sevmig_fw_kvm_enable_exits(fw, SEVMIG_KVM_EXIT_HYPERCALL |
-								SEVMIG_KVM_EXIT_MSR),
-			 -EOPNOTSUPP);
+	assert_int_equal(
+	    sevmig_fw_kvm_enable_exits(fw, SEVMIG_KVM_EXIT_HYPERCALL | SEVMIG_KVM_EXIT_MSR),
+	    -EOPNOTSUPP);
 	KD_MSG_HAS(fw, "KVM_CAP_X86_USER_SPACE_MSR");
 	kd_done(&kd);
 
@@ -262,10 +262,11 @@ static void test_random_against_model(void **state)
 		rejected += want != 0;
 		int64_t got = hc(fw, ps, gpa, n, attrs);
 		if (got != want)
-			fail_msg("hypercall %d (gpa 0x%llx, %llu pages, attrs 0x%llx): guest got %lld, "
-				 "want %lld",
-				 i, (unsigned long long)gpa, (unsigned long long)n,
-				 (unsigned long long)attrs, (long long)got, (long long)want);
+			fail_msg(
+			    "hypercall %d (gpa 0x%llx, %llu pages, attrs 0x%llx): guest got %lld, "
+			    "want %lld",
+			    i, (unsigned long long)gpa, (unsigned long long)n,
+			    (unsigned long long)attrs, (long long)got, (long long)want);
 	}
 	for (uint64_t g = 0; g < WINDOW; g++)
 		assert_int_equal(sevmig_pstate_get(ps, g), model[g]);

@@ -18,7 +18,7 @@
 
 #include "fw/kvm/kvm_abi.h"
 
-#define SIZE(type, n) assert_int_equal(sizeof(type), n)
+#define SIZE(type, n)	     assert_int_equal(sizeof(type), n)
 #define AT(type, field, off) assert_int_equal(offsetof(type, field), off)
 
 static void test_guest_command_structs(void **state)
@@ -208,8 +208,8 @@ static void test_series_numbers_differ_from_mainline(void **state)
 	};
 	const unsigned long mainline[] = {
 		KVM_X86_SET_MSR_FILTER, KVM_RESET_DIRTY_RINGS, KVM_XEN_HVM_GET_ATTR,
-		KVM_XEN_HVM_SET_ATTR,   KVM_S390_PV_COMMAND,   KVM_S390_NORMAL_RESET,
-		KVM_S390_CLEAR_RESET,   KVM_MEMORY_ENCRYPT_OP, KVM_ENABLE_CAP,
+		KVM_XEN_HVM_SET_ATTR,	KVM_S390_PV_COMMAND,   KVM_S390_NORMAL_RESET,
+		KVM_S390_CLEAR_RESET,	KVM_MEMORY_ENCRYPT_OP, KVM_ENABLE_CAP,
 	};
 	for (size_t i = 0; i < sizeof(series) / sizeof(series[0]); i++)
 		for (size_t j = 0; j < sizeof(mainline) / sizeof(mainline[0]); j++)

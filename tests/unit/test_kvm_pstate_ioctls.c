@@ -17,8 +17,8 @@
 #define BIG (1u << 20) /* the backend's window, in pages */
 
 /* The kernel's view: private unless listed. */
-static const uint64_t kernel_shared[] = { 0x102, 0x10c, 0x1000, 0x1001, 0x1002, 0x1003,
-					  0x1000 + BIG + 5 };
+static const uint64_t kernel_shared[] = { 0x102,  0x10c,  0x1000,	   0x1001,
+					  0x1002, 0x1003, 0x1000 + BIG + 5 };
 
 static bool kernel_is_shared(uint64_t gfn)
 {
@@ -67,7 +67,7 @@ static void kernel_set(void *data, void *ctx)
 			assert_true(set); /* padding says private */
 		else
 			assert_int_equal(set, sevmig_pstate_get(w->ps, b->start_gfn + i) ==
-						      SEVMIG_PAGE_PRIVATE);
+						  SEVMIG_PAGE_PRIVATE);
 	}
 }
 
@@ -112,7 +112,7 @@ static void test_probe(void **state)
 	struct sevmig_fw *fw = kd_open(&kd, -1, SEVMIG_KVM_SERIES_ENC_BITMAP_V6);
 	/* a stock kernel: ENOTTY, said plainly, asked again next time */
 	kd_add(&kd, KD_VM_FD, SEVMIG__KVM_GET_PAGE_ENC_BITMAP_V6, 0, NULL, 0, -ENOTTY)->effect =
-		probe_args;
+	    probe_args;
 	kd_add(&kd, KD_VM_FD, SEVMIG__KVM_GET_PAGE_ENC_BITMAP_V6, 0, NULL, 0, -ENOTTY);
 	assert_int_equal(sevmig_fw_kvm_probe_pstate_ioctls(fw), -EOPNOTSUPP);
 	KD_MSG_HAS(fw, "KVM_GET_PAGE_ENC_BITMAP (0x4018aec5) is not available on this kernel");
@@ -276,7 +276,9 @@ static void test_list_get(void **state)
 	struct sevmig_pstate *before;
 	assert_int_equal(sevmig_pstate_clone(ps, &before), 0);
 	static const uint64_t reversed[] = { 0x120, 0x120 };
-	struct list_reply bad[] = { { 4096, -1, NULL }, { 4096, 300, NULL }, { 4096, 1, reversed } };
+	struct list_reply bad[] = { { 4096, -1, NULL },
+				    { 4096, 300, NULL },
+				    { 4096, 1, reversed } };
 	const char *says[] = { "reports -1 entries", "reports 300 entries", "entry 0" };
 	for (int i = 0; i < 3; i++) {
 		s = kd_add(&kd, KD_VM_FD, get, 0, NULL, 0, 0);

@@ -113,7 +113,8 @@ static void test_series_absent(void **state)
 		struct sevmig_fw *fw;
 		assert_int_equal(sevmig_fw_kvm_open(vm, -1, &o, &fw, NULL), 0);
 		assert_int_equal(sevmig_fw_kvm_probe_pstate_ioctls(fw), -EOPNOTSUPP);
-		assert_non_null(strstr(sevmig_fw_last_error(fw), "is not available on this kernel"));
+		assert_non_null(
+		    strstr(sevmig_fw_last_error(fw), "is not available on this kernel"));
 		sevmig_fw_free(fw);
 	}
 }
@@ -169,8 +170,14 @@ static void guest_setup(struct guest *g, int vmfd)
 	assert_true(g->run != MAP_FAILED);
 	struct kvm_sregs s;
 	assert_int_equal(ioctl(g->vcpu, KVM_GET_SREGS, &s), 0);
-	struct kvm_segment cs = { .base = 0, .limit = 0xffffffff, .selector = 8, .type = 11,
-				  .present = 1, .db = 1, .s = 1, .g = 1 };
+	struct kvm_segment cs = { .base = 0,
+				  .limit = 0xffffffff,
+				  .selector = 8,
+				  .type = 11,
+				  .present = 1,
+				  .db = 1,
+				  .s = 1,
+				  .g = 1 };
 	struct kvm_segment ds = cs;
 	ds.type = 3;
 	ds.selector = 16;
@@ -292,10 +299,8 @@ int main(void)
 		return 77;
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_probe_host),
-		cmocka_unit_test(test_sev_command_refused),
-		cmocka_unit_test(test_series_absent),
-		cmocka_unit_test(test_move_enc_context),
+		cmocka_unit_test(test_probe_host),    cmocka_unit_test(test_sev_command_refused),
+		cmocka_unit_test(test_series_absent), cmocka_unit_test(test_move_enc_context),
 		cmocka_unit_test(test_real_guest),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

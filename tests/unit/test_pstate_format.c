@@ -946,7 +946,6 @@ int main(void)
 		cmocka_unit_test(malformed_zstd),
 		cmocka_unit_test(truncations),
 		cmocka_unit_test(bit_flips),
-		cmocka_unit_test(compressed_bitmap_bounded),
 		cmocka_unit_test(data_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

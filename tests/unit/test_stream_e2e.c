@@ -209,11 +209,12 @@ static void test_split_pstate(void **state)
 								 i % 2 ? SEVMIG_PAGE_SHARED
 								       : SEVMIG_PAGE_PRIVATE),
 					 0);
-	struct sevmig_fw *src = tfw_new(true, 0, 2), *tgt = tfw_new(false, 0, 2);
-	uint8_t pdh[SEVMIG_CERT_SIZE];
-	tfw_pdh(tgt, pdh);
+	struct sevmig_fw *src = tfw_new(true, 0, 2);
+	struct ttarget tt;
+	tt_init(&tt);
+	const uint8_t *pdh = tt.pdh;
 	struct tsink out = {0};
-	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = sizeof(pdh),
+	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
 		    .workers = 2, .zstd_level = 0);
 	struct sevmig_sender *s;
 	struct sevmig_error err;
@@ -242,14 +243,13 @@ static void test_split_pstate(void **state)
 	sevmig_sender_free(s);
 	tg_target(&g, &t, 0xcc);
 	struct sevmig_pstate *ps;
-	int rc = ts_receive(out.data, out.len, &t, 2, 2, &err, &ps);
+	int rc = ts_receive(out.data, out.len, &tt, &t, 2, 2, &err, &ps);
 	if (rc)
 		fail_msg("receive: %d %s", rc, err.message);
 	assert_int_equal(tg_diff(&g, &t), UINT64_MAX);
 	assert_true(sevmig_pstate_equal(ps, g.ps));
 	sevmig_pstate_free(ps);
 	sevmig_fw_free(src);
-	sevmig_fw_free(tgt);
 	free(out.data);
 	tg_free(&g);
 	tg_free(&t);
@@ -268,17 +268,17 @@ static void test_deterministic(void **state)
 		struct tu_rng rng = {seed};
 		struct tguest g;
 		tg_new(&rng, &g, 3, 400);
-		struct sevmig_fw *src = tfw_new(true, 0, 4), *tgt = tfw_new(false, 0, 4);
-		uint8_t pdh[SEVMIG_CERT_SIZE];
-		tfw_pdh(tgt, pdh);
+		struct sevmig_fw *src = tfw_new(true, 0, 4);
+		struct ttarget tt;
+		tt_init(&tt);
+		const uint8_t *pdh = tt.pdh;
 		memset(&outs[i], 0, sizeof(outs[i]));
 		struct sevmig_stream_counts sc;
 		struct mopt o = {.zlevel = 3, .sw = w[i], .batch = 16, .rounds = 2, .flip = true};
 		uint8_t vm[4][4096];
 		send_guest(&rng, &g, &o, src, pdh, &outs[i], &sc, vm, uuid);
 		sevmig_fw_free(src);
-		sevmig_fw_free(tgt);
-		tg_free(&g);
+			tg_free(&g);
 	}
 	size_t offa[4096], offb[4096];
 	size_t na = ts_records(outs[0].data, outs[0].len, offa, 4096);
@@ -319,7 +319,7 @@ static int cancel_progress(void *arg, const struct sevmig_stream_counts *c)
 /* The stream ends with ABORT, the target refuses it, the source guest runs
  * again, and a new sender on the same handle migrates it completely. */
 static void after_cancel(struct tu_rng *rng, struct tguest *g, struct sevmig_fw *src,
-			 const struct tsink *out, bool abort_written)
+			 const struct ttarget *tt, const struct tsink *out, bool abort_written)
 {
 	assert_int_equal(tfw_state(src), SEVMIG_GUEST_RUNNING);
 	struct sevmig_error err;
@@ -327,13 +327,14 @@ static void after_cancel(struct tu_rng *rng, struct tguest *g, struct sevmig_fw 
 		assert_int_equal(ts_verify(out->data, out->len, NULL, &err, NULL), -ECANCELED);
 		struct tguest t;
 		tg_target(g, &t, 0);
-		assert_int_equal(ts_receive(out->data, out->len, &t, 0, 1, &err, NULL), -ECANCELED);
+		assert_int_equal(ts_receive(out->data, out->len, tt, &t, 0, 1, &err, NULL),
+				 -ECANCELED);
 		assert_non_null(strstr(err.message, "aborted"));
 		tg_free(&t);
 	}
-	struct sevmig_fw *tgt = tfw_new(false, 0, 2);
-	uint8_t pdh[SEVMIG_CERT_SIZE];
-	tfw_pdh(tgt, pdh);
+	struct ttarget tt2;
+	tt_init(&tt2);
+	const uint8_t *pdh = tt2.pdh;
 	struct tsink again = {0};
 	struct sevmig_stream_counts sc;
 	struct mopt o = {.zlevel = 1, .sw = 2, .rounds = 1, .flip = true};
@@ -341,13 +342,12 @@ static void after_cancel(struct tu_rng *rng, struct tguest *g, struct sevmig_fw 
 	send_guest(rng, g, &o, src, pdh, &again, &sc, vm, NULL);
 	struct tguest t;
 	tg_target(g, &t, 0xcc);
-	int rc = ts_receive(again.data, again.len, &t, 1, 2, &err, NULL);
+	int rc = ts_receive(again.data, again.len, &tt2, &t, 1, 2, &err, NULL);
 	if (rc)
 		fail_msg("receive after cancel: %d %s", rc, err.message);
 	assert_int_equal(tg_diff(g, &t), UINT64_MAX);
 	tg_free(&t);
 	free(again.data);
-	sevmig_fw_free(tgt);
 }
 
 static void test_cancel_progress(void **state)
@@ -358,13 +358,14 @@ static void test_cancel_progress(void **state)
 		for (uint64_t at = 1; at < 12; at += 5) {
 			struct tguest g;
 			tg_new(&rng, &g, 2, 400);
-			struct sevmig_fw *src = tfw_new(true, 0, 2), *tgt = tfw_new(false, 0, 2);
-			uint8_t pdh[SEVMIG_CERT_SIZE];
-			tfw_pdh(tgt, pdh);
+			struct sevmig_fw *src = tfw_new(true, 0, 2);
+			struct ttarget tt;
+			tt_init(&tt);
+			const uint8_t *pdh = tt.pdh;
 			struct tsink out = {0};
 			struct cancel_at ca = {at};
 			SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh,
-				    .target_pdh_len = sizeof(pdh), .workers = workers, .batch_pages = 8,
+				    .target_pdh_len = SEVMIG_CERT_SIZE, .workers = workers, .batch_pages = 8,
 				    .progress = cancel_progress, .progress_arg = &ca);
 			struct sevmig_sender *s;
 			struct sevmig_error err;
@@ -375,11 +376,10 @@ static void test_cancel_progress(void **state)
 			/* A cancelled sender stays cancelled. */
 			assert_int_equal(sevmig_sender_finish(s, &err), -EPROTO);
 			sevmig_sender_free(s);
-			after_cancel(&rng, &g, src, &out, true);
+			after_cancel(&rng, &g, src, &tt, &out, true);
 			free(out.data);
 			sevmig_fw_free(src);
-			sevmig_fw_free(tgt);
-			tg_free(&g);
+					tg_free(&g);
 		}
 	}
 }
@@ -417,11 +417,12 @@ static void test_cancel_thread(void **state)
 	for (unsigned workers = 0; workers <= 2; workers++) {
 		struct tguest g;
 		tg_new(&rng, &g, 3, 300);
-		struct sevmig_fw *src = tfw_new(true, 0, 2), *tgt = tfw_new(false, 0, 2);
-		uint8_t pdh[SEVMIG_CERT_SIZE];
-		tfw_pdh(tgt, pdh);
+		struct sevmig_fw *src = tfw_new(true, 0, 2);
+		struct ttarget tt;
+		tt_init(&tt);
+		const uint8_t *pdh = tt.pdh;
 		struct thread_sink ts = {.at = 20000 + tu_below(&rng, 200000)};
-		SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = sizeof(pdh),
+		SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
 			    .workers = workers, .batch_pages = 4);
 		struct sevmig_error err;
 		assert_int_equal(
@@ -437,11 +438,10 @@ static void test_cancel_thread(void **state)
 			assert_int_equal(sevmig_sender_finish(ts.s, &err), -ECANCELED);
 		}
 		sevmig_sender_free(ts.s);
-		after_cancel(&rng, &g, src, &ts.out, true);
+		after_cancel(&rng, &g, src, &tt, &ts.out, true);
 		free(ts.out.data);
 		sevmig_fw_free(src);
-		sevmig_fw_free(tgt);
-		tg_free(&g);
+			tg_free(&g);
 	}
 }
 
@@ -452,21 +452,21 @@ static void test_cancel_free(void **state)
 	struct tu_rng rng = {tu_seed("cancel_free")};
 	struct tguest g;
 	tg_new(&rng, &g, 2, 100);
-	struct sevmig_fw *src = tfw_new(true, 0, 2), *tgt = tfw_new(false, 0, 2);
-	uint8_t pdh[SEVMIG_CERT_SIZE];
-	tfw_pdh(tgt, pdh);
+	struct sevmig_fw *src = tfw_new(true, 0, 2);
+	struct ttarget tt;
+	tt_init(&tt);
+	const uint8_t *pdh = tt.pdh;
 	struct tsink out = {0};
-	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = sizeof(pdh),
+	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
 		    .workers = 2);
 	struct sevmig_sender *s;
 	struct sevmig_error err;
 	assert_int_equal(sevmig_sender_new(src, g.reg, g.n, tsink_write, &out, &so, &s, &err), 0);
 	assert_int_equal(sevmig_sender_send_all(s, g.ps, &err), 0);
 	sevmig_sender_free(s);
-	after_cancel(&rng, &g, src, &out, true);
+	after_cancel(&rng, &g, src, &tt, &out, true);
 	free(out.data);
 	sevmig_fw_free(src);
-	sevmig_fw_free(tgt);
 	tg_free(&g);
 }
 
@@ -478,11 +478,12 @@ static void test_write_error(void **state)
 	for (unsigned workers = 0; workers <= 2; workers += 2) {
 		struct tguest g;
 		tg_new(&rng, &g, 2, 200);
-		struct sevmig_fw *src = tfw_new(true, 0, 2), *tgt = tfw_new(false, 0, 2);
-		uint8_t pdh[SEVMIG_CERT_SIZE];
-		tfw_pdh(tgt, pdh);
+		struct sevmig_fw *src = tfw_new(true, 0, 2);
+		struct ttarget tt;
+		tt_init(&tt);
+		const uint8_t *pdh = tt.pdh;
 		struct tsink out = {.fail_after = 10000 + tu_below(&rng, 50000)};
-		SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = sizeof(pdh),
+		SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
 			    .workers = workers, .batch_pages = 8);
 		struct sevmig_sender *s;
 		struct sevmig_error err;
@@ -493,29 +494,28 @@ static void test_write_error(void **state)
 		sevmig_sender_free(s);
 		/* What did get out is a truncated stream. */
 		assert_int_equal(ts_verify(out.data, out.len, NULL, &err, NULL), -ENODATA);
-		after_cancel(&rng, &g, src, &out, false);
+		after_cancel(&rng, &g, src, &tt, &out, false);
 		free(out.data);
 		sevmig_fw_free(src);
-		sevmig_fw_free(tgt);
-		tg_free(&g);
+			tg_free(&g);
 	}
 }
 
 /* ---- the receiver's refusals -------------------------------------------- */
 
-static void make_stream(struct tu_rng *rng, struct tguest *g, struct tsink *out, int zlevel)
+static void make_stream(struct tu_rng *rng, struct tguest *g, struct ttarget *tt,
+			struct tsink *out, int zlevel)
 {
 	tg_new(rng, g, 3, 200);
-	struct sevmig_fw *src = tfw_new(true, 0, 2), *tgt = tfw_new(false, 0, 2);
-	uint8_t pdh[SEVMIG_CERT_SIZE];
-	tfw_pdh(tgt, pdh);
+	struct sevmig_fw *src = tfw_new(true, 0, 2);
+	tt_init(tt);
+	const uint8_t *pdh = tt->pdh;
 	memset(out, 0, sizeof(*out));
 	struct sevmig_stream_counts sc;
 	struct mopt o = {.zlevel = zlevel, .rounds = 1, .flip = true};
 	uint8_t vm[4][4096];
 	send_guest(rng, g, &o, src, pdh, out, &sc, vm, NULL);
 	sevmig_fw_free(src);
-	sevmig_fw_free(tgt);
 }
 
 static void test_header_mismatch(void **state)
@@ -524,18 +524,19 @@ static void test_header_mismatch(void **state)
 	struct tu_rng rng = {tu_seed("header_mismatch")};
 	struct tguest g, t;
 	struct tsink out;
-	make_stream(&rng, &g, &out, 3);
+	struct ttarget tt;
+	make_stream(&rng, &g, &tt, &out, 3);
 	struct sevmig_error err;
 
 	/* A memslot of another size. */
 	tg_target(&g, &t, 0);
-	t.reg[1].size += 4096;
-	assert_int_equal(ts_receive(out.data, out.len, &t, 0, 1, &err, NULL), -EPROTO);
+	t.reg[t.n - 1].size += 4096; /* the highest one: no overlap */
+	assert_int_equal(ts_receive(out.data, out.len, &tt, &t, 0, 1, &err, NULL), -EPROTO);
 	assert_non_null(strstr(err.message, "memory layout"));
-	t.reg[1].size -= 4096;
+	t.reg[t.n - 1].size -= 4096;
 
 	/* Another migration's UUID. */
-	struct sevmig_fw *fw = tfw_new(false, 0, 1);
+	struct sevmig_fw *fw = tt_new(&tt, 1);
 	struct tsrc src = {out.data, out.len, 0, {0}};
 	uint8_t other[16] = {9};
 	SEVMIG_OPTS(sevmig_receiver_opts, o, .expect_uuid = other);
@@ -551,7 +552,7 @@ static void test_header_mismatch(void **state)
 	memcpy(s, out.data, out.len);
 	s[16] &= (uint8_t)~SEVMIG_STREAM_FLAG_SOFT;
 	ts_restamp(s, out.len, false);
-	assert_int_equal(ts_receive(s, out.len, &t, 0, 1, &err, NULL), -EPROTO);
+	assert_int_equal(ts_receive(s, out.len, &tt, &t, 0, 1, &err, NULL), -EPROTO);
 	assert_non_null(strstr(err.message, "AMD firmware"));
 	free(s);
 
@@ -571,7 +572,8 @@ static void test_dry_run(void **state)
 	struct tu_rng rng = {tu_seed("dry_run")};
 	struct tguest g;
 	struct tsink out;
-	make_stream(&rng, &g, &out, 1);
+	struct ttarget tt;
+	make_stream(&rng, &g, &tt, &out, 1);
 	for (int tamper = 0; tamper < 2; tamper++) {
 		uint8_t *s = malloc(out.len);
 		memcpy(s, out.data, out.len);
@@ -588,7 +590,7 @@ static void test_dry_run(void **state)
 			ts_restamp(s, out.len, false);
 		}
 		for (unsigned workers = 0; workers <= 2; workers += 2) {
-			struct sevmig_fw *fw = tfw_new(false, 0, 2);
+			struct sevmig_fw *fw = tt_new(&tt, 2);
 			struct tsrc src = {s, out.len, 0, {0}};
 			SEVMIG_OPTS(sevmig_receiver_opts, o, .dry_run = true, .workers = workers);
 			struct sevmig_receiver *r;
@@ -648,9 +650,10 @@ static void test_pipe_nonblocking(void **state)
 	struct tguest g, t;
 	tg_new(&rng, &g, 3, 400);
 	tg_target(&g, &t, 0xcc);
-	struct sevmig_fw *src = tfw_new(true, 0, 2), *tgt = tfw_new(false, 0, 2);
-	uint8_t pdh[SEVMIG_CERT_SIZE];
-	tfw_pdh(tgt, pdh);
+	struct sevmig_fw *src = tfw_new(true, 0, 2);
+	struct ttarget tt;
+	tt_init(&tt);
+	const uint8_t *pdh = tt.pdh;
 	int fds[2];
 	assert_int_equal(pipe(fds), 0);
 	/* Non-blocking both ways: EAGAIN is met and waited out. */
@@ -663,6 +666,7 @@ static void test_pipe_nonblocking(void **state)
 	SEVMIG_OPTS(sevmig_receiver_opts, o, .workers = 1);
 	struct sevmig_receiver *r;
 	struct sevmig_error err;
+	struct sevmig_fw *tgt = tt_new(&tt, 2);
 	assert_int_equal(sevmig_receiver_new(tgt, t.reg, t.n, sevmig_read_fd, SEVMIG_FD_ARG(fds[0]),
 					     &o, &r, &err),
 			 0);
@@ -697,7 +701,7 @@ static void test_bad_arguments(void **state)
 	/* No target certificate. */
 	assert_int_equal(sevmig_sender_new(src, g.reg, g.n, tsink_write, &out, NULL, &s, &err),
 			 -EINVAL);
-	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = sizeof(pdh));
+	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE);
 	/* Overlapping regions. */
 	struct sevmig_mem_region bad[2] = {g.reg[0], g.reg[0]};
 	assert_int_equal(sevmig_sender_new(src, bad, 2, tsink_write, &out, &so, &s, &err), -EINVAL);

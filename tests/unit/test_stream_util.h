@@ -473,11 +473,42 @@ static inline uint32_t tfw_state(struct sevmig_fw *fw)
 	return gs.state;
 }
 
-/* Receive a stream in memory into t with a fresh target platform. */
-static inline int ts_receive(const uint8_t *s, size_t len, struct tguest *t, unsigned workers,
-			     unsigned threads, struct sevmig_error *err, struct sevmig_pstate **ps)
+/* A target platform's PDH key, so that several fresh targets (one per
+ * receive attempt) can open the same stream. */
+struct ttarget {
+	char pem[8192];
+	size_t pem_len;
+	uint8_t pdh[SEVMIG_CERT_SIZE];
+};
+
+static inline void tt_init(struct ttarget *tt)
 {
-	struct sevmig_fw *fw = tfw_new(false, 0, threads);
+	struct sevmig_fw *fw = tfw_new(false, 0, 1);
+	tt->pem_len = sizeof(tt->pem);
+	assert_int_equal(sevmig_fw_soft_export_pdh_key(fw, tt->pem, &tt->pem_len), 0);
+	tfw_pdh(fw, tt->pdh);
+	sevmig_fw_free(fw);
+}
+
+static inline struct sevmig_fw *tt_new(const struct ttarget *tt, unsigned threads)
+{
+	struct sevmig_error err;
+	sevmig_error_clear(&err);
+	SEVMIG_OPTS(sevmig_fw_soft_opts, o, .max_threads = threads, .pdh_key_pem = tt->pem,
+		    .pdh_key_pem_len = tt->pem_len, .err = &err);
+	struct sevmig_fw *fw = NULL;
+	int rc = sevmig_fw_soft_new(&o, &fw);
+	if (rc)
+		fail_msg("sevmig_fw_soft_new: %d %s", rc, err.message);
+	return fw;
+}
+
+/* Receive a stream in memory into t with a fresh target holding tt's key. */
+static inline int ts_receive(const uint8_t *s, size_t len, const struct ttarget *tt,
+			     struct tguest *t, unsigned workers, unsigned threads,
+			     struct sevmig_error *err, struct sevmig_pstate **ps)
+{
+	struct sevmig_fw *fw = tt_new(tt, threads);
 	struct tsrc src = {s, len, 0, {0}};
 	SEVMIG_OPTS(sevmig_receiver_opts, o, .workers = workers);
 	struct sevmig_receiver *r;

@@ -55,7 +55,7 @@
 #define KVM_MIGRATION_READY (1 << 0)
 #endif
 #ifndef KVM_FEATURE_HC_MAP_GPA_RANGE
-#define KVM_FEATURE_HC_MAP_GPA_RANGE 16
+#define KVM_FEATURE_HC_MAP_GPA_RANGE  16
 #define KVM_FEATURE_MIGRATION_CONTROL 17
 #endif
 #ifndef KVM_MAP_GPA_RANGE_ENCRYPTED
@@ -87,14 +87,15 @@ struct sevmig__kvm_shared_pages_list {
 
 #define SEVMIG__KVM_GET_PAGE_ENC_BITMAP_2019 _IOW(KVMIO, 0xc2, struct sevmig__kvm_page_enc_bitmap)
 #define SEVMIG__KVM_SET_PAGE_ENC_BITMAP_2019 _IOW(KVMIO, 0xc3, struct sevmig__kvm_page_enc_bitmap)
-#define SEVMIG__KVM_GET_PAGE_ENC_BITMAP_V6 _IOW(KVMIO, 0xc5, struct sevmig__kvm_page_enc_bitmap)
-#define SEVMIG__KVM_SET_PAGE_ENC_BITMAP_V6 _IOW(KVMIO, 0xc6, struct sevmig__kvm_page_enc_bitmap)
-#define SEVMIG__KVM_GET_SHARED_PAGES_LIST _IOW(KVMIO, 0xc8, struct sevmig__kvm_shared_pages_list)
-#define SEVMIG__KVM_SET_SHARED_PAGES_LIST _IOW(KVMIO, 0xc9, struct sevmig__kvm_shared_pages_list)
+#define SEVMIG__KVM_GET_PAGE_ENC_BITMAP_V6   _IOW(KVMIO, 0xc5, struct sevmig__kvm_page_enc_bitmap)
+#define SEVMIG__KVM_SET_PAGE_ENC_BITMAP_V6   _IOW(KVMIO, 0xc6, struct sevmig__kvm_page_enc_bitmap)
+#define SEVMIG__KVM_GET_SHARED_PAGES_LIST    _IOW(KVMIO, 0xc8, struct sevmig__kvm_shared_pages_list)
+#define SEVMIG__KVM_SET_SHARED_PAGES_LIST    _IOW(KVMIO, 0xc9, struct sevmig__kvm_shared_pages_list)
 
 /* ---- layouts ---------------------------------------------------------------- */
 
-#define SEVMIG__LAYOUT(type, size) static_assert(sizeof(type) == (size), #type " has the wrong size")
+#define SEVMIG__LAYOUT(type, size) \
+	static_assert(sizeof(type) == (size), #type " has the wrong size")
 #define SEVMIG__AT(type, field, off) \
 	static_assert(offsetof(type, field) == (off), #type "." #field " is at the wrong offset")
 
@@ -162,11 +163,11 @@ static_assert(SEV_ISSUE_CMD == 0xc0105300, "SEV_ISSUE_CMD");
 static_assert(SEVMIG__KVM_GET_PAGE_ENC_BITMAP_V6 == 0x4018aec5, "KVM_GET_PAGE_ENC_BITMAP v6");
 static_assert(SEVMIG__KVM_GET_SHARED_PAGES_LIST == 0x4018aec8, "KVM_GET_SHARED_PAGES_LIST");
 static_assert(KVM_SEV_SEND_START == 8 && KVM_SEV_SEND_UPDATE_DATA == 9 &&
-		      KVM_SEV_SEND_UPDATE_VMSA == 10 && KVM_SEV_SEND_FINISH == 11 &&
-		      KVM_SEV_RECEIVE_START == 12 && KVM_SEV_RECEIVE_UPDATE_DATA == 13 &&
-		      KVM_SEV_RECEIVE_FINISH == 15 && KVM_SEV_GUEST_STATUS == 16 &&
-		      KVM_SEV_DBG_DECRYPT == 17 && KVM_SEV_DBG_ENCRYPT == 18 &&
-		      KVM_SEV_SEND_CANCEL == 21,
+		  KVM_SEV_SEND_UPDATE_VMSA == 10 && KVM_SEV_SEND_FINISH == 11 &&
+		  KVM_SEV_RECEIVE_START == 12 && KVM_SEV_RECEIVE_UPDATE_DATA == 13 &&
+		  KVM_SEV_RECEIVE_FINISH == 15 && KVM_SEV_GUEST_STATUS == 16 &&
+		  KVM_SEV_DBG_DECRYPT == 17 && KVM_SEV_DBG_ENCRYPT == 18 &&
+		  KVM_SEV_SEND_CANCEL == 21,
 	      "enum sev_cmd_id");
 static_assert(SEV_PLATFORM_STATUS == 1 && SEV_PDH_CERT_EXPORT == 5 && SEV_GET_ID2 == 8,
 	      "SEV platform command ids");
@@ -177,7 +178,7 @@ static_assert(SEVMIG_KVM_MAP_GPA_RANGE_ENCRYPTED == KVM_MAP_GPA_RANGE_ENCRYPTED,
 static_assert(SEVMIG_KVM_MSR_MIGRATION_CONTROL == MSR_KVM_MIGRATION_CONTROL, "MSR index");
 static_assert(SEVMIG_KVM_MIGRATION_READY == KVM_MIGRATION_READY, "MSR bit");
 static_assert(SEVMIG_KVM_FEATURE_HC_MAP_GPA_RANGE == KVM_FEATURE_HC_MAP_GPA_RANGE &&
-		      SEVMIG_KVM_FEATURE_MIGRATION_CONTROL == KVM_FEATURE_MIGRATION_CONTROL,
+		  SEVMIG_KVM_FEATURE_MIGRATION_CONTROL == KVM_FEATURE_MIGRATION_CONTROL,
 	      "CPUID feature bits");
 static_assert(SEVMIG_KVM_EINVAL == KVM_EINVAL && SEVMIG_KVM_EFAULT == KVM_EFAULT,
 	      "hypercall error codes");

@@ -101,10 +101,11 @@ int sevmig__kvm_fail(struct sevmig_fw *fw, const char *what, bool vm, int rc, ui
 	switch (rc) {
 	case -ENOTTY:
 		if (!vm)
-			return sevmig__fw_fail(fw, -EOPNOTSUPP, none,
-					       "%s: SEV is not available on this host: the /dev/sev "
-					       "fd does not accept SEV_ISSUE_CMD (ENOTTY)",
-					       what);
+			return sevmig__fw_fail(
+			    fw, -EOPNOTSUPP, none,
+			    "%s: SEV is not available on this host: the /dev/sev "
+			    "fd does not accept SEV_ISSUE_CMD (ENOTTY)",
+			    what);
 		/* KVM answers a NULL command with 0 when it has SEV at all. */
 		if (sevmig__kvm_ioctl(k, k->vm_fd, KVM_MEMORY_ENCRYPT_OP, NULL) == -ENOTTY)
 			return sevmig__fw_fail(fw, -EOPNOTSUPP, none,
@@ -112,42 +113,46 @@ int sevmig__kvm_fail(struct sevmig_fw *fw, const char *what, bool vm, int rc, ui
 					       "SEV support (KVM_MEMORY_ENCRYPT_OP answers ENOTTY; "
 					       "kvm_amd loaded with sev=1 is needed)",
 					       what);
-		return sevmig__fw_fail(fw, -EOPNOTSUPP, none,
-				       "%s: SEV is not available on this VM: it is not an SEV guest "
-				       "(KVM_SEV_INIT was not run on it)",
-				       what);
+		return sevmig__fw_fail(
+		    fw, -EOPNOTSUPP, none,
+		    "%s: SEV is not available on this VM: it is not an SEV guest "
+		    "(KVM_SEV_INIT was not run on it)",
+		    what);
 	case -ETIMEDOUT:
 		return sevmig__fw_fail(fw, -ETIMEDOUT, none,
 				       "%s: the firmware did not answer in time; the kernel treats "
 				       "the PSP as dead until it is reset",
 				       what);
 	case -EBADF:
-		return sevmig__fw_fail(fw, -EBADF, none,
-				       vm ? "%s: bad file descriptor: the VM fd or the /dev/sev fd of "
-					    "the handle is not open"
-					  : "%s: bad file descriptor: the /dev/sev fd of the handle is "
-					    "not open",
-				       what);
+		return sevmig__fw_fail(
+		    fw, -EBADF, none,
+		    vm ? "%s: bad file descriptor: the VM fd or the /dev/sev fd of "
+			 "the handle is not open"
+		       : "%s: bad file descriptor: the /dev/sev fd of the handle is "
+			 "not open",
+		    what);
 	case -EINVAL:
-		return sevmig__fw_fail(fw, -EINVAL, none,
-				       vm ? "%s: KVM refused the command (EINVAL): a mirror VM, a VM "
-					    "that is not an SEV guest, or an argument this kernel "
-					    "checks differently"
-					  : "%s: the SEV driver refused the command (EINVAL)",
-				       what);
+		return sevmig__fw_fail(
+		    fw, -EINVAL, none,
+		    vm ? "%s: KVM refused the command (EINVAL): a mirror VM, a VM "
+			 "that is not an SEV guest, or an argument this kernel "
+			 "checks differently"
+		       : "%s: the SEV driver refused the command (EINVAL)",
+		    what);
 	case -EFAULT:
 		return sevmig__fw_fail(fw, -EFAULT, none,
 				       "%s: the kernel could not read or write one of the buffers "
 				       "(EFAULT)",
 				       what);
 	case -EPERM:
-		return sevmig__fw_fail(fw, -EPERM, none,
-				       vm ? "%s: not permitted (EPERM): an SEV-SNP guest accepts only "
-					    "SNP commands"
-					  : "%s: not permitted (EPERM): the platform must be "
-					    "initialised, which the kernel does only for a /dev/sev "
-					    "opened for writing",
-				       what);
+		return sevmig__fw_fail(
+		    fw, -EPERM, none,
+		    vm ? "%s: not permitted (EPERM): an SEV-SNP guest accepts only "
+			 "SNP commands"
+		       : "%s: not permitted (EPERM): the platform must be "
+			 "initialised, which the kernel does only for a /dev/sev "
+			 "opened for writing",
+		    what);
 	case -ENOMEM:
 		return sevmig__fw_fail(fw, -ENOMEM, none, "%s: the kernel is out of memory", what);
 	case -ENODEV:
@@ -204,7 +209,7 @@ int sevmig__kvm_enable_cap(struct sevmig__kvm *k, uint32_t cap, uint64_t arg0)
 /* ---- argument rules ------------------------------------------------------- */
 
 static int refuse(struct sevmig_fw *fw, const char *what, const char *fmt, ...)
-	SEVMIG__PRINTF(3, 4);
+    SEVMIG__PRINTF(3, 4);
 static int refuse(struct sevmig_fw *fw, const char *what, const char *fmt, ...)
 {
 	char rule[200];
@@ -225,17 +230,19 @@ static int check_guest_range(struct sevmig_fw *fw, const char *what, const void 
 		return refuse(fw, what, "guest_len is 0");
 	if (len % 16)
 		return refuse(fw, what,
-			      "guest_len %u is not a multiple of 16, as the firmware requires", len);
+			      "guest_len %u is not a multiple of 16, as the firmware requires",
+			      len);
 	if (off % 16)
 		return refuse(fw, what,
 			      "the guest address is not 16-byte aligned (page offset 0x%x), as the "
 			      "firmware requires",
 			      (unsigned)off);
 	if (off + len > SEVMIG_PAGE_SIZE)
-		return refuse(fw, what,
-			      "the guest range (page offset 0x%x, %u bytes) crosses a 4 KiB page; KVM "
-			      "takes one page per call",
-			      (unsigned)off, len);
+		return refuse(
+		    fw, what,
+		    "the guest range (page offset 0x%x, %u bytes) crosses a 4 KiB page; KVM "
+		    "takes one page per call",
+		    (unsigned)off, len);
 	return 0;
 }
 
@@ -288,10 +295,11 @@ static int kvm_send_start(struct sevmig_fw *fw, struct sevmig_fw_send_start *p, 
 	if (p->session_len < need) {
 		uint32_t cap = p->session_len;
 		p->session_len = need;
-		return sevmig__fw_fail(fw, -ENOSPC, SEVMIG_FW_STATUS_NONE,
-				       "SEND_START: the session buffer holds %u bytes, the firmware "
-				       "writes %u",
-				       cap, need);
+		return sevmig__fw_fail(
+		    fw, -ENOSPC, SEVMIG_FW_STATUS_NONE,
+		    "SEND_START: the session buffer holds %u bytes, the firmware "
+		    "writes %u",
+		    cap, need);
 	}
 
 	memset(&d, 0, sizeof(d));
@@ -335,8 +343,7 @@ static int send_hdr_len(struct sevmig_fw *fw, struct sevmig__kvm *k, uint32_t *s
 	return 0;
 }
 
-static int kvm_send_update_data(struct sevmig_fw *fw, struct sevmig_fw_send_update *p,
-				uint32_t *st)
+static int kvm_send_update_data(struct sevmig_fw *fw, struct sevmig_fw_send_update *p, uint32_t *st)
 {
 	static const char what[] = "SEND_UPDATE_DATA";
 	struct sevmig__kvm *k = NULL;
@@ -411,8 +418,7 @@ static int kvm_send_cancel(struct sevmig_fw *fw, uint32_t *st)
 
 /* ---- target side ------------------------------------------------------------ */
 
-static int kvm_receive_start(struct sevmig_fw *fw, struct sevmig_fw_receive_start *p,
-			     uint32_t *st)
+static int kvm_receive_start(struct sevmig_fw *fw, struct sevmig_fw_receive_start *p, uint32_t *st)
 {
 	static const char what[] = "RECEIVE_START";
 	struct sevmig__kvm *k = NULL;
@@ -420,8 +426,8 @@ static int kvm_receive_start(struct sevmig_fw *fw, struct sevmig_fw_receive_star
 	/* KVM runs this one command through the caller's /dev/sev fd. */
 	if (k->sev_fd < 0)
 		return no_sev(fw, what);
-	SEVMIG__TRY(check_blob(fw, what, "the source's PDH certificate", p->pdh_cert,
-			       p->pdh_cert_len));
+	SEVMIG__TRY(
+	    check_blob(fw, what, "the source's PDH certificate", p->pdh_cert, p->pdh_cert_len));
 	SEVMIG__TRY(check_blob(fw, what, "the session blob", p->session, p->session_len));
 
 	struct kvm_sev_receive_start d;
@@ -446,10 +452,11 @@ static int kvm_receive_update_data(struct sevmig_fw *fw, const struct sevmig_fw_
 	SEVMIG__TRY(sevmig__kvm_need_vm(fw, what, &k));
 	SEVMIG__TRY(check_guest_range(fw, what, p->guest, p->guest_len));
 	if (p->trans_len != p->guest_len)
-		return refuse(fw, what,
-			      "trans_len %u differs from guest_len %u; the firmware decrypts exactly "
-			      "guest_len bytes",
-			      p->trans_len, p->guest_len);
+		return refuse(
+		    fw, what,
+		    "trans_len %u differs from guest_len %u; the firmware decrypts exactly "
+		    "guest_len bytes",
+		    p->trans_len, p->guest_len);
 	if (p->hdr_len < SEVMIG_PACKET_HDR_SIZE)
 		return refuse(fw, what, "hdr_len %u is shorter than a packet header (%u bytes)",
 			      p->hdr_len, SEVMIG_PACKET_HDR_SIZE);
@@ -585,10 +592,11 @@ static int kvm_pdh_cert_export(struct sevmig_fw *fw, void *pdh, uint32_t *pdh_le
 	if (rc == -EIO && *st == SEVMIG_FW_INVALID_LENGTH && !query) {
 		*pdh_len = d.pdh_cert_len;
 		*chain_len = d.cert_chain_len;
-		return sevmig__fw_fail(fw, -ENOSPC, SEVMIG_FW_STATUS_NONE,
-				       "%s: the buffers are too small: the firmware writes %u and %u "
-				       "bytes",
-				       what, d.pdh_cert_len, d.cert_chain_len);
+		return sevmig__fw_fail(
+		    fw, -ENOSPC, SEVMIG_FW_STATUS_NONE,
+		    "%s: the buffers are too small: the firmware writes %u and %u "
+		    "bytes",
+		    what, d.pdh_cert_len, d.cert_chain_len);
 	}
 	if (query ? !query_ok(rc, st) : rc < 0)
 		return sevmig__kvm_fail(fw, what, false, rc, *st);
@@ -701,7 +709,7 @@ int sevmig_fw_kvm_open(int vm_fd, int sev_fd, const struct sevmig_fw_kvm_opts *o
 				    vm_fd < -1 ? vm_fd : sev_fd);
 	enum sevmig_kvm_series series = SEVMIG__OPT(opts, series, SEVMIG_KVM_SERIES_NONE);
 	enum sevmig_kvm_hypercall_abi abi =
-		SEVMIG__OPT(opts, hypercall_abi, SEVMIG_KVM_HC_ABI_MAP_GPA_RANGE);
+	    SEVMIG__OPT(opts, hypercall_abi, SEVMIG_KVM_HC_ABI_MAP_GPA_RANGE);
 	unsigned long get = SEVMIG__OPT(opts, series_get_request, 0UL);
 	unsigned long set = SEVMIG__OPT(opts, series_set_request, 0UL);
 	if ((unsigned)series > SEVMIG_KVM_SERIES_SHARED_LIST_V10)

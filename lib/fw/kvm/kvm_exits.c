@@ -14,7 +14,7 @@
 
 /* Page-size hints of KVM_HC_MAP_GPA_RANGE's attrs (bits 3:0): 4K, 2M, 1G. */
 #define MAP_GPA_RANGE_PAGE_SZ_MASK 0xfu
-#define MAP_GPA_RANGE_PAGE_SZ_MAX 2u
+#define MAP_GPA_RANGE_PAGE_SZ_MAX  2u
 
 static int need_kvm(struct sevmig_fw *fw, const char *what, struct sevmig__kvm **out)
 {
@@ -90,7 +90,7 @@ int sevmig_fw_kvm_enable_exits(struct sevmig_fw *fw, unsigned flags)
 /* What the guest gets for a refused hypercall, as KVM writes it to RAX. */
 static uint64_t guest_err(int kvm_errno)
 {
-	return (uint64_t)-(int64_t)kvm_errno;
+	return (uint64_t) - (int64_t)kvm_errno;
 }
 
 static int handle_hypercall(struct sevmig__kvm *k, struct kvm_run *run, struct sevmig_pstate *ps)
@@ -107,7 +107,8 @@ static int handle_hypercall(struct sevmig__kvm *k, struct kvm_run *run, struct s
 			goto refused;
 	} else {
 		encrypted = attrs & KVM_MAP_GPA_RANGE_ENCRYPTED;
-		if ((attrs & ~(uint64_t)(KVM_MAP_GPA_RANGE_ENCRYPTED | MAP_GPA_RANGE_PAGE_SZ_MASK)) ||
+		if ((attrs &
+		     ~(uint64_t)(KVM_MAP_GPA_RANGE_ENCRYPTED | MAP_GPA_RANGE_PAGE_SZ_MASK)) ||
 		    (attrs & MAP_GPA_RANGE_PAGE_SZ_MASK) > MAP_GPA_RANGE_PAGE_SZ_MAX)
 			goto refused;
 	}

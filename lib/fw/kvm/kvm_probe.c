@@ -46,9 +46,9 @@ static void probe_kvm(struct sevmig__kvm *k, const char *path, struct sevmig_kvm
 	int mask = sevmig__kvm_check_extension(k, vm, KVM_CAP_EXIT_HYPERCALL);
 	out->hypercall_exits = mask > 0 ? (uint32_t)mask : 0;
 	out->move_enc_context =
-		sevmig__kvm_check_extension(k, vm, KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM) > 0;
+	    sevmig__kvm_check_extension(k, vm, KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM) > 0;
 	out->copy_enc_context =
-		sevmig__kvm_check_extension(k, vm, KVM_CAP_VM_COPY_ENC_CONTEXT_FROM) > 0;
+	    sevmig__kvm_check_extension(k, vm, KVM_CAP_VM_COPY_ENC_CONTEXT_FROM) > 0;
 	out->user_space_msr = sevmig__kvm_check_extension(k, vm, KVM_CAP_X86_USER_SPACE_MSR) > 0;
 	out->msr_filter = sevmig__kvm_check_extension(k, vm, KVM_CAP_X86_MSR_FILTER) > 0;
 	/* With SEV in KVM a NULL command is a no-op answered with 0. */
@@ -75,7 +75,8 @@ static void probe_sev(const struct sevmig_kvm_probe_opts *opts, const char *path
 			 path, strerror(e));
 		return;
 	}
-	SEVMIG_OPTS(sevmig_fw_kvm_opts, fo, .ioctl = SEVMIG__OPT(opts, ioctl, (sevmig_ioctl_fn)NULL),
+	SEVMIG_OPTS(sevmig_fw_kvm_opts, fo,
+		    .ioctl = SEVMIG__OPT(opts, ioctl, (sevmig_ioctl_fn)NULL),
 		    .ioctl_arg = SEVMIG__OPT(opts, ioctl_arg, (void *)NULL));
 	struct sevmig_fw *fw;
 	struct sevmig_error err;

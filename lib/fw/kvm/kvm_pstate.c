@@ -18,7 +18,7 @@
 #define BITMAP_CHUNK (UINT64_C(1) << 20)
 /* The largest shared-pages list accepted from the kernel (16 M runs). */
 #define LIST_MAX_BYTES (UINT32_C(1) << 28)
-#define ENTRY SEVMIG_REGION_ENTRY_SIZE
+#define ENTRY	       SEVMIG_REGION_ENTRY_SIZE
 
 static bool is_list(const struct sevmig__kvm *k)
 {
@@ -52,8 +52,7 @@ static int bitmap_call(struct sevmig__kvm *k, unsigned long req, uint64_t gfn, u
 	return sevmig__kvm_ioctl(k, k->vm_fd, req, &b);
 }
 
-static int list_call(struct sevmig__kvm *k, unsigned long req, int *nents, void *buf,
-		     uint32_t size)
+static int list_call(struct sevmig__kvm *k, unsigned long req, int *nents, void *buf, uint32_t size)
 {
 	struct sevmig__kvm_shared_pages_list l;
 	memset(&l, 0, sizeof(l));
@@ -98,7 +97,7 @@ struct chunk {
 	struct sevmig_fw *fw;
 	struct sevmig__kvm *k;
 	const struct sevmig_pstate *src; /* whose slots are walked (and SET reads) */
-	struct sevmig_pstate *dst;       /* what GET fills */
+	struct sevmig_pstate *dst;	 /* what GET fills */
 	uint8_t *buf;
 };
 
@@ -114,8 +113,8 @@ static int each_chunk(struct chunk *c, int (*fn)(struct chunk *c, uint64_t gfn, 
 		struct sevmig_range slot;
 		rc = sevmig_pstate_slot(c->src, i, &slot);
 		for (uint64_t done = 0; !rc && done < slot.npages; done += BITMAP_CHUNK) {
-			uint64_t n = slot.npages - done < BITMAP_CHUNK ? slot.npages - done
-								       : BITMAP_CHUNK;
+			uint64_t n =
+			    slot.npages - done < BITMAP_CHUNK ? slot.npages - done : BITMAP_CHUNK;
 			rc = fn(c, slot.gfn + done, n);
 		}
 	}
@@ -154,8 +153,8 @@ static int set_chunk(struct chunk *c, uint64_t gfn, uint64_t n)
 	memset(c->buf, 0xff, bitmap_buf_bytes(n));
 	int rc = sevmig_pstate_to_bitmap(c->src, gfn, n, c->buf, bitmap_buf_bytes(n));
 	if (rc < 0)
-		return sevmig__fw_fail(c->fw, rc, SEVMIG_FW_STATUS_NONE, "%s: %s",
-				       set_name(c->k), sevmig_strerror(rc));
+		return sevmig__fw_fail(c->fw, rc, SEVMIG_FW_STATUS_NONE, "%s: %s", set_name(c->k),
+				       sevmig_strerror(rc));
 	rc = bitmap_call(c->k, c->k->series_set, gfn, n, c->buf);
 	return rc < 0 ? bitmap_fail(c, set_name(c->k), gfn, n, rc) : 0;
 }
@@ -196,7 +195,8 @@ static size_t normalise(const struct sevmig_pstate *ps, struct sevmig_range *r, 
 	for (size_t i = 0; i < m; i++) {
 		uint64_t a = r[i].gfn, b = r[i].gfn + r[i].npages;
 		struct sevmig_range slot;
-		while (s < nslots && !sevmig_pstate_slot(ps, s, &slot) && slot.gfn + slot.npages <= a)
+		while (s < nslots && !sevmig_pstate_slot(ps, s, &slot) &&
+		       slot.gfn + slot.npages <= a)
 			s++;
 		for (size_t j = s; j < nslots && !sevmig_pstate_slot(ps, j, &slot) && slot.gfn < b;
 		     j++) {
@@ -232,8 +232,8 @@ static int get_list(struct sevmig_fw *fw, struct sevmig__kvm *k, struct sevmig_p
 		if (size >= LIST_MAX_BYTES) {
 			free(buf);
 			return sevmig__fw_fail(fw, -EOVERFLOW, none,
-					       "%s: the kernel's list is larger than %u bytes", what,
-					       LIST_MAX_BYTES);
+					       "%s: the kernel's list is larger than %u bytes",
+					       what, LIST_MAX_BYTES);
 		}
 		size *= 2;
 	}
@@ -244,8 +244,8 @@ static int get_list(struct sevmig_fw *fw, struct sevmig__kvm *k, struct sevmig_p
 	if (n < 0 || (uint64_t)n * ENTRY > size) {
 		free(buf);
 		return sevmig__fw_fail(fw, -EPROTO, none,
-				       "%s: the kernel reports %d entries in a %u-byte buffer", what,
-				       n, size);
+				       "%s: the kernel reports %d entries in a %u-byte buffer",
+				       what, n, size);
 	}
 	/* Entries are { unsigned long gfn_start, gfn_end } in host order,
 	 * end exclusive; read them into ranges in place (same size). */
@@ -257,11 +257,11 @@ static int get_list(struct sevmig_fw *fw, struct sevmig__kvm *k, struct sevmig_p
 		memcpy(&end, buf + (size_t)i * ENTRY + 8, 8);
 		if (end <= start || end > SEVMIG_GFN_LIMIT) {
 			free(buf);
-			return sevmig__fw_fail(fw, -EPROTO, none,
-					       "%s: entry %d [0x%llx, 0x%llx) is empty, reversed or "
-					       "past the 52-bit limit",
-					       what, i, (unsigned long long)start,
-					       (unsigned long long)end);
+			return sevmig__fw_fail(
+			    fw, -EPROTO, none,
+			    "%s: entry %d [0x%llx, 0x%llx) is empty, reversed or "
+			    "past the 52-bit limit",
+			    what, i, (unsigned long long)start, (unsigned long long)end);
 		}
 		r[i] = (struct sevmig_range){ start, end - start };
 	}

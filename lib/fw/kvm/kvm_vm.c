@@ -39,19 +39,20 @@ static int region_call(struct sevmig_fw *fw, const char *what, unsigned long req
 				snprintf(limit, sizeof(limit), "%llu bytes",
 					 (unsigned long long)rl.rlim_cur);
 		}
-		return sevmig__fw_fail(fw, -ENOMEM, none,
-				       "%s: the kernel could not pin 0x%llx bytes: RLIMIT_MEMLOCK "
-				       "(%s) is too low for a process without CAP_IPC_LOCK, or memory "
-				       "ran out",
-				       what, (unsigned long long)size, limit);
+		return sevmig__fw_fail(
+		    fw, -ENOMEM, none,
+		    "%s: the kernel could not pin 0x%llx bytes: RLIMIT_MEMLOCK "
+		    "(%s) is too low for a process without CAP_IPC_LOCK, or memory "
+		    "ran out",
+		    what, (unsigned long long)size, limit);
 	}
 	if (rc == -EINVAL)
 		return sevmig__fw_fail(fw, -EINVAL, none,
 				       req == KVM_MEMORY_ENCRYPT_UNREG_REGION
-					       ? "%s: no registered region is exactly %p + 0x%llx "
-						 "(UNREG_REGION takes a range exactly as registered)"
-					       : "%s: KVM refused %p + 0x%llx: a mirror VM cannot pin "
-						 "memory",
+					   ? "%s: no registered region is exactly %p + 0x%llx "
+					     "(UNREG_REGION takes a range exactly as registered)"
+					   : "%s: KVM refused %p + 0x%llx: a mirror VM cannot pin "
+					     "memory",
 				       what, addr, (unsigned long long)size);
 	return sevmig__kvm_fail(fw, what, true, rc, none);
 }
@@ -94,17 +95,19 @@ int sevmig_fw_kvm_move_enc_context_from(struct sevmig_fw *fw, int src_vm_fd)
 				       "%s: fd %d is not a KVM VM fd of this process", what,
 				       src_vm_fd);
 	case -EINVAL:
-		return sevmig__fw_fail(fw, -EINVAL, none,
-				       "%s: KVM refused the move: the source is the same VM, or is "
-				       "not an SEV guest, the destination already is one, the VM "
-				       "types differ, SEV-ES vCPU counts differ, or the host has no "
-				       "SEV",
-				       what);
+		return sevmig__fw_fail(
+		    fw, -EINVAL, none,
+		    "%s: KVM refused the move: the source is the same VM, or is "
+		    "not an SEV guest, the destination already is one, the VM "
+		    "types differ, SEV-ES vCPU counts differ, or the host has no "
+		    "SEV",
+		    what);
 	case -EBUSY:
-		return sevmig__fw_fail(fw, -EBUSY, none,
-				       "%s: one of the VMs is already being migrated or is creating "
-				       "vCPUs; try again",
-				       what);
+		return sevmig__fw_fail(
+		    fw, -EBUSY, none,
+		    "%s: one of the VMs is already being migrated or is creating "
+		    "vCPUs; try again",
+		    what);
 	default:
 		return sevmig__kvm_fail(fw, what, true, rc, none);
 	}
