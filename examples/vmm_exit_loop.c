@@ -21,6 +21,14 @@
  * SEVMIG_KVM_FEATURE_HC_MAP_GPA_RANGE and ..._MIGRATION_CONTROL, and each
  * vCPU thread runs this loop. docs/kvm-interface.md walks through it.
  */
+#if !defined(__x86_64__)
+#include <stdio.h>
+int main(void)
+{
+	puts("skipped: SEV, and so this program, exists on x86-64 only");
+	return 77;
+}
+#else
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -197,3 +205,4 @@ int main(void)
 	close(kvm);
 	return rc ? 1 : 0;
 }
+#endif

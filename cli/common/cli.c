@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "common/cli.h"
+#include "common/outfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -112,35 +113,15 @@ int cli_write_file(const char *path, const void *buf, size_t len)
 			return cli_error("standard output: %s", strerror(-rc));
 		return 0;
 	}
-	size_t plen = strlen(path);
-	char *tmp = malloc(plen + 16);
-	if (!tmp)
-		return cli_error("%s: out of memory", path);
-	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		int e = errno;
-		free(tmp);
-		return cli_error("%s: cannot create a temporary file beside it: %s", path,
-				 strerror(e));
-	}
-	int rc = write_all(fd, buf, len);
-	if (!rc && fchmod(fd, 0644))
-		rc = -errno;
-	if (!rc && fsync(fd))
-		rc = -errno;
-	if (close(fd) && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, path))
-		rc = -errno;
+	struct cli_outfile o;
+	if (cli_outfile_open(&o, path, 0644, false))
+		return CLI_ERR;
+	int rc = write_all(o.fd, buf, len);
 	if (rc) {
-		unlink(tmp);
-		free(tmp);
+		cli_outfile_discard(&o);
 		return cli_error("%s: %s (the file is unchanged)", path, strerror(-rc));
 	}
-	free(tmp);
-	return 0;
+	return cli_outfile_commit(&o) ? CLI_ERR : 0;
 }
 
 void cli_json_string(FILE *f, const char *s)

@@ -258,7 +258,7 @@ static void abort_message(const struct sevmig_record_info *r, char *buf, size_t 
 static void record_text(const struct sevmig_record_info *r)
 {
 	char gfns[40] = "-", pages[24] = "-", det[200] = "";
-	bool has_range = r->pages || r->type == SEVMIG_REC_PSTATE;
+	bool has_range = (r->pages && r->type != SEVMIG_REC_VMSA) || r->type == SEVMIG_REC_PSTATE;
 	if (has_range)
 		snprintf(gfns, sizeof(gfns), "0x%" PRIx64 "-0x%" PRIx64, r->first_gfn, r->last_gfn);
 	if (r->pages)
@@ -312,7 +312,7 @@ static void record_json(const struct sevmig_record_info *r, bool first)
 	       "\"length\":%" PRIu32,
 	       first ? "" : ",", r->index, r->offset, sevmig_record_type_name(r->type), r->type,
 	       r->length);
-	if (r->pages || r->type == SEVMIG_REC_PSTATE)
+	if ((r->pages && r->type != SEVMIG_REC_VMSA) || r->type == SEVMIG_REC_PSTATE)
 		printf(",\"first_gfn\":%" PRIu64 ",\"last_gfn\":%" PRIu64, r->first_gfn,
 		       r->last_gfn);
 	printf(",\"pages\":%" PRIu64, r->pages);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/guestmem.h"
+#include "common/outfile.h"
 #include "common/xfer.h"
 
 static void usage(FILE *f)
@@ -46,7 +47,8 @@ static void usage(FILE *f)
 		"                       where each memslot goes, as for sevmig-send; together\n"
 		"                       they must be the stream's layout. Bytes of FILE outside\n"
 		"                       the memslots keep their content\n"
-		"  -s, --pstate-out FILE  the received page state, in the binary form (default)\n"
+		"  -s, --pstate-out FILE  the received page state, in the binary form (default);\n"
+		"                       '-' writes it to standard output once all is in place\n"
 		"      --pstate-format binary|text\n"
 		"      --vmsa-dir DIR   SEV-ES vCPU state: DIR/vcpuN.vmsa (default: the\n"
 		"                       --memory-dir, if any)\n"
@@ -178,6 +180,8 @@ static int parse(int argc, char **argv, struct opts *o)
 	if (!o->memory_dir == !o->x.nmem)
 		return cli_error("give where the guest memory goes: --memory-dir DIR, or "
 				 "--memory GPA:SIZE:FILE[:OFFSET] per memslot");
+	if (o->pstate_out && !strcmp(o->pstate_out, "-") && o->x.json)
+		return cli_error("--pstate-out - and --json both want standard output");
 	if (!o->vmsa_dir)
 		o->vmsa_dir = o->memory_dir;
 	return 0;
@@ -556,16 +560,34 @@ static int write_all_fd(struct cli_outfile *f, const void *buf, size_t len)
 	return cli_error("%s: %s", f->path, cli_chan_describe(&ch, why, sizeof(why)));
 }
 
-static int write_pstate(const struct opts *o, const struct sevmig_pstate *ps, struct outputs *out)
+/* --pstate-out names a file (not "-", standard output). */
+static bool pstate_file(const struct opts *o)
 {
-	void *buf = NULL;
-	size_t len = 0;
-	int rc = o->text_pstate ? sevmig_pstate_format_text(ps, (char **)&buf, &len)
-				: sevmig_pstate_serialize(ps, NULL, &buf, &len);
+	return o->pstate_out && strcmp(o->pstate_out, "-");
+}
+
+/* The page state in the form asked for: 0 and a malloc'd buffer, or CLI_ERR. */
+static int encode_pstate(const struct opts *o, const struct sevmig_pstate *ps, void **buf,
+			 size_t *len)
+{
+	/* Binary files are compressed when that makes them smaller, as
+	 * sevmig-dump writes them. */
+	SEVMIG_OPTS(sevmig_pstate_save_opts, so, .zstd_level = 3);
+	int rc = o->text_pstate ? sevmig_pstate_format_text(ps, (char **)buf, len)
+				: sevmig_pstate_serialize(ps, &so, buf, len);
 	if (rc)
 		return cli_error("%s: encoding the page state failed: %s", o->pstate_out,
 				 sevmig_strerror(rc));
-	rc = cli_outfile_open(&out->pstate, o->pstate_out, 0666, false);
+	return 0;
+}
+
+static int write_pstate(const struct opts *o, const struct sevmig_pstate *ps, struct outputs *out)
+{
+	void *buf;
+	size_t len;
+	if (encode_pstate(o, ps, &buf, &len))
+		return CLI_ERR;
+	int rc = cli_outfile_open(&out->pstate, o->pstate_out, 0666, false);
 	if (!rc)
 		rc = write_all_fd(&out->pstate, buf, len);
 	free(buf);
@@ -579,7 +601,7 @@ static int commit_all(const struct opts *o, const struct sevmig_pstate *ps, stru
 	struct cli_outfile *vf = calloc(out->nvmsa ? out->nvmsa : 1, sizeof(*vf));
 	size_t nvf = 0;
 	int rc = vf ? 0 : cli_error("out of memory");
-	if (!rc && o->pstate_out)
+	if (!rc && pstate_file(o))
 		rc = write_pstate(o, ps, out);
 	for (size_t i = 0; i < out->nvmsa && !rc; i++) {
 		char *path;
@@ -599,7 +621,7 @@ static int commit_all(const struct opts *o, const struct sevmig_pstate *ps, stru
 		rc = cli_outfile_sync(&out->files[i]);
 	for (size_t i = 0; i < nvf && !rc; i++)
 		rc = cli_outfile_sync(&vf[i]);
-	if (!rc && o->pstate_out)
+	if (!rc && pstate_file(o))
 		rc = cli_outfile_sync(&out->pstate);
 	if (rc) {
 		discard_all(out, nvf, vf);
@@ -610,8 +632,18 @@ static int commit_all(const struct opts *o, const struct sevmig_pstate *ps, stru
 		rc = cli_outfile_commit(&out->files[i]);
 	for (size_t i = 0; i < nvf && !rc; i++)
 		rc = cli_outfile_commit(&vf[i]);
-	if (!rc && o->pstate_out)
+	if (!rc && pstate_file(o))
 		rc = cli_outfile_commit(&out->pstate);
+	if (!rc && o->pstate_out && !pstate_file(o)) {
+		/* Standard output: written once everything else is in place. */
+		void *buf;
+		size_t len;
+		rc = encode_pstate(o, ps, &buf, &len);
+		if (!rc) {
+			rc = cli_write_file("-", buf, len);
+			free(buf);
+		}
+	}
 	if (rc) {
 		/* A rename failed after others worked: say so, it is not atomic. */
 		discard_all(out, nvf, vf);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/guestmem.h"
+#include "common/outfile.h"
 #include "common/xfer.h"
 
 #define DEFAULT_POLICY SEVMIG_POLICY_NODBG
@@ -25,9 +26,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sevmig-send --memory GPA:SIZE:FILE[:OFFSET]... --target-pdh CERT\n"
-		"                   [--pstate FILE] [--policy N] [--pdh-key KEY] [-o DEST]\n"
-		"                   [--threads N] [--zstd-level N] [--timeout SECONDS]\n"
-		"                   [--json] [--quiet]\n"
+		"                   [--pstate FILE] [--policy N] [--vmsa FILE]... [--pdh-key KEY]\n"
+		"                   [-o DEST] [--threads N] [--zstd-level N]\n"
+		"                   [--timeout SECONDS] [--json] [--quiet]\n"
 		"\n"
 		"Send an SEV guest's memory and page state as a migration stream, encrypting\n"
 		"its private pages for the target platform whose PDH certificate is CERT\n"
@@ -43,6 +44,9 @@ static void usage(FILE *f)
 		"                       cover exactly the memslots. Default: every page private\n"
 		"  -t, --target-pdh CERT  the target platform's PDH certificate (%u bytes)\n"
 		"      --policy N       the guest policy (default 0x%x, NODBG)\n"
+		"      --vmsa FILE      SEV-ES: the next vCPU's state (%u bytes; the first\n"
+		"                       --vmsa is vCPU 0), sent after memory; needs the ES\n"
+		"                       policy bit (0x4)\n"
 		"      --pdh-key KEY    this platform's PDH private key (PEM); default: a new one\n"
 		"  -o, --output DEST    '-' standard output (default), a FILE (written under a\n"
 		"                       temporary name, renamed when complete; a device or\n"
@@ -66,17 +70,20 @@ static void usage(FILE *f)
 		"Exit status: 0 the whole stream was written, 2 error (nothing complete was\n"
 		"left behind: a file output keeps its previous content, and a receiver gets an\n"
 		"ABORT record when the output still works).\n",
-		SEVMIG_CERT_SIZE, DEFAULT_POLICY, cli_default_threads(), DEFAULT_ZSTD);
+		SEVMIG_CERT_SIZE, DEFAULT_POLICY, SEVMIG_VMSA_SIZE, cli_default_threads(),
+		DEFAULT_ZSTD);
 }
 
 struct opts {
 	struct cli_xfer_opts x;
 	const char *pstate, *target_pdh, *pdh_key, *output;
+	char **vmsa; /* --vmsa files, vCPU 0 first */
+	uint32_t nvmsa;
 	uint32_t policy;
 	int zstd;
 };
 
-enum { OPT_POLICY = CLI_OPT_FIRST_FREE, OPT_PDH_KEY };
+enum { OPT_POLICY = CLI_OPT_FIRST_FREE, OPT_PDH_KEY, OPT_VMSA };
 
 static int parse(int argc, char **argv, struct opts *o)
 {
@@ -86,6 +93,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "target-pdh", required_argument, NULL, 't' },
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "pdh-key", required_argument, NULL, OPT_PDH_KEY },
+		{ "vmsa", required_argument, NULL, OPT_VMSA },
 		{ "output", required_argument, NULL, 'o' },
 		{ "zstd-level", required_argument, NULL, 'z' },
 		{ 0 },
@@ -114,6 +122,14 @@ static int parse(int argc, char **argv, struct opts *o)
 		case OPT_PDH_KEY:
 			o->pdh_key = optarg;
 			break;
+		case OPT_VMSA: {
+			char **n = realloc(o->vmsa, (o->nvmsa + 1) * sizeof(*n));
+			if (!n)
+				return cli_error("out of memory");
+			o->vmsa = n;
+			o->vmsa[o->nvmsa++] = optarg;
+			break;
+		}
 		case 'o':
 			o->output = optarg;
 			break;
@@ -133,6 +149,9 @@ static int parse(int argc, char **argv, struct opts *o)
 	if (!o->x.nmem)
 		return cli_error("no guest memory: give --memory GPA:SIZE:FILE[:OFFSET] per "
 				 "memslot (see sevmig-send --help)");
+	if (o->nvmsa && !(o->policy & SEVMIG_POLICY_ES))
+		return cli_error("--vmsa is for SEV-ES guests: give a --policy with the ES bit "
+				 "(0x4), for instance --policy 0x5");
 	if (!o->target_pdh)
 		return cli_error("--target-pdh CERT is required: the target's PDH certificate, "
 				 "from 'sevmig-recv --gen-pdh'");
@@ -284,7 +303,8 @@ static int open_output(const struct opts *o, struct output *out)
  * After END: a file is renamed into place; a TCP connection is closed for
  * writing, then we wait for the receiver to close its side. A receiver that
  * stopped before the end resets the connection instead, and that is an error
- * here too.
+ * here too. One that keeps the connection open longer than --timeout (10 s by
+ * default) has had every byte handed to it: that is success.
  */
 static int finish_output(const struct opts *o, struct output *out)
 {
@@ -296,7 +316,7 @@ static int finish_output(const struct opts *o, struct output *out)
 		return cli_error("%s: %s", out->chan.name, strerror(errno));
 	struct cli_chan drain = out->chan;
 	drain.err = 0;
-	drain.timeout_ms = o->x.timeout_ms >= 0 ? o->x.timeout_ms : 60000;
+	drain.timeout_ms = o->x.timeout_ms >= 0 ? o->x.timeout_ms : 10000;
 	uint8_t buf[256];
 	ptrdiff_t n;
 	while ((n = cli_chan_read(&drain, buf, sizeof(buf))) > 0)
@@ -321,7 +341,8 @@ static void close_output(struct output *out)
 /* ---- the run ---------------------------------------------------------------------- */
 
 static int send_stream(const struct opts *o, struct sevmig_mem_region *reg, uint64_t pages,
-		       const struct sevmig_pstate *ps, struct sevmig_fw *fw, const uint8_t *cert)
+		       const struct sevmig_pstate *ps, struct sevmig_fw *fw, const uint8_t *cert,
+		       uint8_t *const *vmsa)
 {
 	struct output out = { 0 };
 	if (open_output(o, &out)) {
@@ -343,6 +364,8 @@ static int send_stream(const struct opts *o, struct sevmig_mem_region *reg, uint
 	cli_block_signals(false);
 	if (!rc)
 		rc = sevmig_sender_send_all(s, ps, &err);
+	for (uint32_t i = 0; i < o->nvmsa && !rc; i++)
+		rc = sevmig_sender_send_vmsa(s, i, vmsa[i], &err);
 	if (!rc)
 		rc = sevmig_sender_finish(s, &err);
 	cli_progress_clear(&prog);
@@ -396,9 +419,13 @@ static int run(const struct opts *o)
 	struct sevmig_fw *fw = NULL;
 	uint8_t *cert = NULL;
 	size_t cert_len = 0;
+	uint8_t **vmsa = calloc(o->nvmsa + 1, sizeof(*vmsa));
 	struct sevmig_mem_region *reg = calloc(o->x.nmem, sizeof(*reg));
-	if (!reg)
+	if (!reg || !vmsa) {
+		free(vmsa);
+		free(reg);
 		return cli_error("out of memory");
+	}
 	for (size_t i = 0; i < o->x.nmem; i++) {
 		reg[i].gpa = o->x.mem[i].gpa;
 		reg[i].size = o->x.mem[i].size;
@@ -416,10 +443,23 @@ static int run(const struct opts *o)
 			  o->target_pdh, cert_len, SEVMIG_CERT_SIZE);
 		goto out;
 	}
+	for (uint32_t i = 0; i < o->nvmsa; i++) {
+		size_t len;
+		if (cli_read_file(o->vmsa[i], &vmsa[i], &len))
+			goto out;
+		if (len != SEVMIG_VMSA_SIZE) {
+			cli_error("%s: %zu bytes is not a VMSA (%u bytes)", o->vmsa[i], len,
+				  SEVMIG_VMSA_SIZE);
+			goto out;
+		}
+	}
 	if (cli_soft_fw(o->pdh_key, true, o->policy, &fw))
 		goto out;
-	rc = send_stream(o, reg, pages, ps, fw, cert);
+	rc = send_stream(o, reg, pages, ps, fw, cert, vmsa);
 out:
+	for (uint32_t i = 0; i < o->nvmsa; i++)
+		free(vmsa[i]);
+	free(vmsa);
 	sevmig_fw_free(fw);
 	free(cert);
 	sevmig_pstate_free(ps);
@@ -439,5 +479,6 @@ int main(int argc, char **argv)
 		rc = run(&o);
 	}
 	cli_xfer_opts_free(&o.x);
+	free(o.vmsa);
 	return rc;
 }

@@ -26,6 +26,14 @@
  * while another thread runs firmware commands; they serialise on a lock of
  * their own. A replaced `ioctl` function must then be thread-safe too.
  *
+ * What the kernel adds to the rules of fw.h (refused before any ioctl, with
+ * a message naming the rule): SEND_START needs all three certificate blobs
+ * (KVM copies each), every blob is at most 16 KiB; an UPDATE_DATA call
+ * covers one 4 KiB page of guest memory at a 16-byte aligned address, with
+ * guest_len a multiple of 16 and, on receive, trans_len == guest_len;
+ * RECEIVE_START needs /dev/sev. SEND/RECEIVE_UPDATE_VMSA are -EOPNOTSUPP:
+ * mainline KVM has no path for them.
+ *
  * This header does not include <linux/kvm.h>: a struct kvm_run is passed as
  * `void *`, and the few KVM numbers a VMM needs are repeated below (the unit
  * tests check them against the kernel's headers).

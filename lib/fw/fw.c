@@ -182,7 +182,8 @@ int sevmig_fw_guest_status(struct sevmig_fw *fw, struct sevmig_fw_guest_status *
 {
 	FW_BEGIN(fw, st, guest_status, "GUEST_STATUS");
 	if (!out)
-		return -EINVAL;
+		return sevmig__fw_fail(fw, -EINVAL, SEVMIG_FW_STATUS_NONE,
+				       "GUEST_STATUS: no place for the result");
 	return fw->ops->guest_status(fw, out, st);
 }
 
@@ -211,7 +212,8 @@ int sevmig_fw_platform_status(struct sevmig_fw *fw, struct sevmig_fw_platform_st
 {
 	FW_BEGIN(fw, st, platform_status, "PLATFORM_STATUS");
 	if (!out)
-		return -EINVAL;
+		return sevmig__fw_fail(fw, -EINVAL, SEVMIG_FW_STATUS_NONE,
+				       "PLATFORM_STATUS: no place for the result");
 	memset(out, 0, sizeof(*out));
 	return fw->ops->platform_status(fw, out, st);
 }
@@ -230,6 +232,7 @@ int sevmig_fw_get_id(struct sevmig_fw *fw, void *id, uint32_t *id_len, uint32_t 
 {
 	FW_BEGIN(fw, st, get_id, "GET_ID");
 	if (!id_len)
-		return -EINVAL;
+		return sevmig__fw_fail(fw, -EINVAL, SEVMIG_FW_STATUS_NONE,
+				       "GET_ID: the length pointer is required");
 	return fw->ops->get_id(fw, id, id_len, st);
 }

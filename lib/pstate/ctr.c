@@ -16,112 +16,7 @@ const struct sevmig__cview sevmig__full_view = { SEVMIG__CTR_RUN, 1, SEVMIG__CHU
 						 full_runs, NULL };
 const struct sevmig__cview sevmig__empty_view = { SEVMIG__CTR_RUN, 0, 0, full_runs, NULL };
 
-/* ---- word loops ------------------------------------------------------- */
-
-/*
- * The loops that count bits are compiled twice, once for the processor's
- * popcnt instruction and once portable, and picked at run time (as
- * util/crc32c.c does for crc32): without the instruction a popcount is a
- * library call, several times slower than the word operation around it.
- */
-#define SEVMIG__INLINE static inline __attribute__((always_inline))
-
-SEVMIG__INLINE void count_body(const uint64_t *w, size_t n, uint64_t carry, uint32_t *card,
-			       uint32_t *runs)
-{
-	uint64_t c = 0, r = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t x = w[i];
-		c += (uint64_t)__builtin_popcountll(x);
-		/* a run starts where a bit is set and the one below is not */
-		r += (uint64_t)__builtin_popcountll(x & ~((x << 1) | carry));
-		carry = x >> 63;
-	}
-	*card = (uint32_t)c;
-	*runs = (uint32_t)r;
-}
-
-#define OP_LOOP(expr)                                                          \
-	for (size_t i = 0; i < SEVMIG__CHUNK_WORDS; i++) {                    \
-		uint64_t v = (expr);                                           \
-		out[i] = v;                                                    \
-		c += (uint64_t)__builtin_popcountll(v);                        \
-		r += (uint64_t)__builtin_popcountll(v & ~((v << 1) | carry)); \
-		carry = v >> 63;                                               \
-	}
-
-/* out may be x or y: each word is read before it is written. */
-SEVMIG__INLINE void op_body(enum sevmig__op op, const uint64_t *x, const uint64_t *y,
-			    uint64_t *out, uint32_t *card, uint32_t *runs)
-{
-	uint64_t c = 0, r = 0, carry = 0;
-	switch (op) {
-	case SEVMIG__OR:
-		OP_LOOP(x[i] | y[i]);
-		break;
-	case SEVMIG__AND:
-		OP_LOOP(x[i] & y[i]);
-		break;
-	case SEVMIG__ANDNOT:
-		OP_LOOP(x[i] & ~y[i]);
-		break;
-	}
-	*card = (uint32_t)c;
-	*runs = (uint32_t)r;
-}
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define SEVMIG__HAVE_POPCNT_DISPATCH 1
-__attribute__((target("popcnt"))) static void count_popcnt(const uint64_t *w, size_t n,
-							    uint64_t carry, uint32_t *card,
-							    uint32_t *runs)
-{
-	count_body(w, n, carry, card, runs);
-}
-
-__attribute__((target("popcnt"))) static void op_popcnt(enum sevmig__op op, const uint64_t *x,
-							 const uint64_t *y, uint64_t *out,
-							 uint32_t *card, uint32_t *runs)
-{
-	op_body(op, x, y, out, card, runs);
-}
-#endif
-
-static void count_generic(const uint64_t *w, size_t n, uint64_t carry, uint32_t *card,
-			  uint32_t *runs)
-{
-	count_body(w, n, carry, card, runs);
-}
-
-static void op_generic(enum sevmig__op op, const uint64_t *x, const uint64_t *y, uint64_t *out,
-		       uint32_t *card, uint32_t *runs)
-{
-	op_body(op, x, y, out, card, runs);
-}
-
-void sevmig__words_count(const uint64_t *w, size_t n, uint64_t carry, uint32_t *card,
-			 uint32_t *runs)
-{
-#ifdef SEVMIG__HAVE_POPCNT_DISPATCH
-	if (__builtin_cpu_supports("popcnt")) {
-		count_popcnt(w, n, carry, card, runs);
-		return;
-	}
-#endif
-	count_generic(w, n, carry, card, runs);
-}
-
-void sevmig__words_op(enum sevmig__op op, const uint64_t *x, const uint64_t *y, uint64_t *out,
-		      uint32_t *card, uint32_t *runs)
-{
-#ifdef SEVMIG__HAVE_POPCNT_DISPATCH
-	if (__builtin_cpu_supports("popcnt")) {
-		op_popcnt(op, x, y, out, card, runs);
-		return;
-	}
-#endif
-	op_generic(op, x, y, out, card, runs);
-}
+/* ---- words (the counting loops are in words.c) ---------------------------- */
 
 void sevmig__words_fill(uint64_t *w, uint32_t lo, uint32_t hi, bool set)
 {
@@ -173,12 +68,36 @@ bool sevmig__words_next_run(const uint64_t *w, uint32_t from, uint32_t lim, uint
 
 uint32_t sevmig__words_to_runs(const uint64_t *w, uint16_t *runs)
 {
-	uint32_t n = 0, pos = 0, f, e;
-	while (sevmig__words_next_run(w, pos, SEVMIG__CHUNK_PAGES, &f, &e)) {
-		runs[2 * n] = (uint16_t)f;
-		runs[2 * n + 1] = (uint16_t)(e - 1);
+	uint32_t n = 0, start = 0;
+	uint64_t open = 0; /* 1 inside a run */
+	for (uint32_t i = 0; i < SEVMIG__CHUNK_WORDS; i++) {
+		if (!open && !(i & 7) && !(w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] |
+					   w[i + 5] | w[i + 6] | w[i + 7])) {
+			i += 7; /* sparse chunks: eight empty words at a time */
+			continue;
+		}
+		uint64_t x = w[i];
+		if (x == 0 - open)
+			continue; /* no run starts or ends in this word */
+		/* bit j set where bit j differs from the bit below it */
+		uint64_t t = x ^ ((x << 1) | open);
+		while (t) {
+			uint32_t p = i * 64 + (uint32_t)__builtin_ctzll(t);
+			t &= t - 1;
+			if (!open) {
+				start = p;
+			} else {
+				runs[2 * n] = (uint16_t)start;
+				runs[2 * n + 1] = (uint16_t)(p - 1);
+				n++;
+			}
+			open ^= 1;
+		}
+	}
+	if (open) {
+		runs[2 * n] = (uint16_t)start;
+		runs[2 * n + 1] = 0xffff;
 		n++;
-		pos = e;
 	}
 	return n;
 }
@@ -225,15 +144,6 @@ const uint64_t *sevmig__view_words(const struct sevmig__cview *v, uint64_t *buf)
 		return v->words;
 	runs_to_words(v->runs, v->nruns, buf);
 	return buf;
-}
-
-bool sevmig__view_same(const struct sevmig__cview *a, const struct sevmig__cview *b)
-{
-	if (a->kind != b->kind || a->card != b->card || a->nruns != b->nruns)
-		return false;
-	if (a->kind == SEVMIG__CTR_RUN)
-		return !memcmp(a->runs, b->runs, (size_t)a->nruns * 2 * sizeof(uint16_t));
-	return !memcmp(a->words, b->words, WORDS_BYTES);
 }
 
 /* ---- containers ----------------------------------------------------------- */
@@ -306,15 +216,15 @@ struct sevmig__ctr *sevmig__ctr_from_words(const uint64_t *w, uint32_t card, uin
 /* First run whose last page is at or after x. */
 static uint32_t run_lower(const uint16_t *r, uint32_t n, uint32_t x)
 {
-	uint32_t lo = 0, hi = n;
-	while (lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
-		if (r[2 * mid + 1] < x)
-			lo = mid + 1;
-		else
-			hi = mid;
+	uint32_t base = 0, len = n;
+	if (!len)
+		return 0;
+	while (len > 1) {
+		uint32_t half = len / 2;
+		base = r[2 * (base + half - 1) + 1] < x ? base + half : base;
+		len -= half;
 	}
-	return lo;
+	return base + (r[2 * base + 1] < x);
 }
 
 bool sevmig__ctr_test(const struct sevmig__ctr *c, uint32_t bit)
@@ -401,10 +311,26 @@ static int run_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool share
 	return 0;
 }
 
+static inline bool bit_at(const uint64_t *w, uint32_t i)
+{
+	return (w[i >> 6] >> (i & 63)) & 1;
+}
+
 static int bitmap_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool shared)
 {
 	struct sevmig__ctr *c = *pc;
 	uint64_t *w = c->data;
+	if (hi == lo + 1) {
+		/* one page, the usual hypercall: the counts follow from its
+		 * neighbours */
+		if (bit_at(w, lo) == shared)
+			return 0;
+		int joins = (lo && bit_at(w, lo - 1)) + (hi < SEVMIG__CHUNK_PAGES && bit_at(w, hi));
+		w[lo >> 6] ^= UINT64_C(1) << (lo & 63);
+		c->card += shared ? 1 : (uint32_t)-1;
+		c->nruns += (uint32_t)(shared ? 1 - joins : joins - 1);
+		goto shrink;
+	}
 	/* bits [lo, hi) change; whether a run starts can change in [lo, hi] */
 	uint32_t a = lo >> 6;
 	uint32_t b = hi >> 6 < SEVMIG__CHUNK_WORDS ? hi >> 6 : SEVMIG__CHUNK_WORDS - 1;
@@ -415,6 +341,7 @@ static int bitmap_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool sh
 	sevmig__words_count(w + a, b - a + 1, carry, &c1, &r1);
 	c->card = c->card - c0 + c1;
 	c->nruns = c->nruns - r0 + r1;
+shrink:
 	if (c->nruns < SEVMIG__BITMAP_MIN && c->card && c->card < SEVMIG__CHUNK_PAGES) {
 		/* best effort: a failed shrink leaves a correct bitmap */
 		struct sevmig__ctr *r = ctr_alloc(SEVMIG__CTR_RUN, c->nruns);

@@ -74,15 +74,16 @@ int sevmig_pstate_clone(const struct sevmig_pstate *ps, struct sevmig_pstate **o
 
 size_t sevmig__slot_find(const struct sevmig_pstate *ps, uint64_t gfn)
 {
-	size_t lo = 0, hi = ps->nslots;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (ps->slots[mid].end <= gfn)
-			lo = mid + 1;
-		else
-			hi = mid;
+	const struct sevmig__slot *base = ps->slots;
+	size_t len = ps->nslots;
+	if (!len)
+		return 0;
+	while (len > 1) {
+		size_t half = len / 2;
+		base = base[half - 1].end <= gfn ? base + half : base;
+		len -= half;
 	}
-	return lo;
+	return (size_t)(base - ps->slots) + (base->end <= gfn);
 }
 
 bool sevmig__covered(const struct sevmig_pstate *ps, uint64_t gfn, uint64_t end)

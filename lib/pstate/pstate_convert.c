@@ -347,6 +347,12 @@ int sevmig_pstate_set_from_bitmap(struct sevmig_pstate *ps, uint64_t base_gfn, u
 		uint32_t hi = end - cbase < SEVMIG__CHUNK_PAGES ? (uint32_t)(end - cbase)
 								: SEVMIG__CHUNK_PAGES;
 		uint64_t *w = s->words;
+		s->kind = SEVMIG__CTR_BITMAP;
+		if (!lo && hi == SEVMIG__CHUNK_PAGES && !((cbase - base_gfn) & 7)) {
+			/* a whole chunk from whole bytes: one pass */
+			sevmig__words_load(w, in + (cbase - base_gfn) / 8, &s->card, &s->nruns);
+			goto store;
+		}
 		if (lo || hi != SEVMIG__CHUNK_PAGES) {
 			/* a chunk the range cuts keeps its pages outside the range */
 			struct chunk_src cs;
@@ -358,17 +364,31 @@ int sevmig_pstate_set_from_bitmap(struct sevmig_pstate *ps, uint64_t base_gfn, u
 		}
 		uint32_t xa = lo >> 6, xb = (hi - 1) >> 6;
 		int64_t ib = (int64_t)(cbase + 64 * (uint64_t)xa) - (int64_t)base_gfn;
-		for (uint32_t x = xa; x <= xb; x++, ib += 64) {
-			uint64_t m = ~UINT64_C(0);
-			if (x == xa)
-				m &= ~UINT64_C(0) << (lo & 63);
-			if (x == xb)
-				m &= ~UINT64_C(0) >> (63 - ((hi - 1) & 63));
-			/* bit set in the input = private */
-			w[x] = (w[x] & ~m) | (~in_bits(in, nbytes, ib) & m);
+		/* bit set in the input = private; the first and last words may be
+		 * cut by the range and read the input's edges with care */
+		uint64_t ma = ~UINT64_C(0) << (lo & 63);
+		uint64_t mb = ~UINT64_C(0) >> (63 - ((hi - 1) & 63));
+		if (xa == xb)
+			ma &= mb;
+		w[xa] = (w[xa] & ~ma) | (~in_bits(in, nbytes, ib) & ma);
+		if (xb > xa) {
+			/* the words between lie wholly inside the input, their
+			 * 9-byte windows too (word xb holds a bit of the range) */
+			int64_t ib1 = ib + 64;
+			const uint8_t *q = in + (ib1 >> 3);
+			unsigned bs = (unsigned)(ib1 & 7);
+			if (!bs) {
+				for (uint32_t x = xa + 1; x < xb; x++, q += 8)
+					w[x] = ~sevmig__le64(q);
+			} else {
+				for (uint32_t x = xa + 1; x < xb; x++, q += 8)
+					w[x] = ~((sevmig__le64(q) >> bs) | ((uint64_t)q[8] << (64 - bs)));
+			}
+			int64_t ibb = ib + 64 * (int64_t)(xb - xa);
+			w[xb] = (w[xb] & ~mb) | (~in_bits(in, nbytes, ibb) & mb);
 		}
 		sevmig__words_count(w, SEVMIG__CHUNK_WORDS, 0, &s->card, &s->nruns);
-		s->kind = SEVMIG__CTR_BITMAP;
+store:;
 		struct sevmig__ctr *c;
 		int st = sevmig__scratch_store(s, &c);
 		if (st < 0)

@@ -28,6 +28,8 @@
 
 #include <sevmig/pstate.h>
 
+#include <string.h>
+
 #define SEVMIG__CHUNK_SHIFT 16
 #define SEVMIG__CHUNK_PAGES (UINT32_C(1) << SEVMIG__CHUNK_SHIFT)
 #define SEVMIG__CHUNK_MASK (SEVMIG__CHUNK_PAGES - 1)
@@ -113,7 +115,7 @@ enum {
 	SEVMIG__SOME = 2,
 };
 
-/* ---- words (ctr.c) ---- */
+/* ---- words (words.c, ctr.c) ---- */
 
 /* Set bits and maximal runs of n words; `carry` is the bit before w[0]. */
 void sevmig__words_count(const uint64_t *w, size_t n, uint64_t carry, uint32_t *card,
@@ -121,6 +123,9 @@ void sevmig__words_count(const uint64_t *w, size_t n, uint64_t carry, uint32_t *
 /* out = x op y over a chunk, with the result's set bits and runs. */
 void sevmig__words_op(enum sevmig__op op, const uint64_t *x, const uint64_t *y, uint64_t *out,
 		      uint32_t *card, uint32_t *runs);
+/* A chunk from 8192 bytes of encryption bitmap (set = private): out gets
+ * the shared bits, with their count and runs. */
+void sevmig__words_load(uint64_t *out, const uint8_t *src, uint32_t *card, uint32_t *runs);
 void sevmig__words_fill(uint64_t *w, uint32_t lo, uint32_t hi, bool set);
 /* Runs of a chunk's words into pairs; returns the number of runs. */
 uint32_t sevmig__words_to_runs(const uint64_t *w, uint16_t *runs);
@@ -138,7 +143,23 @@ void sevmig__view(const struct sevmig__ent *e, struct sevmig__cview *v);
 void sevmig__view_scratch(const struct sevmig__scratch *s, struct sevmig__cview *v);
 /* The chunk's words (into buf when the view has no words of its own). */
 const uint64_t *sevmig__view_words(const struct sevmig__cview *v, uint64_t *buf);
-bool sevmig__view_same(const struct sevmig__cview *a, const struct sevmig__cview *b);
+
+/* Same content in the same form (the skip of diff and merge). Inline: a
+ * map of scattered pages has thousands of one-run chunks to compare. */
+static inline bool sevmig__ctr_same(const struct sevmig__ctr *x, const struct sevmig__ctr *y)
+{
+	if (x->kind != y->kind || x->card != y->card || x->nruns != y->nruns)
+		return false;
+	if (x->kind != SEVMIG__CTR_RUN || x->nruns > 8)
+		return !memcmp(x->data, y->data,
+			       x->kind == SEVMIG__CTR_RUN ? (size_t)x->nruns * 4
+							  : SEVMIG__CHUNK_WORDS * sizeof(uint64_t));
+	const uint16_t *a = (const uint16_t *)x->data, *b = (const uint16_t *)y->data;
+	for (uint32_t i = 0; i < 2 * x->nruns; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
 
 struct sevmig__ctr *sevmig__ctr_clone(const struct sevmig__ctr *c);
 size_t sevmig__ctr_bytes(const struct sevmig__ctr *c);

@@ -181,7 +181,7 @@ static bool all_zero(const uint8_t *p, size_t n)
 
 static int read_header(struct sevmig_stream_reader *r, struct sevmig_error *err)
 {
-	uint8_t fixed[16];
+	uint8_t fixed[SM_HDR_FIXED];
 	ptrdiff_t k = read_full(r, fixed, sizeof(fixed));
 	if (k < 0)
 		return RFAIL(r, err, (int)k, r->offset, 0, "reading the stream header failed: %s",
@@ -196,22 +196,28 @@ static int read_header(struct sevmig_stream_reader *r, struct sevmig_error *err)
 			     "stream header",
 			     k);
 	uint16_t major = sevmig__le16(fixed + 8), minor = sevmig__le16(fixed + 10);
-	uint32_t hlen = sevmig__le32(fixed + 12);
+	uint32_t hlen = sevmig__le32(fixed + 12), nslots = sevmig__le32(fixed + 44);
 	if (major != SEVMIG_STREAM_VERSION_MAJOR)
 		return RFAIL(r, err, -EPROTO, 8, 0,
 			     "stream format version %u.%u is not supported (this reader knows "
 			     "%u.x)",
 			     major, minor, SEVMIG_STREAM_VERSION_MAJOR);
-	if (hlen < SM_HDR_FIXED + 16 + 4 || hlen > SEVMIG_STREAM_MAX_HEADER)
+	/* Bound the length before reading by it: version 1.0 headers have no
+	 * tail, later minors at most the 1 MiB limit. */
+	uint64_t need = SM_HDR_FIXED + (uint64_t)16 * nslots + 4;
+	if (!nslots || nslots > SEVMIG_STREAM_MAX_SLOTS)
+		return RFAIL(r, err, -EBADMSG, 44, 0, "%u memslots (1..%u allowed)", nslots,
+			     SEVMIG_STREAM_MAX_SLOTS);
+	if (hlen < need || hlen > SEVMIG_STREAM_MAX_HEADER || (minor == 0 && hlen != need))
 		return RFAIL(r, err, -EBADMSG, 12, 0,
-			     "header length %u is outside [%u, %u]", hlen, SM_HDR_FIXED + 20,
-			     SEVMIG_STREAM_MAX_HEADER);
+			     "header length %u does not fit %u memslots in format %u.%u", hlen,
+			     nslots, major, minor);
 	uint8_t *h = malloc(hlen);
 	if (!h)
 		return RFAIL(r, err, -ENOMEM, 0, 0, "out of memory");
 	memcpy(h, fixed, sizeof(fixed));
-	k = read_full(r, h + 16, hlen - 16);
-	if (k < 0 || (size_t)k < hlen - 16) {
+	k = read_full(r, h + sizeof(fixed), hlen - sizeof(fixed));
+	if (k < 0 || (size_t)k < hlen - sizeof(fixed)) {
 		free(h);
 		if (k < 0)
 			return RFAIL(r, err, (int)k, r->offset, 0,
@@ -225,7 +231,6 @@ static int read_header(struct sevmig_stream_reader *r, struct sevmig_error *err)
 	int rc = 0;
 	uint32_t crc = sevmig__le32(h + hlen - 4);
 	uint32_t flags = sevmig__le32(h + 16), psz = sevmig__le32(h + 20);
-	uint32_t nslots = sevmig__le32(h + 44);
 	if (crc != sevmig__crc32c(0, h, hlen - 4)) {
 		rc = RFAIL(r, err, -EBADMSG, hlen - 4, 0,
 			   "stream header CRC mismatch (the header is damaged)");
@@ -234,11 +239,6 @@ static int read_header(struct sevmig_stream_reader *r, struct sevmig_error *err)
 			   flags & ~SEVMIG_STREAM_FLAG_SOFT);
 	} else if (psz != SM_PAGE) {
 		rc = RFAIL(r, err, -EBADMSG, 20, 0, "page size %u; the format requires 4096", psz);
-	} else if (!nslots || nslots > SEVMIG_STREAM_MAX_SLOTS ||
-		   (uint64_t)SM_HDR_FIXED + (uint64_t)16 * nslots + 4 > hlen) {
-		rc = RFAIL(r, err, -EBADMSG, 44, 0,
-			   "%u memslots do not fit a %u-byte header (1..%u allowed)", nslots, hlen,
-			   SEVMIG_STREAM_MAX_SLOTS);
 	} else if (!all_zero(h + 48, 16)) {
 		rc = RFAIL(r, err, -EBADMSG, 48, 0, "reserved header bytes 48..63 are not zero");
 	} else if (!all_zero(h + SM_HDR_FIXED + 16 * nslots,

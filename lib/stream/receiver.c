@@ -438,8 +438,9 @@ int sevmig_receiver_run(struct sevmig_receiver *r, struct sevmig_error *err)
 	sevmig_error_clear(&r->fail);
 	int rc = receive(r);
 	if (rc < 0) {
-		/* Let the workers finish: nothing may write after we return. */
-		atomic_store(&r->stop, 1);
+		/* Let the workers finish the records checked before the
+		 * failure (nothing may write after we return); a cancel has
+		 * already told them to stop early. */
 		struct sevmig__job *j;
 		while ((j = sevmig__pool_wait_oldest(r->pool)))
 			release(r, (struct rjob *)j);

@@ -115,17 +115,34 @@ else
   echo "skipping IPv6: no ::1 on this host"
 fi
 
-# 5. Every copy is the same stream content: the same pages by each path.
+# 5. SEV-ES: vCPU state goes with the stream, into --vmsa-dir (default: the
+#    --memory-dir); the page state may go to standard output.
+head -c 4096 /dev/urandom >vcpu0; head -c 4096 /dev/urandom >vcpu1
+t "$send" "${mem[@]}" -p guest.pst -t target.cert --policy 0x5 --vmsa vcpu0 --vmsa vcpu1 |
+  t "$recv" -k target.key -d es -s - --pstate-format text >es.txt
+check es es.txt
+cmp es/vcpu0.vmsa vcpu0 && cmp es/vcpu1.vmsa vcpu1 || fail "vCPU state differs"
+t "$send" "${mem[@]}" -t target.cert --policy 0x5 --vmsa vcpu0 -o es.bin
+if t "$recv" -k target.key -m 0:6M:es.mem -m 4G:2M:es.mem:6M -i es.bin 2>err; then
+  fail "vCPU state without a destination must be refused"
+fi
+grep -q 'record [0-9]* (VMSA).*give --vmsa-dir DIR' err || fail "no --vmsa-dir hint: $(cat err)"
+[ ! -e es.mem ] || fail "a refused receive left es.mem"
+mkdir esv
+t "$recv" -k target.key -m 0:6M:es.mem -m 4G:2M:es.mem:6M --vmsa-dir esv -i es.bin
+cmp esv/vcpu0.vmsa vcpu0 || fail "vCPU state differs (--vmsa-dir)"
+
+# 6. Every copy is the same stream content: the same pages by each path.
 t "$dump" verify --pdh-key target.key stream.bin >/dev/null
 
-# 6. Help and version.
+# 7. Help and version.
 for tool in "$send" "$recv"; do
   "$tool" --help | grep -q '^examples:' || fail "$tool --help has no examples"
   "$tool" --help | grep -q '^Exit status' || fail "$tool --help has no exit status"
   "$tool" --version | grep -Eq '^sevmig-(send|recv) [0-9]' || fail "$tool --version"
 done
 
-# 7. The manual pages: every option --help lists is documented, and groff
+# 8. The manual pages: every option --help lists is documented, and groff
 #    finds nothing to warn about.
 documented() { # PAGE TOOL [SUBCOMMAND]
   local page=$1 opt; shift

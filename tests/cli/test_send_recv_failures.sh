@@ -194,4 +194,11 @@ expect_fail "no memory" '--memory' t "$send" -t target.cert
 expect_fail "no key" '--pdh-key' t "$recv" -d dir
 expect_fail "bad memory option" 'multiples of 4096' t "$send" -m 0:5000:guest.mem -t target.cert
 expect_fail "bad option" 'unknown option' t "$recv" -k target.key -d dir --bogus
+expect_fail "gpa overlap" 'overlap in guest memory' \
+  t "$send" -m 0:6M:guest.mem -m 4M:2M:guest.mem:6M -t target.cert
+expect_fail "bad size" "SIZE '6Q' is not a number" t "$send" -m 0:6Q:guest.mem -t target.cert
+expect_fail "bare IPv6" 'in brackets' t "$send" "${mem[@]}" -t target.cert -o tcp://::1:4000
+expect_fail "no port" 'not a port number' t "$recv" -k target.key -d dir -i tcp://127.0.0.1:x
+expect_fail "stdout twice" 'both want standard output' \
+  t "$recv" -k target.key -d dir -s - --json
 echo "ok"

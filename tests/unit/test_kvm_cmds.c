@@ -5,6 +5,14 @@
  * queries, the answers turned into results, statuses and messages, EINTR,
  * and the arguments refused before any ioctl.
  */
+#if !defined(__x86_64__)
+#include <stdio.h>
+int main(void)
+{
+	puts("skipped: SEV, and so this program, exists on x86-64 only");
+	return 77;
+}
+#else
 #include "test_kvm_double.h"
 
 #include <errno.h>
@@ -353,6 +361,19 @@ static void test_finish_cancel(void **state)
 
 /* ---- SEND_UPDATE_DATA ------------------------------------------------------------- */
 
+/* SEND_UPDATE_DATA parameters for one whole page of `page`. */
+static struct sevmig_fw_send_update page_update(uint8_t *hdr, uint32_t hdr_len, uint8_t *trans,
+						uint32_t trans_len)
+{
+	struct sevmig_fw_send_update p = { .guest = page,
+					   .guest_len = 4096,
+					   .hdr = hdr,
+					   .hdr_len = hdr_len,
+					   .trans = trans,
+					   .trans_len = trans_len };
+	return p;
+}
+
 static struct kvm_sev_send_update_data zero_upd, hdr_reply = { .hdr_len = 0x34 };
 
 static void fill_packet(void *data, void *ctx)
@@ -409,12 +430,7 @@ static void test_send_update_data(void **state)
 	kd_done(&kd);
 
 	/* a page: no second query, exactly these fields */
-	p = (struct sevmig_fw_send_update){ .guest = page,
-					    .guest_len = 4096,
-					    .hdr = hdr,
-					    .hdr_len = sizeof(hdr),
-					    .trans = trans,
-					    .trans_len = sizeof(trans) };
+	p = page_update(hdr, sizeof(hdr), trans, sizeof(trans));
 	struct kvm_sev_send_update_data want;
 	memset(&want, 0, sizeof(want)); /* the padding too */
 	want.hdr_uaddr = (uintptr_t)hdr;
@@ -448,12 +464,7 @@ static void test_send_update_data(void **state)
 	kd_done(&kd);
 
 	/* short buffers: nothing issued, the sizes said */
-	p = (struct sevmig_fw_send_update){ .guest = page,
-					    .guest_len = 4096,
-					    .hdr = hdr,
-					    .hdr_len = 0x20,
-					    .trans = trans,
-					    .trans_len = 4096 };
+	p = page_update(hdr, 0x20, trans, 4096);
 	assert_int_equal(sevmig_fw_send_update_data(fw, &p, &st), -ENOSPC);
 	assert_int_equal(p.hdr_len, 0x34);
 	p.hdr_len = 0x34;
@@ -465,12 +476,7 @@ static void test_send_update_data(void **state)
 
 	/* a query that fails is reported as the query */
 	fw = kd_open(&kd, KD_SEV_FD, SEVMIG_KVM_SERIES_NONE);
-	p = (struct sevmig_fw_send_update){ .guest = page,
-					    .guest_len = 4096,
-					    .hdr = hdr,
-					    .hdr_len = 0x34,
-					    .trans = trans,
-					    .trans_len = 4096 };
+	p = page_update(hdr, 0x34, trans, 4096);
 	kd_sev(&kd, KVM_SEV_SEND_UPDATE_DATA, &zero_upd, sizeof(zero_upd), -EFAULT, 0);
 	assert_int_equal(sevmig_fw_send_update_data(fw, &p, &st), -EFAULT);
 	KD_MSG_HAS(fw, "SEND_UPDATE_DATA (length query)");
@@ -826,3 +832,4 @@ int main(void)
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
+#endif

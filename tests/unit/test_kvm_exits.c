@@ -6,6 +6,14 @@
  * hypercalls in both encodings, the migration-control MSR, a randomized run
  * against a reference model, and vCPU threads at once.
  */
+#if !defined(__x86_64__)
+#include <stdio.h>
+int main(void)
+{
+	puts("skipped: SEV, and so this program, exists on x86-64 only");
+	return 77;
+}
+#else
 #include "test_kvm_double.h"
 
 #include <errno.h>
@@ -439,3 +447,4 @@ int main(void)
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
+#endif

@@ -22,7 +22,7 @@
 #include <sevmig/fw_kvm.h>
 
 #if !defined(__x86_64__)
-#error "the KVM SEV backend exists for x86-64 only"
+#error "the KVM SEV backend exists for x86-64 only (kvm_other_arch.c elsewhere)"
 #endif
 
 /* Numbers older UAPI headers may lack (values from mainline). */

@@ -7,6 +7,7 @@
  * speaks the kernel's conventions: zero-length queries, 16 KiB blobs, one
  * guest page per UPDATE_DATA call, -EIO carrying the firmware's status.
  */
+#if defined(__x86_64__) /* else kvm_other_arch.c */
 #include "fw/kvm/kvm_priv.h"
 
 #include <errno.h>
@@ -778,3 +779,5 @@ int sevmig_fw_kvm_open_path(int vm_fd, const char *sev_path, const struct sevmig
 	sevmig__kvm_of(*out)->own_sev_fd = true;
 	return 0;
 }
+
+#endif

@@ -7,6 +7,7 @@
  * an MSR filter. vCPU threads call in here concurrently: everything below
  * the ioctls runs under exit_lock.
  */
+#if defined(__x86_64__) /* else kvm_other_arch.c */
 #include "fw/kvm/kvm_priv.h"
 
 #include <errno.h>
@@ -232,3 +233,5 @@ int sevmig_fw_kvm_set_migration_control(struct sevmig_fw *fw, uint64_t value)
 	pthread_mutex_unlock(&k->exit_lock);
 	return 0;
 }
+
+#endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What this host offers for SEV migration, for `sevmig-dump host` and for
  * VMMs deciding what to enable. Looks, changes nothing. */
+#if defined(__x86_64__) /* else kvm_other_arch.c */
 #include "fw/kvm/kvm_priv.h"
 
 #include <errno.h>
@@ -121,3 +122,5 @@ int sevmig_kvm_probe_host(const struct sevmig_kvm_probe_opts *opts,
 	probe_sev(opts, sev_path ? sev_path : "/dev/sev", out);
 	return 0;
 }
+
+#endif

@@ -6,6 +6,7 @@
  * are issued only when the caller named the series, and the first use
  * probes with a harmless GET.
  */
+#if defined(__x86_64__) /* else kvm_other_arch.c */
 #include "fw/kvm/kvm_priv.h"
 
 #include <errno.h>
@@ -170,9 +171,12 @@ static int cmp_range(const void *a, const void *b)
 /*
  * The kernel's list in the order the guest made its calls: sort it, merge
  * what overlaps or touches, and keep only what the map covers (the rest
- * names no memory of the map). Returns the number of runs left in r.
+ * names no memory of the map). The pieces go to a new array *out (they may
+ * outnumber the entries: a run splits at coverage gaps); returns their
+ * number, or SIZE_MAX when memory ran out.
  */
-static size_t normalise(const struct sevmig_pstate *ps, struct sevmig_range *r, size_t n)
+static size_t normalise(const struct sevmig_pstate *ps, struct sevmig_range *r, size_t n,
+			struct sevmig_range **res_out)
 {
 	qsort(r, n, sizeof(*r), cmp_range);
 	size_t m = 0;
@@ -185,8 +189,8 @@ static size_t normalise(const struct sevmig_pstate *ps, struct sevmig_range *r, 
 			r[m++] = r[i];
 		}
 	}
-	/* Clip against the slots: a run splits at coverage gaps, and the
-	 * pieces never outnumber runs + slots. */
+	/* Disjoint sorted runs against disjoint sorted slots: each piece
+	 * but the first starts a new run or a new slot. */
 	size_t nslots = sevmig_pstate_slot_count(ps), out = 0;
 	struct sevmig_range *res = malloc((m + nslots + 1) * sizeof(*res));
 	if (!res)
@@ -206,8 +210,7 @@ static size_t normalise(const struct sevmig_pstate *ps, struct sevmig_range *r, 
 				res[out++] = (struct sevmig_range){ lo, hi - lo };
 		}
 	}
-	memcpy(r, res, out * sizeof(*r));
-	free(res);
+	*res_out = res;
 	return out;
 }
 
@@ -265,10 +268,12 @@ static int get_list(struct sevmig_fw *fw, struct sevmig__kvm *k, struct sevmig_p
 		}
 		r[i] = (struct sevmig_range){ start, end - start };
 	}
-	size_t m = normalise(ps, r, (size_t)n);
+	struct sevmig_range *runs = NULL;
+	size_t m = normalise(ps, r, (size_t)n, &runs);
 	struct sevmig_error err;
 	sevmig_error_clear(&err);
-	rc = m == SIZE_MAX ? -ENOMEM : sevmig_pstate_set_from_list(ps, r, m, &err);
+	rc = m == SIZE_MAX ? -ENOMEM : sevmig_pstate_set_from_list(ps, runs, m, &err);
+	free(runs);
 	free(buf);
 	if (rc < 0)
 		return sevmig__fw_fail(fw, rc, none, "%s: cannot apply the list: %s", what,
@@ -341,3 +346,5 @@ int sevmig_fw_kvm_set_pstate(struct sevmig_fw *fw, const struct sevmig_pstate *p
 	struct chunk c = { .fw = fw, .k = k, .src = ps };
 	return each_chunk(&c, set_chunk);
 }
+
+#endif

@@ -4,6 +4,7 @@
  * (KVM_MEMORY_ENCRYPT_REG_REGION / UNREG_REGION) and moving an encryption
  * context between two VMs of one host (KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM).
  */
+#if defined(__x86_64__) /* else kvm_other_arch.c */
 #include "fw/kvm/kvm_priv.h"
 
 #include <errno.h>
@@ -112,3 +113,5 @@ int sevmig_fw_kvm_move_enc_context_from(struct sevmig_fw *fw, int src_vm_fd)
 		return sevmig__kvm_fail(fw, what, true, rc, none);
 	}
 }
+
+#endif
