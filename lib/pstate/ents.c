@@ -306,6 +306,24 @@ int sevmig__pair_walk(const struct sevmig__ents *a, const struct sevmig__ents *b
 	size_t ia = sevmig__ents_find(a, klo), ib = sevmig__ents_find(b, klo);
 	uint64_t k = klo;
 	while (k < khi) {
+		if (ia < a->n && ib < b->n) {
+			/* the common case first: both hold a container for the same
+			 * chunk (all chunks before it are done on both sides) */
+			const struct sevmig__ent *ea = &a->v[ia], *eb = &b->v[ib];
+			if (ea->key == eb->key && ea->key >= k && ea->c && eb->c) {
+				if (ea->key >= khi)
+					break;
+				if (!ops->skip_same || !sevmig__ctr_same(ea->c, eb->c)) {
+					int rc = ops->key(ctx, ea->key, ea, eb);
+					if (rc)
+						return rc;
+				}
+				k = (uint64_t)ea->key + 1;
+				ia++;
+				ib++;
+				continue;
+			}
+		}
 		while (ia < a->n && (uint64_t)a->v[ia].key + a->v[ia].span <= k)
 			ia++;
 		while (ib < b->n && (uint64_t)b->v[ib].key + b->v[ib].span <= k)
@@ -399,7 +417,7 @@ static int combine_key(void *ctx, uint32_t k, const struct sevmig__ent *ea,
 	return push_scratch(x->out, k, &x->s);
 }
 
-static const struct sevmig__pair_ops combine_ops = { combine_block, combine_key };
+static const struct sevmig__pair_ops combine_ops = { combine_block, combine_key, false };
 
 static int finish_set(int rc, struct sevmig__ents *res, const struct sevmig__ents *a, bool steal_a,
 		      struct sevmig__ents *out)
@@ -489,7 +507,7 @@ static int overlay_key(void *ctx, uint32_t k, const struct sevmig__ent *ea,
 	return push_scratch(x->out, k, &x->s2);
 }
 
-static const struct sevmig__pair_ops overlay_ops = { overlay_block, overlay_key };
+static const struct sevmig__pair_ops overlay_ops = { overlay_block, overlay_key, false };
 
 int sevmig__ents_overlay(const struct sevmig__ents *a, const struct sevmig__ents *c,
 			 const struct sevmig__ents *d, bool steal_a, struct sevmig__ents *out)

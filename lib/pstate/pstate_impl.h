@@ -250,6 +250,7 @@ struct sevmig__pair_ops {
 	int (*block)(void *ctx, uint32_t k, uint32_t len, bool a_full, bool b_full);
 	int (*key)(void *ctx, uint32_t k, const struct sevmig__ent *ea,
 		   const struct sevmig__ent *eb);
+	bool skip_same; /* no `key` call for two identical containers */
 };
 int sevmig__pair_walk(const struct sevmig__ents *a, const struct sevmig__ents *b, uint64_t klo,
 		      uint64_t khi, const struct sevmig__pair_ops *ops, void *ctx);

@@ -152,7 +152,7 @@ static int diff_key(void *ctx, uint32_t k, const struct sevmig__ent *ea,
 			  sevmig__view_words(&vb, d->words));
 }
 
-static const struct sevmig__pair_ops diff_ops = { diff_block, diff_key };
+static const struct sevmig__pair_ops diff_ops = { diff_block, diff_key, true };
 
 /* A segment only one map covers: that map's states against ABSENT. */
 static int one_side_state(struct diff_ctx *d, uint64_t s, uint64_t e,

@@ -10,6 +10,10 @@ libdir=$(dirname "$(find "$prefix" -name sevmig.pc | head -1)")/..
 libdir=$(cd "$libdir" && pwd)
 test -f "$prefix/include/sevmig/sevmig.h"
 test -f "$prefix/include/sevmig/version.h"
+for m in sevmig-dump sevmig-send sevmig-recv; do
+  test -f "$prefix/share/man/man1/$m.1" || { echo "man page $m.1 not installed"; exit 1; }
+  test -x "$prefix/bin/$m" || { echo "$m not installed"; exit 1; }
+done
 
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 cc -std=c11 $(pkg-config --cflags sevmig) "$here/consumer.c" -o "$tmp/consumer_pc" $(pkg-config --libs sevmig)
