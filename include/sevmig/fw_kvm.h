@@ -51,9 +51,8 @@ extern "C" {
 
 /* ---- KVM numbers a VMM needs (values of the kernel's UAPI headers) ------- */
 
-#define SEVMIG_KVM_HC_MAP_GPA_RANGE                                  \
-	12 /* KVM_HC_MAP_GPA_RANGE (and the series' PAGE_ENC_STATUS) \
-	    */
+/* KVM_HC_MAP_GPA_RANGE, and the series' KVM_HC_PAGE_ENC_STATUS before it */
+#define SEVMIG_KVM_HC_MAP_GPA_RANGE	   12
 #define SEVMIG_KVM_MAP_GPA_RANGE_ENCRYPTED 0x10u       /* attrs bit 4: 1 encrypted, 0 decrypted */
 #define SEVMIG_KVM_MSR_MIGRATION_CONTROL   0x4b564d08u /* MSR_KVM_MIGRATION_CONTROL */
 #define SEVMIG_KVM_MIGRATION_READY	   0x1u	       /* its one defined bit */

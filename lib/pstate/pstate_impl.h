@@ -37,9 +37,14 @@
 /* Chunk keys of valid gfns are below this. */
 #define SEVMIG__KEY_LIMIT ((uint32_t)(SEVMIG_GFN_LIMIT >> SEVMIG__CHUNK_SHIFT))
 
-/* Chosen with tests/bench/bench_pstate.c; see docs/pstate.md. */
+/* Chosen with tests/bench/bench_pstate.c (docs/pstate.md); definable at
+ * build time only to repeat that measurement. */
+#ifndef SEVMIG__RUN_MAX
 #define SEVMIG__RUN_MAX 128
-#define SEVMIG__BITMAP_MIN 64
+#endif
+#ifndef SEVMIG__BITMAP_MIN
+#define SEVMIG__BITMAP_MIN (SEVMIG__RUN_MAX / 2)
+#endif
 
 enum sevmig__ctr_kind {
 	SEVMIG__CTR_RUN = 1,

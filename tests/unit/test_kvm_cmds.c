@@ -16,7 +16,9 @@ int main(void)
 #include "test_kvm_double.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static uint8_t pdh[SEVMIG_CERT_SIZE], chain[SEVMIG_CERT_CHAIN_SIZE], amd[0x640];
 static uint8_t session[256];
@@ -811,6 +813,82 @@ static void test_move_enc_context(void **state)
 	sevmig_fw_free(fw);
 }
 
+/* The host probe on a scripted host that has everything. */
+static void test_probe_host(void **state)
+{
+	(void)state;
+	struct kd kd;
+	memset(&kd, 0, sizeof(kd));
+	char dir[] = "/tmp/sevmig-probe-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[64];
+	snprintf(path, sizeof(path), "%s/sev", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("Y\n", f);
+	fclose(f);
+
+	int vm = open("/dev/null", O_RDONLY | O_CLOEXEC); /* the probe closes it */
+	assert_true(vm >= 0);
+	kd_add(&kd, KD_ANY_FD, KVM_GET_API_VERSION, 0, NULL, 0, 12);
+	kd_add(&kd, KD_ANY_FD, KVM_CREATE_VM, 0, NULL, 0, vm);
+	kd_add(&kd, vm, KVM_CHECK_EXTENSION, KVM_CAP_EXIT_HYPERCALL, NULL, 0, 1 << 12);
+	kd_add(&kd, vm, KVM_CHECK_EXTENSION, KVM_CAP_VM_MOVE_ENC_CONTEXT_FROM, NULL, 0, 1);
+	kd_add(&kd, vm, KVM_CHECK_EXTENSION, KVM_CAP_VM_COPY_ENC_CONTEXT_FROM, NULL, 0, 0);
+	kd_add(&kd, vm, KVM_CHECK_EXTENSION, KVM_CAP_X86_USER_SPACE_MSR, NULL, 0, 1);
+	kd_add(&kd, vm, KVM_CHECK_EXTENSION, KVM_CAP_X86_MSR_FILTER, NULL, 0, 1);
+	kd_add(&kd, vm, KVM_MEMORY_ENCRYPT_OP, KD_NO_ID, NULL, 0, 0);
+	static const struct sev_user_data_status zero_ps;
+	static const uint8_t ps_reply[12] = { 1, 52, 1, 0, 0, 0, 0, 4, 0, 0, 0, 0 };
+	kd_reply(kd_add(&kd, KD_ANY_FD, SEV_ISSUE_CMD, SEV_PLATFORM_STATUS, &zero_ps,
+			sizeof(zero_ps), 0),
+		 ps_reply, sizeof(ps_reply));
+	SEVMIG_OPTS(sevmig_kvm_probe_opts, o, .ioctl = kd_ioctl, .ioctl_arg = &kd,
+		    .kvm_path = "/dev/null", .sev_path = "/dev/null", .module_dir = dir);
+	struct sevmig_kvm_host_info h;
+	assert_int_equal(sevmig_kvm_probe_host(&o, &h), 0);
+	kd_done(&kd);
+	assert_int_equal(h.kvm, 0);
+	assert_int_equal(h.kvm_api_version, 12);
+	assert_int_equal(h.kvm_sev, 1);
+	assert_int_equal(h.hypercall_exits, 1 << 12);
+	assert_true(h.move_enc_context);
+	assert_false(h.copy_enc_context);
+	assert_true(h.user_space_msr);
+	assert_true(h.msr_filter);
+	assert_string_equal(h.kvm_amd_sev, "Y");
+	assert_string_equal(h.kvm_amd_sev_es, "");
+	assert_int_equal(h.sev, 0);
+	assert_int_equal(h.platform_rc, 0);
+	assert_int_equal(h.platform.api_major, 1);
+	assert_int_equal(h.platform.api_minor, 52);
+	assert_int_equal(h.platform.state, 1);
+	assert_int_equal(h.platform.build, 4);
+	assert_true(fcntl(vm, F_GETFD) < 0); /* closed */
+
+	/* KVM_CREATE_VM refused: the capabilities stay unknown; PLATFORM_STATUS fails */
+	kd_add(&kd, KD_ANY_FD, KVM_GET_API_VERSION, 0, NULL, 0, 12);
+	kd_add(&kd, KD_ANY_FD, KVM_CREATE_VM, 0, NULL, 0, -EPERM);
+	kd_add(&kd, KD_ANY_FD, SEV_ISSUE_CMD, SEV_PLATFORM_STATUS, &zero_ps, sizeof(zero_ps), -EIO)
+	    ->error = SEVMIG_FW_HWERROR_PLATFORM;
+	assert_int_equal(sevmig_kvm_probe_host(&o, &h), 0);
+	kd_done(&kd);
+	assert_int_equal(h.kvm, -EPERM);
+	assert_int_equal(h.hypercall_exits, 0);
+	assert_int_equal(h.platform_rc, -EIO);
+	assert_int_equal(h.platform_fw_status, SEVMIG_FW_HWERROR_PLATFORM);
+	assert_non_null(strstr(h.platform_message, "HWERROR_PLATFORM"));
+
+	assert_int_equal(sevmig_kvm_probe_host(&o, NULL), -EINVAL);
+	struct {
+		struct sevmig_kvm_probe_opts o;
+		uint64_t future;
+	} big = { .o = { .sz = sizeof(big) }, .future = 1 };
+	assert_int_equal(sevmig_kvm_probe_host(&big.o, &h), -EINVAL);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -829,6 +907,7 @@ int main(void)
 		cmocka_unit_test(test_platform_only_handle),
 		cmocka_unit_test(test_regions),
 		cmocka_unit_test(test_move_enc_context),
+		cmocka_unit_test(test_probe_host),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
