@@ -1,155 +1,161 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A whole SEV migration in one process, with the public API only: a source
- * and a target platform of the software firmware model, a guest of two
- * memslots, a first pass, one pre-copy round after the guest wrote pages and
- * shared a new buffer, then END; the stream goes through a memory buffer.
- * The target's memory and page state are then compared with the source's.
+ * A live migration in one process, with libsevmig's software firmware on
+ * both ends: a source guest with two memory regions and some shared pages
+ * is sent with one pre-copy round (the guest keeps writing and converts a
+ * page meanwhile), received through a pipe by a thread, and compared.
  *
- * This is the skeleton a VMM follows, with the kvm backend and its own memory
- * and dirty log in place of the soft model and malloc'd regions.
+ * Build: cc inprocess_migration.c $(pkg-config --cflags --libs sevmig) -lpthread
+ * Run:   ./inprocess_migration      (exit status 0 when the copies match)
  */
-#include <errno.h>
-#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sevmig/sevmig.h>
 
-#define PAGE SEVMIG_PAGE_SIZE
+#define NREG 2
+static const uint64_t reg_gpa[NREG] = { 0x0, 0x100000000ull }; /* below and above 4 GiB */
+static const uint64_t reg_pages[NREG] = { 512, 256 };
 
-/* The "wire": a growing buffer written by the sender, read by the receiver. */
-struct wire {
-	uint8_t *data;
-	size_t len, cap, pos;
+struct target {
+	struct sevmig_fw *fw;
+	struct sevmig_mem_region mem[NREG];
+	int fd; /* read end of the pipe */
+	int rc;
+	struct sevmig_error err;
+	struct sevmig_stream_counts counts;
+	struct sevmig_pstate *ps;
 };
 
-static int wire_write(void *arg, const void *buf, size_t len)
+static void *receive(void *arg)
 {
-	struct wire *w = arg;
-	if (w->cap - w->len < len) {
-		size_t cap = w->cap ? w->cap : 1 << 20;
-		while (cap - w->len < len)
-			cap *= 2;
-		uint8_t *d = realloc(w->data, cap);
-		if (!d)
-			return -ENOMEM;
-		w->data = d;
-		w->cap = cap;
+	struct target *t = arg;
+	SEVMIG_OPTS(sevmig_receiver_opts, o, .workers = 2);
+	struct sevmig_receiver *r;
+	t->rc = sevmig_receiver_new(t->fw, t->mem, NREG, sevmig_read_fd, SEVMIG_FD_ARG(t->fd), &o,
+				    &r, &t->err);
+	if (t->rc == 0) {
+		t->rc = sevmig_receiver_run(r, &t->err);
+		sevmig_receiver_counts(r, &t->counts);
+		if (t->rc == 0)
+			t->rc = sevmig_pstate_clone(sevmig_receiver_pstate(r), &t->ps);
+		sevmig_receiver_free(r);
 	}
-	memcpy(w->data + w->len, buf, len);
-	w->len += len;
-	return 0;
+	return NULL;
 }
 
-static ptrdiff_t wire_read(void *arg, void *buf, size_t len)
+static int fail(const char *what, int rc, const struct sevmig_error *err)
 {
-	struct wire *w = arg;
-	size_t n = w->len - w->pos < len ? w->len - w->pos : len;
-	memcpy(buf, w->data + w->pos, n);
-	w->pos += n;
-	return (ptrdiff_t)n;
-}
-
-static int check(int rc, const char *what, const struct sevmig_error *err)
-{
-	if (rc < 0) {
-		fprintf(stderr, "inprocess_migration: %s: %s\n", what,
-			err && err->message[0] ? err->message : sevmig_strerror(rc));
-		exit(1);
-	}
-	return rc;
+	fprintf(stderr, "%s: %s: %s\n", what, sevmig_strerror(rc), err ? err->message : "");
+	return 1;
 }
 
 int main(void)
 {
+	struct sevmig_mem_region src_mem[NREG];
+	struct target t = { .rc = -1 };
+	struct sevmig_pstate *ps = NULL;
 	struct sevmig_error err;
 	sevmig_error_clear(&err);
 
-	/* The guest: 4 MiB at gpa 0 and 2 MiB at 4 GiB, an MMIO hole between. */
-	struct sevmig_mem_region src[2] = {
-		{ .gpa = 0, .size = 4u << 20 },
-		{ .gpa = UINT64_C(4) << 30, .size = 2u << 20 },
-	};
-	struct sevmig_mem_region dst[2] = { src[0], src[1] };
-	for (int i = 0; i < 2; i++) {
-		/* Guest memory is page-aligned in the host too, as a VMM's is. */
-		src[i].host = aligned_alloc(PAGE, src[i].size);
-		dst[i].host = aligned_alloc(PAGE, dst[i].size);
-		if (!src[i].host || !dst[i].host)
-			return 1;
-		memset(dst[i].host, 0, dst[i].size);
-		/* Some zero pages, the rest patterned. */
-		uint8_t *p = src[i].host;
-		for (uint64_t off = 0; off < src[i].size; off++)
-			p[off] = (off / PAGE) % 4 == 0 ? 0 : (uint8_t)(off * 7 + (off >> 12) + i);
+	/* The source guest: memory, then its page state (private unless the
+	 * guest said shared). */
+	int rc = sevmig_pstate_new(&ps);
+	for (int i = 0; i < NREG && rc == 0; i++) {
+		size_t size = reg_pages[i] * SEVMIG_PAGE_SIZE;
+		/* Host memory is page-aligned, as a memslot's is. */
+		src_mem[i] =
+		    (struct sevmig_mem_region){ reg_gpa[i], size, aligned_alloc(4096, size) };
+		t.mem[i] =
+		    (struct sevmig_mem_region){ reg_gpa[i], size, aligned_alloc(4096, size) };
+		if (!src_mem[i].host || !t.mem[i].host)
+			return fail("allocating guest memory", -12, NULL);
+		memset(src_mem[i].host, 0, size);
+		for (size_t b = 0; b < size; b += 64)
+			((uint8_t *)src_mem[i].host)[b] = (uint8_t)(b / 4096 * 31 + i);
+		memset(t.mem[i].host, 0xee, size);
+		rc = sevmig_pstate_add_slot(ps, reg_gpa[i] >> SEVMIG_PAGE_SHIFT, reg_pages[i]);
 	}
+	/* A shared buffer (for instance swiotlb) of 64 pages, as the guest's
+	 * KVM_HC_MAP_GPA_RANGE hypercall would have announced it. */
+	if (rc == 0)
+		rc = sevmig_pstate_apply_hypercall(ps, 0x40000, 64, false);
+	if (rc)
+		return fail("page state", rc, NULL);
 
-	/* Page state: a 256 KiB bounce buffer shared, the rest private. */
-	struct sevmig_pstate *ps;
-	check(sevmig_pstate_new(&ps), "pstate", NULL);
-	for (int i = 0; i < 2; i++)
-		check(sevmig_pstate_add_slot(ps, src[i].gpa / PAGE, src[i].size / PAGE), "slot",
-		      NULL);
-	check(sevmig_pstate_apply_hypercall(ps, 0x100000, 64, false), "hypercall", NULL);
+	/* Two platforms of the software firmware: a source running the guest
+	 * and a target; the target's PDH certificate goes to the source. */
+	struct sevmig_fw *src_fw;
+	SEVMIG_OPTS(sevmig_fw_soft_opts, so, .launch = true, .policy = SEVMIG_POLICY_NOKS);
+	if ((rc = sevmig_fw_soft_new(&so, &src_fw)) || (rc = sevmig_fw_soft_new(NULL, &t.fw)))
+		return fail("software firmware", rc, NULL);
+	uint8_t pdh[SEVMIG_CERT_SIZE], chain[SEVMIG_CERT_CHAIN_SIZE];
+	uint32_t pdh_len = sizeof(pdh), chain_len = sizeof(chain);
+	if ((rc = sevmig_fw_pdh_cert_export(t.fw, pdh, &pdh_len, chain, &chain_len, NULL)))
+		return fail("PDH_CERT_EXPORT", rc, NULL);
 
-	/* Two platforms: the source runs the guest; the target has only a key,
-	 * whose PDH certificate the source needs. */
-	struct sevmig_fw *sfw, *tfw;
-	SEVMIG_OPTS(sevmig_fw_soft_opts, so, .launch = true, .policy = SEVMIG_POLICY_NODBG);
-	check(sevmig_fw_soft_new(&so, &sfw), "source platform", NULL);
-	check(sevmig_fw_soft_new(NULL, &tfw), "target platform", NULL);
-	uint8_t cert[SEVMIG_CERT_SIZE], chain[SEVMIG_CERT_CHAIN_SIZE];
-	uint32_t cert_len = sizeof(cert), chain_len = sizeof(chain), st;
-	check(sevmig_fw_pdh_cert_export(tfw, cert, &cert_len, chain, &chain_len, &st),
-	      "PDH_CERT_EXPORT", NULL);
+	int fds[2];
+	if (pipe(fds))
+		return fail("pipe", -1, NULL);
+	t.fd = fds[0];
+	pthread_t th;
+	if (pthread_create(&th, NULL, receive, &t))
+		return fail("thread", -1, NULL);
 
-	/* Send: the first pass, one pre-copy round, END. */
-	struct wire w = { 0 };
-	SEVMIG_OPTS(sevmig_sender_opts, sopt, .target_pdh = cert, .target_pdh_len = cert_len,
+	/* Send: a full pass, one round, finish. */
+	SEVMIG_OPTS(sevmig_sender_opts, o, .target_pdh = pdh, .target_pdh_len = pdh_len,
 		    .zstd_level = 3, .workers = 2);
 	struct sevmig_sender *s;
-	check(sevmig_sender_new(sfw, src, 2, wire_write, &w, &sopt, &s, &err), "sender", &err);
-	check(sevmig_sender_send_all(s, ps, &err), "first pass", &err);
-
-	/* Meanwhile the guest writes two pages and shares one more page. */
-	memset((uint8_t *)src[0].host + 5 * PAGE, 0xab, PAGE);
-	memset((uint8_t *)src[1].host + 3 * PAGE, 0xcd, PAGE);
-	check(sevmig_pstate_apply_hypercall(ps, 0x200000, 1, false), "hypercall", NULL);
-	/* The dirty log, as KVM_GET_DIRTY_LOG gives it: one bit per page. */
-	uint64_t dirty0[(4u << 20) / PAGE / 64] = { 0 }, dirty1[(2u << 20) / PAGE / 64] = { 0 };
-	dirty0[0] |= UINT64_C(1) << 5;
-	dirty1[0] |= UINT64_C(1) << 3;
-	const uint64_t *dirty[2] = { dirty0, dirty1 };
-	check(sevmig_sender_send_dirty(s, ps, dirty, &err), "pre-copy round", &err);
-	check(sevmig_sender_finish(s, &err), "finish", &err);
+	rc = sevmig_sender_new(src_fw, src_mem, NREG, sevmig_write_fd, SEVMIG_FD_ARG(fds[1]), &o,
+			       &s, &err);
+	if (rc == 0)
+		rc = sevmig_sender_send_all(s, ps, &err);
+	if (rc == 0) {
+		/* Meanwhile the guest wrote page 3 of region 0 and made page 7
+		 * shared; the dirty log (KVM_GET_DIRTY_LOG layout) shows the
+		 * write, the page state the conversion. */
+		uint64_t log0[8] = { 0 }, log1[4] = { 0 };
+		memset((uint8_t *)src_mem[0].host + 3 * SEVMIG_PAGE_SIZE, 0x5a, SEVMIG_PAGE_SIZE);
+		log0[0] |= 1u << 3;
+		rc = sevmig_pstate_set_range(ps, 7, 1, SEVMIG_PAGE_SHARED);
+		const uint64_t *dirty[NREG] = { log0, log1 };
+		if (rc == 0)
+			rc = sevmig_sender_send_dirty(s, ps, dirty, &err);
+	}
+	if (rc == 0)
+		rc = sevmig_sender_finish(s, &err);
 	struct sevmig_stream_counts sc;
 	sevmig_sender_counts(s, &sc);
 	sevmig_sender_free(s);
+	close(fds[1]);
+	pthread_join(th, NULL);
+	close(fds[0]);
+	if (rc)
+		return fail("send", rc, &err);
+	if (t.rc)
+		return fail("receive", t.rc, &t.err);
 
-	/* Receive into the target's memory. */
-	SEVMIG_OPTS(sevmig_receiver_opts, ropt, .workers = 2);
-	struct sevmig_receiver *r;
-	check(sevmig_receiver_new(tfw, dst, 2, wire_read, &w, &ropt, &r, &err), "receiver", &err);
-	check(sevmig_receiver_run(r, &err), "receive", &err);
+	int same = sevmig_pstate_equal(ps, t.ps);
+	for (int i = 0; i < NREG; i++)
+		same = same && !memcmp(src_mem[i].host, t.mem[i].host, src_mem[i].size);
+	printf("sent %llu bytes in %llu records: %llu encrypted, %llu plain, %llu zero pages, "
+	       "%llu rounds\n",
+	       (unsigned long long)sc.bytes, (unsigned long long)sc.records,
+	       (unsigned long long)sc.enc_pages, (unsigned long long)sc.plain_pages,
+	       (unsigned long long)sc.zero_pages, (unsigned long long)sc.rounds);
+	printf("received %llu bytes; target memory and page state %s the source's\n",
+	       (unsigned long long)t.counts.bytes, same ? "equal" : "DIFFER FROM");
 
-	bool same = sevmig_pstate_equal(ps, sevmig_receiver_pstate(r));
-	for (int i = 0; i < 2; i++)
-		same = same && !memcmp(src[i].host, dst[i].host, src[i].size);
-	printf("%zu stream bytes: %" PRIu64 " encrypted, %" PRIu64 " plain, %" PRIu64
-	       " zero pages in %" PRIu64 " rounds; target %s the source\n",
-	       w.len, sc.enc_pages, sc.plain_pages, sc.zero_pages, sc.rounds,
-	       same ? "equals" : "DIFFERS FROM");
-
-	sevmig_receiver_free(r);
-	sevmig_fw_free(sfw);
-	sevmig_fw_free(tfw);
-	sevmig_pstate_free(ps);
-	for (int i = 0; i < 2; i++) {
-		free(src[i].host);
-		free(dst[i].host);
+	for (int i = 0; i < NREG; i++) {
+		free(src_mem[i].host);
+		free(t.mem[i].host);
 	}
-	free(w.data);
+	sevmig_pstate_free(ps);
+	sevmig_pstate_free(t.ps);
+	sevmig_fw_free(src_fw);
+	sevmig_fw_free(t.fw);
 	return same ? 0 : 1;
 }

@@ -11,13 +11,13 @@
 
 #include <sevmig/sevmig.h>
 
-#define CHECK(expr)                                                                 \
-	do {                                                                        \
-		int rc_ = (expr);                                                   \
-		if (rc_ < 0) {                                                      \
-			fprintf(stderr, "%s: %s\n", #expr, sevmig_strerror(rc_));   \
-			exit(1);                                                    \
-		}                                                                   \
+#define CHECK(expr)                                                               \
+	do {                                                                      \
+		int rc_ = (expr);                                                 \
+		if (rc_ < 0) {                                                    \
+			fprintf(stderr, "%s: %s\n", #expr, sevmig_strerror(rc_)); \
+			exit(1);                                                  \
+		}                                                                 \
 	} while (0)
 
 static int print_run(void *arg, uint64_t gfn, uint64_t npages)

@@ -17,7 +17,12 @@
  *
  * Cost: the representation is chunked and adapts per chunk, so maps of a few
  * large runs cost O(runs) in memory and time, and maps of many scattered
- * shared pages cost no more than a dense bitmap.
+ * shared pages cost no more than a dense bitmap (docs/pstate.md).
+ *
+ * Arguments: a range that wraps around 2^64 is -EINVAL everywhere; updates
+ * also refuse empty ranges and ranges past SEVMIG_GFN_LIMIT (-EINVAL) and
+ * ranges that leave the coverage (-ERANGE). Every update is all or nothing:
+ * on any error, -ENOMEM included, the map is as it was.
  *
  * Threads: a map may be read by many threads at once (no function here
  * modifies a map it takes as const); writes need exclusive access.
@@ -80,8 +85,9 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_slot(const struct sevmig_pstate *p
 
 /*
  * Set [gfn, gfn + npages) to `state` (SHARED or PRIVATE). The whole range
- * must be covered: -ERANGE otherwise, -EINVAL for zero pages, an overflowing
- * range or another state. Nothing changes on error.
+ * must be covered (touching slots cover it together): -ERANGE otherwise,
+ * -EINVAL for zero pages, a range that wraps or passes SEVMIG_GFN_LIMIT, or
+ * another state. Nothing changes on error.
  */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_set_range(struct sevmig_pstate *ps, uint64_t gfn,
 							uint64_t npages,
@@ -101,16 +107,18 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_apply_hypercall(struct sevmig_psta
 
 /*
  * Guest reboot or kexec: every covered page becomes private, except that
- * pages inside `keep` (nkeep ranges, any order, may extend outside the
- * coverage) keep the state they have now, as firmware-shared regions set
- * before the kernel ran must survive a kexec.
+ * pages inside `keep` (nkeep ranges, any order, may overlap and extend
+ * outside the coverage; empty ones are ignored) keep the state they have
+ * now, as firmware-shared regions set before the kernel ran must survive a
+ * kexec. -EINVAL if a keep range wraps.
  */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_reset(struct sevmig_pstate *ps,
 						    const struct sevmig_range *keep, size_t nkeep);
 
 /*
  * Overlay `delta` onto `ps` in place: wherever delta covers, its state wins.
- * delta's coverage must lie inside ps's (-ERANGE, nothing changes).
+ * delta's coverage must lie inside ps's (-ERANGE, nothing changes). Costs
+ * O(chunks of ps + size of delta), whatever ps's guest size.
  */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_apply(struct sevmig_pstate *ps,
 						    const struct sevmig_pstate *delta);
@@ -127,16 +135,17 @@ struct sevmig_pstate_stats {
 	uint64_t private_runs;       /* maximal runs of private pages */
 	uint64_t largest_shared_run; /* pages */
 	uint64_t slots;
-	uint64_t memory_bytes; /* heap the map holds */
+	uint64_t memory_bytes; /* heap the map holds (bytes asked of malloc) */
 };
 SEVMIG_API void sevmig_pstate_stats(const struct sevmig_pstate *ps, struct sevmig_pstate_stats *st);
 
 /*
  * Call fn(arg, gfn, npages) for every maximal run of pages in `state`
  * (SHARED or PRIVATE) inside [gfn, gfn + npages), clipped to that range, in
- * gfn order. A private run never crosses a coverage gap. Stops when fn
- * returns non-zero and returns that value; 0 when all were visited; -EINVAL
- * for a bad state or range.
+ * gfn order. A private run never crosses a coverage gap (it does cross the
+ * boundary of two touching slots). Stops when fn returns non-zero and
+ * returns that value; 0 when all were visited (npages 0 visits nothing);
+ * -EINVAL for another state or a range that wraps. O(runs in the range).
  */
 typedef int (*sevmig_run_fn)(void *arg, uint64_t gfn, uint64_t npages);
 SEVMIG_API int sevmig_pstate_walk(const struct sevmig_pstate *ps, uint64_t gfn, uint64_t npages,
@@ -146,16 +155,18 @@ SEVMIG_API int sevmig_pstate_walk(const struct sevmig_pstate *ps, uint64_t gfn, 
 
 /*
  * Write the shared runs (sorted, coalesced) into runs[0..cap). *count gets
- * the number of runs the map has; -ENOSPC when cap is smaller (nothing is
- * written past cap), so a call with cap 0 asks for the size.
+ * the number of runs the map has; -ENOSPC when cap is smaller (the first
+ * cap runs are written, nothing past them), so a call with cap 0 asks for
+ * the size.
  */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_to_list(const struct sevmig_pstate *ps,
 						      struct sevmig_range *runs, size_t cap,
 						      size_t *count);
 /*
- * Make the covered pages private, then the listed runs shared. Runs must be
- * sorted, disjoint and covered; touching runs are accepted. -EINVAL / -ERANGE
- * with `err` naming the run; nothing changes on error.
+ * Make the covered pages private, then the listed runs shared, in
+ * O(runs + chunks they touch). Runs must be non-empty, sorted, disjoint,
+ * below SEVMIG_GFN_LIMIT (-EINVAL) and covered (-ERANGE); touching runs are
+ * accepted. `err` names the run (err->index); nothing changes on error.
  */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_set_from_list(struct sevmig_pstate *ps,
 							    const struct sevmig_range *runs,
@@ -166,18 +177,20 @@ SEVMIG_API size_t sevmig_bitmap_bytes(uint64_t npages);
 
 /*
  * Export the encryption bitmap of [base_gfn, base_gfn + npages) into
- * `bitmap` (len >= sevmig_bitmap_bytes(npages), else -ENOSPC): bit set =
- * private. Pages outside the coverage read as private (as KVM reports them).
- * When npages is not a multiple of 8, the bits of the last byte beyond
- * npages keep the value they had in `bitmap`.
+ * `bitmap` (len >= sevmig_bitmap_bytes(npages), else -ENOSPC; -EINVAL if
+ * the range wraps): bit set = private. Pages outside the coverage read as
+ * private (as KVM reports them). When npages is not a multiple of 8, the
+ * bits of the last byte beyond npages keep the value they had in `bitmap`.
  */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_to_bitmap(const struct sevmig_pstate *ps,
 							uint64_t base_gfn, uint64_t npages,
 							void *bitmap, size_t len);
 /*
- * Set the states of [base_gfn, base_gfn + npages) from an encryption bitmap.
- * The range must be covered (-ERANGE); len must hold npages bits (-EINVAL);
- * bits past npages in the last byte are ignored.
+ * Set the states of [base_gfn, base_gfn + npages) from an encryption bitmap
+ * (pages outside the range keep theirs). The range must be non-empty and
+ * below SEVMIG_GFN_LIMIT (-EINVAL) and covered (-ERANGE); len must hold
+ * npages bits (-EINVAL); bits past npages in the last byte are ignored.
+ * O(bitmap bytes).
  */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_set_from_bitmap(struct sevmig_pstate *ps,
 							      uint64_t base_gfn, uint64_t npages,
@@ -190,12 +203,14 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_set_from_bitmap(struct sevmig_psta
  */
 #define SEVMIG_REGION_ENTRY_SIZE 16
 /* As sevmig_pstate_to_list(): *nents gets the entry count; -E2BIG when
- * len is too small (the kernel's answer), nothing written past len. */
+ * len is too small (the kernel's answer; the entries that fit are written,
+ * nothing past len). */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_to_region_array(const struct sevmig_pstate *ps,
 							      void *buf, size_t len,
 							      size_t *nents);
 /* As sevmig_pstate_set_from_list(), from a region array of len bytes
- * (a multiple of 16, else -EINVAL). */
+ * (a multiple of 16, else -EINVAL); an entry whose gfn_end is not above its
+ * gfn_start is -EINVAL; err->offset is the entry's byte offset. */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_set_from_region_array(struct sevmig_pstate *ps,
 								    const void *buf, size_t len,
 								    struct sevmig_error *err);
@@ -209,8 +224,9 @@ enum sevmig_merge_op {
 };
 /*
  * A new map whose coverage is the union of both coverages (overlapping slots
- * become one slot) and whose states follow `op`; a page one map does not
- * cover counts as not shared in that map.
+ * become one slot, touching slots stay apart) and whose states follow `op`
+ * (-EINVAL for another op); a page one map does not cover counts as not
+ * shared in that map.
  */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_merge(const struct sevmig_pstate *a,
 						    const struct sevmig_pstate *b,
@@ -227,14 +243,17 @@ struct sevmig_pstate_change {
 typedef int (*sevmig_change_fn)(void *arg, const struct sevmig_pstate_change *c);
 /*
  * Call fn for every maximal range where a and b differ (ABSENT counting as a
- * third state), in gfn order; adjacent ranges always differ in (a, b). Stops
- * when fn returns non-zero and returns that value; 0 after the last range.
+ * third state), in gfn order; adjacent ranges always differ in (a, b); slot
+ * boundaries do not cut ranges. Stops when fn returns non-zero and returns
+ * that value; 0 after the last range. Allocates nothing, so it never fails
+ * by itself.
  */
 SEVMIG_API int sevmig_pstate_diff(const struct sevmig_pstate *a, const struct sevmig_pstate *b,
 				  sevmig_change_fn fn, void *arg);
 /*
  * The delta that turns a into b where both cover: a map covering exactly the
- * pages whose state differs, holding b's state (for sevmig_pstate_apply()).
+ * pages both cover whose state differs (one slot per maximal range of such
+ * pages), holding b's state (for sevmig_pstate_apply()).
  */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_delta(const struct sevmig_pstate *a,
 						    const struct sevmig_pstate *b,

@@ -41,7 +41,7 @@ extern "C" {
 
 /* ---- format constants (docs/stream-format.md) -------------------------- */
 
-#define SEVMIG_STREAM_MAGIC "\x89SEVSTR\n" /* 8 bytes */
+#define SEVMIG_STREAM_MAGIC	    "\x89SEVSTR\n" /* 8 bytes */
 #define SEVMIG_STREAM_VERSION_MAJOR 1
 #define SEVMIG_STREAM_VERSION_MINOR 0
 
@@ -50,36 +50,36 @@ extern "C" {
 
 /* Limits every reader enforces. */
 #define SEVMIG_STREAM_MAX_PAYLOAD ((4u << 20) + (64u << 10)) /* bytes of one record's payload */
-#define SEVMIG_STREAM_MAX_BATCH 1024u    /* pages in one ENC or PLAIN record */
-#define SEVMIG_STREAM_MAX_SLOTS 32768u   /* memslots in the header */
-#define SEVMIG_STREAM_MAX_HEADER (1u << 20) /* header bytes */
+#define SEVMIG_STREAM_MAX_BATCH	  1024u			     /* pages in one ENC or PLAIN record */
+#define SEVMIG_STREAM_MAX_SLOTS	  32768u		     /* memslots in the header */
+#define SEVMIG_STREAM_MAX_HEADER  (1u << 20)		     /* header bytes */
 
 enum sevmig_record_type {
 	SEVMIG_REC_SESSION = 1, /* SEND_START output: policy, source PDH cert, session */
-	SEVMIG_REC_PSTATE = 2,  /* full or delta page state */
-	SEVMIG_REC_ENC = 3,     /* private pages: SEND_UPDATE_DATA packets */
-	SEVMIG_REC_PLAIN = 4,   /* shared pages, raw or zstd */
-	SEVMIG_REC_ZERO = 5,    /* runs of all-zero shared pages */
-	SEVMIG_REC_VMSA = 6,    /* one SEV-ES vCPU's state: SEND_UPDATE_VMSA packet */
-	SEVMIG_REC_ROUND = 7,   /* end of a pass over guest memory */
-	SEVMIG_REC_ABORT = 8,   /* the source cancelled: discard everything */
-	SEVMIG_REC_END = 9,     /* SEND_FINISH done; counters and digest */
+	SEVMIG_REC_PSTATE = 2,	/* full or delta page state */
+	SEVMIG_REC_ENC = 3,	/* private pages: SEND_UPDATE_DATA packets */
+	SEVMIG_REC_PLAIN = 4,	/* shared pages, raw or zstd */
+	SEVMIG_REC_ZERO = 5,	/* runs of all-zero shared pages */
+	SEVMIG_REC_VMSA = 6,	/* one SEV-ES vCPU's state: SEND_UPDATE_VMSA packet */
+	SEVMIG_REC_ROUND = 7,	/* end of a pass over guest memory */
+	SEVMIG_REC_ABORT = 8,	/* the source cancelled: discard everything */
+	SEVMIG_REC_END = 9,	/* SEND_FINISH done; counters and digest */
 };
 /* Record flag: a reader that does not know the type may skip the record
  * (it is still checked for CRC and sequence); without it, it must refuse. */
 #define SEVMIG_REC_FLAG_SKIPPABLE 0x1u
 
 /* PSTATE kinds. */
-#define SEVMIG_PSTATE_FULL 1u  /* the state of every page in [first, end) */
+#define SEVMIG_PSTATE_FULL  1u /* the state of every page in [first, end) */
 #define SEVMIG_PSTATE_DELTA 2u /* new states of the pages it covers */
 
 /* PLAIN codecs. */
-#define SEVMIG_CODEC_RAW 0u
+#define SEVMIG_CODEC_RAW  0u
 #define SEVMIG_CODEC_ZSTD 1u
 
 /* ABORT reasons. */
 #define SEVMIG_ABORT_CANCELLED 1u /* the caller cancelled */
-#define SEVMIG_ABORT_ERROR 2u     /* the source hit an error */
+#define SEVMIG_ABORT_ERROR     2u /* the source hit an error */
 
 /* "SESSION", "ENC", ...; "UNKNOWN" otherwise. */
 SEVMIG_API const char *sevmig_record_type_name(uint16_t type);
@@ -101,19 +101,19 @@ SEVMIG_API ptrdiff_t sevmig_read_fd(void *fd_arg, void *buf, size_t len);
 
 /* What went through a sender, receiver or reader so far. */
 struct sevmig_stream_counts {
-	uint64_t records;        /* records, END excluded (so END's sequence number) */
-	uint64_t bytes;          /* stream bytes, header and END included */
-	uint64_t rounds;         /* ROUND records */
+	uint64_t records;	 /* records, END excluded (so END's sequence number) */
+	uint64_t bytes;		 /* stream bytes, header and END included */
+	uint64_t rounds;	 /* ROUND records */
 	uint64_t pstate_records; /* PSTATE records */
-	uint64_t enc_pages;      /* pages in ENC records */
-	uint64_t plain_pages;    /* pages in PLAIN records */
-	uint64_t zero_pages;     /* pages in ZERO records */
-	uint64_t vmsa;           /* VMSA records */
+	uint64_t enc_pages;	 /* pages in ENC records */
+	uint64_t plain_pages;	 /* pages in PLAIN records */
+	uint64_t zero_pages;	 /* pages in ZERO records */
+	uint64_t vmsa;		 /* VMSA records */
 	uint64_t enc_records;
 	uint64_t plain_records;
 	uint64_t zero_records;
 	uint64_t plain_wire_bytes; /* PLAIN page data on the wire (compressed or raw) */
-	uint64_t skipped;          /* records of unknown, skippable types (readers) */
+	uint64_t skipped;	   /* records of unknown, skippable types (readers) */
 };
 
 /*
@@ -160,19 +160,16 @@ struct sevmig_sender_opts {
 
 /*
  * A sender for the guest of `fw` (a RUNNING guest on the source), whose
- * memory is `regions` (any order; page-aligned, disjoint, at most
- * SEVMIG_STREAM_MAX_SLOTS; the array is copied, the memory is not and must
- * stay mapped while the sender lives). Output goes to write(write_arg, ...).
+ * memory is `regions` (any order; gpa, size and host address page-aligned,
+ * disjoint, at most SEVMIG_STREAM_MAX_SLOTS; the array is copied, the
+ * memory is not and must stay mapped while the sender lives). Output goes to write(write_arg, ...).
  * Nothing is written and no firmware command is run yet.
  * -EINVAL with `err` saying which argument is wrong.
  */
-SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_new(struct sevmig_fw *fw,
-						  const struct sevmig_mem_region *regions,
-						  size_t nregions, sevmig_write_fn write,
-						  void *write_arg,
-						  const struct sevmig_sender_opts *opts,
-						  struct sevmig_sender **out,
-						  struct sevmig_error *err);
+SEVMIG_API SEVMIG_NODISCARD int
+sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regions, size_t nregions,
+		  sevmig_write_fn write, void *write_arg, const struct sevmig_sender_opts *opts,
+		  struct sevmig_sender **out, struct sevmig_error *err);
 
 /*
  * The first pass. Runs SEND_START, writes the header, SESSION and the full
@@ -205,8 +202,7 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_send_dirty(struct sevmig_sender *s
  * reads (soft: the 4096-byte plaintext VMSA; kvm: NULL).
  */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_send_vmsa(struct sevmig_sender *s, uint32_t vcpu,
-							const void *vmsa,
-							struct sevmig_error *err);
+							const void *vmsa, struct sevmig_error *err);
 
 /* SEND_FINISH and the END record. After it the guest is SENT. */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_finish(struct sevmig_sender *s,
@@ -223,8 +219,7 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_finish(struct sevmig_sender *s,
  */
 SEVMIG_API void sevmig_sender_cancel(struct sevmig_sender *s);
 
-SEVMIG_API void sevmig_sender_counts(const struct sevmig_sender *s,
-				     struct sevmig_stream_counts *c);
+SEVMIG_API void sevmig_sender_counts(const struct sevmig_sender *s, struct sevmig_stream_counts *c);
 SEVMIG_API void sevmig_sender_uuid(const struct sevmig_sender *s, uint8_t uuid[16]);
 
 /* Free the sender; one started and not finished is cancelled first as
@@ -258,26 +253,26 @@ struct sevmig_stream_header {
 
 /* One checked record, as sevmig_stream_reader_next() returns it. */
 struct sevmig_record_info {
-	uint64_t index;  /* sequence number = 0-based position */
+	uint64_t index;	 /* sequence number = 0-based position */
 	uint64_t offset; /* byte offset of the record's header in the stream */
-	uint16_t type;   /* enum sevmig_record_type, or an unknown type */
+	uint16_t type;	 /* enum sevmig_record_type, or an unknown type */
 	uint16_t flags;
-	uint32_t length;         /* payload bytes */
-	const void *payload;     /* valid until the next call */
-	bool skipped;            /* an unknown skippable type */
-	uint64_t pages;          /* pages carried (ENC, PLAIN, ZERO), 1 for VMSA */
-	uint64_t first_gfn;      /* lowest and highest gfn carried (pages > 0) */
+	uint32_t length;     /* payload bytes */
+	const void *payload; /* valid until the next call */
+	bool skipped;	     /* an unknown skippable type */
+	uint64_t pages;	     /* pages carried (ENC, PLAIN, ZERO), 1 for VMSA */
+	uint64_t first_gfn;  /* lowest and highest gfn carried (pages > 0) */
 	uint64_t last_gfn;
-	uint32_t runs;           /* ZERO: runs */
-	uint32_t codec;          /* PLAIN: SEVMIG_CODEC_* */
-	uint32_t pstate_kind;    /* PSTATE: SEVMIG_PSTATE_*; range [first_gfn, last_gfn] */
-	uint64_t pstate_shared;  /* PSTATE: shared pages / covered pages in the record */
+	uint32_t runs;		/* ZERO: runs */
+	uint32_t codec;		/* PLAIN: SEVMIG_CODEC_* */
+	uint32_t pstate_kind;	/* PSTATE: SEVMIG_PSTATE_*; range [first_gfn, last_gfn] */
+	uint64_t pstate_shared; /* PSTATE: shared pages / covered pages in the record */
 	uint64_t pstate_covered;
-	uint64_t round;          /* ROUND: its number (0 for the first pass) */
-	uint32_t vcpu;           /* VMSA */
-	uint32_t policy;         /* SESSION */
-	uint32_t abort_reason;   /* ABORT: SEVMIG_ABORT_*; message in payload[8..] */
-	uint8_t digest[32];      /* END: the SHA-256 it carries (checked) */
+	uint64_t round;	       /* ROUND: its number (0 for the first pass) */
+	uint32_t vcpu;	       /* VMSA */
+	uint32_t policy;       /* SESSION */
+	uint32_t abort_reason; /* ABORT: SEVMIG_ABORT_*; message in payload[8..] */
+	uint8_t digest[32];    /* END: the SHA-256 it carries (checked) */
 };
 
 /* A reader over read(read_arg, ...). Nothing is read yet. */
@@ -304,7 +299,8 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_stream_reader_next(struct sevmig_stream_r
 							  struct sevmig_error *err);
 /* The page state the stream has described so far (coverage: the header's
  * memslots); NULL before the header. Owned by the reader. */
-SEVMIG_API const struct sevmig_pstate *sevmig_stream_reader_pstate(const struct sevmig_stream_reader *r);
+SEVMIG_API const struct sevmig_pstate *
+sevmig_stream_reader_pstate(const struct sevmig_stream_reader *r);
 SEVMIG_API void sevmig_stream_reader_counts(const struct sevmig_stream_reader *r,
 					    struct sevmig_stream_counts *c);
 SEVMIG_API void sevmig_stream_reader_free(struct sevmig_stream_reader *r);
@@ -318,7 +314,7 @@ struct sevmig_receiver;
 typedef int (*sevmig_vmsa_dest_fn)(void *arg, uint32_t vcpu, void **guest);
 
 struct sevmig_receiver_opts {
-	size_t sz; /* SEVMIG_OPTS */
+	size_t sz;		    /* SEVMIG_OPTS */
 	const uint8_t *expect_uuid; /* as struct sevmig_reader_opts */
 	bool allow_trailing;
 	/* Threads applying records (decryption, decompression); 0: the
@@ -341,13 +337,10 @@ struct sevmig_receiver_opts {
  * RECEIVE_START creates it) whose memory is `regions` (same rules as the
  * sender's; the header's layout must match them exactly).
  */
-SEVMIG_API SEVMIG_NODISCARD int sevmig_receiver_new(struct sevmig_fw *fw,
-						    const struct sevmig_mem_region *regions,
-						    size_t nregions, sevmig_read_fn read,
-						    void *read_arg,
-						    const struct sevmig_receiver_opts *opts,
-						    struct sevmig_receiver **out,
-						    struct sevmig_error *err);
+SEVMIG_API SEVMIG_NODISCARD int
+sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regions, size_t nregions,
+		    sevmig_read_fn read, void *read_arg, const struct sevmig_receiver_opts *opts,
+		    struct sevmig_receiver **out, struct sevmig_error *err);
 /*
  * Read the whole stream and apply it: 0 after END was checked and
  * RECEIVE_FINISH succeeded (the guest is RUNNING with the source's memory

@@ -12,29 +12,11 @@
 #define WORDS_BYTES (SEVMIG__CHUNK_WORDS * sizeof(uint64_t))
 
 static const uint16_t full_runs[2] = { 0, 0xffff };
-const struct sevmig__cview sevmig__full_view = { SEVMIG__CTR_RUN, 1, SEVMIG__CHUNK_PAGES,
-						 full_runs, NULL };
+const struct sevmig__cview sevmig__full_view = { SEVMIG__CTR_RUN, 1, SEVMIG__CHUNK_PAGES, full_runs,
+						 NULL };
 const struct sevmig__cview sevmig__empty_view = { SEVMIG__CTR_RUN, 0, 0, full_runs, NULL };
 
 /* ---- words (the counting loops are in words.c) ---------------------------- */
-
-void sevmig__words_fill(uint64_t *w, uint32_t lo, uint32_t hi, bool set)
-{
-	if (lo >= hi)
-		return;
-	uint32_t a = lo >> 6, b = (hi - 1) >> 6;
-	uint64_t ma = ~UINT64_C(0) << (lo & 63);
-	uint64_t mb = ~UINT64_C(0) >> (63 - ((hi - 1) & 63));
-	if (a == b) {
-		ma &= mb;
-		w[a] = set ? w[a] | ma : w[a] & ~ma;
-		return;
-	}
-	w[a] = set ? w[a] | ma : w[a] & ~ma;
-	if (b > a + 1)
-		memset(&w[a + 1], set ? 0xff : 0, (size_t)(b - a - 1) * sizeof(uint64_t));
-	w[b] = set ? w[b] | mb : w[b] & ~mb;
-}
 
 bool sevmig__words_next_run(const uint64_t *w, uint32_t from, uint32_t lim, uint32_t *first,
 			    uint32_t *end)
@@ -71,8 +53,9 @@ uint32_t sevmig__words_to_runs(const uint64_t *w, uint16_t *runs)
 	uint32_t n = 0, start = 0;
 	uint64_t open = 0; /* 1 inside a run */
 	for (uint32_t i = 0; i < SEVMIG__CHUNK_WORDS; i++) {
-		if (!open && !(i & 7) && !(w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] |
-					   w[i + 5] | w[i + 6] | w[i + 7])) {
+		if (!open && !(i & 7) &&
+		    !(w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] |
+		      w[i + 7])) {
 			i += 7; /* sparse chunks: eight empty words at a time */
 			continue;
 		}
@@ -97,6 +80,31 @@ uint32_t sevmig__words_to_runs(const uint64_t *w, uint16_t *runs)
 	if (open) {
 		runs[2 * n] = (uint16_t)start;
 		runs[2 * n + 1] = 0xffff;
+		n++;
+	}
+	return n;
+}
+
+uint32_t sevmig__words_to_runs_edges(const uint64_t *w, const uint64_t *edges, uint16_t *runs)
+{
+	uint32_t n = 0;
+	for (uint32_t h = 0; h < SEVMIG__CHUNK_WORDS / 64; h++) {
+		for (uint64_t e = edges[h]; e; e &= e - 1) {
+			uint32_t i = h * 64 + (uint32_t)__builtin_ctzll(e);
+			uint64_t x = w[i], below = i ? w[i - 1] >> 63 : 0;
+			for (uint64_t t = x ^ ((x << 1) | below); t; t &= t - 1) {
+				uint32_t b = (uint32_t)__builtin_ctzll(t), p = i * 64 + b;
+				if ((x >> b) & 1) { /* set above a clear bit: a start */
+					runs[2 * n] = (uint16_t)p;
+				} else {
+					runs[2 * n + 1] = (uint16_t)(p - 1);
+					n++;
+				}
+			}
+		}
+	}
+	if (w[SEVMIG__CHUNK_WORDS - 1] >> 63) {
+		runs[2 * n + 1] = 0xffff; /* the last run reaches the chunk's end */
 		n++;
 	}
 	return n;
@@ -385,30 +393,24 @@ static inline bool op_bit(enum sevmig__op op, bool x, bool y)
 static uint32_t runs_op(const uint16_t *a, uint32_t na, const uint16_t *b, uint32_t nb,
 			enum sevmig__op op, uint16_t *out, uint32_t *card)
 {
-	uint32_t ia = 0, ib = 0, n = 0, c = 0, pos = 0, open = 0;
+	struct sevmig__sweep sw = { a, b, na, nb, 0, 0, 0 };
+	uint32_t n = 0, c = 0, open = 0;
 	bool is_open = false;
-	while (pos < SEVMIG__CHUNK_PAGES) {
-		bool xa = ia < na && a[2 * ia] <= pos;
-		bool xb = ib < nb && b[2 * ib] <= pos;
-		uint32_t nxa = ia < na ? (xa ? a[2 * ia + 1] + 1u : a[2 * ia]) : SEVMIG__CHUNK_PAGES;
-		uint32_t nxb = ib < nb ? (xb ? b[2 * ib + 1] + 1u : b[2 * ib]) : SEVMIG__CHUNK_PAGES;
-		uint32_t nx = nxa < nxb ? nxa : nxb;
+	while (sw.pos < SEVMIG__CHUNK_PAGES) {
+		bool xa, xb;
+		uint32_t end = sevmig__sweep_piece(&sw, &xa, &xb);
 		bool v = op_bit(op, xa, xb);
 		if (v && !is_open) {
-			open = pos;
+			open = sw.pos;
 			is_open = true;
 		} else if (!v && is_open) {
 			out[2 * n] = (uint16_t)open;
-			out[2 * n + 1] = (uint16_t)(pos - 1);
-			c += pos - open;
+			out[2 * n + 1] = (uint16_t)(sw.pos - 1);
+			c += sw.pos - open;
 			n++;
 			is_open = false;
 		}
-		pos = nx;
-		if (xa && nxa == nx)
-			ia++;
-		if (xb && nxb == nx)
-			ib++;
+		sevmig__sweep_next(&sw, end, xa, xb);
 	}
 	if (is_open) {
 		out[2 * n] = (uint16_t)open;
@@ -424,7 +426,8 @@ void sevmig__chunk_op(const struct sevmig__cview *a, const struct sevmig__cview 
 		      enum sevmig__op op, struct sevmig__scratch *out)
 {
 	if (a->kind == SEVMIG__CTR_RUN && b->kind == SEVMIG__CTR_RUN) {
-		out->nruns = runs_op(a->runs, a->nruns, b->runs, b->nruns, op, out->runs, &out->card);
+		out->nruns =
+		    runs_op(a->runs, a->nruns, b->runs, b->nruns, op, out->runs, &out->card);
 		out->kind = SEVMIG__CTR_RUN;
 		if (out->nruns > SEVMIG__RUN_MAX) {
 			runs_to_words(out->runs, out->nruns, out->words);
@@ -448,8 +451,8 @@ int sevmig__scratch_store(const struct sevmig__scratch *s, struct sevmig__ctr **
 	if (s->card == SEVMIG__CHUNK_PAGES)
 		return SEVMIG__FULL;
 	struct sevmig__ctr *c = s->kind == SEVMIG__CTR_RUN
-					? sevmig__ctr_from_runs(s->runs, s->nruns, s->card)
-					: sevmig__ctr_from_words(s->words, s->card, s->nruns);
+				    ? sevmig__ctr_from_runs(s->runs, s->nruns, s->card)
+				    : sevmig__ctr_from_words(s->words, s->card, s->nruns);
 	if (!c)
 		return -ENOMEM;
 	*out = c;

@@ -82,7 +82,8 @@ size_t sevmig__ents_find(const struct sevmig__ents *e, uint64_t key)
 		return 0;
 	while (len > 1) {
 		size_t half = len / 2;
-		base = (uint64_t)base[half - 1].key + base[half - 1].span <= key ? base + half : base;
+		base =
+		    (uint64_t)base[half - 1].key + base[half - 1].span <= key ? base + half : base;
 		len -= half;
 	}
 	return (size_t)(base - v) + ((uint64_t)base->key + base->span <= key);
@@ -152,8 +153,7 @@ void sevmig__ents_coalesce(struct sevmig__ents *e, size_t lo, size_t hi)
 	}
 }
 
-int sevmig__ents_splice(struct sevmig__ents *e, uint32_t k0, uint32_t k1,
-			struct sevmig__ents *repl)
+int sevmig__ents_splice(struct sevmig__ents *e, uint32_t k0, uint32_t k1, struct sevmig__ents *repl)
 {
 	size_t i0 = sevmig__ents_find(e, k0), i1 = i0;
 	while (i1 < e->n && e->v[i1].key <= k1)
@@ -169,8 +169,10 @@ int sevmig__ents_splice(struct sevmig__ents *e, uint32_t k0, uint32_t k1,
 		rrem = (struct sevmig__ent){ k1 + 1, end - (k1 + 1), NULL };
 	}
 	size_t m = (size_t)L + repl->n + (size_t)R;
-	if (m > i1 - i0 && sevmig__ents_reserve(e, m - (i1 - i0)))
+	if (m > i1 - i0 && sevmig__ents_reserve(e, m - (i1 - i0))) {
+		sevmig__ents_free(repl);
 		return -ENOMEM;
+	}
 
 	if (!e->n && !m) { /* nothing was there and nothing comes */
 		free(repl->v);
@@ -268,13 +270,15 @@ void sevmig__builder_add(struct sevmig__builder *b, uint64_t first, uint64_t end
 		if (!lo && end - first >= SEVMIG__CHUNK_PAGES) {
 			uint64_t nfull = (end - first) >> SEVMIG__CHUNK_SHIFT;
 			builder_flush(b);
-			if (!b->err && sevmig__ents_push(&b->out, (uint32_t)k, (uint32_t)nfull, NULL))
+			if (!b->err &&
+			    sevmig__ents_push(&b->out, (uint32_t)k, (uint32_t)nfull, NULL))
 				b->err = -ENOMEM;
 			first += nfull << SEVMIG__CHUNK_SHIFT;
 			continue;
 		}
-		uint32_t hi = end - first >= SEVMIG__CHUNK_PAGES - lo ? SEVMIG__CHUNK_PAGES
-								     : lo + (uint32_t)(end - first);
+		uint32_t hi = end - first >= SEVMIG__CHUNK_PAGES - lo
+				  ? SEVMIG__CHUNK_PAGES
+				  : lo + (uint32_t)(end - first);
 		if (b->key != k) {
 			builder_flush(b);
 			b->key = k;
@@ -344,7 +348,8 @@ int sevmig__pair_walk(const struct sevmig__ents *a, const struct sevmig__ents *b
 			uint64_t eb_end = eb ? (uint64_t)eb->key + eb->span : sb;
 			end = ea_end < end ? ea_end : end;
 			end = eb_end < end ? eb_end : end;
-			rc = ops->block(ctx, (uint32_t)k, (uint32_t)(end - k), ea != NULL, eb != NULL);
+			rc = ops->block(ctx, (uint32_t)k, (uint32_t)(end - k), ea != NULL,
+					eb != NULL);
 			k = end;
 		} else {
 			rc = ops->key(ctx, (uint32_t)k, ea, eb);
@@ -380,7 +385,7 @@ static int push_content(struct sevmig__ents *out, uint32_t k, const struct sevmi
 	return rc;
 }
 
-static int push_scratch(struct sevmig__ents *out, uint32_t k, const struct sevmig__scratch *s)
+int sevmig__ents_push_scratch(struct sevmig__ents *out, uint32_t k, const struct sevmig__scratch *s)
 {
 	struct sevmig__ctr *c;
 	int st = sevmig__scratch_store(s, &c);
@@ -414,7 +419,7 @@ static int combine_key(void *ctx, uint32_t k, const struct sevmig__ent *ea,
 	sevmig__view(ea, &va);
 	sevmig__view(eb, &vb);
 	sevmig__chunk_op(&va, &vb, x->op, &x->s);
-	return push_scratch(x->out, k, &x->s);
+	return sevmig__ents_push_scratch(x->out, k, &x->s);
 }
 
 static const struct sevmig__pair_ops combine_ops = { combine_block, combine_key, false };
@@ -434,14 +439,8 @@ int sevmig__ents_combine(const struct sevmig__ents *a, const struct sevmig__ents
 			 enum sevmig__op op, bool steal_a, struct sevmig__ents *out)
 {
 	struct sevmig__ents res = { 0 };
-	struct combine_ctx *x = malloc(sizeof(*x));
-	if (!x)
-		return -ENOMEM;
-	x->out = &res;
-	x->op = op;
-	x->steal_a = steal_a;
-	int rc = sevmig__pair_walk(a, b, 0, UINT64_MAX, &combine_ops, x);
-	free(x);
+	struct combine_ctx x = { &res, op, steal_a }; /* scratch space: 9 KiB of stack */
+	int rc = sevmig__pair_walk(a, b, 0, UINT64_MAX, &combine_ops, &x);
 	return finish_set(rc, &res, a, steal_a, out);
 }
 
@@ -500,11 +499,11 @@ static int overlay_key(void *ctx, uint32_t k, const struct sevmig__ent *ea,
 	sevmig__view(ec, &vc);
 	sevmig__chunk_op(&va, &vc, SEVMIG__ANDNOT, &x->s1);
 	if (!ed)
-		return push_scratch(x->out, k, &x->s1);
+		return sevmig__ents_push_scratch(x->out, k, &x->s1);
 	sevmig__view_scratch(&x->s1, &vs);
 	sevmig__view(ed, &vd);
 	sevmig__chunk_op(&vs, &vd, SEVMIG__OR, &x->s2);
-	return push_scratch(x->out, k, &x->s2);
+	return sevmig__ents_push_scratch(x->out, k, &x->s2);
 }
 
 static const struct sevmig__pair_ops overlay_ops = { overlay_block, overlay_key, false };
@@ -513,15 +512,8 @@ int sevmig__ents_overlay(const struct sevmig__ents *a, const struct sevmig__ents
 			 const struct sevmig__ents *d, bool steal_a, struct sevmig__ents *out)
 {
 	struct sevmig__ents res = { 0 };
-	struct overlay_ctx *x = malloc(sizeof(*x));
-	if (!x)
-		return -ENOMEM;
-	x->out = &res;
-	x->d = d;
-	x->id = 0;
-	x->steal_a = steal_a;
-	int rc = sevmig__pair_walk(a, c, 0, UINT64_MAX, &overlay_ops, x);
-	free(x);
+	struct overlay_ctx x = { &res, d, 0, steal_a }; /* scratch space: 18 KiB of stack */
+	int rc = sevmig__pair_walk(a, c, 0, UINT64_MAX, &overlay_ops, &x);
 	return finish_set(rc, &res, a, steal_a, out);
 }
 
@@ -560,8 +552,8 @@ static inline int run_put(struct run_emit *r, uint64_t s, uint64_t e)
 static int chunk_runs(struct run_emit *r, const struct sevmig__ctr *c, uint64_t base)
 {
 	uint32_t clo = r->lo > base ? (uint32_t)(r->lo - base) : 0;
-	uint32_t chi = r->hi - base < SEVMIG__CHUNK_PAGES ? (uint32_t)(r->hi - base)
-							  : SEVMIG__CHUNK_PAGES;
+	uint32_t chi =
+	    r->hi - base < SEVMIG__CHUNK_PAGES ? (uint32_t)(r->hi - base) : SEVMIG__CHUNK_PAGES;
 	int rc = 0;
 	if (c->kind == SEVMIG__CTR_RUN) {
 		const uint16_t *p = (const uint16_t *)c->data;
@@ -580,8 +572,8 @@ static int chunk_runs(struct run_emit *r, const struct sevmig__ctr *c, uint64_t 
 	return rc;
 }
 
-int sevmig__shared_runs(const struct sevmig__ents *e, uint64_t lo, uint64_t hi,
-			sevmig__run_cb fn, void *ctx)
+int sevmig__shared_runs(const struct sevmig__ents *e, uint64_t lo, uint64_t hi, sevmig__run_cb fn,
+			void *ctx)
 {
 	if (lo >= hi)
 		return 0;

@@ -172,14 +172,7 @@ static int part_update(const struct sevmig__ents *sh, struct sevmig__ents *repl,
 	uint16_t run[2] = { (uint16_t)lo, (uint16_t)(hi - 1) };
 	rv = (struct sevmig__cview){ SEVMIG__CTR_RUN, 1, hi - lo, run, NULL };
 	sevmig__chunk_op(&old, &rv, shared ? SEVMIG__OR : SEVMIG__ANDNOT, s);
-	struct sevmig__ctr *c;
-	int st = sevmig__scratch_store(s, &c);
-	if (st <= SEVMIG__EMPTY)
-		return st;
-	int rc = sevmig__ents_push(repl, k, 1, c);
-	if (rc)
-		free(c);
-	return rc;
+	return sevmig__ents_push_scratch(repl, k, s);
 }
 
 /* The common hypercall: one chunk that has a container, updated in place. */
@@ -242,11 +235,11 @@ int sevmig__range_set(struct sevmig_pstate *ps, uint64_t gfn, uint64_t end, bool
 			rc = part_update(sh, &repl, k1, 0, hi1, shared, s);
 	}
 	free(s);
-	if (!rc)
-		rc = sevmig__ents_splice(sh, k0, k1, &repl);
-	if (rc)
+	if (rc) {
 		sevmig__ents_free(&repl);
-	return rc;
+		return rc;
+	}
+	return sevmig__ents_splice(sh, k0, k1, &repl);
 }
 
 int sevmig_pstate_set_range(struct sevmig_pstate *ps, uint64_t gfn, uint64_t npages,
@@ -270,6 +263,16 @@ int sevmig_pstate_apply_hypercall(struct sevmig_pstate *ps, uint64_t gpa, uint64
 		return -EINVAL;
 	return sevmig_pstate_set_range(ps, gpa >> SEVMIG_PAGE_SHIFT, npages,
 				       encrypted ? SEVMIG_PAGE_PRIVATE : SEVMIG_PAGE_SHARED);
+}
+
+/* Take a shared set built by stealing from ps's (when rc is 0). */
+static int commit(struct sevmig_pstate *ps, int rc, struct sevmig__ents *res)
+{
+	if (rc)
+		return rc;
+	sevmig__ents_release(&ps->sh, res);
+	ps->sh = *res;
+	return 0;
 }
 
 static int cmp_range(const void *x, const void *y)
@@ -321,11 +324,7 @@ int sevmig_pstate_reset(struct sevmig_pstate *ps, const struct sevmig_range *kee
 		return rc;
 	rc = sevmig__ents_combine(&ps->sh, &kept, SEVMIG__AND, true, &res);
 	sevmig__ents_free(&kept);
-	if (rc)
-		return rc;
-	sevmig__ents_release(&ps->sh, &res);
-	ps->sh = res;
-	return 0;
+	return commit(ps, rc, &res);
 }
 
 int sevmig_pstate_apply(struct sevmig_pstate *ps, const struct sevmig_pstate *delta)
@@ -339,11 +338,7 @@ int sevmig_pstate_apply(struct sevmig_pstate *ps, const struct sevmig_pstate *de
 		return rc;
 	rc = sevmig__ents_overlay(&ps->sh, &cov, &delta->sh, true, &res);
 	sevmig__ents_free(&cov);
-	if (rc)
-		return rc;
-	sevmig__ents_release(&ps->sh, &res);
-	ps->sh = res;
-	return 0;
+	return commit(ps, rc, &res);
 }
 
 /* ---- queries ----------------------------------------------------------------- */
@@ -398,8 +393,8 @@ void sevmig_pstate_stats(const struct sevmig_pstate *ps, struct sevmig_pstate_st
 	}
 	st->shared_pages = sevmig__ents_card(&ps->sh);
 	st->private_pages = st->covered_pages - st->shared_pages;
-	st->memory_bytes = sizeof(*ps) + ps->slots_cap * sizeof(*ps->slots) +
-			   sevmig__ents_bytes(&ps->sh);
+	st->memory_bytes =
+	    sizeof(*ps) + ps->slots_cap * sizeof(*ps->slots) + sevmig__ents_bytes(&ps->sh);
 }
 
 struct walk_ctx {

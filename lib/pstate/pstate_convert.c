@@ -60,7 +60,7 @@ static int bad_run(struct sevmig_error *err, int code, const struct run_src *src
 static int runs_check(const struct sevmig_pstate *ps, const struct run_src *src,
 		      struct sevmig_error *err)
 {
-	uint64_t prev_end = 0;
+	uint64_t prev_end = 0, cov_lo = 0, cov_hi = 0; /* the stretch of slots last used */
 	size_t j = 0;
 	for (size_t i = 0; i < src->n; i++) {
 		uint64_t gfn, end;
@@ -77,20 +77,30 @@ static int runs_check(const struct sevmig_pstate *ps, const struct run_src *src,
 			gfn = sevmig__le64(p);
 			end = sevmig__le64(p + 8);
 			if (end <= gfn)
-				return bad_run(err, -EINVAL, src, i, "gfn_end is not above gfn_start",
-					       gfn, end);
+				return bad_run(err, -EINVAL, src, i,
+					       "gfn_end is not above gfn_start", gfn, end);
 		}
 		if (end > SEVMIG_GFN_LIMIT)
-			return bad_run(err, -EINVAL, src, i, "passes the 52-bit physical limit", gfn,
-				       end);
+			return bad_run(err, -EINVAL, src, i, "passes the 52-bit physical limit",
+				       gfn, end);
 		if (i && gfn < prev_end)
 			return bad_run(err, -EINVAL, src, i,
 				       "overlaps or comes before the previous one", gfn, end);
-		while (j < ps->nslots && ps->slots[j].end <= gfn)
-			j++;
-		if (j >= ps->nslots || ps->slots[j].gfn > gfn ||
-		    !sevmig__covered(ps, gfn, end))
-			return bad_run(err, -ERANGE, src, i, "not inside the memslots", gfn, end);
+		if (gfn < cov_lo || end > cov_hi) {
+			/* a new stretch of touching slots */
+			while (j < ps->nslots && ps->slots[j].end <= gfn)
+				j++;
+			if (j >= ps->nslots || ps->slots[j].gfn > gfn)
+				return bad_run(err, -ERANGE, src, i, "not inside the memslots", gfn,
+					       end);
+			cov_lo = ps->slots[j].gfn;
+			cov_hi = ps->slots[j].end;
+			for (size_t t = j + 1; t < ps->nslots && ps->slots[t].gfn == cov_hi; t++)
+				cov_hi = ps->slots[t].end;
+			if (end > cov_hi)
+				return bad_run(err, -ERANGE, src, i, "not inside the memslots", gfn,
+					       end);
+		}
 		prev_end = end;
 	}
 	return 0;
@@ -120,8 +130,8 @@ static int set_from_runs(struct sevmig_pstate *ps, const struct run_src *src,
 	return 0;
 }
 
-int sevmig_pstate_set_from_list(struct sevmig_pstate *ps, const struct sevmig_range *runs,
-				size_t n, struct sevmig_error *err)
+int sevmig_pstate_set_from_list(struct sevmig_pstate *ps, const struct sevmig_range *runs, size_t n,
+				struct sevmig_error *err)
 {
 	struct run_src src = { runs, NULL, n };
 	return set_from_runs(ps, &src, err);
@@ -265,11 +275,11 @@ int sevmig_pstate_to_bitmap(const struct sevmig_pstate *ps, uint64_t base_gfn, u
 		if (!cs.w) {
 			memset(o, cs.u ? 0 : 0xff, 8 * body);
 		} else if (!s) {
-			for (uint64_t i = 0; i < body; i++)
-				sevmig__put_le64(o + 8 * i, ~cs.w[x + i]);
+			sevmig__words_store_inv(o, cs.w + x, body);
 		} else {
 			for (uint64_t i = 0; i < body; i++)
-				sevmig__put_le64(o + 8 * i, ~funnel(cs.w[x + i], cs.w[x + i + 1], s));
+				sevmig__put_le64(o + 8 * i,
+						 ~funnel(cs.w[x + i], cs.w[x + i + 1], s));
 		}
 		if (body < cnt) {
 			uint64_t lw = cs.w ? cs.w[SEVMIG__CHUNK_WORDS - 1] : cs.u;
@@ -349,8 +359,16 @@ int sevmig_pstate_set_from_bitmap(struct sevmig_pstate *ps, uint64_t base_gfn, u
 		uint64_t *w = s->words;
 		s->kind = SEVMIG__CTR_BITMAP;
 		if (!lo && hi == SEVMIG__CHUNK_PAGES && !((cbase - base_gfn) & 7)) {
-			/* a whole chunk from whole bytes: one pass */
-			sevmig__words_load(w, in + (cbase - base_gfn) / 8, &s->card, &s->nruns);
+			/* a whole chunk from whole bytes: one pass, and the runs
+			 * read only where they start or end */
+			uint64_t edges[SEVMIG__CHUNK_WORDS / 64];
+			sevmig__words_load(w, in + (cbase - base_gfn) / 8, &s->card, &s->nruns,
+					   edges);
+			if (s->card && s->card < SEVMIG__CHUNK_PAGES &&
+			    s->nruns <= SEVMIG__RUN_MAX) {
+				sevmig__words_to_runs_edges(w, edges, s->runs);
+				s->kind = SEVMIG__CTR_RUN;
+			}
 			goto store;
 		}
 		if (lo || hi != SEVMIG__CHUNK_PAGES) {
@@ -382,26 +400,20 @@ int sevmig_pstate_set_from_bitmap(struct sevmig_pstate *ps, uint64_t base_gfn, u
 					w[x] = ~sevmig__le64(q);
 			} else {
 				for (uint32_t x = xa + 1; x < xb; x++, q += 8)
-					w[x] = ~((sevmig__le64(q) >> bs) | ((uint64_t)q[8] << (64 - bs)));
+					w[x] = ~((sevmig__le64(q) >> bs) |
+						 ((uint64_t)q[8] << (64 - bs)));
 			}
 			int64_t ibb = ib + 64 * (int64_t)(xb - xa);
 			w[xb] = (w[xb] & ~mb) | (~in_bits(in, nbytes, ibb) & mb);
 		}
 		sevmig__words_count(w, SEVMIG__CHUNK_WORDS, 0, &s->card, &s->nruns);
-store:;
-		struct sevmig__ctr *c;
-		int st = sevmig__scratch_store(s, &c);
-		if (st < 0)
-			rc = st;
-		else if (st != SEVMIG__EMPTY && sevmig__ents_push(&repl, (uint32_t)k, 1, c)) {
-			free(c);
-			rc = -ENOMEM;
-		}
+	store:
+		rc = sevmig__ents_push_scratch(&repl, (uint32_t)k, s);
 	}
 	free(s);
-	if (!rc)
-		rc = sevmig__ents_splice(sh, k0, k1, &repl);
-	if (rc)
+	if (rc) {
 		sevmig__ents_free(&repl);
-	return rc;
+		return rc;
+	}
+	return sevmig__ents_splice(sh, k0, k1, &repl);
 }

@@ -32,7 +32,7 @@
 
 #define SEVMIG__CHUNK_SHIFT 16
 #define SEVMIG__CHUNK_PAGES (UINT32_C(1) << SEVMIG__CHUNK_SHIFT)
-#define SEVMIG__CHUNK_MASK (SEVMIG__CHUNK_PAGES - 1)
+#define SEVMIG__CHUNK_MASK  (SEVMIG__CHUNK_PAGES - 1)
 #define SEVMIG__CHUNK_WORDS (SEVMIG__CHUNK_PAGES / 64)
 /* Chunk keys of valid gfns are below this. */
 #define SEVMIG__KEY_LIMIT ((uint32_t)(SEVMIG_GFN_LIMIT >> SEVMIG__CHUNK_SHIFT))
@@ -52,7 +52,7 @@ enum sevmig__ctr_kind {
 };
 
 struct sevmig__ctr {
-	uint32_t card;  /* shared pages, 1..65535 */
+	uint32_t card;	/* shared pages, 1..65535 */
 	uint32_t nruns; /* maximal runs */
 	uint16_t kind;
 	uint16_t cap; /* RUN: pairs allocated */
@@ -67,8 +67,8 @@ static inline uint16_t *sevmig__ctr_runs(struct sevmig__ctr *c)
 }
 
 struct sevmig__ent {
-	uint32_t key;          /* first chunk */
-	uint32_t span;         /* chunks; > 1 only for a full span */
+	uint32_t key;	       /* first chunk */
+	uint32_t span;	       /* chunks; > 1 only for a full span */
 	struct sevmig__ctr *c; /* NULL: every page of the span is shared */
 };
 
@@ -129,11 +129,50 @@ void sevmig__words_count(const uint64_t *w, size_t n, uint64_t carry, uint32_t *
 void sevmig__words_op(enum sevmig__op op, const uint64_t *x, const uint64_t *y, uint64_t *out,
 		      uint32_t *card, uint32_t *runs);
 /* A chunk from 8192 bytes of encryption bitmap (set = private): out gets
- * the shared bits, with their count and runs. */
-void sevmig__words_load(uint64_t *out, const uint8_t *src, uint32_t *card, uint32_t *runs);
-void sevmig__words_fill(uint64_t *w, uint32_t lo, uint32_t hi, bool set);
-/* Runs of a chunk's words into pairs; returns the number of runs. */
+ * the shared bits, with their count and runs; bit i of edges[16] says
+ * whether a run starts or ends in word i. */
+void sevmig__words_load(uint64_t *out, const uint8_t *src, uint32_t *card, uint32_t *runs,
+			uint64_t *edges);
+/* n words, inverted, as little-endian bytes (the bitmap export). */
+void sevmig__words_store_inv(uint8_t *dst, const uint64_t *w, size_t n);
+/* Bit i of mask[16] set where x[i] != y[i], over a chunk. */
+void sevmig__words_neq(const uint64_t *x, const uint64_t *y, uint64_t *mask);
+/* The same at a given level (0 portable, 1 popcnt, 2 AVX-512), for the
+ * test that checks every level against the portable one; level 2 and 1
+ * need the processor to have them (sevmig__words_level() is the highest). */
+int sevmig__words_level(void);
+void sevmig__words_count_at(int lvl, const uint64_t *w, size_t n, uint64_t carry, uint32_t *card,
+			    uint32_t *runs);
+void sevmig__words_op_at(int lvl, enum sevmig__op op, const uint64_t *x, const uint64_t *y,
+			 uint64_t *out, uint32_t *card, uint32_t *runs);
+void sevmig__words_load_at(int lvl, uint64_t *out, const uint8_t *src, uint32_t *card,
+			   uint32_t *runs, uint64_t *edges);
+void sevmig__words_neq_at(int lvl, const uint64_t *x, const uint64_t *y, uint64_t *mask);
+void sevmig__words_store_inv_at(int lvl, uint8_t *dst, const uint64_t *w, size_t n);
+/* Set or clear bits [lo, hi) of a chunk's words (inline: the builder and
+ * the bitmap paths call it once per run). */
+static inline void sevmig__words_fill(uint64_t *w, uint32_t lo, uint32_t hi, bool set)
+{
+	if (lo >= hi)
+		return;
+	uint32_t a = lo >> 6, b = (hi - 1) >> 6;
+	uint64_t ma = ~UINT64_C(0) << (lo & 63);
+	uint64_t mb = ~UINT64_C(0) >> (63 - ((hi - 1) & 63));
+	if (a == b) {
+		ma &= mb;
+		w[a] = set ? w[a] | ma : w[a] & ~ma;
+		return;
+	}
+	w[a] = set ? w[a] | ma : w[a] & ~ma;
+	if (b > a + 1)
+		memset(&w[a + 1], set ? 0xff : 0, (size_t)(b - a - 1) * sizeof(uint64_t));
+	w[b] = set ? w[b] | mb : w[b] & ~mb;
+}
+/* Runs of a chunk's words into pairs; returns the number of runs. With
+ * `edges` (as sevmig__words_load() gives it) only the words where runs
+ * start or end are read. */
 uint32_t sevmig__words_to_runs(const uint64_t *w, uint16_t *runs);
+uint32_t sevmig__words_to_runs_edges(const uint64_t *w, const uint64_t *edges, uint16_t *runs);
 /* Next maximal run of set bits starting at or after `from`, below `lim`
  * (the run is cut at lim): false when none. */
 bool sevmig__words_next_run(const uint64_t *w, uint32_t from, uint32_t lim, uint32_t *first,
@@ -166,6 +205,38 @@ static inline bool sevmig__ctr_same(const struct sevmig__ctr *x, const struct se
 	return true;
 }
 
+/*
+ * A sweep over two run lists, boundary by boundary: O(na + nb) pieces.
+ * sevmig__sweep_piece() gives the end of the piece starting at s->pos over
+ * which each list stays inside (*xa, *xb) or outside a run, then
+ * sevmig__sweep_next() moves to the next piece.
+ */
+struct sevmig__sweep {
+	const uint16_t *a, *b;
+	uint32_t na, nb, ia, ib, pos;
+};
+
+static inline uint32_t sevmig__sweep_piece(const struct sevmig__sweep *s, bool *xa, bool *xb)
+{
+	*xa = s->ia < s->na && s->a[2 * s->ia] <= s->pos;
+	*xb = s->ib < s->nb && s->b[2 * s->ib] <= s->pos;
+	uint32_t ea = s->ia < s->na ? (*xa ? s->a[2 * s->ia + 1] + 1u : s->a[2 * s->ia])
+				    : SEVMIG__CHUNK_PAGES;
+	uint32_t eb = s->ib < s->nb ? (*xb ? s->b[2 * s->ib + 1] + 1u : s->b[2 * s->ib])
+				    : SEVMIG__CHUNK_PAGES;
+	return ea < eb ? ea : eb;
+}
+
+static inline void sevmig__sweep_next(struct sevmig__sweep *s, uint32_t end, bool xa, bool xb)
+{
+	/* a list leaves its run where the piece ends at the run's end */
+	if (xa && s->a[2 * s->ia + 1] + 1u == end)
+		s->ia++;
+	if (xb && s->b[2 * s->ib + 1] + 1u == end)
+		s->ib++;
+	s->pos = end;
+}
+
 struct sevmig__ctr *sevmig__ctr_clone(const struct sevmig__ctr *c);
 size_t sevmig__ctr_bytes(const struct sevmig__ctr *c);
 bool sevmig__ctr_test(const struct sevmig__ctr *c, uint32_t bit);
@@ -196,6 +267,9 @@ int sevmig__ents_reserve(struct sevmig__ents *e, size_t more);
 int sevmig__ents_push(struct sevmig__ents *e, uint32_t key, uint32_t span, struct sevmig__ctr *c);
 /* Index of the entry holding `key`, or of the first entry after it. */
 size_t sevmig__ents_find(const struct sevmig__ents *e, uint64_t key);
+/* Store a scratch result as the content of chunk k (nothing if empty). */
+int sevmig__ents_push_scratch(struct sevmig__ents *out, uint32_t k,
+			      const struct sevmig__scratch *s);
 /* Shared pages of the set. */
 uint64_t sevmig__ents_card(const struct sevmig__ents *e);
 /* Heap held by the containers and the array. */
@@ -207,9 +281,9 @@ bool sevmig__ents_test(const struct sevmig__ents *e, uint64_t gfn);
 void sevmig__ents_coalesce(struct sevmig__ents *e, size_t lo, size_t hi);
 /*
  * Replace the content of keys [k0, k1] by `repl` (entries inside those keys,
- * built with sevmig__ents_push). Full spans reaching outside are cut. On
- * success repl's containers belong to e and repl is emptied; on -ENOMEM
- * nothing changed.
+ * built with sevmig__ents_push). Full spans reaching outside are cut. repl
+ * is used up either way: its containers go to e, or on -ENOMEM they are
+ * freed and e is unchanged.
  */
 int sevmig__ents_splice(struct sevmig__ents *e, uint32_t k0, uint32_t k1,
 			struct sevmig__ents *repl);
@@ -262,8 +336,8 @@ int sevmig__pair_walk(const struct sevmig__ents *a, const struct sevmig__ents *b
 
 /* fn(ctx, first, end) for every maximal shared run clipped to [lo, hi). */
 typedef int (*sevmig__run_cb)(void *ctx, uint64_t first, uint64_t end);
-int sevmig__shared_runs(const struct sevmig__ents *e, uint64_t lo, uint64_t hi,
-			sevmig__run_cb fn, void *ctx);
+int sevmig__shared_runs(const struct sevmig__ents *e, uint64_t lo, uint64_t hi, sevmig__run_cb fn,
+			void *ctx);
 
 /* ---- coverage (pstate.c) ---- */
 

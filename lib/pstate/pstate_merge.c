@@ -83,53 +83,45 @@ static int diff_runs(struct diff_ctx *d, uint64_t base, const struct sevmig__cvi
 		na--;
 		nb--;
 	}
-	uint32_t ia = p, ib = p, pos = 0;
-	while (pos < SEVMIG__CHUNK_PAGES && (ia < na || ib < nb)) {
-		bool xa = ia < na && a[2 * ia] <= pos;
-		bool xb = ib < nb && b[2 * ib] <= pos;
-		uint32_t nxa = ia < na ? (xa ? a[2 * ia + 1] + 1u : a[2 * ia]) : SEVMIG__CHUNK_PAGES;
-		uint32_t nxb = ib < nb ? (xb ? b[2 * ib + 1] + 1u : b[2 * ib]) : SEVMIG__CHUNK_PAGES;
-		uint32_t nx = nxa < nxb ? nxa : nxb;
+	struct sevmig__sweep sw = { a, b, na, nb, p, p, 0 };
+	while (sw.pos < SEVMIG__CHUNK_PAGES && (sw.ia < na || sw.ib < nb)) {
+		bool xa, xb;
+		uint32_t end = sevmig__sweep_piece(&sw, &xa, &xb);
 		if (xa != xb) {
-			int rc = emit_side(d, base + pos, base + nx, xa);
+			int rc = emit_side(d, base + sw.pos, base + end, xa);
 			if (rc)
 				return rc;
 		}
-		pos = nx;
-		if (xa && nxa == nx)
-			ia++;
-		if (xb && nxb == nx)
-			ib++;
+		sevmig__sweep_next(&sw, end, xa, xb);
 	}
 	return 0;
 }
 
 static int diff_words(struct diff_ctx *d, uint64_t base, const uint64_t *x, const uint64_t *y)
 {
-	for (uint32_t i = 0; i < SEVMIG__CHUNK_WORDS; i++) {
-		/* skip equal words four at a time (the compiler vectorizes it) */
-		if (!(i & 3) && !((x[i] ^ y[i]) | (x[i + 1] ^ y[i + 1]) | (x[i + 2] ^ y[i + 2]) |
-				  (x[i + 3] ^ y[i + 3]))) {
-			i += 3;
-			continue;
-		}
-		uint64_t dd = x[i] ^ y[i];
-		if (!dd)
-			continue;
-		uint64_t am = x[i] & dd, bm = y[i] & dd, gb = base + 64 * (uint64_t)i;
-		while (am | bm) {
-			unsigned p = (unsigned)__builtin_ctzll(am | bm);
-			bool is_a = (am >> p) & 1;
-			uint64_t m = (is_a ? am : bm) >> p;
-			unsigned len = ~m ? (unsigned)__builtin_ctzll(~m) : 64 - p;
-			uint64_t clr = len >= 64 ? ~UINT64_C(0) : ((UINT64_C(1) << len) - 1) << p;
-			if (is_a)
-				am &= ~clr;
-			else
-				bm &= ~clr;
-			int rc = emit_side(d, gb + p, gb + p + len, is_a);
-			if (rc)
-				return rc;
+	/* find the differing words first (vector compares), then visit them */
+	uint64_t neq[SEVMIG__CHUNK_WORDS / 64];
+	sevmig__words_neq(x, y, neq);
+	for (uint32_t h = 0; h < SEVMIG__CHUNK_WORDS / 64; h++) {
+		for (uint64_t e = neq[h]; e; e &= e - 1) {
+			uint32_t i = h * 64 + (uint32_t)__builtin_ctzll(e);
+			uint64_t dd = x[i] ^ y[i], am = x[i] & dd, bm = y[i] & dd;
+			uint64_t gb = base + 64 * (uint64_t)i;
+			while (am | bm) {
+				unsigned p = (unsigned)__builtin_ctzll(am | bm);
+				bool is_a = (am >> p) & 1;
+				uint64_t m = (is_a ? am : bm) >> p;
+				unsigned len = ~m ? (unsigned)__builtin_ctzll(~m) : 64 - p;
+				uint64_t clr =
+				    len >= 64 ? ~UINT64_C(0) : ((UINT64_C(1) << len) - 1) << p;
+				if (is_a)
+					am &= ~clr;
+				else
+					bm &= ~clr;
+				int rc = emit_side(d, gb + p, gb + p + len, is_a);
+				if (rc)
+					return rc;
+			}
 		}
 	}
 	return 0;
@@ -155,8 +147,7 @@ static int diff_key(void *ctx, uint32_t k, const struct sevmig__ent *ea,
 static const struct sevmig__pair_ops diff_ops = { diff_block, diff_key, true };
 
 /* A segment only one map covers: that map's states against ABSENT. */
-static int one_side_state(struct diff_ctx *d, uint64_t s, uint64_t e,
-			  enum sevmig_page_state st)
+static int one_side_state(struct diff_ctx *d, uint64_t s, uint64_t e, enum sevmig_page_state st)
 {
 	return d->a_side ? emit(d, s, e, st, AB) : emit(d, s, e, AB, st);
 }
@@ -353,8 +344,8 @@ int sevmig_pstate_merge(const struct sevmig_pstate *a, const struct sevmig_pstat
 		}
 	} else {
 		rc = sevmig__ents_combine(&a->sh, &b->sh,
-					  op == SEVMIG_MERGE_UNION ? SEVMIG__OR : SEVMIG__AND, false,
-					  &sh);
+					  op == SEVMIG_MERGE_UNION ? SEVMIG__OR : SEVMIG__AND,
+					  false, &sh);
 	}
 	if (rc) {
 		free(slots);

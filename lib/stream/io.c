@@ -15,9 +15,9 @@ const char *sevmig_record_type_name(uint16_t type)
 {
 	static const char *const names[] = {
 		[SEVMIG_REC_SESSION] = "SESSION", [SEVMIG_REC_PSTATE] = "PSTATE",
-		[SEVMIG_REC_ENC] = "ENC",         [SEVMIG_REC_PLAIN] = "PLAIN",
-		[SEVMIG_REC_ZERO] = "ZERO",       [SEVMIG_REC_VMSA] = "VMSA",
-		[SEVMIG_REC_ROUND] = "ROUND",     [SEVMIG_REC_ABORT] = "ABORT",
+		[SEVMIG_REC_ENC] = "ENC",	  [SEVMIG_REC_PLAIN] = "PLAIN",
+		[SEVMIG_REC_ZERO] = "ZERO",	  [SEVMIG_REC_VMSA] = "VMSA",
+		[SEVMIG_REC_ROUND] = "ROUND",	  [SEVMIG_REC_ABORT] = "ABORT",
 		[SEVMIG_REC_END] = "END",
 	};
 	if (type < sizeof(names) / sizeof(names[0]) && names[type])
@@ -28,7 +28,7 @@ const char *sevmig_record_type_name(uint16_t type)
 /* A non-blocking descriptor that is not ready: wait until it is. */
 static int wait_fd(int fd, short events)
 {
-	struct pollfd p = {.fd = fd, .events = events};
+	struct pollfd p = { .fd = fd, .events = events };
 	for (;;) {
 		int n = poll(&p, 1, -1);
 		if (n > 0)
@@ -118,18 +118,20 @@ int sevmig__plain_decode(ZSTD_DCtx *dctx, const uint8_t *data, size_t dlen, uint
 	unsigned long long csz = ZSTD_getFrameContentSize(data, dlen);
 	if (csz == ZSTD_CONTENTSIZE_ERROR ||
 	    (csz != ZSTD_CONTENTSIZE_UNKNOWN && csz != (unsigned long long)dst_len)) {
-		sevmig__msg(msg, msgsz, "PLAIN zstd frame declares %llu bytes; the record's pages need %zu",
+		sevmig__msg(msg, msgsz,
+			    "PLAIN zstd frame declares %llu bytes; the record's pages need %zu",
 			    csz, dst_len);
 		return -EBADMSG;
 	}
 	size_t got = ZSTD_decompressDCtx(dctx, dst, dst_len, data, dlen);
 	if (ZSTD_isError(got)) {
-		sevmig__msg(msg, msgsz, "PLAIN zstd frame does not decode to %zu bytes: %s", dst_len,
-			    ZSTD_getErrorName(got));
+		sevmig__msg(msg, msgsz, "PLAIN zstd frame does not decode to %zu bytes: %s",
+			    dst_len, ZSTD_getErrorName(got));
 		return -EBADMSG;
 	}
 	if (got != dst_len) {
-		sevmig__msg(msg, msgsz, "PLAIN zstd frame decodes to %zu bytes; the record's pages need %zu",
+		sevmig__msg(msg, msgsz,
+			    "PLAIN zstd frame decodes to %zu bytes; the record's pages need %zu",
 			    got, dst_len);
 		return -EBADMSG;
 	}

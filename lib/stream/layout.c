@@ -32,18 +32,23 @@ int sevmig__layout_from_regions(const struct sevmig_mem_region *regions, size_t 
 		    r->gpa + r->size < r->gpa ||
 		    (r->gpa + r->size) >> SEVMIG_PAGE_SHIFT > SEVMIG_GFN_LIMIT) {
 			free(s);
-			return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, i,
-					    "region %zu (gpa 0x%llx, size 0x%llx): not page-aligned, "
-					    "empty or beyond the 52-bit address space",
-					    i, (unsigned long long)r->gpa, (unsigned long long)r->size);
+			return sevmig__fail(
+			    err, -EINVAL, SEVMIG_NO_OFFSET, i,
+			    "region %zu (gpa 0x%llx, size 0x%llx): not page-aligned, "
+			    "empty or beyond the 52-bit address space",
+			    i, (unsigned long long)r->gpa, (unsigned long long)r->size);
 		}
-		if (need_host && !r->host) {
+		/* Host pages map guest pages one to one (as KVM's memslots
+		 * require), so a page never straddles two host pages. */
+		if (need_host && (!r->host || (uintptr_t)r->host & (SEVMIG_PAGE_SIZE - 1))) {
 			free(s);
 			return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, i,
-					    "region %zu has no host address", i);
+					    "region %zu: host address %p is missing or not "
+					    "page-aligned",
+					    i, r->host);
 		}
-		s[i] = (struct sevmig__slot){r->gpa >> SEVMIG_PAGE_SHIFT, r->size >> SEVMIG_PAGE_SHIFT,
-					     r->host, i};
+		s[i] = (struct sevmig__slot){ r->gpa >> SEVMIG_PAGE_SHIFT,
+					      r->size >> SEVMIG_PAGE_SHIFT, r->host, i };
 	}
 	qsort(s, n, sizeof(*s), slot_cmp);
 	uint64_t total = 0;
@@ -69,7 +74,7 @@ int sevmig__layout_from_ranges(const struct sevmig_range *r, size_t n, struct se
 	if (!s)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		s[i] = (struct sevmig__slot){r[i].gfn, r[i].npages, NULL, i};
+		s[i] = (struct sevmig__slot){ r[i].gfn, r[i].npages, NULL, i };
 		out->total_pages += r[i].npages;
 	}
 	out->slots = s;
@@ -177,8 +182,9 @@ int sevmig__pstate_restrict(const struct sevmig_pstate *src, uint64_t first, uin
 			rc = sevmig_pstate_add_slot(ps, a, b - a);
 	}
 	if (rc == 0) {
-		struct restrict_ctx c = {ps};
-		rc = sevmig_pstate_walk(src, first, end - first, SEVMIG_PAGE_SHARED, set_shared, &c);
+		struct restrict_ctx c = { ps };
+		rc =
+		    sevmig_pstate_walk(src, first, end - first, SEVMIG_PAGE_SHARED, set_shared, &c);
 	}
 	if (rc < 0) {
 		sevmig_pstate_free(ps);

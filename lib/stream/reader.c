@@ -18,12 +18,12 @@
 #include "util/endian.h"
 
 enum rstate {
-	RS_NEW,    /* header not read */
-	RS_RECS,   /* reading records */
-	RS_END,    /* END returned: next call checks for the end of input */
-	RS_ABORT,  /* ABORT returned */
-	RS_DONE,   /* 0 returned */
-	RS_DEAD,   /* an error: repeat it */
+	RS_NEW,	  /* header not read */
+	RS_RECS,  /* reading records */
+	RS_END,	  /* END returned: next call checks for the end of input */
+	RS_ABORT, /* ABORT returned */
+	RS_DONE,  /* 0 returned */
+	RS_DEAD,  /* an error: repeat it */
 };
 
 struct sevmig_stream_reader {
@@ -47,7 +47,7 @@ struct sevmig_stream_reader {
 	struct sevmig_pstate *ps;
 
 	struct sevmig__buf payload; /* the current record's payload + CRC */
-	uint8_t *scratch;           /* PLAIN decode buffer (decode_plain) */
+	uint8_t *scratch;	    /* PLAIN decode buffer (decode_plain) */
 	ZSTD_DCtx *dctx;
 
 	/* order state */
@@ -187,7 +187,8 @@ static int read_header(struct sevmig_stream_reader *r, struct sevmig_error *err)
 		return RFAIL(r, err, (int)k, r->offset, 0, "reading the stream header failed: %s",
 			     sevmig_strerror((int)k));
 	if (memcmp(fixed, SEVMIG_STREAM_MAGIC, k < 8 ? (size_t)k : 8))
-		return RFAIL(r, err, -EBADMSG, 0, 0, "not a migration stream (bad magic at byte 0)");
+		return RFAIL(r, err, -EBADMSG, 0, 0,
+			     "not a migration stream (bad magic at byte 0)");
 	if (k == 0)
 		return RFAIL(r, err, -ENODATA, 0, 0, "truncated stream: the input is empty");
 	if (k < (ptrdiff_t)sizeof(fixed))
@@ -332,9 +333,9 @@ struct rec {
 	uint32_t len;
 };
 
-#define RECFAIL(r, err, rc_, q, ...)                                                      \
-	RFAIL(r, err, rc_, (q)->offset, (q)->index, "record %" PRIu64 " (%s) at byte %" PRIu64 \
-			    ": " __VA_ARGS__)
+#define RECFAIL(r, err, rc_, q, ...)                \
+	RFAIL(r, err, rc_, (q)->offset, (q)->index, \
+	      "record %" PRIu64 " (%s) at byte %" PRIu64 ": " __VA_ARGS__)
 #define RECARGS(q) (q)->index, sevmig_record_type_name((q)->type), (q)->offset
 
 static int need_full(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q)
@@ -449,8 +450,7 @@ static int on_pstate(struct sevmig_stream_reader *r, struct sevmig_error *err, c
 	uint32_t kind = sevmig__le32(q->p);
 	uint64_t first = sevmig__le64(q->p + 8), end = sevmig__le64(q->p + 16);
 	if (kind != SEVMIG_PSTATE_FULL && kind != SEVMIG_PSTATE_DELTA)
-		return RECFAIL(r, err, -EBADMSG, q, "unknown page-state kind %u", RECARGS(q),
-			       kind);
+		return RECFAIL(r, err, -EBADMSG, q, "unknown page-state kind %u", RECARGS(q), kind);
 	if (sevmig__le32(q->p + 4))
 		return RECFAIL(r, err, -EBADMSG, q, "reserved field is not zero", RECARGS(q));
 	if (first >= end || end > SEVMIG_GFN_LIMIT)
@@ -474,8 +474,8 @@ static int on_pstate(struct sevmig_stream_reader *r, struct sevmig_error *err, c
 	struct sevmig_error perr;
 	sevmig_error_clear(&perr);
 	struct sevmig_pstate *m = NULL;
-	int rc = sevmig_pstate_deserialize(q->p + SM_PSTATE_FIXED, q->len - SM_PSTATE_FIXED, &m,
-					   &perr);
+	int rc =
+	    sevmig_pstate_deserialize(q->p + SM_PSTATE_FIXED, q->len - SM_PSTATE_FIXED, &m, &perr);
 	if (rc < 0) {
 		if (rc == -ENOMEM)
 			return RFAIL(r, err, rc, q->offset, q->index, "out of memory");
@@ -514,8 +514,8 @@ static int on_pstate(struct sevmig_stream_reader *r, struct sevmig_error *err, c
 		if (covered != want) {
 			sevmig_pstate_free(m);
 			return RECFAIL(r, err, -EBADMSG, q,
-				       "FULL page state covers %" PRIu64 " pages; the memslots have %" PRIu64
-				       " in its range",
+				       "FULL page state covers %" PRIu64
+				       " pages; the memslots have %" PRIu64 " in its range",
 				       RECARGS(q), covered, want);
 		}
 	} else if (rc == 0 && covered == 0) {
@@ -596,9 +596,9 @@ static int on_plain(struct sevmig_stream_reader *r, struct sevmig_error *err, co
 			       RECARGS(q), q->len, SM_PLAIN_FIXED + (uint64_t)8 * n + d);
 	if ((codec == SEVMIG_CODEC_RAW && d != raw) ||
 	    (codec == SEVMIG_CODEC_ZSTD && (!d || d > raw)))
-		return RECFAIL(r, err, -EBADMSG, q,
-			       "%u data bytes for %u pages (%s: must be %s %" PRIu64 ")", RECARGS(q),
-			       d, n, codec ? "zstd" : "raw", codec ? "1 to" : "exactly", raw);
+		return RECFAIL(
+		    r, err, -EBADMSG, q, "%u data bytes for %u pages (%s: must be %s %" PRIu64 ")",
+		    RECARGS(q), d, n, codec ? "zstd" : "raw", codec ? "1 to" : "exactly", raw);
 	SEVMIG__TRY(check_gfn_list(r, err, q, q->p + SM_PLAIN_FIXED, n, SEVMIG_PAGE_SHARED, info));
 	if (codec == SEVMIG_CODEC_ZSTD && r->decode_plain) {
 		if (!r->scratch) {
@@ -608,8 +608,8 @@ static int on_plain(struct sevmig_stream_reader *r, struct sevmig_error *err, co
 				return RFAIL(r, err, -ENOMEM, q->offset, q->index, "out of memory");
 		}
 		char msg[160];
-		if (sevmig__plain_decode(r->dctx, q->p + SM_PLAIN_FIXED + (uint64_t)8 * n, d, r->scratch,
-					 raw, msg, sizeof(msg)))
+		if (sevmig__plain_decode(r->dctx, q->p + SM_PLAIN_FIXED + (uint64_t)8 * n, d,
+					 r->scratch, raw, msg, sizeof(msg)))
 			return RECFAIL(r, err, -EBADMSG, q, "%s", RECARGS(q), msg);
 	}
 	info->codec = codec;
@@ -655,7 +655,8 @@ static int on_zero(struct sevmig_stream_reader *r, struct sevmig_error *err, con
 		uint64_t g = sevmig__le64(e), np = sevmig__le64(e + 8);
 		if (!np || g >= SEVMIG_GFN_LIMIT || np > SEVMIG_GFN_LIMIT - g)
 			return RECFAIL(r, err, -EBADMSG, q,
-				       "run %u {0x%" PRIx64 ", %" PRIu64 "} is empty or beyond 2^40",
+				       "run %u {0x%" PRIx64 ", %" PRIu64
+				       "} is empty or beyond 2^40",
 				       RECARGS(q), i, g, np);
 		if (i && g < prev_end)
 			return RECFAIL(r, err, -EBADMSG, q,
@@ -665,15 +666,17 @@ static int on_zero(struct sevmig_stream_reader *r, struct sevmig_error *err, con
 		long k = sevmig__layout_find(&r->layout, g, &hint);
 		if (k < 0 || g + np > r->layout.slots[k].gfn + r->layout.slots[k].npages)
 			return RECFAIL(r, err, -EBADMSG, q,
-				       "run [0x%" PRIx64 ", 0x%" PRIx64 ") is not inside one memslot",
+				       "run [0x%" PRIx64 ", 0x%" PRIx64
+				       ") is not inside one memslot",
 				       RECARGS(q), g, g + np);
-		struct zero_check z = {false, 0};
+		struct zero_check z = { false, 0 };
 		int rc = sevmig_pstate_walk(r->ps, g, np, SEVMIG_PAGE_PRIVATE, find_private, &z);
 		if (rc < 0)
 			return RFAIL(r, err, rc, q->offset, q->index, "page-state walk failed");
 		if (z.priv)
 			return RECFAIL(r, err, -EBADMSG, q,
-				       "gfn 0x%" PRIx64 " is private in the stream's page state, but "
+				       "gfn 0x%" PRIx64
+				       " is private in the stream's page state, but "
 				       "ZERO records carry only shared pages",
 				       RECARGS(q), z.gfn);
 		prev_end = g + np;
@@ -736,10 +739,11 @@ static int on_round(struct sevmig_stream_reader *r, struct sevmig_error *err, co
 		return RECFAIL(r, err, -EPROTO, q, "round %" PRIu64 ", expected round %" PRIu64,
 			       RECARGS(q), n, r->counts.rounds);
 	if (e != r->round_enc || pl != r->round_plain || z != r->round_zero)
-		return RECFAIL(r, err, -EBADMSG, q,
-			       "round %" PRIu64 " counts ENC %" PRIu64 ", PLAIN %" PRIu64 ", ZERO %" PRIu64
-			       " pages; the stream carried %" PRIu64 ", %" PRIu64 ", %" PRIu64,
-			       RECARGS(q), n, e, pl, z, r->round_enc, r->round_plain, r->round_zero);
+		return RECFAIL(
+		    r, err, -EBADMSG, q,
+		    "round %" PRIu64 " counts ENC %" PRIu64 ", PLAIN %" PRIu64 ", ZERO %" PRIu64
+		    " pages; the stream carried %" PRIu64 ", %" PRIu64 ", %" PRIu64,
+		    RECARGS(q), n, e, pl, z, r->round_enc, r->round_plain, r->round_zero);
 	r->round_enc = r->round_plain = r->round_zero = r->pstate_since_round = 0;
 	r->counts.rounds++;
 	info->round = n;
@@ -784,17 +788,17 @@ static int on_end(struct sevmig_stream_reader *r, struct sevmig_error *err, cons
 			       "pages or page state after the last ROUND were not closed by a "
 			       "ROUND",
 			       RECARGS(q));
-	const uint64_t want[8] = {q->index,
-				  r->counts.rounds,
-				  r->counts.pstate_records,
-				  r->counts.enc_pages,
-				  r->counts.plain_pages,
-				  r->counts.zero_pages,
-				  r->counts.vmsa,
-				  0};
-	static const char *const what[8] = {"records", "rounds", "PSTATE records", "ENC pages",
-					    "PLAIN pages", "ZERO pages", "VMSA records",
-					    "reserved"};
+	const uint64_t want[8] = { q->index,
+				   r->counts.rounds,
+				   r->counts.pstate_records,
+				   r->counts.enc_pages,
+				   r->counts.plain_pages,
+				   r->counts.zero_pages,
+				   r->counts.vmsa,
+				   0 };
+	static const char *const what[8] = { "records",	     "rounds",	    "PSTATE records",
+					     "ENC pages",    "PLAIN pages", "ZERO pages",
+					     "VMSA records", "reserved" };
 	for (int i = 0; i < 8; i++) {
 		uint64_t got = sevmig__le64(q->p + 8 * i);
 		if (got != want[i])
@@ -857,12 +861,13 @@ int sevmig_stream_reader_next(struct sevmig_stream_reader *r, struct sevmig_reco
 	if (!info)
 		info = &dummy;
 	memset(info, 0, sizeof(*info));
-	struct rec q = {.index = r->counts.records, .offset = r->offset};
+	struct rec q = { .index = r->counts.records, .offset = r->offset };
 	uint8_t h[SM_REC_HDR];
 	ptrdiff_t k = read_full(r, h, sizeof(h));
 	if (k < 0)
-		return RFAIL(r, err, (int)k, q.offset, q.index, "reading record %" PRIu64 " failed: %s",
-			     q.index, sevmig_strerror((int)k));
+		return RFAIL(r, err, (int)k, q.offset, q.index,
+			     "reading record %" PRIu64 " failed: %s", q.index,
+			     sevmig_strerror((int)k));
 	if (k == 0)
 		return RFAIL(r, err, -ENODATA, q.offset, q.index,
 			     "truncated stream: the input ends after %" PRIu64
@@ -886,7 +891,8 @@ int sevmig_stream_reader_next(struct sevmig_stream_reader *r, struct sevmig_reco
 	if (seq != q.index)
 		return RFAIL(r, err, -EPROTO, q.offset, q.index,
 			     "record at byte %" PRIu64 " has sequence number %" PRIu64
-			     ", expected %" PRIu64 " (a record is missing, repeated or out of order)",
+			     ", expected %" PRIu64
+			     " (a record is missing, repeated or out of order)",
 			     q.offset, seq, q.index);
 	bool known = q.type >= SEVMIG_REC_SESSION && q.type <= SEVMIG_REC_END;
 	if ((known && flags) || (!known && (flags & ~SEVMIG_REC_FLAG_SKIPPABLE)))
@@ -909,8 +915,9 @@ int sevmig_stream_reader_next(struct sevmig_stream_reader *r, struct sevmig_reco
 		return RFAIL(r, err, -ENOMEM, q.offset, q.index, "out of memory");
 	k = read_full(r, r->payload.data, (size_t)q.len + 4);
 	if (k < 0)
-		return RFAIL(r, err, (int)k, q.offset, q.index, "reading record %" PRIu64 " failed: %s",
-			     q.index, sevmig_strerror((int)k));
+		return RFAIL(r, err, (int)k, q.offset, q.index,
+			     "reading record %" PRIu64 " failed: %s", q.index,
+			     sevmig_strerror((int)k));
 	if ((size_t)k < (size_t)q.len + 4)
 		return RFAIL(r, err, -ENODATA, q.offset, q.index,
 			     "truncated stream: the input ends after %" PRIu64

@@ -24,7 +24,7 @@ struct rjob {
 	struct sevmig_receiver *r;
 	uint16_t type;
 	uint64_t index, offset;
-	uint64_t first, last; /* gfn bounds */
+	uint64_t first, last;	/* gfn bounds */
 	struct sevmig__buf buf; /* the record's payload */
 	uint32_t len;
 	char msg[256];
@@ -34,7 +34,7 @@ struct rjob {
 struct rwctx {
 	ZSTD_DCtx *dctx;
 	uint8_t *scratch; /* decoded PLAIN pages */
-	uint8_t *page;    /* dry run: where packets are decrypted */
+	uint8_t *page;	  /* dry run: where packets are decrypted */
 };
 
 struct sevmig_receiver {
@@ -80,8 +80,8 @@ static int apply_enc(struct rjob *j, struct rwctx *w)
 		uint64_t gfn = sevmig__le64(p + SM_ENC_FIXED + 8 * i);
 		void *dst = w->page;
 		if (!r->dry_run)
-			dst = sevmig__layout_host(&r->layout, sevmig__layout_find(&r->layout, gfn, &hint),
-						  gfn);
+			dst = sevmig__layout_host(&r->layout,
+						  sevmig__layout_find(&r->layout, gfn, &hint), gfn);
 		struct sevmig_fw_receive_update u = {
 			.guest = dst,
 			.guest_len = SM_PAGE,
@@ -93,12 +93,13 @@ static int apply_enc(struct rjob *j, struct rwctx *w)
 		uint32_t st = SEVMIG_FW_STATUS_NONE;
 		int rc = sevmig_fw_receive_update_data(r->fw, &u, &st);
 		if (rc < 0) {
-			sevmig__msg(j->msg, sizeof(j->msg),
-				    "record %" PRIu64 " (ENC) at byte %" PRIu64 ": packet %u for gfn "
-				    "0x%" PRIx64 " refused by RECEIVE_UPDATE_DATA: %s (firmware status "
-				    "%s)",
-				    j->index, j->offset, i, gfn, sevmig_strerror(rc),
-				    sevmig_fw_status_name(st));
+			sevmig__msg(
+			    j->msg, sizeof(j->msg),
+			    "record %" PRIu64 " (ENC) at byte %" PRIu64 ": packet %u for gfn "
+			    "0x%" PRIx64 " refused by RECEIVE_UPDATE_DATA: %s (firmware status "
+			    "%s)",
+			    j->index, j->offset, i, gfn, sevmig_strerror(rc),
+			    sevmig_fw_status_name(st));
 			return rc;
 		}
 	}
@@ -236,8 +237,7 @@ static int complete_oldest(struct sevmig_receiver *r)
 		return 0;
 	int rc = j->j.rc;
 	if (rc < 0)
-		RCVFAIL(r, rc, j->index, j->offset, "%s",
-			j->msg[0] ? j->msg : sevmig_strerror(rc));
+		RCVFAIL(r, rc, j->index, j->offset, "%s", j->msg[0] ? j->msg : sevmig_strerror(rc));
 	release(r, j);
 	return rc;
 }
@@ -352,10 +352,11 @@ static int check_header(struct sevmig_receiver *r, const struct sevmig_stream_he
 			if (i < n && r->layout.slots[i].gfn == h->slots[i].gfn &&
 			    r->layout.slots[i].npages == h->slots[i].npages)
 				continue;
-			return RCVFAIL(r, -EPROTO, 0, SM_HDR_FIXED + 16 * i,
-				       "the stream's memory layout (%u memslots) does not match the "
-				       "receiver's regions (%zu): they first differ at memslot %zu",
-				       h->nslots, r->layout.n, i);
+			return RCVFAIL(
+			    r, -EPROTO, 0, SM_HDR_FIXED + 16 * i,
+			    "the stream's memory layout (%u memslots) does not match the "
+			    "receiver's regions (%zu): they first differ at memslot %zu",
+			    h->nslots, r->layout.n, i);
 		}
 	}
 	struct sevmig_fw_platform_status ps;
@@ -528,8 +529,8 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 	if (rc == 0) {
 		sevmig__reader_set_decode(r->rd, false);
 		unsigned maxt = sevmig_fw_max_threads(fw);
-		rc = sevmig__pool_new(workers, workers < maxt ? workers : maxt, r->window,
-				      &r->pool);
+		rc =
+		    sevmig__pool_new(workers, workers < maxt ? workers : maxt, r->window, &r->pool);
 	}
 	r->nwctx = workers ? workers : 1;
 	r->jobs = calloc(r->window, sizeof(*r->jobs));

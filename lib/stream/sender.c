@@ -71,11 +71,11 @@ struct sevmig_sender {
 	atomic_int stop;   /* workers: give up (cancel or a failure) */
 	enum sstate state;
 	int dead_rc;
-	bool started; /* SEND_START succeeded: cancel on failure */
+	bool started;  /* SEND_START succeeded: cancel on failure */
 	bool hdr_done; /* the stream header is out: ABORT can follow */
 	uint32_t policy;
 	bool soft;
-	struct sevmig_pstate *last; /* page state as of the last pass */
+	struct sevmig_pstate *last;	/* page state as of the last pass */
 	const struct sevmig_pstate *ps; /* the pass's page state */
 	struct sevmig_stream_counts counts;
 	uint64_t round_enc, round_plain, round_zero;
@@ -83,9 +83,10 @@ struct sevmig_sender {
 };
 
 /* Record the first failure of a call (later ones are consequences). */
-#define SFAIL(s, rc_, ...)                                   \
-	((s)->fail.code ? (rc_)                              \
-			: sevmig__fail(&(s)->fail, (rc_), SEVMIG_NO_OFFSET, (s)->w.seq, __VA_ARGS__))
+#define SFAIL(s, rc_, ...) \
+	((s)->fail.code    \
+	     ? (rc_)       \
+	     : sevmig__fail(&(s)->fail, (rc_), SEVMIG_NO_OFFSET, (s)->w.seq, __VA_ARGS__))
 
 /* ---- jobs ------------------------------------------------------------------ */
 
@@ -124,7 +125,8 @@ static int run_enc(struct sjob *j, unsigned worker)
 		}
 		if (p.hdr_len != SM_PKT_HDR || p.trans_len != SM_PAGE) {
 			sevmig__msg(j->msg, sizeof(j->msg),
-				    "SEND_UPDATE_DATA of gfn 0x%" PRIx64 " gave a %u-byte header and "
+				    "SEND_UPDATE_DATA of gfn 0x%" PRIx64
+				    " gave a %u-byte header and "
 				    "%u bytes (the stream needs 52 and 4096)",
 				    j->gfn[i], p.hdr_len, p.trans_len);
 			return -EPROTO;
@@ -147,15 +149,15 @@ static size_t compress_pages(struct sevmig_sender *s, struct sjob *j, ZSTD_CCtx 
 	ZSTD_CCtx_reset(c, ZSTD_reset_session_only);
 	if (ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(c, (unsigned long long)m * SM_PAGE)))
 		return 0;
-	ZSTD_outBuffer out = {dst, cap, 0};
+	ZSTD_outBuffer out = { dst, cap, 0 };
 	/* Feed host-contiguous runs of pages as single inputs. */
 	for (uint32_t a = 0; a < m;) {
 		uint32_t b = a + 1, ia = j->idx[a];
 		while (b < m && j->slot[j->idx[b]] == j->slot[ia] &&
 		       j->gfn[j->idx[b]] == j->gfn[ia] + (b - a))
 			b++;
-		ZSTD_inBuffer in = {sevmig__layout_host(&s->layout, j->slot[ia], j->gfn[ia]),
-				    (size_t)(b - a) * SM_PAGE, 0};
+		ZSTD_inBuffer in = { sevmig__layout_host(&s->layout, j->slot[ia], j->gfn[ia]),
+				     (size_t)(b - a) * SM_PAGE, 0 };
 		while (in.pos < in.size) {
 			size_t r = ZSTD_compressStream2(c, &out, &in, ZSTD_e_continue);
 			if (ZSTD_isError(r) || (out.pos == out.size && in.pos < in.size))
@@ -163,7 +165,7 @@ static size_t compress_pages(struct sevmig_sender *s, struct sjob *j, ZSTD_CCtx 
 		}
 		a = b;
 	}
-	ZSTD_inBuffer none = {NULL, 0, 0};
+	ZSTD_inBuffer none = { NULL, 0, 0 };
 	for (;;) {
 		size_t r = ZSTD_compressStream2(c, &out, &none, ZSTD_e_end);
 		if (ZSTD_isError(r))
@@ -235,9 +237,10 @@ static int run_shared(struct sjob *j, unsigned worker)
 	uint32_t codec = d ? SEVMIG_CODEC_ZSTD : SEVMIG_CODEC_RAW;
 	if (!d) {
 		for (uint32_t i = 0; i < m; i++)
-			memcpy(data + (size_t)i * SM_PAGE,
-			       sevmig__layout_host(&s->layout, j->slot[j->idx[i]], j->gfn[j->idx[i]]),
-			       SM_PAGE);
+			memcpy(
+			    data + (size_t)i * SM_PAGE,
+			    sevmig__layout_host(&s->layout, j->slot[j->idx[i]], j->gfn[j->idx[i]]),
+			    SM_PAGE);
 		d = raw;
 	}
 	sevmig__put_le32(pl, m);
@@ -431,7 +434,7 @@ static int on_shared_run(void *arg, uint64_t gfn, uint64_t npages)
 /* Every page of [gfn, gfn + n) in slot `slot`, by its current state. */
 static int send_range(struct sevmig_sender *s, uint32_t slot, uint64_t gfn, uint64_t n)
 {
-	struct range_ctx c = {s, slot, gfn};
+	struct range_ctx c = { s, slot, gfn };
 	int rc = sevmig_pstate_walk(s->ps, gfn, n, SEVMIG_PAGE_SHARED, on_shared_run, &c);
 	if (rc < 0)
 		return SFAIL(s, rc, "walking the page state failed: %s", sevmig_strerror(rc));
@@ -468,7 +471,7 @@ static int emit_pstate(struct sevmig_sender *s, const struct sevmig_pstate *map,
 		if (end - first < 2)
 			return SFAIL(s, -EOVERFLOW, "page state of one page does not fit a record");
 		uint64_t mid = first + (end - first) / 2;
-		uint64_t r[3] = {first, mid, end};
+		uint64_t r[3] = { first, mid, end };
 		for (int h = 0; h < 2; h++) {
 			struct sevmig_pstate *part;
 			rc = sevmig__pstate_restrict(map, r[h], r[h + 1], &part);
@@ -561,7 +564,8 @@ static int sender_fail(struct sevmig_sender *s, int rc, struct sevmig_error *err
 				 "; SEND_CANCEL also failed (%s)", sevmig_fw_status_name(st));
 		}
 		if (s->hdr_done)
-			emit_abort(s, rc == -ECANCELED ? SEVMIG_ABORT_CANCELLED : SEVMIG_ABORT_ERROR,
+			emit_abort(s,
+				   rc == -ECANCELED ? SEVMIG_ABORT_CANCELLED : SEVMIG_ABORT_ERROR,
 				   s->fail.message);
 	}
 	s->state = S_DEAD;
@@ -627,8 +631,8 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 	if (!batch)
 		batch = SM_DEFAULT_BATCH;
 	if (batch > SEVMIG_STREAM_MAX_BATCH)
-		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
-				    "batch_pages %u exceeds %u", batch, SEVMIG_STREAM_MAX_BATCH);
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0, "batch_pages %u exceeds %u",
+				    batch, SEVMIG_STREAM_MAX_BATCH);
 	if (zlevel && (zlevel < ZSTD_minCLevel() || zlevel > ZSTD_maxCLevel()))
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
 				    "zstd level %d is outside [%d, %d]", zlevel, ZSTD_minCLevel(),
@@ -694,9 +698,8 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 	}
 	for (unsigned i = 0; i < s->nwctx && rc == 0 && zlevel; i++) {
 		s->wctx[i].cctx = ZSTD_createCCtx();
-		if (!s->wctx[i].cctx ||
-		    ZSTD_isError(ZSTD_CCtx_setParameter(s->wctx[i].cctx, ZSTD_c_compressionLevel,
-							zlevel)))
+		if (!s->wctx[i].cctx || ZSTD_isError(ZSTD_CCtx_setParameter(
+					    s->wctx[i].cctx, ZSTD_c_compressionLevel, zlevel)))
 			rc = -ENOMEM;
 	}
 	if (rc == 0)
@@ -872,8 +875,8 @@ static int send_slot_dirty(struct sevmig_sender *s, size_t k, const uint64_t *bm
 				run_start = wlo + bit;
 				in_run = true;
 			} else if (!set && in_run) {
-				SEVMIG__TRY(send_range(s, (uint32_t)k, run_start,
-						       wlo + bit - run_start));
+				SEVMIG__TRY(
+				    send_range(s, (uint32_t)k, run_start, wlo + bit - run_start));
 				in_run = false;
 			}
 			if (!(mask >> bit) && !in_run)
@@ -990,7 +993,7 @@ int sevmig_sender_finish(struct sevmig_sender *s, struct sevmig_error *err)
 			     err);
 	/* The guest has left SUPDATE: there is nothing to cancel any more. */
 	s->started = false;
-	uint8_t p[SM_END_LEN] = {0};
+	uint8_t p[SM_END_LEN] = { 0 };
 	sevmig__put_le64(p, s->w.seq);
 	sevmig__put_le64(p + 8, s->counts.rounds);
 	sevmig__put_le64(p + 16, s->counts.pstate_records);

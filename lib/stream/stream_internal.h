@@ -21,33 +21,33 @@
 
 /* ---- format ---------------------------------------------------------------- */
 
-#define SM_HDR_FIXED 64u      /* header bytes before the memslots */
-#define SM_REC_HDR 20u        /* type, flags, length, sequence, header CRC */
-#define SM_REC_OVERHEAD 24u   /* record header + record CRC */
-#define SM_PKT_HDR 0x34u      /* SEND_UPDATE_DATA packet header */
-#define SM_PAGE 4096u
-#define SM_ENC_ENTRY (8u + SM_PKT_HDR + SM_PAGE) /* gfn + packet */
-#define SM_ENC_FIXED 16u
-#define SM_PLAIN_FIXED 16u
-#define SM_ZERO_FIXED 8u
-#define SM_PSTATE_FIXED 24u
-#define SM_SESSION_FIXED 16u
-#define SM_VMSA_LEN (16u + SM_PKT_HDR + SM_PAGE)
-#define SM_ROUND_LEN 32u
-#define SM_END_LEN 96u
+#define SM_HDR_FIXED	  64u	/* header bytes before the memslots */
+#define SM_REC_HDR	  20u	/* type, flags, length, sequence, header CRC */
+#define SM_REC_OVERHEAD	  24u	/* record header + record CRC */
+#define SM_PKT_HDR	  0x34u /* SEND_UPDATE_DATA packet header */
+#define SM_PAGE		  4096u
+#define SM_ENC_ENTRY	  (8u + SM_PKT_HDR + SM_PAGE) /* gfn + packet */
+#define SM_ENC_FIXED	  16u
+#define SM_PLAIN_FIXED	  16u
+#define SM_ZERO_FIXED	  8u
+#define SM_PSTATE_FIXED	  24u
+#define SM_SESSION_FIXED  16u
+#define SM_VMSA_LEN	  (16u + SM_PKT_HDR + SM_PAGE)
+#define SM_ROUND_LEN	  32u
+#define SM_END_LEN	  96u
 #define SM_END_DIGEST_OFF 64u
-#define SM_ABORT_MSG_MAX 1024u
-#define SM_CHAIN_SIZE 0x186Cu
-#define SM_MAX_VCPUS 65536u
-#define SM_MAX_WINDOW 64u
-#define SM_DEFAULT_BATCH 256u
+#define SM_ABORT_MSG_MAX  1024u
+#define SM_CHAIN_SIZE	  0x186Cu
+#define SM_MAX_VCPUS	  65536u
+#define SM_MAX_WINDOW	  64u
+#define SM_DEFAULT_BATCH  256u
 
 /* ---- memory layout ------------------------------------------------------- */
 
 struct sevmig__slot {
 	uint64_t gfn;
 	uint64_t npages;
-	uint8_t *host;   /* NULL for a layout read from a header */
+	uint8_t *host;	 /* NULL for a layout read from a header */
 	size_t user_idx; /* position in the caller's region array */
 };
 

@@ -31,12 +31,12 @@
 #include "util/endian.h"
 
 #define GIB_PAGES(g) ((uint64_t)(g) << 18)
-#define LOW_END GIB_PAGES(3)  /* the slot below the MMIO hole */
-#define HIGH_START GIB_PAGES(4)
-#define BOUNCE_GFN 0x40000ull /* 1 GiB */
-#define BOUNCE_PAGES 16384ull /* 64 MiB */
-#define VCPUS 64
-#define QUERIES 1000000
+#define LOW_END	     GIB_PAGES(3) /* the slot below the MMIO hole */
+#define HIGH_START   GIB_PAGES(4)
+#define BOUNCE_GFN   0x40000ull /* 1 GiB */
+#define BOUNCE_PAGES 16384ull	/* 64 MiB */
+#define VCPUS	     64
+#define QUERIES	     1000000
 
 static double now(void)
 {
@@ -60,28 +60,28 @@ static void die(const char *what, int rc)
 	exit(2);
 }
 
-#define CHECK(expr)                          \
-	do {                                 \
-		int rc_ = (expr);            \
-		if (rc_ < 0)                 \
-			die(#expr, rc_);     \
+#define CHECK(expr)                      \
+	do {                             \
+		int rc_ = (expr);        \
+		if (rc_ < 0)             \
+			die(#expr, rc_); \
 	} while (0)
 
 static bool quick;
 
 /* Best time of repeated runs: at least 3 runs (1 with --quick) and 0.2 s. */
-#define BEST(out, ...)                                                         \
-	do {                                                                   \
-		double best_ = 1e30, spent_ = 0;                               \
-		for (int rep_ = 0; rep_ < (quick ? 1 : 3) || (!quick && spent_ < 0.2 && rep_ < 1000); \
-		     rep_++) {                                                 \
-			double t0_ = now();                                    \
-			__VA_ARGS__;                                           \
-			double t_ = now() - t0_;                               \
-			spent_ += t_;                                          \
-			best_ = t_ < best_ ? t_ : best_;                       \
-		}                                                              \
-		(out) = best_;                                                 \
+#define BEST(out, ...)                                                                            \
+	do {                                                                                      \
+		double best_ = 1e30, spent_ = 0;                                                  \
+		for (int rep_ = 0;                                                                \
+		     rep_ < (quick ? 1 : 3) || (!quick && spent_ < 0.2 && rep_ < 1000); rep_++) { \
+			double t0_ = now();                                                       \
+			__VA_ARGS__;                                                              \
+			double t_ = now() - t0_;                                                  \
+			spent_ += t_;                                                             \
+			best_ = t_ < best_ ? t_ : best_;                                          \
+		}                                                                                 \
+		(out) = best_;                                                                    \
 	} while (0)
 
 /* ---- the dense baseline: one bit per page of [0, span), set = shared --------- */
@@ -145,16 +145,15 @@ static int count_change(void *arg, const struct sevmig_pstate_change *c)
 
 /* Maximal differing ranges with each side's state, as sevmig_pstate_diff()
  * reports them (both maps cover the same pages here). */
-static void dense_diff(const struct dense *a, const struct dense *b, sevmig_change_fn fn,
-		       void *arg)
+static void dense_diff(const struct dense *a, const struct dense *b, sevmig_change_fn fn, void *arg)
 {
 	struct sevmig_pstate_change cur = { 0, 0, 0, 0 };
 	bool have = false;
 	for (uint64_t i = 0; i < a->nwords; i++) {
-		/* the same skip of four equal words as the library's */
+		/* skip four equal words at a time, as a careful plain loop would */
 		if (!(i & 3) && i + 4 <= a->nwords &&
-		    !((a->w[i] ^ b->w[i]) | (a->w[i + 1] ^ b->w[i + 1]) | (a->w[i + 2] ^ b->w[i + 2]) |
-		      (a->w[i + 3] ^ b->w[i + 3]))) {
+		    !((a->w[i] ^ b->w[i]) | (a->w[i + 1] ^ b->w[i + 1]) |
+		      (a->w[i + 2] ^ b->w[i + 2]) | (a->w[i + 3] ^ b->w[i + 3]))) {
 			i += 3;
 			continue;
 		}
@@ -354,8 +353,9 @@ static const char *fmt_bytes(double b, char *buf)
 static void row(const char *what, double ours, double dense, double mc)
 {
 	char a[32], b[32], c[32];
-	printf("  %-22s %12s %12s %12s %9.3fx %9.3fx\n", what, fmt_time(ours, a), fmt_time(dense, b),
-	       mc > 0 ? fmt_time(mc, c) : "-", ours / dense, mc > 0 ? ours / mc : 0.0);
+	printf("  %-22s %12s %12s %12s %9.3fx %9.3fx\n", what, fmt_time(ours, a),
+	       fmt_time(dense, b), mc > 0 ? fmt_time(mc, c) : "-", ours / dense,
+	       mc > 0 ? ours / mc : 0.0);
 }
 
 static void row_bytes(const char *what, double ours, double dense)
@@ -437,7 +437,8 @@ static void run_case(unsigned gib, uint64_t scattered)
 	volatile uint64_t sink = 0;
 	double t_q, t_q_d;
 	BEST(t_q, for (size_t i = 0; i < QUERIES; i++) sink += sevmig_pstate_get(a, q[i]));
-	BEST(t_q_d, for (size_t i = 0; i < QUERIES; i++) sink += (da.w[q[i] / 64] >> (q[i] % 64)) & 1);
+	BEST(t_q_d,
+	     for (size_t i = 0; i < QUERIES; i++) sink += (da.w[q[i] / 64] >> (q[i] % 64)) & 1);
 	row("single-page query", t_q / QUERIES, t_q_d / QUERIES, 0);
 	free(q);
 
@@ -467,7 +468,8 @@ static void run_case(unsigned gib, uint64_t scattered)
 		dense_diff(&da, &db, count_change, &c2);
 	});
 	if (c1.changes != c2.changes || c1.pages != c2.pages) {
-		fprintf(stderr, "diff mismatch: %" PRIu64 "/%" PRIu64 " vs %" PRIu64 "/%" PRIu64 "\n",
+		fprintf(stderr,
+			"diff mismatch: %" PRIu64 "/%" PRIu64 " vs %" PRIu64 "/%" PRIu64 "\n",
 			c1.changes, c1.pages, c2.changes, c2.pages);
 		exit(2);
 	}
@@ -518,7 +520,8 @@ static void run_case(unsigned gib, uint64_t scattered)
 	BEST(t_bl, {
 		CHECK(sevmig_pstate_set_from_bitmap(e, 0, LOW_END, bm, LOW_END / 8));
 		CHECK(sevmig_pstate_set_from_bitmap(e, HIGH_START, g.span - HIGH_START,
-						    bm + HIGH_START / 8, bm_bytes - HIGH_START / 8));
+						    bm + HIGH_START / 8,
+						    bm_bytes - HIGH_START / 8));
 		CHECK(sevmig_pstate_to_list(e, runs, nruns, &got));
 	});
 	BEST(t_bl_d, dgot = dense_bitmap_to_list(bm, g.span, druns));
@@ -547,7 +550,8 @@ static void run_case(unsigned gib, uint64_t scattered)
 	 * dense baseline turns its words around into the same layout */
 	double t_ex, t_ex_d, t_im, t_im_d;
 	BEST(t_ex, CHECK(sevmig_pstate_to_bitmap(a, 0, g.span, out, bm_bytes)));
-	BEST(t_ex_d, for (uint64_t i = 0; i < da.nwords; i++) sevmig__put_le64(dout + 8 * i, ~da.w[i]));
+	BEST(t_ex_d,
+	     for (uint64_t i = 0; i < da.nwords; i++) sevmig__put_le64(dout + 8 * i, ~da.w[i]));
 	if (memcmp(out, bm, bm_bytes) || memcmp(dout, bm, bm_bytes)) {
 		fprintf(stderr, "bitmap export mismatch\n");
 		exit(2);
@@ -556,7 +560,8 @@ static void run_case(unsigned gib, uint64_t scattered)
 	BEST(t_im, {
 		CHECK(sevmig_pstate_set_from_bitmap(e, 0, LOW_END, bm, LOW_END / 8));
 		CHECK(sevmig_pstate_set_from_bitmap(e, HIGH_START, g.span - HIGH_START,
-						    bm + HIGH_START / 8, bm_bytes - HIGH_START / 8));
+						    bm + HIGH_START / 8,
+						    bm_bytes - HIGH_START / 8));
 	});
 	BEST(t_im_d, for (uint64_t i = 0; i < db.nwords; i++) db.w[i] = ~sevmig__le64(bm + 8 * i));
 	if (!sevmig_pstate_equal(e, a)) {
@@ -616,7 +621,10 @@ int main(int argc, char **argv)
 			quick = true;
 			continue;
 		}
-		int k = !strcmp(argv[i], "16g") ? 0 : !strcmp(argv[i], "256g") ? 1 : !strcmp(argv[i], "4t") ? 2 : -1;
+		int k = !strcmp(argv[i], "16g")	   ? 0
+			: !strcmp(argv[i], "256g") ? 1
+			: !strcmp(argv[i], "4t")   ? 2
+						   : -1;
 		if (k < 0) {
 			fprintf(stderr, "usage: bench_pstate [--quick] [16g] [256g] [4t]\n");
 			return 2;
@@ -639,7 +647,8 @@ int main(int argc, char **argv)
 	if ((r = find(4096, 1000000))) {
 		goal(r->diff < 2e-3, "4 TiB + 1 000 000 scattered: diff %s, under 2 ms",
 		     fmt_time(r->diff, b1));
-		goal(r->ser_bytes < 2100000, "4 TiB + 1 000 000 scattered: serialized %s, under 2.1 MB",
+		goal(r->ser_bytes < 2100000,
+		     "4 TiB + 1 000 000 scattered: serialized %s, under 2.1 MB",
 		     fmt_bytes((double)r->ser_bytes, b1));
 	}
 	if ((r = find(16, 100000)))

@@ -37,12 +37,12 @@ static ptrdiff_t src_read(void *arg, void *buf, size_t len)
 	return (ptrdiff_t)n;
 }
 
-#define CHECK(c)                                                                  \
-	do {                                                                      \
-		if (!(c)) {                                                       \
+#define CHECK(c)                                                                           \
+	do {                                                                               \
+		if (!(c)) {                                                                \
 			fprintf(stderr, "invariant broken: %s (line %d)\n", #c, __LINE__); \
-			abort();                                                  \
-		}                                                                 \
+			abort();                                                           \
+		}                                                                          \
 	} while (0)
 
 /*
@@ -90,14 +90,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		restamp(copy, size);
 		data = copy;
 	}
-	struct src s = {data, size, 0, size ? data[size - 1] : 0};
+	struct src s = { data, size, 0, size ? data[size - 1] : 0 };
 	struct sevmig_stream_reader *r;
 	if (sevmig_stream_reader_new(src_read, &s, NULL, &r))
 		abort();
 	struct sevmig_error err;
 	sevmig_error_clear(&err);
 	struct sevmig_record_info info;
-	uint64_t n = 0, last_end = 0, pages[3] = {0, 0, 0}, vmsa = 0, ends = 0;
+	uint64_t n = 0, last_end = 0, pages[3] = { 0, 0, 0 }, vmsa = 0, ends = 0;
 	int rc;
 	while ((rc = sevmig_stream_reader_next(r, &info, &err)) == 1) {
 		/* Records come in order, inside what was read, each once. */

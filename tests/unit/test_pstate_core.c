@@ -12,7 +12,7 @@
 #include "pstate/pstate_impl.h"
 
 #define LIMIT SEVMIG_GFN_LIMIT
-#define CH 65536u
+#define CH    65536u
 
 /* ---- helpers ----------------------------------------------------------------- */
 
@@ -85,10 +85,10 @@ static void expect_runs(const struct runs *x, const struct sevmig_range *want, s
 	}
 }
 
-#define EXPECT_RUNS(x, ...)                                                        \
-	do {                                                                       \
-		const struct sevmig_range w_[] = { __VA_ARGS__ };                  \
-		expect_runs((x), w_, sizeof(w_) / sizeof(w_[0]));                  \
+#define EXPECT_RUNS(x, ...)                                       \
+	do {                                                      \
+		const struct sevmig_range w_[] = { __VA_ARGS__ }; \
+		expect_runs((x), w_, sizeof(w_) / sizeof(w_[0])); \
 	} while (0)
 
 static struct sevmig_pstate_stats stats(const struct sevmig_pstate *ps)
@@ -414,8 +414,8 @@ static void test_kind_switch(void **state)
 		assert_int_equal(ps->sh.n, 1);
 		const struct sevmig__ctr *c = ps->sh.v[0].c;
 		assert_int_equal(c->nruns, i / 2 + 1);
-		assert_int_equal(c->kind,
-				 i / 2 + 1 > SEVMIG__RUN_MAX ? SEVMIG__CTR_BITMAP : SEVMIG__CTR_RUN);
+		assert_int_equal(c->kind, i / 2 + 1 > SEVMIG__RUN_MAX ? SEVMIG__CTR_BITMAP
+								      : SEVMIG__CTR_RUN);
 	}
 	struct sevmig_pstate_stats st = stats(ps);
 	assert_int_equal(st.shared_runs, SEVMIG__RUN_MAX + 20);
@@ -535,7 +535,7 @@ static void test_stats(void **state)
 {
 	(void)state;
 	struct sevmig_pstate *ps = map_new();
-	add(ps, 0, 3 << 18);           /* below 3 GiB */
+	add(ps, 0, 3 << 18);	      /* below 3 GiB */
 	add(ps, 1 << 20, 1ull << 30); /* 4 TiB above 4 GiB */
 	set(ps, 0, 1, SH);
 	set(ps, 100, 16384, SH);
@@ -629,8 +629,8 @@ static void test_region_array(void **state)
 	assert_int_equal(sevmig_pstate_to_region_array(ps, buf, 32, &n), 0);
 	assert_int_equal(n, 2);
 	const uint8_t want[32] = {
-		0x10, 0, 0, 0, 0, 0, 0, 0, 0x30, 0, 0, 0, 0, 0, 0, 0,
-		0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0, 0,
+		0x10, 0,    0,	  0,	0,    0, 0, 0, 0x30, 0, 0, 0, 0, 0,    0, 0,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0,    0, 0, 0, 0, 0x01, 0, 0,
 	};
 	assert_memory_equal(buf, want, 32);
 	assert_int_equal(buf[32], 0xaa);
@@ -732,14 +732,12 @@ static void test_bitmap(void **state)
 	map_free(ps);
 }
 
-/* A bitmap over several chunks with a base that is not a multiple of 8,
- * against get(). */
-static void test_bitmap_chunks(void **state)
+/* A bitmap over several chunks, against get(), both ways. */
+static void bitmap_chunks(struct tu_rng *r, uint64_t base)
 {
-	(void)state;
-	struct tu_rng rng = { tu_seed("test_bitmap_chunks") };
+	struct tu_rng rng = *r;
 	struct sevmig_pstate *ps = map_new(), *b = map_new();
-	uint64_t base = 3 * CH - 1234567 % CH, n = 3 * CH + 77;
+	uint64_t n = 3 * CH + 77;
 	add(ps, base - 100, n + 200);
 	add(b, base - 100, n + 200);
 	set(ps, base + CH, CH, SH); /* a full chunk or close to one */
@@ -765,6 +763,16 @@ static void test_bitmap_chunks(void **state)
 	free(bm);
 	map_free(b);
 	map_free(ps);
+	*r = rng;
+}
+
+static void test_bitmap_chunks(void **state)
+{
+	(void)state;
+	struct tu_rng rng = { tu_seed("test_bitmap_chunks") };
+	bitmap_chunks(&rng, 3 * CH - 1234567 % CH); /* not a multiple of 8 */
+	bitmap_chunks(&rng, 3 * CH - 8 * 1000);	    /* whole bytes per chunk */
+	bitmap_chunks(&rng, 3 * CH);
 }
 
 /* ---- merge, diff, delta ------------------------------------------------------------ */
@@ -773,11 +781,11 @@ static void test_merge(void **state)
 {
 	(void)state;
 	struct sevmig_pstate *a = map_new(), *b = map_new(), *m;
-	add(a, 0, 100);   /* overlaps b's first slot */
-	add(a, 100, 50);  /* touches a's first slot */
-	add(a, 300, 10);  /* b does not cover it */
-	add(b, 50, 70);   /* 50..120 */
-	add(b, 150, 50);  /* touches a's second slot: stays apart */
+	add(a, 0, 100);	 /* overlaps b's first slot */
+	add(a, 100, 50); /* touches a's first slot */
+	add(a, 300, 10); /* b does not cover it */
+	add(b, 50, 70);	 /* 50..120 */
+	add(b, 150, 50); /* touches a's second slot: stays apart */
 	set(a, 0, 10, SH);
 	set(a, 60, 20, SH);
 	set(a, 300, 5, SH);

@@ -35,8 +35,8 @@ void *__libc_realloc(void *p, size_t n);
 void __libc_free(void *p);
 
 static long fail_at = -1; /* index of the allocation to fail, -1: none */
-static long nalloc;       /* allocations since armed */
-static long live;         /* blocks held */
+static long nalloc;	  /* allocations since armed */
+static long live;	  /* blocks held */
 
 static bool fail_now(void)
 {
@@ -164,14 +164,14 @@ static void test_set_range(void **state)
 	struct sevmig_pstate *ps = sample();
 	/* gfn, pages, state, whether it must allocate */
 	const uint64_t cases[][4] = {
-		{ 5 * CH + 3, 1, PR, 1 },       /* splits a full span */
-		{ 2 * CH + 9, 4 * CH, PR, 1 },  /* cuts chunks on both ends */
+		{ 5 * CH + 3, 1, PR, 1 },	/* splits a full span */
+		{ 2 * CH + 9, 4 * CH, PR, 1 },	/* cuts chunks on both ends */
 		{ 25 * CH + 1, 6 * CH, SH, 1 }, /* new chunks and a span */
-		{ 30 * CH + 5, 1, SH, 1 },      /* a new chunk */
-		{ 20 * CH + 1, 1, SH, 0 },      /* a bitmap in place */
-		{ 22 * CH + 3, 1, SH, 0 },      /* a run container, in place */
+		{ 30 * CH + 5, 1, SH, 1 },	/* a new chunk */
+		{ 20 * CH + 1, 1, SH, 0 },	/* a bitmap in place */
+		{ 22 * CH + 3, 1, SH, 0 },	/* a run container, in place */
 		{ 20 * CH, 2 * CH + 7, SH, 1 }, /* bitmaps become full */
-		{ 52 * CH + 2, 1, PR, 0 },      /* splits a run, in place */
+		{ 52 * CH + 2, 1, PR, 0 },	/* splits a run, in place */
 		{ 52 * CH + 2, 1, PR, 0 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -211,7 +211,7 @@ static int op_regions(struct sevmig_pstate *ps, const void *arg)
 {
 	(void)arg;
 	uint8_t b[32] = { 0 };
-	b[2] = 1;  /* [0x10000, 0x30007) */
+	b[2] = 1; /* [0x10000, 0x30007) */
 	b[8] = 7;
 	b[10] = 3;
 	b[18] = 0x33; /* [0x330000, 0x340000) */

@@ -23,14 +23,14 @@
 
 #include "pstate/pstate_impl.h"
 
-#define LIMIT SEVMIG_GFN_LIMIT
-#define HALF 700001ull
-#define V (2 * HALF)
-#define TOP_BASE (LIMIT - V) /* gfn of model index i >= HALF is TOP_BASE + i */
-#define MAX_SLOTS 64 /* room for merged slot lists */
-#define MAP_SLOTS 20 /* slots a random map keeps at most */
-#define BATCHES 24
-#define OPS 90
+#define LIMIT	  SEVMIG_GFN_LIMIT
+#define HALF	  700001ull
+#define V	  (2 * HALF)
+#define TOP_BASE  (LIMIT - V) /* gfn of model index i >= HALF is TOP_BASE + i */
+#define MAX_SLOTS 64	      /* room for merged slot lists */
+#define MAP_SLOTS 20	      /* slots a random map keeps at most */
+#define BATCHES	  24
+#define OPS	  90
 
 #define SH SEVMIG_PAGE_SHARED
 #define PR SEVMIG_PAGE_PRIVATE
@@ -198,8 +198,8 @@ static void rl_equal(const struct rl *a, const struct rl *b, const char *what)
 	assert_int_equal(a->n, b->n);
 	for (size_t k = 0; k < a->n; k++) {
 		if (a->r[k].gfn != b->r[k].gfn || a->r[k].npages != b->r[k].npages)
-			fprintf(stderr, "%s: run %zu is [0x%llx +%llu), model [0x%llx +%llu)\n", what,
-				k, (unsigned long long)a->r[k].gfn,
+			fprintf(stderr, "%s: run %zu is [0x%llx +%llu), model [0x%llx +%llu)\n",
+				what, k, (unsigned long long)a->r[k].gfn,
 				(unsigned long long)a->r[k].npages, (unsigned long long)b->r[k].gfn,
 				(unsigned long long)b->r[k].npages);
 		assert_int_equal(a->r[k].gfn, b->r[k].gfn);
@@ -258,9 +258,9 @@ static void check_basic(const struct sevmig_pstate *ps, const struct model *m)
 	uint64_t sum[3] = { 0, 0, 0 };
 	for (uint8_t v = 1; v <= 2; v++) {
 		got.n = 0;
-		assert_int_equal(sevmig_pstate_walk(ps, 0, UINT64_MAX, (enum sevmig_page_state)v,
-						    rl_cb, &got),
-				 0);
+		assert_int_equal(
+		    sevmig_pstate_walk(ps, 0, UINT64_MAX, (enum sevmig_page_state)v, rl_cb, &got),
+		    0);
 		model_runs(m, v, 0, V, &want);
 		rl_equal(&got, &want, v == 2 ? "shared walk" : "private walk");
 		uint64_t largest = 0;
@@ -287,9 +287,8 @@ static void check_basic(const struct sevmig_pstate *ps, const struct model *m)
 	rand_range(&i, &n);
 	for (uint8_t v = 1; v <= 2; v++) {
 		got.n = 0;
-		assert_int_equal(sevmig_pstate_walk(ps, g_of(i), n, (enum sevmig_page_state)v, rl_cb,
-						    &got),
-				 0);
+		assert_int_equal(
+		    sevmig_pstate_walk(ps, g_of(i), n, (enum sevmig_page_state)v, rl_cb, &got), 0);
 		model_runs(m, v, i, n, &want);
 		rl_equal(&got, &want, "clipped walk");
 	}
@@ -300,7 +299,8 @@ static struct sevmig_pstate *empty_like(const struct model *m)
 	struct sevmig_pstate *ps;
 	assert_int_equal(sevmig_pstate_new(&ps), 0);
 	for (size_t s = 0; s < m->ns; s++)
-		assert_int_equal(sevmig_pstate_add_slot(ps, m->slots[s].gfn, m->slots[s].npages), 0);
+		assert_int_equal(sevmig_pstate_add_slot(ps, m->slots[s].gfn, m->slots[s].npages),
+				 0);
 	return ps;
 }
 
@@ -323,7 +323,7 @@ static void check_bitmap_range(const struct sevmig_pstate *ps, const struct mode
 		assert_int_equal(priv, model_get(m, g + k) != SH);
 	}
 	if (n % 8) {
-		uint8_t keep = (uint8_t)~((1u << (n % 8)) - 1);
+		uint8_t keep = (uint8_t) ~((1u << (n % 8)) - 1);
 		assert_int_equal(bm[len - 1] & keep, last & keep);
 	}
 	assert_int_equal(bm[len], guard);
@@ -433,9 +433,10 @@ static void op_hypercall(struct sevmig_pstate *ps, struct model *m)
 		assert_int_equal(sevmig_pstate_apply_hypercall(ps, gpa, 0, enc), -EINVAL);
 		return;
 	case 2:
-		assert_int_equal(sevmig_pstate_apply_hypercall(ps, (UINT64_MAX & ~0xfffull) - rnd(4) * 4096,
-							       1 + rnd(1u << 20), enc),
-				 -EINVAL);
+		assert_int_equal(
+		    sevmig_pstate_apply_hypercall(ps, (UINT64_MAX & ~0xfffull) - rnd(4) * 4096,
+						  1 + rnd(1u << 20), enc),
+		    -EINVAL);
 		return;
 	case 3:
 		/* from inside the top window past the 52-bit limit */
@@ -491,8 +492,8 @@ static void op_big(struct sevmig_pstate *ps, struct model *m)
 		uint64_t o = rnd(n), l = 1 + rnd(rnd(2) ? 3 : 70000);
 		l = l < n - o ? l : n - o;
 		uint8_t v = (uint8_t)(1 + rnd(2));
-		assert_int_equal(sevmig_pstate_set_range(ps, sl->gfn + o, l, (enum sevmig_page_state)v),
-				 0);
+		assert_int_equal(
+		    sevmig_pstate_set_range(ps, sl->gfn + o, l, (enum sevmig_page_state)v), 0);
 		model_set(m, i + o, l, v);
 	}
 }
@@ -564,9 +565,9 @@ static void op_apply(struct sevmig_pstate *ps, struct model *m)
 		for (int r = 0; r < 3; r++) {
 			uint64_t o = rnd(n), l = 1 + rnd(n - o);
 			uint8_t v = (uint8_t)(1 + rnd(2));
-			assert_int_equal(sevmig_pstate_set_range(d, g_of(i + o), l,
-								 (enum sevmig_page_state)v),
-					 0);
+			assert_int_equal(
+			    sevmig_pstate_set_range(d, g_of(i + o), l, (enum sevmig_page_state)v),
+			    0);
 			memset(dst + i + o, v, l);
 		}
 	}
@@ -668,7 +669,7 @@ static void op_from_bitmap(struct sevmig_pstate *ps, struct model *m)
 		for (int r = (int)rnd(20); r > 0; r--) {
 			uint64_t o = rnd(n), l = 1 + rnd(rnd(2) ? 70 : n - o);
 			for (uint64_t k = o; k < o + l && k < n; k++)
-				bm[k / 8] &= (uint8_t)~(1u << (k % 8));
+				bm[k / 8] &= (uint8_t) ~(1u << (k % 8));
 		}
 	}
 	assert_int_equal(sevmig_pstate_set_from_bitmap(ps, g_of(i), n, bm, len), 0);
@@ -790,10 +791,13 @@ static void check_pair(const struct sevmig_pstate *a, const struct model *ma,
 				e++;
 			assert_true(k < x.n);
 			if (x.c[k].gfn != g_of(j) || x.c[k].npages != e - j)
-				fprintf(stderr, "change %zu: [0x%llx +%llu) %d->%d, model [0x%llx +%llu) %d->%d\n",
+				fprintf(stderr,
+					"change %zu: [0x%llx +%llu) %d->%d, model [0x%llx +%llu) "
+					"%d->%d\n",
 					k, (unsigned long long)x.c[k].gfn,
 					(unsigned long long)x.c[k].npages, x.c[k].a, x.c[k].b,
-					(unsigned long long)g_of(j), (unsigned long long)(e - j), p, q);
+					(unsigned long long)g_of(j), (unsigned long long)(e - j), p,
+					q);
 			assert_int_equal(x.c[k].gfn, g_of(j));
 			assert_int_equal(x.c[k].npages, e - j);
 			assert_int_equal(x.c[k].a, p);

@@ -13,12 +13,12 @@
 #define MAX_RECS 4096
 
 struct fixture {
-	struct tguest g;        /* the source guest, final state */
-	struct ttarget tt;      /* the target platform's key */
-	struct tsink a, b;      /* two migrations of the same guest */
+	struct tguest g;   /* the source guest, final state */
+	struct ttarget tt; /* the target platform's key */
+	struct tsink a, b; /* two migrations of the same guest */
 	size_t offa[MAX_RECS], offb[MAX_RECS];
 	size_t na, nb;
-	struct tguest *snap;    /* snap[k]: target memory after records 0..k-1 */
+	struct tguest *snap; /* snap[k]: target memory after records 0..k-1 */
 };
 
 static struct fixture fx;
@@ -44,7 +44,7 @@ static void send_one(struct tu_rng *rng, struct tguest *g, struct tsink *out, bo
 			for (size_t k = 0; k < g->n; k++)
 				memset(dirty[k], 0, 8);
 		assert_int_equal(
-			sevmig_sender_send_dirty(s, g->ps, (const uint64_t *const *)dirty, &err), 0);
+		    sevmig_sender_send_dirty(s, g->ps, (const uint64_t *const *)dirty, &err), 0);
 	}
 	tg_dirty_free(g, dirty);
 	uint8_t vmsa[4096];
@@ -72,7 +72,7 @@ static int recv_into(const uint8_t *s, size_t len, struct tguest *t, unsigned wo
 {
 	tg_target(&fx.g, t, 0xcc);
 	struct sevmig_fw *fw = tt_new(&fx.tt, 2);
-	struct tsrc src = {s, len, 0, {0}};
+	struct tsrc src = { s, len, 0, { 0 } };
 	SEVMIG_OPTS(sevmig_receiver_opts, o, .workers = workers, .vmsa_dest = vmsa_dest);
 	struct sevmig_receiver *r;
 	sevmig_error_clear(err);
@@ -109,15 +109,15 @@ static void expect_refused(const char *what, int rc, const struct sevmig_error *
 			 (unsigned long long)err->index, k, err->message);
 	uint64_t bad = tg_diff(&fx.snap[k], t);
 	if (bad != UINT64_MAX)
-		fail_msg("%s: gfn 0x%llx differs from what the %zu records before wrote (%s)",
-			 what, (unsigned long long)bad, k, err->message);
+		fail_msg("%s: gfn 0x%llx differs from what the %zu records before wrote (%s)", what,
+			 (unsigned long long)bad, k, err->message);
 	tg_free(t);
 }
 
 static int setup(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("damage_setup")};
+	struct tu_rng rng = { tu_seed("damage_setup") };
 	memset(&fx, 0, sizeof(fx));
 	tt_init(&fx.tt);
 	tg_new(&rng, &fx.g, 3, 48);
@@ -126,7 +126,7 @@ static int setup(void **state)
 	fx.na = ts_records(fx.a.data, fx.a.len, fx.offa, MAX_RECS);
 	fx.nb = ts_records(fx.b.data, fx.b.len, fx.offb, MAX_RECS);
 	/* Every record type is there. */
-	bool seen[10] = {false};
+	bool seen[10] = { false };
 	for (size_t k = 0; k < fx.na; k++)
 		seen[sevmig__le16(fx.a.data + fx.offa[k]) % 10] = true;
 	for (int t = SEVMIG_REC_SESSION; t <= SEVMIG_REC_END; t++)
@@ -165,9 +165,9 @@ static int teardown(void **state)
 static void test_bit_flips(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("bit_flips")};
+	struct tu_rng rng = { tu_seed("bit_flips") };
 	uint8_t *s = malloc(fx.a.len);
-	unsigned per_type[16] = {0};
+	unsigned per_type[16] = { 0 };
 	for (int i = 0; i < 1000; i++) {
 		/* A record chosen uniformly, so that short types get their
 		 * share; now and then the stream header. */
@@ -199,7 +199,7 @@ static void test_bit_flips(void **state)
 static void test_truncation(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("truncation")};
+	struct tu_rng rng = { tu_seed("truncation") };
 	for (int i = 0; i < 100; i++) {
 		size_t cut = (size_t)tu_below(&rng, fx.a.len);
 		struct tguest t;
@@ -329,13 +329,13 @@ static void test_forged_packet(void **state)
 static void test_abort_damaged(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("abort_damaged")};
+	struct tu_rng rng = { tu_seed("abort_damaged") };
 	struct sevmig_fw *src = tfw_new(true, 0, 1);
 	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = fx.tt.pdh,
 		    .target_pdh_len = SEVMIG_CERT_SIZE);
 	struct sevmig_sender *s;
 	struct sevmig_error err;
-	struct tsink out = {0};
+	struct tsink out = { 0 };
 	assert_int_equal(sevmig_sender_new(src, fx.g.reg, fx.g.n, tsink_write, &out, &so, &s, &err),
 			 0);
 	assert_int_equal(sevmig_sender_send_all(s, fx.g.ps, &err), 0);

@@ -92,14 +92,14 @@ static void migrate_check(struct tu_rng *rng, const struct mopt *o)
 	struct sevmig_fw *tgt = tfw_new(false, 0, o->threads);
 	uint8_t pdh[SEVMIG_CERT_SIZE];
 	tfw_pdh(tgt, pdh);
-	struct tsink out = {0};
+	struct tsink out = { 0 };
 	struct sevmig_stream_counts sc;
 	uint8_t vmsa[4][4096];
 	send_guest(rng, &g, o, src, pdh, &out, &sc, vmsa, NULL);
 
 	tg_target(&g, &t, 0xcc);
-	struct vmsas vd = {.asked = 0};
-	struct tsrc srcb = {out.data, out.len, 0, {tu_next(rng) | 1}};
+	struct vmsas vd = { .asked = 0 };
+	struct tsrc srcb = { out.data, out.len, 0, { tu_next(rng) | 1 } };
 	SEVMIG_OPTS(sevmig_receiver_opts, ro, .workers = o->rw, .vmsa_dest = vmsa_dest,
 		    .vmsa_arg = &vd);
 	struct sevmig_receiver *r;
@@ -144,21 +144,21 @@ static void migrate_check(struct tu_rng *rng, const struct mopt *o)
 static void test_matrix(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("e2e_matrix")};
-	static const int levels[] = {0, 3};
-	static const unsigned workers[][2] = {{0, 0}, {1, 1}, {3, 2}};
-	static const unsigned batches[] = {1, 7, 256};
+	struct tu_rng rng = { tu_seed("e2e_matrix") };
+	static const int levels[] = { 0, 3 };
+	static const unsigned workers[][2] = { { 0, 0 }, { 1, 1 }, { 3, 2 } };
+	static const unsigned batches[] = { 1, 7, 256 };
 	for (int li = 0; li < 2; li++)
 		for (int wi = 0; wi < 3; wi++)
 			for (int bi = 0; bi < 3; bi++)
 				for (unsigned threads = 1; threads <= 4; threads += 3) {
-					struct mopt o = {.zlevel = levels[li],
-							 .sw = workers[wi][0],
-							 .rw = workers[wi][1],
-							 .batch = batches[bi],
-							 .threads = threads,
-							 .rounds = 3,
-							 .flip = true};
+					struct mopt o = { .zlevel = levels[li],
+							  .sw = workers[wi][0],
+							  .rw = workers[wi][1],
+							  .batch = batches[bi],
+							  .threads = threads,
+							  .rounds = 3,
+							  .flip = true };
 					migrate_check(&rng, &o);
 				}
 }
@@ -166,10 +166,12 @@ static void test_matrix(void **state)
 static void test_single_pass(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("e2e_single_pass")};
+	struct tu_rng rng = { tu_seed("e2e_single_pass") };
 	for (int i = 0; i < 6; i++) {
-		struct mopt o = {.zlevel = i % 2 ? 1 : 0, .sw = (unsigned)i % 3, .rw = (unsigned)i % 2,
-				 .threads = 2};
+		struct mopt o = { .zlevel = i % 2 ? 1 : 0,
+				  .sw = (unsigned)i % 3,
+				  .rw = (unsigned)i % 2,
+				  .threads = 2 };
 		migrate_check(&rng, &o);
 	}
 }
@@ -177,8 +179,8 @@ static void test_single_pass(void **state)
 static void test_many_rounds_no_flip(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("e2e_rounds")};
-	struct mopt o = {.zlevel = 3, .sw = 2, .rw = 2, .threads = 4, .rounds = 8};
+	struct tu_rng rng = { tu_seed("e2e_rounds") };
+	struct mopt o = { .zlevel = 3, .sw = 2, .rw = 2, .threads = 4, .rounds = 8 };
 	migrate_check(&rng, &o);
 	o.flip = true;
 	o.slots = 6;
@@ -188,9 +190,15 @@ static void test_many_rounds_no_flip(void **state)
 static void test_sev_es(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("e2e_sev_es")};
-	struct mopt o = {.zlevel = 3, .sw = 2, .rw = 1, .threads = 2, .rounds = 2, .flip = true,
-			 .policy = SEVMIG_POLICY_ES | SEVMIG_POLICY_NOKS, .nvcpu = 4};
+	struct tu_rng rng = { tu_seed("e2e_sev_es") };
+	struct mopt o = { .zlevel = 3,
+			  .sw = 2,
+			  .rw = 1,
+			  .threads = 2,
+			  .rounds = 2,
+			  .flip = true,
+			  .policy = SEVMIG_POLICY_ES | SEVMIG_POLICY_NOKS,
+			  .nvcpu = 4 };
 	migrate_check(&rng, &o);
 }
 
@@ -199,7 +207,7 @@ static void test_sev_es(void **state)
 static void test_split_pstate(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("e2e_split_pstate")};
+	struct tu_rng rng = { tu_seed("e2e_split_pstate") };
 	struct tguest g, t;
 	tg_new(&rng, &g, 3, 3000);
 	/* Every other page shared. */
@@ -213,7 +221,7 @@ static void test_split_pstate(void **state)
 	struct ttarget tt;
 	tt_init(&tt);
 	const uint8_t *pdh = tt.pdh;
-	struct tsink out = {0};
+	struct tsink out = { 0 };
 	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
 		    .workers = 2, .zstd_level = 0);
 	struct sevmig_sender *s;
@@ -229,11 +237,12 @@ static void test_split_pstate(void **state)
 	/* Flip every third page: a DELTA too large for one record. */
 	for (size_t k = 0; k < g.n; k++)
 		for (uint64_t i = 0; i < g.reg[k].size >> 12; i += 3)
-			assert_int_equal(sevmig_pstate_set_range(g.ps, (g.reg[k].gpa >> 12) + i, 1,
-								 sevmig_pstate_get(g.ps, (g.reg[k].gpa >> 12) + i) ==
-										 SEVMIG_PAGE_SHARED
-									 ? SEVMIG_PAGE_PRIVATE
-									 : SEVMIG_PAGE_SHARED),
+			assert_int_equal(sevmig_pstate_set_range(
+					     g.ps, (g.reg[k].gpa >> 12) + i, 1,
+					     sevmig_pstate_get(g.ps, (g.reg[k].gpa >> 12) + i) ==
+						     SEVMIG_PAGE_SHARED
+						 ? SEVMIG_PAGE_PRIVATE
+						 : SEVMIG_PAGE_SHARED),
 					 0);
 	if (sevmig_sender_send_dirty(s, g.ps, NULL, &err))
 		fail_msg("send_dirty: %s", err.message);
@@ -261,11 +270,11 @@ static void test_deterministic(void **state)
 {
 	(void)state;
 	uint64_t seed = tu_seed("e2e_deterministic");
-	static const uint8_t uuid[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	static const uint8_t uuid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 	struct tsink outs[3];
-	static const unsigned w[3] = {0, 1, 4};
+	static const unsigned w[3] = { 0, 1, 4 };
 	for (int i = 0; i < 3; i++) {
-		struct tu_rng rng = {seed};
+		struct tu_rng rng = { seed };
 		struct tguest g;
 		tg_new(&rng, &g, 3, 400);
 		struct sevmig_fw *src = tfw_new(true, 0, 4);
@@ -274,11 +283,11 @@ static void test_deterministic(void **state)
 		const uint8_t *pdh = tt.pdh;
 		memset(&outs[i], 0, sizeof(outs[i]));
 		struct sevmig_stream_counts sc;
-		struct mopt o = {.zlevel = 3, .sw = w[i], .batch = 16, .rounds = 2, .flip = true};
+		struct mopt o = { .zlevel = 3, .sw = w[i], .batch = 16, .rounds = 2, .flip = true };
 		uint8_t vm[4][4096];
 		send_guest(&rng, &g, &o, src, pdh, &outs[i], &sc, vm, uuid);
 		sevmig_fw_free(src);
-			tg_free(&g);
+		tg_free(&g);
 	}
 	size_t offa[4096], offb[4096];
 	size_t na = ts_records(outs[0].data, outs[0].len, offa, 4096);
@@ -335,9 +344,9 @@ static void after_cancel(struct tu_rng *rng, struct tguest *g, struct sevmig_fw 
 	struct ttarget tt2;
 	tt_init(&tt2);
 	const uint8_t *pdh = tt2.pdh;
-	struct tsink again = {0};
+	struct tsink again = { 0 };
 	struct sevmig_stream_counts sc;
-	struct mopt o = {.zlevel = 1, .sw = 2, .rounds = 1, .flip = true};
+	struct mopt o = { .zlevel = 1, .sw = 2, .rounds = 1, .flip = true };
 	uint8_t vm[4][4096];
 	send_guest(rng, g, &o, src, pdh, &again, &sc, vm, NULL);
 	struct tguest t;
@@ -353,7 +362,7 @@ static void after_cancel(struct tu_rng *rng, struct tguest *g, struct sevmig_fw 
 static void test_cancel_progress(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("cancel_progress")};
+	struct tu_rng rng = { tu_seed("cancel_progress") };
 	for (unsigned workers = 0; workers <= 3; workers += 3) {
 		for (uint64_t at = 1; at < 12; at += 5) {
 			struct tguest g;
@@ -362,15 +371,17 @@ static void test_cancel_progress(void **state)
 			struct ttarget tt;
 			tt_init(&tt);
 			const uint8_t *pdh = tt.pdh;
-			struct tsink out = {0};
-			struct cancel_at ca = {at};
+			struct tsink out = { 0 };
+			struct cancel_at ca = { at };
 			SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh,
-				    .target_pdh_len = SEVMIG_CERT_SIZE, .workers = workers, .batch_pages = 8,
-				    .progress = cancel_progress, .progress_arg = &ca);
+				    .target_pdh_len = SEVMIG_CERT_SIZE, .workers = workers,
+				    .batch_pages = 8, .progress = cancel_progress,
+				    .progress_arg = &ca);
 			struct sevmig_sender *s;
 			struct sevmig_error err;
 			assert_int_equal(
-				sevmig_sender_new(src, g.reg, g.n, tsink_write, &out, &so, &s, &err), 0);
+			    sevmig_sender_new(src, g.reg, g.n, tsink_write, &out, &so, &s, &err),
+			    0);
 			assert_int_equal(sevmig_sender_send_all(s, g.ps, &err), -ECANCELED);
 			assert_int_equal(err.code, -ECANCELED);
 			/* A cancelled sender stays cancelled. */
@@ -379,7 +390,7 @@ static void test_cancel_progress(void **state)
 			after_cancel(&rng, &g, src, &tt, &out, true);
 			free(out.data);
 			sevmig_fw_free(src);
-					tg_free(&g);
+			tg_free(&g);
 		}
 	}
 }
@@ -413,7 +424,7 @@ static int thread_sink_write(void *arg, const void *buf, size_t len)
 static void test_cancel_thread(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("cancel_thread")};
+	struct tu_rng rng = { tu_seed("cancel_thread") };
 	for (unsigned workers = 0; workers <= 2; workers++) {
 		struct tguest g;
 		tg_new(&rng, &g, 3, 300);
@@ -421,12 +432,14 @@ static void test_cancel_thread(void **state)
 		struct ttarget tt;
 		tt_init(&tt);
 		const uint8_t *pdh = tt.pdh;
-		struct thread_sink ts = {.at = 20000 + tu_below(&rng, 200000)};
-		SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
-			    .workers = workers, .batch_pages = 4);
+		struct thread_sink ts = { .at = 20000 + tu_below(&rng, 200000) };
+		SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh,
+			    .target_pdh_len = SEVMIG_CERT_SIZE, .workers = workers,
+			    .batch_pages = 4);
 		struct sevmig_error err;
 		assert_int_equal(
-			sevmig_sender_new(src, g.reg, g.n, thread_sink_write, &ts, &so, &ts.s, &err), 0);
+		    sevmig_sender_new(src, g.reg, g.n, thread_sink_write, &ts, &so, &ts.s, &err),
+		    0);
 		int rc = sevmig_sender_send_all(ts.s, g.ps, &err);
 		if (ts.fired) {
 			assert_int_equal(rc, -ECANCELED);
@@ -441,7 +454,7 @@ static void test_cancel_thread(void **state)
 		after_cancel(&rng, &g, src, &tt, &ts.out, true);
 		free(ts.out.data);
 		sevmig_fw_free(src);
-			tg_free(&g);
+		tg_free(&g);
 	}
 }
 
@@ -449,14 +462,14 @@ static void test_cancel_thread(void **state)
 static void test_cancel_free(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("cancel_free")};
+	struct tu_rng rng = { tu_seed("cancel_free") };
 	struct tguest g;
 	tg_new(&rng, &g, 2, 100);
 	struct sevmig_fw *src = tfw_new(true, 0, 2);
 	struct ttarget tt;
 	tt_init(&tt);
 	const uint8_t *pdh = tt.pdh;
-	struct tsink out = {0};
+	struct tsink out = { 0 };
 	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
 		    .workers = 2);
 	struct sevmig_sender *s;
@@ -474,7 +487,7 @@ static void test_cancel_free(void **state)
 static void test_write_error(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("write_error")};
+	struct tu_rng rng = { tu_seed("write_error") };
 	for (unsigned workers = 0; workers <= 2; workers += 2) {
 		struct tguest g;
 		tg_new(&rng, &g, 2, 200);
@@ -482,13 +495,14 @@ static void test_write_error(void **state)
 		struct ttarget tt;
 		tt_init(&tt);
 		const uint8_t *pdh = tt.pdh;
-		struct tsink out = {.fail_after = 10000 + tu_below(&rng, 50000)};
-		SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
-			    .workers = workers, .batch_pages = 8);
+		struct tsink out = { .fail_after = 10000 + tu_below(&rng, 50000) };
+		SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh,
+			    .target_pdh_len = SEVMIG_CERT_SIZE, .workers = workers,
+			    .batch_pages = 8);
 		struct sevmig_sender *s;
 		struct sevmig_error err;
 		assert_int_equal(
-			sevmig_sender_new(src, g.reg, g.n, tsink_write, &out, &so, &s, &err), 0);
+		    sevmig_sender_new(src, g.reg, g.n, tsink_write, &out, &so, &s, &err), 0);
 		assert_int_equal(sevmig_sender_send_all(s, g.ps, &err), -EPIPE);
 		assert_non_null(strstr(err.message, "writing the stream failed"));
 		sevmig_sender_free(s);
@@ -497,14 +511,14 @@ static void test_write_error(void **state)
 		after_cancel(&rng, &g, src, &tt, &out, false);
 		free(out.data);
 		sevmig_fw_free(src);
-			tg_free(&g);
+		tg_free(&g);
 	}
 }
 
 /* ---- the receiver's refusals -------------------------------------------- */
 
-static void make_stream(struct tu_rng *rng, struct tguest *g, struct ttarget *tt,
-			struct tsink *out, int zlevel)
+static void make_stream(struct tu_rng *rng, struct tguest *g, struct ttarget *tt, struct tsink *out,
+			int zlevel)
 {
 	tg_new(rng, g, 3, 200);
 	struct sevmig_fw *src = tfw_new(true, 0, 2);
@@ -512,7 +526,7 @@ static void make_stream(struct tu_rng *rng, struct tguest *g, struct ttarget *tt
 	const uint8_t *pdh = tt->pdh;
 	memset(out, 0, sizeof(*out));
 	struct sevmig_stream_counts sc;
-	struct mopt o = {.zlevel = zlevel, .rounds = 1, .flip = true};
+	struct mopt o = { .zlevel = zlevel, .rounds = 1, .flip = true };
 	uint8_t vm[4][4096];
 	send_guest(rng, g, &o, src, pdh, out, &sc, vm, NULL);
 	sevmig_fw_free(src);
@@ -521,7 +535,7 @@ static void make_stream(struct tu_rng *rng, struct tguest *g, struct ttarget *tt
 static void test_header_mismatch(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("header_mismatch")};
+	struct tu_rng rng = { tu_seed("header_mismatch") };
 	struct tguest g, t;
 	struct tsink out;
 	struct ttarget tt;
@@ -537,8 +551,8 @@ static void test_header_mismatch(void **state)
 
 	/* Another migration's UUID. */
 	struct sevmig_fw *fw = tt_new(&tt, 1);
-	struct tsrc src = {out.data, out.len, 0, {0}};
-	uint8_t other[16] = {9};
+	struct tsrc src = { out.data, out.len, 0, { 0 } };
+	uint8_t other[16] = { 9 };
 	SEVMIG_OPTS(sevmig_receiver_opts, o, .expect_uuid = other);
 	struct sevmig_receiver *r;
 	assert_int_equal(sevmig_receiver_new(fw, t.reg, t.n, tsrc_read, &src, &o, &r, &err), 0);
@@ -569,7 +583,7 @@ static void test_header_mismatch(void **state)
 static void test_dry_run(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("dry_run")};
+	struct tu_rng rng = { tu_seed("dry_run") };
 	struct tguest g;
 	struct tsink out;
 	struct ttarget tt;
@@ -591,12 +605,12 @@ static void test_dry_run(void **state)
 		}
 		for (unsigned workers = 0; workers <= 2; workers += 2) {
 			struct sevmig_fw *fw = tt_new(&tt, 2);
-			struct tsrc src = {s, out.len, 0, {0}};
+			struct tsrc src = { s, out.len, 0, { 0 } };
 			SEVMIG_OPTS(sevmig_receiver_opts, o, .dry_run = true, .workers = workers);
 			struct sevmig_receiver *r;
 			struct sevmig_error err;
 			assert_int_equal(
-				sevmig_receiver_new(fw, NULL, 0, tsrc_read, &src, &o, &r, &err), 0);
+			    sevmig_receiver_new(fw, NULL, 0, tsrc_read, &src, &o, &r, &err), 0);
 			int rc = sevmig_receiver_run(r, &err);
 			if (!tamper) {
 				if (rc)
@@ -632,8 +646,8 @@ static void *pipe_sender(void *arg)
 		    .target_pdh_len = SEVMIG_CERT_SIZE, .workers = 2, .zstd_level = 1);
 	struct sevmig_sender *s;
 	struct sevmig_error err;
-	p->rc = sevmig_sender_new(p->src, p->g->reg, p->g->n, sevmig_write_fd,
-				  SEVMIG_FD_ARG(p->fd), &so, &s, &err);
+	p->rc = sevmig_sender_new(p->src, p->g->reg, p->g->n, sevmig_write_fd, SEVMIG_FD_ARG(p->fd),
+				  &so, &s, &err);
 	if (p->rc == 0)
 		p->rc = sevmig_sender_send_all(s, p->g->ps, &err);
 	if (p->rc == 0)
@@ -646,7 +660,7 @@ static void *pipe_sender(void *arg)
 static void test_pipe_nonblocking(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("pipe")};
+	struct tu_rng rng = { tu_seed("pipe") };
 	struct tguest g, t;
 	tg_new(&rng, &g, 3, 400);
 	tg_target(&g, &t, 0xcc);
@@ -660,7 +674,7 @@ static void test_pipe_nonblocking(void **state)
 	fcntl(fds[0], F_SETFL, O_NONBLOCK);
 	fcntl(fds[1], F_SETFL, O_NONBLOCK);
 	fcntl(fds[1], F_SETPIPE_SZ, 4096);
-	struct pipe_send ps = {&g, src, pdh, fds[1], -1};
+	struct pipe_send ps = { &g, src, pdh, fds[1], -1 };
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, pipe_sender, &ps), 0);
 	SEVMIG_OPTS(sevmig_receiver_opts, o, .workers = 1);
@@ -689,13 +703,13 @@ static void test_pipe_nonblocking(void **state)
 static void test_bad_arguments(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("bad_arguments")};
+	struct tu_rng rng = { tu_seed("bad_arguments") };
 	struct tguest g;
 	tg_new(&rng, &g, 2, 50);
 	struct sevmig_fw *src = tfw_new(true, 0, 1);
 	uint8_t pdh[SEVMIG_CERT_SIZE];
 	tfw_pdh(src, pdh);
-	struct tsink out = {0};
+	struct tsink out = { 0 };
 	struct sevmig_sender *s;
 	struct sevmig_error err;
 	/* No target certificate. */
@@ -703,7 +717,7 @@ static void test_bad_arguments(void **state)
 			 -EINVAL);
 	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE);
 	/* Overlapping regions. */
-	struct sevmig_mem_region bad[2] = {g.reg[0], g.reg[0]};
+	struct sevmig_mem_region bad[2] = { g.reg[0], g.reg[0] };
 	assert_int_equal(sevmig_sender_new(src, bad, 2, tsink_write, &out, &so, &s, &err), -EINVAL);
 	assert_non_null(strstr(err.message, "overlap"));
 	/* Unaligned. */
@@ -730,7 +744,7 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(sevmig_sender_finish(s, &err), -EPROTO);
 	sevmig_sender_free(s);
 	/* SEND_START refused (a target certificate that is not one). */
-	uint8_t junk[SEVMIG_CERT_SIZE] = {0};
+	uint8_t junk[SEVMIG_CERT_SIZE] = { 0 };
 	so.target_pdh = junk;
 	assert_int_equal(sevmig_sender_new(src, g.reg, g.n, tsink_write, &out, &so, &s, &err), 0);
 	assert_true(sevmig_sender_send_all(s, g.ps, &err) < 0);

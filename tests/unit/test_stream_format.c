@@ -9,18 +9,18 @@
 
 #include <zstd.h>
 
-static const uint8_t UUID_A[16] = {0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe,
-				   0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
-static const uint8_t UUID_B[16] = {0xaa, 0xbb, 0xcc, 0xdd, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+static const uint8_t UUID_A[16] = { 0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe,
+				    0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef };
+static const uint8_t UUID_B[16] = { 0xaa, 0xbb, 0xcc, 0xdd, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
 
-static const struct sevmig_range SLOTS[2] = {{0x100, 64}, {0x1000, 32}};
+static const struct sevmig_range SLOTS[2] = { { 0x100, 64 }, { 0x1000, 32 } };
 
 /* ---- CRC32C: the instruction and the table agree ------------------------ */
 
 static void test_crc32c_paths(void **state)
 {
 	(void)state;
-	struct tu_rng rng = {tu_seed("crc32c_paths")};
+	struct tu_rng rng = { tu_seed("crc32c_paths") };
 	/* The check value of CRC-32/ISCSI. */
 	assert_int_equal(sevmig__crc32c_sw(0, "123456789", 9), 0xE3069283u);
 	assert_int_equal(sevmig__crc32c(0, "123456789", 9), 0xE3069283u);
@@ -33,9 +33,9 @@ static void test_crc32c_paths(void **state)
 				 sevmig__crc32c_sw(seed, buf + off, len));
 		/* Extending equals one pass. */
 		size_t cut = len ? (size_t)tu_below(&rng, len) : 0;
-		assert_int_equal(sevmig__crc32c(sevmig__crc32c(0, buf + off, cut), buf + off + cut,
-						len - cut),
-				 sevmig__crc32c_sw(0, buf + off, len));
+		assert_int_equal(
+		    sevmig__crc32c(sevmig__crc32c(0, buf + off, cut), buf + off + cut, len - cut),
+		    sevmig__crc32c_sw(0, buf + off, len));
 	}
 	if (!sevmig__crc32c_hw_available())
 		print_message("note: no SSE4.2 here; both calls used the table\n");
@@ -45,13 +45,13 @@ static void test_crc32c_paths(void **state)
 
 enum variant {
 	V_PLAIN = 0,
-	V_ES_VMSA,      /* ES policy, VMSA record before END */
-	V_VMSA_NOT_ES,  /* VMSA record in a non-ES stream */
-	V_SKIPPABLE,    /* an unknown skippable record after SESSION */
-	V_ABORT,        /* SESSION, ABORT */
-	V_FULL_SHORT,   /* FULL covering one page too few */
-	V_FULL_SPLIT,   /* FULL in two parts */
-	V_ZSTD_SIZE,    /* PLAIN frame with the wrong content size */
+	V_ES_VMSA,     /* ES policy, VMSA record before END */
+	V_VMSA_NOT_ES, /* VMSA record in a non-ES stream */
+	V_SKIPPABLE,   /* an unknown skippable record after SESSION */
+	V_ABORT,       /* SESSION, ABORT */
+	V_FULL_SHORT,  /* FULL covering one page too few */
+	V_FULL_SPLIT,  /* FULL in two parts */
+	V_ZSTD_SIZE,   /* PLAIN frame with the wrong content size */
 	V_ENC_AFTER_VMSA,
 	V_END_NO_ROUND, /* pages after the last ROUND, then END */
 };
@@ -120,7 +120,7 @@ static uint8_t *build(enum variant v, const uint8_t uuid[16], size_t *len)
 	} else {
 		tb_pstate(&b, SEVMIG_PSTATE_FULL, 0x100, 0x1020, m);
 	}
-	uint64_t e1[3] = {0x100, 0x101, 0x1010};
+	uint64_t e1[3] = { 0x100, 0x101, 0x1010 };
 	tb_enc(&b, e1, 3);
 	uint8_t page[4096];
 	for (int i = 0; i < 4096; i++)
@@ -132,9 +132,9 @@ static uint8_t *build(enum variant v, const uint8_t uuid[16], size_t *len)
 		two[i] = (uint8_t)(i / 64);
 	size_t fl = ZSTD_compress(frame, sizeof(frame), two, v == V_ZSTD_SIZE ? 4096 : 8192, 3);
 	assert_false(ZSTD_isError(fl));
-	uint64_t p2[2] = {0x111, 0x112};
+	uint64_t p2[2] = { 0x111, 0x112 };
 	tb_plain(&b, p2, 2, SEVMIG_CODEC_ZSTD, frame, (uint32_t)fl);
-	struct sevmig_range z[2] = {{0x113, 3}, {0x1000, 8}};
+	struct sevmig_range z[2] = { { 0x113, 3 }, { 0x1000, 8 } };
 	tb_zero(&b, z, 2);
 	tb_round(&b);
 	struct sevmig_pstate *d;
@@ -166,10 +166,10 @@ static void test_read_valid(void **state)
 	(void)state;
 	size_t len;
 	uint8_t *s = build(V_PLAIN, UUID_A, &len);
-	struct tu_rng rng = {tu_seed("read_valid")};
+	struct tu_rng rng = { tu_seed("read_valid") };
 	/* Any way the bytes arrive gives the same records. */
 	for (int pass = 0; pass < 4; pass++) {
-		struct tsrc src = {s, len, 0, {pass ? tu_next(&rng) | 1 : 0}};
+		struct tsrc src = { s, len, 0, { pass ? tu_next(&rng) | 1 : 0 } };
 		struct sevmig_stream_reader *r;
 		assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, NULL, &r), 0);
 		struct sevmig_error err;
@@ -180,9 +180,10 @@ static void test_read_valid(void **state)
 		assert_int_equal(h.slots[1].gfn, 0x1000);
 		assert_memory_equal(h.uuid, UUID_A, 16);
 		static const uint16_t types[] = {
-			SEVMIG_REC_SESSION, SEVMIG_REC_PSTATE, SEVMIG_REC_ENC,   SEVMIG_REC_PLAIN,
+			SEVMIG_REC_SESSION, SEVMIG_REC_PSTATE, SEVMIG_REC_ENC,	 SEVMIG_REC_PLAIN,
 			SEVMIG_REC_PLAIN,   SEVMIG_REC_ZERO,   SEVMIG_REC_ROUND, SEVMIG_REC_PSTATE,
-			SEVMIG_REC_ENC,     SEVMIG_REC_PLAIN,  SEVMIG_REC_ROUND, SEVMIG_REC_END};
+			SEVMIG_REC_ENC,	    SEVMIG_REC_PLAIN,  SEVMIG_REC_ROUND, SEVMIG_REC_END
+		};
 		struct sevmig_record_info info;
 		uint64_t off = h.header_len;
 		for (unsigned i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
@@ -218,7 +219,7 @@ static void test_record_details(void **state)
 	(void)state;
 	size_t len;
 	uint8_t *s = build(V_PLAIN, UUID_A, &len);
-	struct tsrc src = {s, len, 0, {0}};
+	struct tsrc src = { s, len, 0, { 0 } };
 	struct sevmig_stream_reader *r;
 	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, NULL, &r), 0);
 	struct sevmig_record_info info;
@@ -267,15 +268,15 @@ static void test_variants(void **state)
 		const char *msg;
 		uint64_t index;
 	} cases[] = {
-		{V_ES_VMSA, 0, NULL, 0},
-		{V_SKIPPABLE, 0, NULL, 0},
-		{V_FULL_SPLIT, 0, NULL, 0},
-		{V_VMSA_NOT_ES, -EPROTO, "not SEV-ES", 11},
-		{V_ABORT, -ECANCELED, "aborted the migration at record 1 (cancelled): stop!", 1},
-		{V_FULL_SHORT, -EBADMSG, "covers 95 pages; the memslots have 96", 1},
-		{V_ZSTD_SIZE, -EBADMSG, "declares 4096 bytes", 4},
-		{V_ENC_AFTER_VMSA, -EPROTO, "after a VMSA", 13},
-		{V_END_NO_ROUND, -EPROTO, "not closed by a ROUND", 12},
+		{ V_ES_VMSA, 0, NULL, 0 },
+		{ V_SKIPPABLE, 0, NULL, 0 },
+		{ V_FULL_SPLIT, 0, NULL, 0 },
+		{ V_VMSA_NOT_ES, -EPROTO, "not SEV-ES", 11 },
+		{ V_ABORT, -ECANCELED, "aborted the migration at record 1 (cancelled): stop!", 1 },
+		{ V_FULL_SHORT, -EBADMSG, "covers 95 pages; the memslots have 96", 1 },
+		{ V_ZSTD_SIZE, -EBADMSG, "declares 4096 bytes", 4 },
+		{ V_ENC_AFTER_VMSA, -EPROTO, "after a VMSA", 13 },
+		{ V_END_NO_ROUND, -EPROTO, "not closed by a ROUND", 12 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t len;
@@ -288,7 +289,7 @@ static void test_variants(void **state)
 			fail_msg("variant %d: rc %d (want %d), index %llu: %s", cases[i].v, rc,
 				 cases[i].rc, (unsigned long long)err.index, err.message);
 		if (cases[i].v == V_SKIPPABLE) {
-			struct tsrc src = {s, len, 0, {0}};
+			struct tsrc src = { s, len, 0, { 0 } };
 			struct sevmig_stream_reader *r;
 			assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, NULL, &r), 0);
 			struct sevmig_record_info info;
@@ -318,43 +319,46 @@ static void test_rejections(void **state)
 {
 	(void)state;
 	const struct mut muts[] = {
-		/* 0 */ {"bad magic", -EBADMSG, "bad magic", 0},
-		/* 1 */ {"major version 2", -EPROTO, "version 2.0 is not supported", 0},
-		/* 2 */ {"header damaged", -EBADMSG, "stream header CRC mismatch", 0},
-		/* 3 */ {"reserved header flag", -EBADMSG, "reserved header flags", 0},
-		/* 4 */ {"page size", -EBADMSG, "page size 8192", 0},
-		/* 5 */ {"overlapping memslots", -EBADMSG, "overlaps", 0},
-		/* 6 */ {"record header damaged", -EBADMSG, "header CRC mismatch", 2},
-		/* 7 */ {"payload damaged", -EBADMSG, "record CRC mismatch", 3},
-		/* 8 */ {"sequence gap", -EPROTO, "sequence number 7, expected 3", 3},
-		/* 9 */ {"unknown mandatory type", -EPROTO, "unknown type 42", 6},
-		/* 10 */ {"gfn outside memslots", -EBADMSG, "gfn 0x200 is outside every memslot", 2},
-		/* 11 */ {"ENC page shared", -EBADMSG, "gfn 0x110 is shared", 2},
-		/* 12 */ {"PLAIN page private", -EBADMSG, "gfn 0x105 is private", 3},
-		/* 13 */ {"ZERO run over a private page", -EBADMSG, "gfn 0x10f is private", 5},
-		/* 14 */ {"ZERO run across memslots", -EBADMSG, "not inside one memslot", 5},
-		/* 15 */ {"gfns not increasing", -EBADMSG, "not strictly increasing at entry 1", 2},
-		/* 16 */ {"zstd frame broken", -EBADMSG, "not a zstd frame", 4},
-		/* 17 */ {"ROUND counts", -EBADMSG, "round 0 counts ENC 4", 6},
-		/* 18 */ {"END counts", -EBADMSG, "END counts 5 ENC pages", 11},
-		/* 19 */ {"END digest", -EBADMSG, "SHA-256", 11},
-		/* 20 */ {"missing SESSION", -EPROTO, "missing SESSION", 0},
-		/* 21 */ {"second SESSION", -EPROTO, "a second SESSION", 1},
-		/* 22 */ {"pages before the full state", -EPROTO, "before the full page state", 2},
-		/* 23 */ {"bytes after END", -EPROTO, "data after END", 12},
-		/* 24 */ {"record after END", -EPROTO, "data after END", 12},
-		/* 25 */ {"duplicated record", -EPROTO, "sequence number 3, expected 4", 4},
-		/* 26 */ {"swapped records", -EPROTO, "sequence number 4, expected 3", 3},
-		/* 27 */ {"record from another stream", -EBADMSG, "another stream", 3},
-		/* 28 */ {"FULL after complete", -EPROTO, "after the full state was complete", 7},
-		/* 29 */ {"reserved record flags", -EBADMSG, "reserved flags 0x1", 2},
-		/* 30 */ {"payload length over the limit", -EBADMSG, "exceeds the limit", 2},
-		/* 31 */ {"raw PLAIN with short data", -EBADMSG, "payload of", 3},
-		/* 32 */ {"SESSION policy differs", -EBADMSG, "differs from the header", 0},
-		/* 33 */ {"round number", -EPROTO, "round 1, expected round 0", 6},
-		/* 34 */ {"reserved field in ENC", -EBADMSG, "reserved 1", 2},
-		/* 35 */ {"header tail not zero", -EBADMSG, "reserved header bytes", 0},
-		/* 36 */ {"empty input", -ENODATA, "the input is empty", 0},
+		/* 0 */ { "bad magic", -EBADMSG, "bad magic", 0 },
+		/* 1 */ { "major version 2", -EPROTO, "version 2.0 is not supported", 0 },
+		/* 2 */ { "header damaged", -EBADMSG, "stream header CRC mismatch", 0 },
+		/* 3 */ { "reserved header flag", -EBADMSG, "reserved header flags", 0 },
+		/* 4 */ { "page size", -EBADMSG, "page size 8192", 0 },
+		/* 5 */ { "overlapping memslots", -EBADMSG, "overlaps", 0 },
+		/* 6 */ { "record header damaged", -EBADMSG, "header CRC mismatch", 2 },
+		/* 7 */ { "payload damaged", -EBADMSG, "record CRC mismatch", 3 },
+		/* 8 */ { "sequence gap", -EPROTO, "sequence number 7, expected 3", 3 },
+		/* 9 */ { "unknown mandatory type", -EPROTO, "unknown type 42", 6 },
+		/* 10 */
+		{ "gfn outside memslots", -EBADMSG, "gfn 0x200 is outside every memslot", 2 },
+		/* 11 */ { "ENC page shared", -EBADMSG, "gfn 0x110 is shared", 2 },
+		/* 12 */ { "PLAIN page private", -EBADMSG, "gfn 0x105 is private", 3 },
+		/* 13 */ { "ZERO run over a private page", -EBADMSG, "gfn 0x10f is private", 5 },
+		/* 14 */ { "ZERO run across memslots", -EBADMSG, "not inside one memslot", 5 },
+		/* 15 */
+		{ "gfns not increasing", -EBADMSG, "not strictly increasing at entry 1", 2 },
+		/* 16 */ { "zstd frame broken", -EBADMSG, "not a zstd frame", 4 },
+		/* 17 */ { "ROUND counts", -EBADMSG, "round 0 counts ENC 4", 6 },
+		/* 18 */ { "END counts", -EBADMSG, "END counts 5 ENC pages", 11 },
+		/* 19 */ { "END digest", -EBADMSG, "SHA-256", 11 },
+		/* 20 */ { "missing SESSION", -EPROTO, "missing SESSION", 0 },
+		/* 21 */ { "second SESSION", -EPROTO, "a second SESSION", 1 },
+		/* 22 */
+		{ "pages before the full state", -EPROTO, "before the full page state", 2 },
+		/* 23 */ { "bytes after END", -EPROTO, "data after END", 12 },
+		/* 24 */ { "record after END", -EPROTO, "data after END", 12 },
+		/* 25 */ { "duplicated record", -EPROTO, "sequence number 3, expected 4", 4 },
+		/* 26 */ { "swapped records", -EPROTO, "sequence number 4, expected 3", 3 },
+		/* 27 */ { "record from another stream", -EBADMSG, "another stream", 3 },
+		/* 28 */ { "FULL after complete", -EPROTO, "after the full state was complete", 7 },
+		/* 29 */ { "reserved record flags", -EBADMSG, "reserved flags 0x1", 2 },
+		/* 30 */ { "payload length over the limit", -EBADMSG, "exceeds the limit", 2 },
+		/* 31 */ { "raw PLAIN with short data", -EBADMSG, "payload of", 3 },
+		/* 32 */ { "SESSION policy differs", -EBADMSG, "differs from the header", 0 },
+		/* 33 */ { "round number", -EPROTO, "round 1, expected round 0", 6 },
+		/* 34 */ { "reserved field in ENC", -EBADMSG, "reserved 1", 2 },
+		/* 35 */ { "header tail not zero", -EBADMSG, "reserved header bytes", 0 },
+		/* 36 */ { "empty input", -ENODATA, "the input is empty", 0 },
 	};
 	size_t olen;
 	uint8_t *orig = build(V_PLAIN, UUID_A, &olen);
@@ -485,8 +489,9 @@ static void test_rejections(void **state)
 			break;
 		case 30:
 			sevmig__put_le32(s + off[2] + 4, SEVMIG_STREAM_MAX_PAYLOAD + 1);
-			sevmig__put_le32(s + off[2] + 16,
-					 sevmig__crc32c(sevmig__crc32c(0, s + 24, 16), s + off[2], 16));
+			sevmig__put_le32(
+			    s + off[2] + 16,
+			    sevmig__crc32c(sevmig__crc32c(0, s + 24, 16), s + off[2], 16));
 			restamp = false;
 			break;
 		case 31:
@@ -534,7 +539,7 @@ static void test_truncation(void **state)
 	(void)state;
 	size_t len;
 	uint8_t *s = build(V_PLAIN, UUID_A, &len);
-	struct tu_rng rng = {tu_seed("truncation")};
+	struct tu_rng rng = { tu_seed("truncation") };
 	size_t off[32];
 	size_t n = ts_records(s, len, off, 32);
 	/* At every record boundary, then at random places. */
@@ -553,6 +558,62 @@ static void test_truncation(void **state)
 	free(s);
 }
 
+/* Memslots that touch: a page-state map may cover both with one slot. */
+static void test_touching_memslots(void **state)
+{
+	(void)state;
+	const struct sevmig_range slots[2] = { { 0x100, 0x40 }, { 0x140, 0x20 } };
+	struct tbuild b;
+	memset(&b, 0, sizeof(b));
+	tb_header(&b, UUID_A, 0, 0, slots, 2);
+	tb_session(&b, 0);
+	struct sevmig_pstate *m, *m2, *d;
+	assert_int_equal(sevmig_pstate_new(&m), 0);
+	assert_int_equal(sevmig_pstate_add_slot(m, 0x100, 0x40), 0);
+	assert_int_equal(sevmig_pstate_add_slot(m, 0x140, 0x20), 0);
+	tb_pstate(&b, SEVMIG_PSTATE_FULL, 0x100, 0x160, m);
+	tb_round(&b);
+	assert_int_equal(sevmig_pstate_clone(m, &m2), 0);
+	assert_int_equal(sevmig_pstate_set_range(m2, 0x13e, 4, SEVMIG_PAGE_SHARED), 0);
+	assert_int_equal(sevmig_pstate_delta(m, m2, &d), 0);
+	tb_pstate(&b, SEVMIG_PSTATE_DELTA, 0x100, 0x160, d);
+	/* A ZERO run may not cross from one memslot into the next. */
+	struct sevmig_range z[2] = { { 0x13e, 2 }, { 0x140, 2 } };
+	tb_zero(&b, z, 2);
+	tb_round(&b);
+	tb_end(&b);
+	ts_restamp(b.out.data, b.out.len, false);
+	struct sevmig_error err;
+	int rc = ts_verify(b.out.data, b.out.len, NULL, &err, NULL);
+	if (rc)
+		fail_msg("touching memslots: %d %s", rc, err.message);
+	/* The same run as one: refused. */
+	size_t off[16];
+	size_t n = ts_records(b.out.data, b.out.len, off, 16);
+	uint8_t *zp = b.out.data + off[n - 3] + 20;
+	sevmig__put_le32(zp, 1);
+	sevmig__put_le64(zp + 16, 4);
+	/* Shorten the record by one run: rebuild from a copy. */
+	size_t rl = off[n - 2] - off[n - 3];
+	uint8_t *t = malloc(b.out.len);
+	size_t len = off[n - 3];
+	memcpy(t, b.out.data, len);
+	memcpy(t + len, b.out.data + off[n - 3], 20 + 8 + 16);
+	sevmig__put_le32(t + len + 4, 8 + 16);
+	memset(t + len + 20 + 24, 0, 4);
+	len += 20 + 24 + 4;
+	memcpy(t + len, b.out.data + off[n - 3] + rl, b.out.len - off[n - 3] - rl);
+	len += b.out.len - off[n - 3] - rl;
+	ts_restamp(t, len, false);
+	assert_int_equal(ts_verify(t, len, NULL, &err, NULL), -EBADMSG);
+	assert_non_null(strstr(err.message, "not inside one memslot"));
+	free(t);
+	sevmig_pstate_free(m);
+	sevmig_pstate_free(m2);
+	sevmig_pstate_free(d);
+	free(b.out.data);
+}
+
 /* The reader stays dead after an error and repeats it. */
 static void test_sticky_error(void **state)
 {
@@ -560,7 +621,7 @@ static void test_sticky_error(void **state)
 	size_t len;
 	uint8_t *s = build(V_PLAIN, UUID_A, &len);
 	s[len / 2] ^= 1;
-	struct tsrc src = {s, len, 0, {0}};
+	struct tsrc src = { s, len, 0, { 0 } };
 	struct sevmig_stream_reader *r;
 	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, NULL, &r), 0);
 	struct sevmig_record_info info;
@@ -581,7 +642,7 @@ int main(void)
 		cmocka_unit_test(test_crc32c_paths),   cmocka_unit_test(test_read_valid),
 		cmocka_unit_test(test_record_details), cmocka_unit_test(test_variants),
 		cmocka_unit_test(test_rejections),     cmocka_unit_test(test_truncation),
-		cmocka_unit_test(test_sticky_error),
+		cmocka_unit_test(test_sticky_error),   cmocka_unit_test(test_touching_memslots),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

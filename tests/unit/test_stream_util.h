@@ -147,14 +147,14 @@ static inline void tb_header(struct tbuild *b, const uint8_t uuid[16], uint32_t 
 static inline void tb_rec(struct tbuild *b, uint16_t type, uint16_t flags, const void *p,
 			  uint32_t len)
 {
-	uint8_t h[TS_REC_HDR] = {0};
+	uint8_t h[TS_REC_HDR] = { 0 };
 	sevmig__put_le16(h, type);
 	sevmig__put_le16(h + 2, flags);
 	sevmig__put_le32(h + 4, len);
 	sevmig__put_le64(h + 8, b->seq++);
 	tsink_write(&b->out, h, sizeof(h));
 	tsink_write(&b->out, p, len);
-	uint8_t crc[4] = {0};
+	uint8_t crc[4] = { 0 };
 	tsink_write(&b->out, crc, 4);
 }
 
@@ -263,7 +263,7 @@ static inline void tb_vmsa(struct tbuild *b, uint32_t vcpu)
 
 static inline void tb_end(struct tbuild *b)
 {
-	uint8_t p[96] = {0};
+	uint8_t p[96] = { 0 };
 	sevmig__put_le64(p, b->seq);
 	sevmig__put_le64(p + 8, b->rounds);
 	sevmig__put_le64(p + 16, b->pstates);
@@ -278,7 +278,7 @@ static inline void tb_end(struct tbuild *b)
 static inline int ts_verify(const uint8_t *s, size_t len, const uint8_t *expect_uuid,
 			    struct sevmig_error *err, uint64_t *nrec)
 {
-	struct tsrc src = {s, len, 0, {0}};
+	struct tsrc src = { s, len, 0, { 0 } };
 	struct sevmig_stream_reader *r;
 	SEVMIG_OPTS(sevmig_reader_opts, o, .expect_uuid = expect_uuid);
 	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, &o, &r), 0);
@@ -339,7 +339,7 @@ static inline void tg_states(struct tu_rng *r, struct tguest *g)
 			if (len > np - i)
 				len = np - i;
 			enum sevmig_page_state st =
-				tu_below(r, 3) ? SEVMIG_PAGE_PRIVATE : SEVMIG_PAGE_SHARED;
+			    tu_below(r, 3) ? SEVMIG_PAGE_PRIVATE : SEVMIG_PAGE_SHARED;
 			assert_int_equal(sevmig_pstate_set_range(g->ps, base + i, len, st), 0);
 			i += len;
 		}
@@ -401,10 +401,9 @@ static inline void tg_run(struct tu_rng *r, struct tguest *g, uint64_t **dirty, 
 			if (len > np - i)
 				len = np - i;
 			enum sevmig_page_state st =
-				tu_below(r, 2) ? SEVMIG_PAGE_PRIVATE : SEVMIG_PAGE_SHARED;
-			assert_int_equal(sevmig_pstate_set_range(g->ps, (g->reg[k].gpa >> 12) + i,
-								 len, st),
-					 0);
+			    tu_below(r, 2) ? SEVMIG_PAGE_PRIVATE : SEVMIG_PAGE_SHARED;
+			assert_int_equal(
+			    sevmig_pstate_set_range(g->ps, (g->reg[k].gpa >> 12) + i, len, st), 0);
 		}
 	}
 }
@@ -509,7 +508,7 @@ static inline int ts_receive(const uint8_t *s, size_t len, const struct ttarget 
 			     struct sevmig_error *err, struct sevmig_pstate **ps)
 {
 	struct sevmig_fw *fw = tt_new(tt, threads);
-	struct tsrc src = {s, len, 0, {0}};
+	struct tsrc src = { s, len, 0, { 0 } };
 	SEVMIG_OPTS(sevmig_receiver_opts, o, .workers = workers);
 	struct sevmig_receiver *r;
 	int rc = sevmig_receiver_new(fw, t->reg, t->n, tsrc_read, &src, &o, &r, err);

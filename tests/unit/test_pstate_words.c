@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The word loops of the page-state map exist in three versions picked by
+ * the processor (portable, popcnt, AVX-512): each version this host can run
+ * must agree with a bit-by-bit count on random chunks, whatever version the
+ * rest of the tests happen to use here.
+ */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "pstate/pstate_impl.h"
+
+#define NW    SEVMIG__CHUNK_WORDS
+#define NBITS SEVMIG__CHUNK_PAGES
+
+static struct tu_rng rng;
+
+static bool bit(const uint64_t *w, uint32_t i)
+{
+	return (w[i / 64] >> (i % 64)) & 1;
+}
+
+/* Random words of some character: empty, full, sparse, dense, long runs. */
+static void fill(uint64_t *w, size_t n, int kind)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = tu_next(&rng);
+		switch (kind % 6) {
+		case 0:
+			v = 0;
+			break;
+		case 1:
+			v = ~UINT64_C(0);
+			break;
+		case 2:
+			v &= tu_next(&rng) & tu_next(&rng) & tu_next(&rng); /* sparse */
+			break;
+		case 3:
+			v = tu_below(&rng, 4) ? (tu_below(&rng, 2) ? 0 : ~UINT64_C(0))
+					      : v; /* runs */
+			break;
+		default:
+			break;
+		}
+		w[i] = v;
+	}
+}
+
+static void ref_count(const uint64_t *w, size_t n, uint64_t carry, uint32_t *card, uint32_t *runs)
+{
+	uint32_t c = 0, r = 0;
+	bool prev = carry;
+	for (uint32_t i = 0; i < n * 64; i++) {
+		bool b = bit(w, i);
+		c += b;
+		r += b && !prev;
+		prev = b;
+	}
+	*card = c;
+	*runs = r;
+}
+
+static void test_levels(void **state)
+{
+	(void)state;
+	rng.s = tu_seed("test_pstate_words");
+	int top = sevmig__words_level();
+	fprintf(stderr, "word loops: levels 0..%d run on this host\n", top);
+	static uint64_t x[NW], y[NW], out[NW], edges[NW / 64];
+	static uint8_t src[NW * 8];
+	static uint16_t runs[NBITS];
+	for (int round = 0; round < 60; round++) {
+		fill(x, NW, round);
+		fill(y, NW, round / 6);
+		uint32_t want_c, want_r, c, r;
+		/* counting any length, with and without a carry in */
+		size_t n = round % 3 ? NW : 1 + tu_below(&rng, NW);
+		uint64_t carry = round & 1;
+		ref_count(x, n, carry, &want_c, &want_r);
+		for (int lvl = 0; lvl <= top; lvl++) {
+			sevmig__words_count_at(lvl, x, n, carry, &c, &r);
+			assert_int_equal(c, want_c);
+			assert_int_equal(r, want_r);
+		}
+		/* the operations */
+		for (int op = SEVMIG__OR; op <= SEVMIG__ANDNOT; op++) {
+			uint64_t want[NW];
+			for (size_t i = 0; i < NW; i++)
+				want[i] = op == SEVMIG__OR    ? x[i] | y[i]
+					  : op == SEVMIG__AND ? x[i] & y[i]
+							      : x[i] & ~y[i];
+			ref_count(want, NW, 0, &want_c, &want_r);
+			for (int lvl = 0; lvl <= top; lvl++) {
+				sevmig__words_op_at(lvl, (enum sevmig__op)op, x, y, out, &c, &r);
+				assert_memory_equal(out, want, sizeof(want));
+				assert_int_equal(c, want_c);
+				assert_int_equal(r, want_r);
+			}
+		}
+		/* storing inverted, any length */
+		for (int lvl = 0; lvl <= top; lvl++) {
+			size_t cnt = tu_below(&rng, NW + 1);
+			memset(src, 0x33, sizeof(src));
+			sevmig__words_store_inv_at(lvl, src, x, cnt);
+			for (size_t i = 0; i < cnt * 8; i++)
+				assert_int_equal(src[i], (uint8_t)(~x[i / 8] >> (8 * (i % 8))));
+			for (size_t i = cnt * 8; i < sizeof(src); i++)
+				assert_int_equal(src[i], 0x33);
+		}
+		/* which words differ (y agrees with x in some words) */
+		for (size_t i = 0; i < NW; i++)
+			if (tu_below(&rng, 3))
+				y[i] = x[i];
+		for (int lvl = 0; lvl <= top; lvl++) {
+			uint64_t neq[NW / 64];
+			sevmig__words_neq_at(lvl, x, y, neq);
+			for (uint32_t i = 0; i < NW; i++)
+				assert_int_equal(bit(neq, i), x[i] != y[i]);
+		}
+		/* loading from an encryption bitmap (set = private) */
+		for (size_t i = 0; i < NW; i++)
+			for (int b = 0; b < 8; b++)
+				src[8 * i + b] = (uint8_t)(~x[i] >> (8 * b));
+		ref_count(x, NW, 0, &want_c, &want_r);
+		for (int lvl = 0; lvl <= top; lvl++) {
+			memset(edges, 0xa5, sizeof(edges));
+			sevmig__words_load_at(lvl, out, src, &c, &r, edges);
+			assert_memory_equal(out, x, sizeof(x));
+			assert_int_equal(c, want_c);
+			assert_int_equal(r, want_r);
+			for (uint32_t i = 0; i < NW; i++) {
+				bool any = false;
+				for (uint32_t b = 0; b < 64; b++) {
+					uint32_t p = 64 * i + b;
+					any |= bit(x, p) != (p ? bit(x, p - 1) : false);
+				}
+				assert_int_equal(bit(edges, i), any);
+			}
+			/* runs from the edges and from a full scan agree */
+			if (want_r <= NBITS / 2) {
+				uint32_t n1 = sevmig__words_to_runs_edges(out, edges, runs);
+				uint16_t runs2[2 * 2048];
+				if (want_r <= 2048) {
+					uint32_t n2 = sevmig__words_to_runs(out, runs2);
+					assert_int_equal(n1, want_r);
+					assert_int_equal(n2, want_r);
+					assert_memory_equal(runs, runs2, n1 * 2 * sizeof(uint16_t));
+				}
+			}
+		}
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_levels),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
