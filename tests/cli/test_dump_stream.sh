@@ -4,13 +4,7 @@
 # truncated or wrong-key one (naming the record and byte offset), 2 for what
 # is not a stream problem (no file, unusable key).
 set -euo pipefail
-bin=${SEVMIG_BIN:?SEVMIG_BIN is the directory of the tools}
-send=$bin/sevmig-send recv=$bin/sevmig-recv dump=$bin/sevmig-dump
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-cd "$work"
-t() { timeout --preserve-status -k 5 60 "$@"; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
-status() { local rc=0; "$@" >out 2>err || rc=$?; echo "$rc"; }
+. "$(dirname "$0")/lib.sh"
 
 # A guest with every path: random private, text and zero shared pages.
 head -c 1M /dev/urandom >guest.mem

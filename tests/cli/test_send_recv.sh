@@ -5,13 +5,7 @@
 # compression. Every run must reproduce the source's memory byte for byte and
 # its page state exactly. Also: key generation, --help, --version.
 set -euo pipefail
-bin=${SEVMIG_BIN:?SEVMIG_BIN is the directory of the tools}
-send=$bin/sevmig-send recv=$bin/sevmig-recv dump=$bin/sevmig-dump
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-cd "$work"
-t() { timeout --preserve-status -k 5 60 "$@"; }
-tb() { exec timeout --preserve-status -k 5 60 "$@"; } # for `tb CMD &`: $! is CMD's
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 
 # A guest of two memslots in one file: 0-6 MiB at offset 0 and 4 GiB + 2 MiB
 # at offset 6 MiB. Random, text-like and zero pages, some of each shared.

@@ -5,13 +5,7 @@
 # a signal. Each must exit 2 with one message saying what and where, and leave
 # every output file exactly as it was, with no temporary file behind.
 set -euo pipefail
-bin=${SEVMIG_BIN:?SEVMIG_BIN is the directory of the tools}
-send=$bin/sevmig-send recv=$bin/sevmig-recv dump=$bin/sevmig-dump
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-cd "$work"
-t() { timeout --preserve-status -k 5 60 "$@"; }
-tb() { exec timeout --preserve-status -k 5 60 "$@"; } # for `tb CMD &`: $! is CMD's
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 
 # The guest (two memslots in one file; random, text and zero pages).
 head -c 2M /dev/urandom >guest.mem
