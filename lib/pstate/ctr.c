@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Chunk containers of the page-state map (65536 pages each): word loops,
- * RUN and BITMAP containers, and the operations between two chunks.
+ * Chunk containers of the page-state map (65536 pages each): RUN and BITMAP
+ * containers, runs from words and back, and the operations between two
+ * chunks. The counting word loops are in words.c.
  */
 #include "pstate/pstate_impl.h"
 
@@ -16,7 +17,7 @@ const struct sevmig__cview sevmig__full_view = { SEVMIG__CTR_RUN, 1, SEVMIG__CHU
 						 NULL };
 const struct sevmig__cview sevmig__empty_view = { SEVMIG__CTR_RUN, 0, 0, full_runs, NULL };
 
-/* ---- words (the counting loops are in words.c) ---------------------------- */
+/* ---- runs from words ------------------------------------------------------ */
 
 bool sevmig__words_next_run(const uint64_t *w, uint32_t from, uint32_t lim, uint32_t *first,
 			    uint32_t *end)
@@ -324,6 +325,24 @@ static inline bool bit_at(const uint64_t *w, uint32_t i)
 	return (w[i >> 6] >> (i & 63)) & 1;
 }
 
+/* A bitmap that has fallen below SEVMIG__BITMAP_MIN runs becomes a run
+ * container. Best effort: if the allocation fails, the bitmap stays, and it
+ * is still correct. */
+static void bitmap_shrink(struct sevmig__ctr **pc)
+{
+	struct sevmig__ctr *c = *pc;
+	if (c->nruns >= SEVMIG__BITMAP_MIN || !c->card || c->card == SEVMIG__CHUNK_PAGES)
+		return;
+	struct sevmig__ctr *r = ctr_alloc(SEVMIG__CTR_RUN, c->nruns);
+	if (!r)
+		return;
+	sevmig__words_to_runs(c->data, sevmig__ctr_runs(r));
+	r->card = c->card;
+	r->nruns = c->nruns;
+	free(c);
+	*pc = r;
+}
+
 static int bitmap_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool shared)
 {
 	struct sevmig__ctr *c = *pc;
@@ -337,30 +356,20 @@ static int bitmap_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool sh
 		w[lo >> 6] ^= UINT64_C(1) << (lo & 63);
 		c->card += shared ? 1 : (uint32_t)-1;
 		c->nruns += (uint32_t)(shared ? 1 - joins : joins - 1);
-		goto shrink;
+	} else {
+		/* bits [lo, hi) change; whether a run starts can change in
+		 * [lo, hi] */
+		uint32_t a = lo >> 6;
+		uint32_t b = hi >> 6 < SEVMIG__CHUNK_WORDS ? hi >> 6 : SEVMIG__CHUNK_WORDS - 1;
+		uint64_t carry = a ? w[a - 1] >> 63 : 0;
+		uint32_t c0, r0, c1, r1;
+		sevmig__words_count(w + a, b - a + 1, carry, &c0, &r0);
+		sevmig__words_fill(w, lo, hi, shared);
+		sevmig__words_count(w + a, b - a + 1, carry, &c1, &r1);
+		c->card = c->card - c0 + c1;
+		c->nruns = c->nruns - r0 + r1;
 	}
-	/* bits [lo, hi) change; whether a run starts can change in [lo, hi] */
-	uint32_t a = lo >> 6;
-	uint32_t b = hi >> 6 < SEVMIG__CHUNK_WORDS ? hi >> 6 : SEVMIG__CHUNK_WORDS - 1;
-	uint64_t carry = a ? w[a - 1] >> 63 : 0;
-	uint32_t c0, r0, c1, r1;
-	sevmig__words_count(w + a, b - a + 1, carry, &c0, &r0);
-	sevmig__words_fill(w, lo, hi, shared);
-	sevmig__words_count(w + a, b - a + 1, carry, &c1, &r1);
-	c->card = c->card - c0 + c1;
-	c->nruns = c->nruns - r0 + r1;
-shrink:
-	if (c->nruns < SEVMIG__BITMAP_MIN && c->card && c->card < SEVMIG__CHUNK_PAGES) {
-		/* best effort: a failed shrink leaves a correct bitmap */
-		struct sevmig__ctr *r = ctr_alloc(SEVMIG__CTR_RUN, c->nruns);
-		if (r) {
-			sevmig__words_to_runs(w, sevmig__ctr_runs(r));
-			r->card = c->card;
-			r->nruns = c->nruns;
-			free(c);
-			*pc = r;
-		}
-	}
+	bitmap_shrink(pc);
 	return 0;
 }
 

@@ -57,6 +57,18 @@ int sevmig__ents_reserve(struct sevmig__ents *e, size_t more)
 	return 0;
 }
 
+/* Give back the spare room of a finished set (best effort). */
+static void ents_shrink(struct sevmig__ents *e)
+{
+	if (e->n && e->n < e->cap) {
+		struct sevmig__ent *v = realloc(e->v, e->n * sizeof(*v));
+		if (v) {
+			e->v = v;
+			e->cap = e->n;
+		}
+	}
+}
+
 int sevmig__ents_push(struct sevmig__ents *e, uint32_t key, uint32_t span, struct sevmig__ctr *c)
 {
 	if (!c && e->n) {
@@ -297,6 +309,7 @@ int sevmig__builder_finish(struct sevmig__builder *b, struct sevmig__ents *out)
 		sevmig__ents_free(&b->out);
 		return b->err;
 	}
+	ents_shrink(&b->out);
 	*out = b->out;
 	b->out = (struct sevmig__ents){ 0 };
 	return 0;
@@ -431,6 +444,7 @@ static int finish_set(int rc, struct sevmig__ents *res, const struct sevmig__ent
 		sevmig__ents_release(res, steal_a ? a : NULL);
 		return rc;
 	}
+	ents_shrink(res);
 	*out = *res;
 	return 0;
 }
