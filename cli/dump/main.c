@@ -26,7 +26,8 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'sevmig-dump COMMAND --help' describes each command.\n"
-		   "Exit status: 0 success, 1 differences or damage found (diff, stream, verify), 2 error.\n");
+		   "Exit status: 0 success, 1 differences or damage found (diff, stream, verify), "
+		   "2 error.\n");
 }
 
 int main(int argc, char **argv)

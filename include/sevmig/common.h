@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #if defined(__GNUC__) || defined(__clang__)
-#define SEVMIG_API __attribute__((visibility("default")))
+#define SEVMIG_API	 __attribute__((visibility("default")))
 #define SEVMIG_NODISCARD __attribute__((warn_unused_result))
 #else
 #define SEVMIG_API
@@ -35,7 +35,7 @@ extern "C" {
 
 /* Guest pages are 4 KiB; guest frame numbers (gfn) are gpa >> 12. */
 #define SEVMIG_PAGE_SHIFT 12
-#define SEVMIG_PAGE_SIZE (1u << SEVMIG_PAGE_SHIFT)
+#define SEVMIG_PAGE_SIZE  (1u << SEVMIG_PAGE_SHIFT)
 /* x86-64 physical addresses have at most 52 bits, so gfns have 40. */
 #define SEVMIG_GFN_LIMIT (UINT64_C(1) << 40)
 
@@ -48,9 +48,9 @@ extern "C" {
  * it is left untouched.
  */
 struct sevmig_error {
-	int code;          /* the negative errno the call returned */
+	int code;	   /* the negative errno the call returned */
 	uint64_t offset;   /* byte offset of the fault in the input, or SEVMIG_NO_OFFSET */
-	uint64_t index;    /* 1-based line (text input) or 0-based record index; 0 if none */
+	uint64_t index;	   /* 1-based line (text input) or 0-based record index; 0 if none */
 	char message[256]; /* NUL-terminated, no trailing newline */
 };
 
@@ -74,7 +74,7 @@ SEVMIG_API const char *sevmig_strerror(int err);
  * larger struct must have an all-zero tail. NULL options mean defaults.
  *   SEVMIG_OPTS(sevmig_pstate_save_opts, o, .zstd_level = 3);
  */
-#define SEVMIG_OPTS(type, name, ...) struct type name = {.sz = sizeof(struct type), __VA_ARGS__}
+#define SEVMIG_OPTS(type, name, ...) struct type name = { .sz = sizeof(struct type), __VA_ARGS__ }
 
 /* A guest memory region, as a KVM memslot: gpa and size page-aligned. */
 struct sevmig_mem_region {

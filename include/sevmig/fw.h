@@ -81,23 +81,23 @@ SEVMIG_API const char *sevmig_fw_status_description(uint32_t status);
 
 /* ---- formats and limits of the SEV API -------------------------------- */
 
-#define SEVMIG_CERT_SIZE 0x824u                       /* one SEV certificate */
+#define SEVMIG_CERT_SIZE       0x824u		       /* one SEV certificate */
 #define SEVMIG_CERT_CHAIN_SIZE (3u * SEVMIG_CERT_SIZE) /* PEK || OCA || CEK */
-#define SEVMIG_SESSION_SIZE 0x80u                     /* SEND_START session blob */
-#define SEVMIG_PACKET_HDR_SIZE 0x34u                  /* SEND_UPDATE_* packet header */
-#define SEVMIG_PACKET_MAX 0x5000u                     /* firmware limit on guest_len */
-#define SEVMIG_VMSA_SIZE 4096u
+#define SEVMIG_SESSION_SIZE    0x80u		       /* SEND_START session blob */
+#define SEVMIG_PACKET_HDR_SIZE 0x34u		       /* SEND_UPDATE_* packet header */
+#define SEVMIG_PACKET_MAX      0x5000u		       /* firmware limit on guest_len */
+#define SEVMIG_VMSA_SIZE       4096u
 
 /* Guest policy bits. */
-#define SEVMIG_POLICY_NODBG (1u << 0)  /* debug commands refused */
-#define SEVMIG_POLICY_NOKS (1u << 1)   /* no key sharing */
-#define SEVMIG_POLICY_ES (1u << 2)     /* SEV-ES required */
-#define SEVMIG_POLICY_NOSEND (1u << 3) /* SEND_START refused */
-#define SEVMIG_POLICY_DOMAIN (1u << 4) /* send only to a platform with the same OCA */
-#define SEVMIG_POLICY_SEV (1u << 5)    /* send only to a platform with a valid AMD chain */
+#define SEVMIG_POLICY_NODBG	    (1u << 0) /* debug commands refused */
+#define SEVMIG_POLICY_NOKS	    (1u << 1) /* no key sharing */
+#define SEVMIG_POLICY_ES	    (1u << 2) /* SEV-ES required */
+#define SEVMIG_POLICY_NOSEND	    (1u << 3) /* SEND_START refused */
+#define SEVMIG_POLICY_DOMAIN	    (1u << 4) /* send only to a platform with the same OCA */
+#define SEVMIG_POLICY_SEV	    (1u << 5) /* send only to a platform with a valid AMD chain */
 #define SEVMIG_POLICY_RESERVED_MASK 0xFFC0u
-#define SEVMIG_POLICY_API_MAJOR(p) (((p) >> 16) & 0xFFu)
-#define SEVMIG_POLICY_API_MINOR(p) (((p) >> 24) & 0xFFu)
+#define SEVMIG_POLICY_API_MAJOR(p)  (((p) >> 16) & 0xFFu)
+#define SEVMIG_POLICY_API_MINOR(p)  (((p) >> 24) & 0xFFu)
 
 /* Guest states (GUEST_STATUS). */
 enum sevmig_guest_state {
@@ -132,22 +132,21 @@ struct sevmig_fw_send_start {
 	uint32_t plat_certs_len;
 	const void *amd_certs; /* ASK || ARK; may be NULL */
 	uint32_t amd_certs_len;
-	void *session;        /* out: the session blob; NULL asks for its size */
+	void *session;	      /* out: the session blob; NULL asks for its size */
 	uint32_t session_len; /* in: capacity of session; out: its length */
 	uint32_t policy;      /* out: the guest's policy */
 };
 /* SEND_START. With session NULL, only session_len is filled. A session
  * buffer shorter than needed gives -ENOSPC with session_len set. */
-SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_send_start(struct sevmig_fw *fw,
-						     struct sevmig_fw_send_start *p,
-						     uint32_t *fw_status);
+SEVMIG_API SEVMIG_NODISCARD int
+sevmig_fw_send_start(struct sevmig_fw *fw, struct sevmig_fw_send_start *p, uint32_t *fw_status);
 
 struct sevmig_fw_send_update {
 	const void *guest; /* the guest bytes, inside one 4 KiB page of guest memory */
 	uint32_t guest_len;
-	void *hdr;         /* out: packet header; NULL asks for the sizes */
-	uint32_t hdr_len;  /* in: capacity; out: length */
-	void *trans;       /* out: ciphertext */
+	void *hdr;	    /* out: packet header; NULL asks for the sizes */
+	uint32_t hdr_len;   /* in: capacity; out: length */
+	void *trans;	    /* out: ciphertext */
 	uint32_t trans_len; /* in: capacity; out: length */
 };
 /* SEND_UPDATE_DATA: encrypt guest bytes for transport. With hdr or trans
@@ -188,13 +187,13 @@ struct sevmig_fw_receive_update {
 };
 /* RECEIVE_UPDATE_DATA: the packet's MAC is checked before any byte reaches
  * guest memory (BAD_MEASUREMENT otherwise). */
-SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_receive_update_data(struct sevmig_fw *fw,
-							      const struct sevmig_fw_receive_update *p,
-							      uint32_t *fw_status);
+SEVMIG_API SEVMIG_NODISCARD int
+sevmig_fw_receive_update_data(struct sevmig_fw *fw, const struct sevmig_fw_receive_update *p,
+			      uint32_t *fw_status);
 /* RECEIVE_UPDATE_VMSA for vCPU `vcpu`; p->guest as for the send side. */
-SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_receive_update_vmsa(struct sevmig_fw *fw, uint32_t vcpu,
-							      const struct sevmig_fw_receive_update *p,
-							      uint32_t *fw_status);
+SEVMIG_API SEVMIG_NODISCARD int
+sevmig_fw_receive_update_vmsa(struct sevmig_fw *fw, uint32_t vcpu,
+			      const struct sevmig_fw_receive_update *p, uint32_t *fw_status);
 SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_receive_finish(struct sevmig_fw *fw, uint32_t *fw_status);
 
 /* ---- status, debug and platform commands -------------------------------- */
@@ -213,10 +212,11 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_guest_status(struct sevmig_fw *fw,
 SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_dbg_decrypt(struct sevmig_fw *fw, const void *guest,
 						      void *dst, uint32_t len, uint32_t *fw_status);
 SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_dbg_encrypt(struct sevmig_fw *fw, const void *src,
-						      void *guest, uint32_t len, uint32_t *fw_status);
+						      void *guest, uint32_t len,
+						      uint32_t *fw_status);
 
-#define SEVMIG_PLATFORM_FLAG_OWNER 0x0001u  /* platform owned externally */
-#define SEVMIG_PLATFORM_FLAG_ES 0x0100u     /* SEV-ES initialised */
+#define SEVMIG_PLATFORM_FLAG_OWNER 0x0001u /* platform owned externally */
+#define SEVMIG_PLATFORM_FLAG_ES	   0x0100u /* SEV-ES initialised */
 struct sevmig_fw_platform_status {
 	uint8_t api_major;
 	uint8_t api_minor;

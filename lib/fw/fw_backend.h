@@ -27,15 +27,13 @@ struct sevmig_fw_ops {
 				struct sevmig_fw_send_update *p, uint32_t *st);
 	int (*send_finish)(struct sevmig_fw *fw, uint32_t *st);
 	int (*send_cancel)(struct sevmig_fw *fw, uint32_t *st);
-	int (*receive_start)(struct sevmig_fw *fw, struct sevmig_fw_receive_start *p,
-			     uint32_t *st);
+	int (*receive_start)(struct sevmig_fw *fw, struct sevmig_fw_receive_start *p, uint32_t *st);
 	int (*receive_update_data)(struct sevmig_fw *fw, const struct sevmig_fw_receive_update *p,
 				   uint32_t *st);
 	int (*receive_update_vmsa)(struct sevmig_fw *fw, uint32_t vcpu,
 				   const struct sevmig_fw_receive_update *p, uint32_t *st);
 	int (*receive_finish)(struct sevmig_fw *fw, uint32_t *st);
-	int (*guest_status)(struct sevmig_fw *fw, struct sevmig_fw_guest_status *out,
-			    uint32_t *st);
+	int (*guest_status)(struct sevmig_fw *fw, struct sevmig_fw_guest_status *out, uint32_t *st);
 	int (*dbg_decrypt)(struct sevmig_fw *fw, const void *guest, void *dst, uint32_t len,
 			   uint32_t *st);
 	int (*dbg_encrypt)(struct sevmig_fw *fw, const void *src, void *guest, uint32_t len,
@@ -52,7 +50,7 @@ struct sevmig_fw_ops {
 
 struct sevmig_fw {
 	const struct sevmig_fw_ops *ops;
-	void *priv;          /* the backend's state */
+	void *priv;	      /* the backend's state */
 	unsigned max_threads; /* see sevmig_fw_max_threads() */
 	/* Written by the command that failed, under msg_lock because the
 	 * UPDATE_DATA commands may run on several threads at once. */
@@ -69,6 +67,6 @@ int sevmig__fw_new(const struct sevmig_fw_ops *ops, void *priv, unsigned max_thr
  * `status` is its code and the message gets its name appended.
  */
 int sevmig__fw_fail(struct sevmig_fw *fw, int code, uint32_t status, const char *fmt, ...)
-	SEVMIG__PRINTF(4, 5);
+    SEVMIG__PRINTF(4, 5);
 
 #endif

@@ -20,8 +20,8 @@ static void crc_table_build(void)
 	}
 	for (uint32_t i = 0; i < 256; i++)
 		for (int t = 1; t < 8; t++)
-			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^
-					  crc_table[0][crc_table[t - 1][i] & 0xff];
+			crc_table[t][i] =
+			    (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
 uint32_t sevmig__crc32c_sw(uint32_t crc, const void *buf, size_t len)
@@ -47,7 +47,7 @@ uint32_t sevmig__crc32c_sw(uint32_t crc, const void *buf, size_t len)
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 
 __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const void *buf,
-							      size_t len)
+							    size_t len)
 {
 	const uint8_t *p = buf;
 	uint64_t c = ~crc;

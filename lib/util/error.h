@@ -23,10 +23,10 @@ int sevmig__fail(struct sevmig_error *err, int code, uint64_t offset, uint64_t i
 void sevmig__msg(char *dst, size_t size, const char *fmt, ...) SEVMIG__PRINTF(3, 4);
 
 /* Forward a negative result. */
-#define SEVMIG__TRY(expr)                  \
-	do {                               \
-		int sevmig__rc_ = (expr);  \
-		if (sevmig__rc_ < 0)       \
+#define SEVMIG__TRY(expr)                   \
+	do {                                \
+		int sevmig__rc_ = (expr);   \
+		if (sevmig__rc_ < 0)        \
 			return sevmig__rc_; \
 	} while (0)
 
@@ -36,9 +36,9 @@ void sevmig__msg(char *dst, size_t size, const char *fmt, ...) SEVMIG__PRINTF(3,
  */
 bool sevmig__opts_valid(const void *opts, size_t our_sz, size_t min_sz);
 /* Read a field of an options struct only if the caller's sz covers it. */
-#define SEVMIG__OPT(opts, field, dflt)                                              \
+#define SEVMIG__OPT(opts, field, dflt)                                                        \
 	((opts) && (opts)->sz >= offsetof(__typeof__(*(opts)), field) + sizeof((opts)->field) \
-		 ? (opts)->field                                                   \
-		 : (dflt))
+	     ? (opts)->field                                                                  \
+	     : (dflt))
 
 #endif

@@ -26,10 +26,10 @@ int main(void)
 
 #define GPA(gfn) ((uint64_t)(gfn) << 12)
 /* Coverage of the map used below: two slots with a gap. */
-#define SLOT0	0x100
-#define SLOT0_N 256
-#define SLOT1	0x1000
-#define SLOT1_N 16
+#define SLOT0	 0x100
+#define SLOT0_N	 256
+#define SLOT1	 0x1000
+#define SLOT1_N	 16
 
 static struct sevmig_pstate *new_map(void)
 {

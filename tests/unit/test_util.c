@@ -56,7 +56,7 @@ static void crc32c_paths_agree(void **state)
 static void varint_round_trip_and_rejects(void **state)
 {
 	(void)state;
-	const uint64_t vals[] = { 0, 1, 127, 128, 16383, 16384, UINT32_MAX, UINT64_MAX / 2,
+	const uint64_t vals[] = { 0,	     1, 127, 128, 16383, 16384, UINT32_MAX, UINT64_MAX / 2,
 				  UINT64_MAX };
 	uint8_t b[SEVMIG__VARINT_MAX];
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
@@ -164,9 +164,12 @@ static void error_records(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(crc32c_known_answers),  cmocka_unit_test(crc32c_paths_agree),
-		cmocka_unit_test(varint_round_trip_and_rejects), cmocka_unit_test(endian_helpers),
-		cmocka_unit_test(buf_grows_and_hands_over), cmocka_unit_test(options_struct_rules),
+		cmocka_unit_test(crc32c_known_answers),
+		cmocka_unit_test(crc32c_paths_agree),
+		cmocka_unit_test(varint_round_trip_and_rejects),
+		cmocka_unit_test(endian_helpers),
+		cmocka_unit_test(buf_grows_and_hands_over),
+		cmocka_unit_test(options_struct_rules),
 		cmocka_unit_test(error_records),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
