@@ -12,6 +12,12 @@
  * Buffers are plain pointers and lengths in this process; the backend takes
  * care of the kernel's conventions (length queries, user addresses).
  *
+ * Size queries: where a command says "NULL asks for the size", a NULL buffer
+ * returns 0 with the lengths filled and *fw_status SUCCESS (the firmware
+ * answers such a query with INVALID_LENGTH; every backend reports the
+ * answered query as a success). A buffer that is too short gives -ENOSPC
+ * with the needed length written back.
+ *
  * Threads: sevmig_fw_send_update_data() and sevmig_fw_receive_update_data()
  * may be called by up to sevmig_fw_max_threads() threads at once on one
  * handle; every other call needs exclusive use of the handle.

@@ -123,7 +123,7 @@ static void length_queries_and_rules(void **state)
 	struct sevmig_fw_send_start s = { .pdh_cert = p->tgt_pdh,
 					  .pdh_cert_len = SEVMIG_CERT_SIZE };
 	assert_int_equal(sevmig_fw_send_start(p->src, &s, &st), 0);
-	assert_int_equal(st, SEVMIG_FW_INVALID_LENGTH);
+	assert_int_equal(st, SEVMIG_FW_SUCCESS);
 	assert_int_equal(s.session_len, SEVMIG_SESSION_SIZE);
 	uint8_t session[SEVMIG_SESSION_SIZE];
 	s.session = session;
@@ -142,7 +142,7 @@ static void length_queries_and_rules(void **state)
 	memset(page, 1, SEVMIG_PAGE_SIZE);
 	struct sevmig_fw_send_update u = { .guest = page, .guest_len = SEVMIG_PAGE_SIZE };
 	assert_int_equal(sevmig_fw_send_update_data(p->src, &u, &st), 0);
-	assert_int_equal(st, SEVMIG_FW_INVALID_LENGTH);
+	assert_int_equal(st, SEVMIG_FW_SUCCESS);
 	assert_int_equal(u.hdr_len, SEVMIG_PACKET_HDR_SIZE);
 	assert_int_equal(u.trans_len, SEVMIG_PAGE_SIZE);
 	u.hdr = hdr;
@@ -577,7 +577,7 @@ static void platform_commands(void **state)
 	/* PDH_CERT_EXPORT: query, short buffers. */
 	uint32_t pl = 0, cl = 0;
 	assert_int_equal(sevmig_fw_pdh_cert_export(p->src, NULL, &pl, NULL, &cl, &st), 0);
-	assert_int_equal(st, SEVMIG_FW_INVALID_LENGTH);
+	assert_int_equal(st, SEVMIG_FW_SUCCESS);
 	assert_int_equal(pl, SEVMIG_CERT_SIZE);
 	assert_int_equal(cl, SEVMIG_CERT_CHAIN_SIZE);
 	uint8_t pdh[SEVMIG_CERT_SIZE], chain[SEVMIG_CERT_CHAIN_SIZE];

@@ -320,7 +320,7 @@ static int soft_send_start(struct sevmig_fw *fw, struct sevmig_fw_send_start *p,
 	/* The length query comes first, as in the firmware. */
 	if (!p->session) {
 		p->session_len = SEVMIG_SESSION_SIZE;
-		*st = SEVMIG_FW_INVALID_LENGTH;
+		*st = SEVMIG_FW_SUCCESS; /* a size query that got its answer (fw.h) */
 		return 0;
 	}
 	if (p->session_len < SEVMIG_SESSION_SIZE) {
@@ -380,7 +380,7 @@ static int send_update(struct sevmig_fw *fw, struct sevmig_fw_send_update *p, ui
 	if (!p->hdr || !p->trans) {
 		p->hdr_len = SEVMIG_PACKET_HDR_SIZE;
 		p->trans_len = p->guest_len;
-		*st = SEVMIG_FW_INVALID_LENGTH;
+		*st = SEVMIG_FW_SUCCESS;
 		return 0;
 	}
 	if (p->hdr_len < SEVMIG_PACKET_HDR_SIZE) {
@@ -648,7 +648,7 @@ static int give_lengths(struct sevmig_fw *fw, uint32_t *st, const char *cmd, boo
 	if (len2)
 		*len2 = need2;
 	if (query) {
-		*st = SEVMIG_FW_INVALID_LENGTH;
+		*st = SEVMIG_FW_SUCCESS;
 		return 1;
 	}
 	if (shortage && len2)
