@@ -121,12 +121,9 @@ static int set_from_runs(struct sevmig_pstate *ps, const struct run_src *src,
 			sevmig__builder_add(&b, sevmig__le64(p), sevmig__le64(p + 8));
 		}
 	}
-	struct sevmig__ents sh;
-	int rc = sevmig__builder_finish(&b, &sh);
+	int rc = sevmig__builder_commit(&b, ps);
 	if (rc)
 		return sevmig__fail(err, rc, SEVMIG_NO_OFFSET, 0, "out of memory");
-	sevmig__ents_free(&ps->sh);
-	ps->sh = sh;
 	return 0;
 }
 
@@ -307,27 +304,11 @@ int sevmig_pstate_to_bitmap(const struct sevmig_pstate *ps, uint64_t base_gfn, u
 	return 0;
 }
 
-/* 64 input bits from bit index ib on (ib may be negative); bits outside the
- * input read as set. */
-static inline uint64_t in_bits(const uint8_t *p, size_t nbytes, int64_t ib)
+static int keep_run(void *ctx, uint64_t first, uint64_t end)
 {
-	int64_t bi = ib >= 0 ? ib / 8 : -((-ib + 7) / 8);
-	unsigned sh = (unsigned)(ib - bi * 8);
-	uint64_t lo;
-	unsigned hi;
-	if (bi >= 0 && (uint64_t)bi + 9 <= nbytes) {
-		lo = sevmig__le64(p + bi);
-		hi = p[bi + 8];
-	} else {
-		uint8_t t[9];
-		for (int i = 0; i < 9; i++) {
-			int64_t at = bi + i;
-			t[i] = at >= 0 && (uint64_t)at < nbytes ? p[at] : 0xff;
-		}
-		lo = sevmig__le64(t);
-		hi = t[8];
-	}
-	return sh ? (lo >> sh) | ((uint64_t)hi << (64 - sh)) : lo;
+	struct sevmig__builder *b = ctx;
+	sevmig__builder_add(b, first, end);
+	return b->err;
 }
 
 int sevmig_pstate_set_from_bitmap(struct sevmig_pstate *ps, uint64_t base_gfn, uint64_t npages,
@@ -335,85 +316,25 @@ int sevmig_pstate_set_from_bitmap(struct sevmig_pstate *ps, uint64_t base_gfn, u
 {
 	if (!sevmig__range_valid(base_gfn, npages))
 		return -EINVAL;
-	size_t nbytes = sevmig_bitmap_bytes(npages);
-	if (len < nbytes)
+	if (len < sevmig_bitmap_bytes(npages))
 		return -EINVAL;
 	uint64_t end = base_gfn + npages;
 	if (!sevmig__covered(ps, base_gfn, end))
 		return -ERANGE;
 
-	const uint8_t *in = bitmap;
-	struct sevmig__ents *sh = &ps->sh, repl = { 0 };
+	/* The new content of the chunks the range touches, built aside and
+	 * spliced in: the pages of those chunks outside the range keep their
+	 * state. */
 	uint32_t k0 = (uint32_t)(base_gfn >> SEVMIG__CHUNK_SHIFT);
 	uint32_t k1 = (uint32_t)((end - 1) >> SEVMIG__CHUNK_SHIFT);
-	struct sevmig__scratch *s = malloc(sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	size_t cur = sevmig__ents_find(sh, k0);
-	int rc = 0;
-	for (uint64_t k = k0; k <= k1 && !rc; k++) {
-		uint64_t cbase = k << SEVMIG__CHUNK_SHIFT;
-		uint32_t lo = base_gfn > cbase ? (uint32_t)(base_gfn - cbase) : 0;
-		uint32_t hi = end - cbase < SEVMIG__CHUNK_PAGES ? (uint32_t)(end - cbase)
-								: SEVMIG__CHUNK_PAGES;
-		uint64_t *w = s->words;
-		s->kind = SEVMIG__CTR_BITMAP;
-		if (!lo && hi == SEVMIG__CHUNK_PAGES && !((cbase - base_gfn) & 7)) {
-			/* a whole chunk from whole bytes: one pass, and the runs
-			 * read only where they start or end */
-			uint64_t edges[SEVMIG__CHUNK_WORDS / 64];
-			sevmig__words_load(w, in + (cbase - base_gfn) / 8, &s->card, &s->nruns,
-					   edges);
-			if (s->card && s->card < SEVMIG__CHUNK_PAGES &&
-			    s->nruns <= SEVMIG__RUN_MAX) {
-				sevmig__words_to_runs_edges(w, edges, s->runs);
-				s->kind = SEVMIG__CTR_RUN;
-			}
-			goto store;
-		}
-		if (lo || hi != SEVMIG__CHUNK_PAGES) {
-			/* a chunk the range cuts keeps its pages outside the range */
-			struct chunk_src cs;
-			chunk_src_at(sh, &cur, k, w, &cs);
-			if (!cs.w)
-				memset(w, cs.u ? 0xff : 0, SEVMIG__CHUNK_WORDS * sizeof(*w));
-			else if (cs.w != w)
-				memcpy(w, cs.w, SEVMIG__CHUNK_WORDS * sizeof(*w));
-		}
-		uint32_t xa = lo >> 6, xb = (hi - 1) >> 6;
-		int64_t ib = (int64_t)(cbase + 64 * (uint64_t)xa) - (int64_t)base_gfn;
-		/* bit set in the input = private; the first and last words may be
-		 * cut by the range and read the input's edges with care */
-		uint64_t ma = ~UINT64_C(0) << (lo & 63);
-		uint64_t mb = ~UINT64_C(0) >> (63 - ((hi - 1) & 63));
-		if (xa == xb)
-			ma &= mb;
-		w[xa] = (w[xa] & ~ma) | (~in_bits(in, nbytes, ib) & ma);
-		if (xb > xa) {
-			/* the words between lie wholly inside the input, their
-			 * 9-byte windows too (word xb holds a bit of the range) */
-			int64_t ib1 = ib + 64;
-			const uint8_t *q = in + (ib1 >> 3);
-			unsigned bs = (unsigned)(ib1 & 7);
-			if (!bs) {
-				for (uint32_t x = xa + 1; x < xb; x++, q += 8)
-					w[x] = ~sevmig__le64(q);
-			} else {
-				for (uint32_t x = xa + 1; x < xb; x++, q += 8)
-					w[x] = ~((sevmig__le64(q) >> bs) |
-						 ((uint64_t)q[8] << (64 - bs)));
-			}
-			int64_t ibb = ib + 64 * (int64_t)(xb - xa);
-			w[xb] = (w[xb] & ~mb) | (~in_bits(in, nbytes, ibb) & mb);
-		}
-		sevmig__words_count(w, SEVMIG__CHUNK_WORDS, 0, &s->card, &s->nruns);
-	store:
-		rc = sevmig__ents_push_scratch(&repl, (uint32_t)k, s);
-	}
-	free(s);
-	if (rc) {
-		sevmig__ents_free(&repl);
-		return rc;
-	}
-	return sevmig__ents_splice(sh, k0, k1, &repl);
+	struct sevmig__builder b;
+	struct sevmig__ents repl;
+	sevmig__builder_init(&b);
+	(void)sevmig__shared_runs(&ps->sh, (uint64_t)k0 << SEVMIG__CHUNK_SHIFT, base_gfn, keep_run,
+				  &b);
+	sevmig__builder_add_bits(&b, base_gfn, bitmap, 0, npages);
+	(void)sevmig__shared_runs(&ps->sh, end, ((uint64_t)k1 + 1) << SEVMIG__CHUNK_SHIFT, keep_run,
+				  &b);
+	SEVMIG__TRY(sevmig__builder_finish(&b, &repl));
+	return sevmig__ents_splice(&ps->sh, k0, k1, &repl);
 }

@@ -3,11 +3,12 @@
  * The binary form of a page-state map, version 1 (docs/pstate-format.md is
  * the specification; this file follows it section by section).
  *
- * Built on the public pstate API only: the writer walks the shared runs slot
- * by slot and exports the bitmap in windows, the reader adds the slots and
- * sets the shared pages, so the core's representation stays its own. Both
- * directions stream: neither holds more than a 64 KiB window of bitmap, and
- * a compressed payload is decompressed window by window into the map.
+ * Both directions work on the representation: the writer takes the shared
+ * runs straight from the chunks and exports the bitmap word by word; the
+ * reader hands what it decodes, runs or bitmap bits, to a builder
+ * (sevmig__builder), which assembles the map's chunks in one pass. Both
+ * stream: neither holds more than a 64 KiB window of bitmap or of
+ * decompressed payload beyond the map itself.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,9 +20,8 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-#include <sevmig/pstate.h>
-
 #include "pstate/pstate_forms.h"
+#include "pstate/pstate_impl.h"
 #include "util/buf.h"
 #include "util/crc32c.h"
 #include "util/endian.h"
@@ -43,10 +43,8 @@ enum {
 	ZSTD_WLOG = 20, /* 1 MiB window: bounds a reader's memory */
 	ZSTD_MAX_LEVEL = 19,
 	ZSTD_MIN_RAW = 64, /* smaller payloads do not gain enough to try */
-	WIN_BYTES = 65536, /* bitmap window, both directions */
-	STAGE_BYTES = 2 * WIN_BYTES,
+	WIN_BYTES = 65536, /* bitmap and decompression window */
 };
-#define WIN_PAGES ((uint64_t)WIN_BYTES * 8)
 
 bool sevmig__pstate_is_binary(const void *buf, size_t len)
 {
@@ -57,42 +55,34 @@ bool sevmig__pstate_is_binary(const void *buf, size_t len)
 
 /* ---- coverage ------------------------------------------------------------ */
 
+/* The slots of a map, whose pages the payload numbers in order (1.2). */
 struct cov {
-	struct sevmig_range *slot;
+	const struct sevmig__slot *slot;
 	size_t n;
 	uint64_t pages; /* C: covered pages */
 };
 
-static int cov_collect(const struct sevmig_pstate *ps, struct cov *c)
+static struct cov cov_of(const struct sevmig_pstate *ps)
 {
-	c->n = sevmig_pstate_slot_count(ps);
-	c->pages = 0;
-	c->slot = malloc((c->n ? c->n : 1) * sizeof(*c->slot));
-	if (!c->slot)
-		return -ENOMEM;
-	for (size_t i = 0; i < c->n; i++) {
-		int rc = sevmig_pstate_slot(ps, i, &c->slot[i]);
-		if (rc) {
-			free(c->slot);
-			return rc;
-		}
-		c->pages += c->slot[i].npages;
-	}
-	return 0;
+	struct cov c = { ps->slots, ps->nslots, 0 };
+	for (size_t i = 0; i < c.n; i++)
+		c.pages += c.slot[i].end - c.slot[i].gfn;
+	return c;
 }
 
 /* ---- writer: RUNS ---------------------------------------------------------- */
 
 /*
  * Shared runs in page-index space (section 1.3), appended to a buffer in one
- * walk. The walk reports runs per slot; a run that ends a slot and one that
- * starts the next are contiguous in index space, so runs are held back one
- * step to be merged. Past `limit` the bitmap is smaller and the walk stops.
+ * pass over the chunks. A run that ends a slot and one that starts the next
+ * are contiguous in index space, even across a coverage gap, so runs are
+ * held back one step to be merged. Past `limit` the bitmap is smaller and
+ * the pass stops.
  */
 struct runenc {
-	uint64_t base;	   /* page index of the current slot's first page */
-	uint64_t slot_gfn; /* gfn of the current slot's first page */
-	uint64_t prev_end; /* page index after the last emitted run */
+	const struct sevmig__slot *slot; /* the slot of the last run's start */
+	uint64_t base;			 /* page index of its first page */
+	uint64_t prev_end;		 /* page index after the last emitted run */
 	uint64_t pend_start, pend_len;
 	uint64_t count; /* runs emitted */
 	struct sevmig__buf *out;
@@ -114,112 +104,83 @@ static int run_emit(struct runenc *e)
 	return o->len > e->limit;
 }
 
-static int run_visit(void *arg, uint64_t gfn, uint64_t npages)
+static int run_visit(void *arg, uint64_t first, uint64_t end)
 {
 	struct runenc *e = arg;
-	uint64_t start = e->base + (gfn - e->slot_gfn);
+	/* Shared pages are covered, and a run never leaves its stretch of
+	 * touching slots, which is contiguous in index space too. */
+	while (first >= e->slot->end) {
+		e->base += e->slot->end - e->slot->gfn;
+		e->slot++;
+	}
+	uint64_t start = e->base + (first - e->slot->gfn);
 	if (e->pend_len && e->pend_start + e->pend_len == start) {
-		e->pend_len += npages;
+		e->pend_len += end - first;
 		return 0;
 	}
 	int rc = e->pend_len ? run_emit(e) : 0;
 	e->pend_start = start;
-	e->pend_len = npages;
+	e->pend_len = end - first;
 	return rc;
 }
 
 /* 0 when every run is written, 1 when they passed the limit, or < 0. */
-static int runs_walk(const struct sevmig_pstate *ps, const struct cov *c, struct runenc *e)
+static int runs_walk(const struct sevmig_pstate *ps, struct runenc *e)
 {
+	e->slot = ps->slots;
 	e->base = 0;
-	for (size_t i = 0; i < c->n; i++) {
-		e->slot_gfn = c->slot[i].gfn;
-		int rc = sevmig_pstate_walk(ps, c->slot[i].gfn, c->slot[i].npages,
-					    SEVMIG_PAGE_SHARED, run_visit, e);
-		if (rc)
-			return rc;
-		e->base += c->slot[i].npages;
-	}
+	int rc = sevmig__shared_runs(&ps->sh, 0, SEVMIG_GFN_LIMIT, run_visit, e);
+	if (rc)
+		return rc;
 	return e->pend_len ? run_emit(e) : 0;
 }
 
 /* ---- writer: BITMAP ---------------------------------------------------------- */
 
 /*
- * Bits in covered-page order, packed LSB first. Slots need not start on a
- * byte boundary of the output, so each exported window is shifted into a
- * staging buffer whose whole bytes go to `flush`.
+ * Bits in covered-page order (section 1.4), written into win[0, cap) and
+ * handed to `flush` when it is full and at the end. Each piece of a slot is
+ * exported by sevmig_pstate_to_bitmap() straight to its place, word by
+ * word: a piece that starts inside a byte is exported from as many pages
+ * earlier, so that it lands on a whole byte, and the bits of that byte that
+ * came before are put back.
  */
-struct bitsink {
-	uint8_t *stage; /* STAGE_BYTES, zero-initialised */
-	uint64_t nbits; /* bits held in stage */
-	int (*flush)(void *arg, const uint8_t *p, size_t n);
-	void *arg;
-};
-
-static int sink_flush(struct bitsink *s, bool final)
+static int bitmap_walk(const struct sevmig_pstate *ps, uint8_t *win, size_t cap,
+		       int (*flush)(void *arg, const uint8_t *p, size_t n), void *arg)
 {
-	size_t whole = (size_t)(final ? (s->nbits + 7) / 8 : s->nbits / 8);
-	int rc = s->flush(s->arg, s->stage, whole);
-	if (rc)
-		return rc;
-	/* The bits of a partial byte stay; the rest of the stage is stale but
-	 * is always written before it is read (see sink_bits). */
-	s->stage[0] = final || !(s->nbits % 8) ? 0 : s->stage[whole];
-	s->nbits = final ? 0 : s->nbits % 8;
-	return 0;
-}
-
-/* Append n <= WIN_PAGES bits taken from src, which starts at bit 0. */
-static int sink_bits(struct bitsink *s, const uint8_t *src, uint64_t n)
-{
-	if (s->nbits + n > (uint64_t)STAGE_BYTES * 8) {
-		int rc = sink_flush(s, false);
-		if (rc)
-			return rc;
-	}
-	size_t bi = (size_t)(s->nbits / 8), nb = (size_t)((n + 7) / 8);
-	unsigned sh = s->nbits % 8, tail = n % 8;
-	uint8_t *d = s->stage + bi;
-	if (!sh) {
-		memcpy(d, src, nb);
-		if (tail)
-			d[nb - 1] &= (uint8_t)((1u << tail) - 1);
-	} else {
-		/* d[0] holds sh bits and zeros above them; every later byte is
-		 * assigned before it is or-ed into. */
-		for (size_t j = 0; j < nb; j++) {
-			unsigned b = src[j];
-			if (j == nb - 1 && tail)
-				b &= (1u << tail) - 1;
-			d[j] |= (uint8_t)(b << sh);
-			if (bi + j + 1 < STAGE_BYTES)
-				d[j + 1] = (uint8_t)(b >> (8 - sh));
-		}
-	}
-	s->nbits += n;
-	return 0;
-}
-
-static int bitmap_walk(const struct sevmig_pstate *ps, const struct cov *c, struct bitsink *s,
-		       uint8_t *win)
-{
-	for (size_t i = 0; i < c->n; i++) {
-		uint64_t gfn = c->slot[i].gfn, left = c->slot[i].npages;
+	uint64_t held = 0, room = (uint64_t)cap * 8; /* bits in win, and its size */
+	for (size_t i = 0; i < ps->nslots; i++) {
+		uint64_t gfn = ps->slots[i].gfn, left = ps->slots[i].end - gfn;
 		while (left) {
-			uint64_t k = left < WIN_PAGES ? left : WIN_PAGES;
-			SEVMIG__TRY(sevmig_pstate_to_bitmap(ps, gfn, k, win, WIN_BYTES));
-			SEVMIG__TRY(sink_bits(s, win, k));
+			if (held == room) {
+				SEVMIG__TRY(flush(arg, win, cap));
+				held = 0;
+			}
+			/* gfn >= its page index >= sh: slots are sorted and disjoint */
+			unsigned sh = (unsigned)(held % 8);
+			uint8_t *at = win + held / 8, before = *at;
+			uint8_t low = (uint8_t)((1u << sh) - 1);
+			uint64_t k = left < room - held ? left : room - held;
+			SEVMIG__TRY(sevmig_pstate_to_bitmap(ps, gfn - sh, k + sh, at,
+							    cap - (size_t)(held / 8)));
+			*at = (uint8_t)((before & low) | (*at & ~low));
+			held += k;
 			gfn += k;
 			left -= k;
+			/* the bits past the piece are the next one's, or padding */
+			if (held % 8)
+				win[held / 8] &= (uint8_t)((1u << (held % 8)) - 1);
 		}
 	}
-	return sink_flush(s, true);
+	return held ? flush(arg, win, (size_t)((held + 7) / 8)) : 0;
 }
 
-static int flush_append(void *arg, const uint8_t *p, size_t n)
+/* The raw payload is exported in place: the bytes are already there. */
+static int flush_in_place(void *arg, const uint8_t *p, size_t n)
 {
-	return sevmig__buf_append(arg, p, n);
+	(void)p;
+	((struct sevmig__buf *)arg)->len += n;
+	return 0;
 }
 
 /* ---- writer: zstd ------------------------------------------------------------ */
@@ -305,9 +266,15 @@ static int compress_in_place(ZSTD_CCtx *cc, struct sevmig__buf *out, size_t at, 
  * or a negative errno. The count goes first but is known last, so the runs
  * are written after room for it and moved down.
  */
-static int put_runs(const struct sevmig_pstate *ps, const struct cov *c, struct sevmig__buf *out,
-		    uint64_t bitmap_raw)
+static int put_runs(const struct sevmig_pstate *ps, struct sevmig__buf *out, uint64_t bitmap_raw)
 {
+	/* Each run takes a byte at least, and runs in index space are the
+	 * chunks' runs less those a slot boundary may join: when that many
+	 * bytes already pass the bitmap, the runs need not be written. */
+	uint64_t least = sevmig__ents_nruns(&ps->sh);
+	least = least > ps->nslots ? least - ps->nslots + 1 : 0;
+	if (least + sevmig__varint_len(least) > bitmap_raw)
+		return 1;
 	size_t at = out->len;
 	if (bitmap_raw > SIZE_MAX - at - SEVMIG__VARINT_MAX)
 		bitmap_raw = SIZE_MAX - at - SEVMIG__VARINT_MAX;
@@ -315,7 +282,7 @@ static int put_runs(const struct sevmig_pstate *ps, const struct cov *c, struct 
 	out->len += SEVMIG__VARINT_MAX;
 	size_t start = out->len;
 	struct runenc e = { .out = out, .limit = start + (size_t)bitmap_raw };
-	int rc = runs_walk(ps, c, &e);
+	int rc = runs_walk(ps, &e);
 	size_t bytes = out->len - start, vlen = sevmig__varint_len(e.count);
 	if (rc || vlen + bytes > bitmap_raw) {
 		out->len = at;
@@ -327,47 +294,36 @@ static int put_runs(const struct sevmig_pstate *ps, const struct cov *c, struct 
 	return 0;
 }
 
-static int put_bitmap(const struct sevmig_pstate *ps, const struct cov *c, struct sevmig__buf *out,
-		      ZSTD_CCtx *cc, uint64_t raw)
+static int put_bitmap(const struct sevmig_pstate *ps, struct sevmig__buf *out, ZSTD_CCtx *cc,
+		      uint64_t raw)
 {
 	if (raw > SIZE_MAX)
 		return -ENOMEM;
-	uint8_t *mem = calloc(1, WIN_BYTES + STAGE_BYTES);
-	if (!mem)
-		return -ENOMEM;
-	struct bitsink s = { .stage = mem + WIN_BYTES };
-	int rc;
-	if (cc) {
-		size_t at = out->len, vlen = sevmig__varint_len(raw);
-		struct zsink z = { cc, out, at + (size_t)raw };
-		rc = sevmig__buf_reserve(out, vlen);
-		if (rc)
-			goto out;
-		out->len += sevmig__varint_put(out->data + out->len, raw);
-		s.flush = flush_zstd;
-		s.arg = &z;
-		rc = ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(cc, raw)) ? -ENOMEM : 0;
-		if (!rc)
-			rc = bitmap_walk(ps, c, &s, mem);
-		if (!rc)
-			rc = zsink_feed(&z, NULL, 0, ZSTD_e_end);
-		if (!rc && out->len - at >= raw)
-			rc = -ENOSPC;
-		if (rc != -ENOSPC)
-			goto out;
+	if (!cc) {
+		SEVMIG__TRY(sevmig__buf_reserve(out, (size_t)raw));
+		return bitmap_walk(ps, out->data + out->len, (size_t)raw, flush_in_place, out);
+	}
+	size_t at = out->len, vlen = sevmig__varint_len(raw);
+	struct zsink z = { cc, out, at + (size_t)raw };
+	uint8_t *win = malloc(WIN_BYTES);
+	int rc = win ? sevmig__buf_reserve(out, vlen) : -ENOMEM;
+	if (rc)
+		goto out;
+	out->len += sevmig__varint_put(out->data + out->len, raw);
+	rc = ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(cc, raw)) ? -ENOMEM : 0;
+	if (!rc)
+		rc = bitmap_walk(ps, win, WIN_BYTES, flush_zstd, &z);
+	if (!rc)
+		rc = zsink_feed(&z, NULL, 0, ZSTD_e_end);
+	if (!rc && out->len - at >= raw)
+		rc = -ENOSPC;
+	if (rc == -ENOSPC) {
 		/* Compression does not pay: write the raw bitmap instead. */
 		out->len = at;
 		rc = 1;
-		goto out;
-	}
-	rc = sevmig__buf_reserve(out, (size_t)raw);
-	if (!rc) {
-		s.flush = flush_append;
-		s.arg = out;
-		rc = bitmap_walk(ps, c, &s, mem);
 	}
 out:
-	free(mem);
+	free(win);
 	return rc;
 }
 
@@ -380,8 +336,7 @@ int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
 	if (level < 0 || level > ZSTD_MAX_LEVEL)
 		return -EINVAL;
 
-	struct cov c;
-	SEVMIG__TRY(cov_collect(ps, &c));
+	struct cov c = cov_of(ps);
 	struct sevmig__buf out = { 0 };
 	ZSTD_CCtx *cc = NULL;
 
@@ -398,15 +353,15 @@ int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
 	uint64_t prev_end = 0;
 	for (size_t i = 0; i < c.n; i++) {
 		out.len += sevmig__varint_put(out.data + out.len, c.slot[i].gfn - prev_end);
-		out.len += sevmig__varint_put(out.data + out.len, c.slot[i].npages);
-		prev_end = c.slot[i].gfn + c.slot[i].npages;
+		out.len += sevmig__varint_put(out.data + out.len, c.slot[i].end - c.slot[i].gfn);
+		prev_end = c.slot[i].end;
 	}
 
 	/* Payload (1.3 to 1.5): RUNS when no larger than BITMAP; compressed
 	 * only when that is smaller still. */
 	size_t at = out.len;
 	uint64_t bitmap_raw = (c.pages + 7) / 8;
-	rc = put_runs(ps, &c, &out, bitmap_raw);
+	rc = put_runs(ps, &out, bitmap_raw);
 	if (rc < 0)
 		goto fail;
 	unsigned flags = rc ? ENC_BITMAP : ENC_RUNS;
@@ -423,11 +378,11 @@ int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
 		flags |= rc == 1 ? F_ZSTD : 0;
 		rc = rc < 0 ? rc : 0;
 	} else {
-		rc = put_bitmap(ps, &c, &out, cc, raw);
+		rc = put_bitmap(ps, &out, cc, raw);
 		if (!rc && cc)
 			flags |= F_ZSTD;
 		if (rc == 1)
-			rc = put_bitmap(ps, &c, &out, NULL, raw);
+			rc = put_bitmap(ps, &out, NULL, raw);
 	}
 	if (rc)
 		goto fail;
@@ -440,12 +395,10 @@ int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
 	sevmig__put_le32(out.data + out.len, sevmig__crc32c(0, out.data, out.len));
 	out.len += CRC_LEN;
 	ZSTD_freeCCtx(cc);
-	free(c.slot);
 	*buf = sevmig__buf_take(&out, len);
 	return 0;
 fail:
 	ZSTD_freeCCtx(cc);
-	free(c.slot);
 	sevmig__buf_free(&out);
 	return rc;
 }
@@ -530,20 +483,18 @@ static inline int rd_byte(struct rd *r, uint8_t *b)
 	return 0;
 }
 
-static int rd_bytes(struct rd *r, uint8_t *dst, size_t n)
+/* The bytes of the payload up to the end of the current window, taken at
+ * once: 0, -ENODATA at the end of the payload (no message), or -EBADMSG. */
+static int rd_window(struct rd *r, const uint8_t **p, size_t *n)
 {
-	while (n) {
-		if (r->pos == r->n) {
-			int rc = rd_refill(r);
-			if (rc <= 0)
-				return rc ? rc : -ENODATA;
-		}
-		size_t k = r->n - r->pos < n ? r->n - r->pos : n;
-		memcpy(dst, r->p + r->pos, k);
-		r->pos += k;
-		dst += k;
-		n -= k;
+	if (r->pos == r->n) {
+		int rc = rd_refill(r);
+		if (rc <= 0)
+			return rc ? rc : -ENODATA;
 	}
+	*p = r->p + r->pos;
+	*n = r->n - r->pos;
+	r->pos = r->n;
 	return 0;
 }
 
@@ -604,30 +555,31 @@ static int rd_end(struct rd *r, const char *after)
 	return rd_fail(r, at, "unexpected bytes after %s", after);
 }
 
-/* ---- reader: applying the payload to the map ------------------------------- */
+/* ---- reader: the payload into a builder ------------------------------------- */
 
 /* Page index -> gfn, for indexes that only grow. */
 struct cursor {
-	const struct cov *c;
-	size_t i;
-	uint64_t base; /* page index of slot i's first page */
+	const struct sevmig__slot *slot;
+	uint64_t base; /* page index of the slot's first page */
 };
 
-static int set_shared(struct sevmig_pstate *ps, struct cursor *k, uint64_t idx, uint64_t n)
+/* Pages [idx, idx + n) shared, cut where slots end (inside the coverage). */
+static void add_shared(struct sevmig__builder *b, struct cursor *k, uint64_t idx, uint64_t n)
 {
 	while (n) {
-		while (idx >= k->base + k->c->slot[k->i].npages)
-			k->base += k->c->slot[k->i++].npages;
-		const struct sevmig_range *s = &k->c->slot[k->i];
-		uint64_t off = idx - k->base, m = s->npages - off < n ? s->npages - off : n;
-		SEVMIG__TRY(sevmig_pstate_set_range(ps, s->gfn + off, m, SEVMIG_PAGE_SHARED));
+		while (idx >= k->base + (k->slot->end - k->slot->gfn)) {
+			k->base += k->slot->end - k->slot->gfn;
+			k->slot++;
+		}
+		uint64_t off = idx - k->base, room = k->slot->end - k->slot->gfn - off;
+		uint64_t m = room < n ? room : n;
+		sevmig__builder_add(b, k->slot->gfn + off, k->slot->gfn + off + m);
 		idx += m;
 		n -= m;
 	}
-	return 0;
 }
 
-static int read_runs(struct rd *r, struct sevmig_pstate *ps, const struct cov *c)
+static int read_runs(struct rd *r, struct sevmig__builder *b, const struct cov *c)
 {
 	uint64_t count, at = rd_pos(r), total = c->pages;
 	SEVMIG__TRY(rd_varint(r, &count, "the run count", UINT64_MAX));
@@ -635,7 +587,7 @@ static int read_runs(struct rd *r, struct sevmig_pstate *ps, const struct cov *c
 		return rd_fail(r, at,
 			       "%" PRIu64 " runs: %" PRIu64 " covered pages hold at most %" PRIu64,
 			       count, total, total / 2 + total % 2);
-	struct cursor k = { c, 0, 0 };
+	struct cursor k = { c->slot, 0 };
 	uint64_t end = 0;
 	for (uint64_t i = 0; i < count; i++) {
 		uint64_t head, extra, len = 1;
@@ -661,103 +613,56 @@ static int read_runs(struct rd *r, struct sevmig_pstate *ps, const struct cov *c
 					       i, total);
 			len = extra + 2;
 		}
-		int rc = set_shared(ps, &k, start, len);
-		if (rc)
-			return rc;
+		add_shared(b, &k, start, len);
+		if (b->err)
+			return b->err;
 		end = start + len;
 	}
 	return rd_end(r, "the last run");
 }
 
-/* Bits of the payload in order, LSB first, into buffers that start at bit 0. */
-struct bitrd {
-	struct rd *r;
-	uint8_t cur;   /* the unread bits of the last byte read, low bits first */
-	unsigned have; /* how many */
-};
-
-static int bits_get(struct bitrd *b, uint8_t *dst, uint64_t k)
+/* The bitmap goes to the builder as it comes, window by window, each slot's
+ * bits from wherever they start in a byte. */
+static int read_bitmap(struct rd *r, struct sevmig__builder *b, const struct cov *c)
 {
-	size_t whole = (size_t)(k / 8);
-	unsigned rem = k % 8, h = b->have;
-	uint8_t c;
-	if (!h) {
-		SEVMIG__TRY(rd_bytes(b->r, dst, whole));
-		if (rem) {
-			SEVMIG__TRY(rd_byte(b->r, &c));
-			dst[whole] = c & (uint8_t)((1u << rem) - 1);
-			b->cur = (uint8_t)(c >> rem);
-			b->have = 8 - rem;
-		}
-		return 0;
-	}
-	for (size_t i = 0; i < whole; i++) {
-		SEVMIG__TRY(rd_byte(b->r, &c));
-		dst[i] = (uint8_t)(b->cur | c << h);
-		b->cur = (uint8_t)(c >> (8 - h));
-	}
-	if (rem && rem <= h) {
-		dst[whole] = b->cur & (uint8_t)((1u << rem) - 1);
-		b->cur = (uint8_t)(b->cur >> rem);
-		b->have = h - rem;
-	} else if (rem) {
-		SEVMIG__TRY(rd_byte(b->r, &c));
-		unsigned v = b->cur | (unsigned)c << h;
-		dst[whole] = (uint8_t)(v & ((1u << rem) - 1));
-		b->cur = (uint8_t)(v >> rem);
-		b->have = h + 8 - rem;
-	}
-	return 0;
-}
-
-static bool all_private(const uint8_t *p, uint64_t k)
-{
-	size_t whole = (size_t)(k / 8);
-	for (size_t i = 0; i < whole; i++)
-		if (p[i] != 0xff)
-			return false;
-	return !(k % 8) || p[whole] == (uint8_t)((1u << (k % 8)) - 1);
-}
-
-static int read_bitmap(struct rd *r, struct sevmig_pstate *ps, const struct cov *c)
-{
-	uint8_t *win = malloc(WIN_BYTES);
-	if (!win)
-		return -ENOMEM;
-	struct bitrd b = { r, 0, 0 };
-	int rc = 0;
-	for (size_t i = 0; i < c->n && !rc; i++) {
-		uint64_t gfn = c->slot[i].gfn, left = c->slot[i].npages;
-		while (left && !rc) {
-			uint64_t k = left < WIN_PAGES ? left : WIN_PAGES;
-			rc = bits_get(&b, win, k);
-			if (rc == -ENODATA)
-				rc = rd_fail(r, rd_pos(r),
-					     "the bitmap ends early: %" PRIu64
-					     " covered pages need %" PRIu64 " bytes",
-					     c->pages, (c->pages + 7) / 8);
-			/* Slots start private: only windows with shared pages
-			 * need the map's attention. */
-			if (!rc && !all_private(win, k))
-				rc = sevmig_pstate_set_from_bitmap(ps, gfn, k, win, WIN_BYTES);
+	const uint8_t *w = NULL;
+	size_t wn = 0;
+	uint64_t bit = 0; /* of w: the next page's */
+	for (size_t i = 0; i < c->n; i++) {
+		uint64_t gfn = c->slot[i].gfn, left = c->slot[i].end - gfn;
+		while (left) {
+			if (bit == (uint64_t)wn * 8) {
+				int rc = rd_window(r, &w, &wn);
+				if (rc == -ENODATA)
+					return rd_fail(r, rd_pos(r),
+						       "the bitmap ends early: %" PRIu64
+						       " covered pages need %" PRIu64 " bytes",
+						       c->pages, (c->pages + 7) / 8);
+				if (rc)
+					return rc;
+				bit = 0;
+			}
+			uint64_t k = (uint64_t)wn * 8 - bit;
+			k = k < left ? k : left;
+			sevmig__builder_add_bits(b, gfn, w, bit, k);
+			if (b->err)
+				return b->err;
+			bit += k;
 			gfn += k;
 			left -= k;
 		}
 	}
-	free(win);
-	if (rc)
-		return rc;
-	if (b.cur)
+	if (bit % 8 && w[bit / 8] >> (bit % 8))
 		return rd_fail(r, rd_pos(r) - 1,
 			       "padding bits past the last covered page are not zero (0x%02x)",
-			       b.cur);
+			       w[bit / 8] >> (bit % 8));
 	return rd_end(r, "the bitmap");
 }
 
 /* ---- reader --------------------------------------------------------------------- */
 
 static int read_payload(struct rd *r, const uint8_t *p, size_t end, unsigned flags,
-			struct sevmig_pstate *ps, const struct cov *c)
+			struct sevmig__builder *b, const struct cov *c)
 {
 	unsigned enc = flags & F_ENC;
 	uint64_t bitmap_raw = (c->pages + 7) / 8;
@@ -767,7 +672,7 @@ static int read_payload(struct rd *r, const uint8_t *p, size_t end, unsigned fla
 				       "the bitmap is %zu bytes: %" PRIu64
 				       " covered pages need %" PRIu64,
 				       r->n - r->pos, c->pages, bitmap_raw);
-		return enc == ENC_RUNS ? read_runs(r, ps, c) : read_bitmap(r, ps, c);
+		return enc == ENC_RUNS ? read_runs(r, b, c) : read_bitmap(r, b, c);
 	}
 
 	uint64_t raw, at = r->pos;
@@ -807,25 +712,22 @@ static int read_payload(struct rd *r, const uint8_t *p, size_t end, unsigned fla
 	int rc = -ENOMEM;
 	if (z.z && z.win &&
 	    !ZSTD_isError(ZSTD_DCtx_setParameter(z.z, ZSTD_d_windowLogMax, ZSTD_WLOG)))
-		rc = enc == ENC_RUNS ? read_runs(&z, ps, c) : read_bitmap(&z, ps, c);
+		rc = enc == ENC_RUNS ? read_runs(&z, b, c) : read_bitmap(&z, b, c);
 	ZSTD_freeDCtx(z.z);
 	free(z.win);
 	return rc;
 }
 
-static int read_coverage(struct rd *r, struct sevmig_pstate *ps, struct cov *c)
+static int read_coverage(struct rd *r, struct sevmig_pstate *ps)
 {
 	uint64_t n, at = r->pos;
 	SEVMIG__TRY(rd_varint(r, &n, "the slot count", UINT64_MAX));
 	if (n > (r->n - r->pos) / 2)
 		return rd_fail(r, at, "%" PRIu64 " slots cannot fit in the %zu bytes left", n,
 			       r->n - r->pos);
-	c->slot = malloc((n ? n : 1) * sizeof(*c->slot));
-	if (!c->slot)
-		return -ENOMEM;
 	uint64_t prev_end = 0;
-	for (c->n = 0; c->n < n; c->n++) {
-		uint64_t i = c->n, gap, npages;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t gap, npages;
 		at = r->pos;
 		SEVMIG__TRY(rd_varint(r, &gap, "slot", i));
 		if (gap >= SEVMIG_GFN_LIMIT - prev_end)
@@ -849,8 +751,6 @@ static int read_coverage(struct rd *r, struct sevmig_pstate *ps, struct cov *c)
 				       "slot %" PRIu64 " (gfn 0x%" PRIx64 ", %" PRIu64
 				       " pages) refused by the map: %s",
 				       i, gfn, npages, sevmig_strerror(rc));
-		c->slot[i] = (struct sevmig_range){ gfn, npages };
-		c->pages += npages;
 		prev_end = gfn + npages;
 	}
 	return 0;
@@ -890,15 +790,22 @@ int sevmig_pstate_deserialize(const void *buf, size_t len, struct sevmig_pstate 
 	struct rd r = {
 		.p = p + HDR_LEN, .n = len - CRC_LEN - HDR_LEN, .base = HDR_LEN, .err = err
 	};
-	struct cov c = { 0 };
 	struct sevmig_pstate *ps;
 	int rc = sevmig_pstate_new(&ps);
 	if (rc)
 		return rc;
-	rc = read_coverage(&r, ps, &c);
-	if (!rc)
-		rc = read_payload(&r, p, len - CRC_LEN, flags, ps, &c);
-	free(c.slot);
+	rc = read_coverage(&r, ps);
+	if (!rc) {
+		/* every page starts private; the payload says which are shared */
+		struct cov c = cov_of(ps);
+		struct sevmig__builder b;
+		sevmig__builder_init(&b);
+		rc = read_payload(&r, p, len - CRC_LEN, flags, &b, &c);
+		if (!rc)
+			rc = sevmig__builder_commit(&b, ps);
+		else
+			sevmig__builder_free(&b);
+	}
 	if (!rc) {
 		uint32_t stored = sevmig__le32(p + len - CRC_LEN);
 		uint32_t calc = sevmig__crc32c(0, p, len - CRC_LEN);

@@ -120,7 +120,7 @@ enum {
 	SEVMIG__SOME = 2,
 };
 
-/* ---- words (words.c, ctr.c) ---- */
+/* ---- words (word_ops.c, container.c) ---- */
 
 /* Set bits and maximal runs of n words; `carry` is the bit before w[0]. */
 void sevmig__words_count(const uint64_t *w, size_t n, uint64_t carry, uint32_t *card,
@@ -173,12 +173,8 @@ static inline void sevmig__words_fill(uint64_t *w, uint32_t lo, uint32_t hi, boo
  * start or end are read. */
 uint32_t sevmig__words_to_runs(const uint64_t *w, uint16_t *runs);
 uint32_t sevmig__words_to_runs_edges(const uint64_t *w, const uint64_t *edges, uint16_t *runs);
-/* Next maximal run of set bits starting at or after `from`, below `lim`
- * (the run is cut at lim): false when none. */
-bool sevmig__words_next_run(const uint64_t *w, uint32_t from, uint32_t lim, uint32_t *first,
-			    uint32_t *end);
 
-/* ---- containers (ctr.c) ---- */
+/* ---- containers (container.c) ---- */
 
 extern const struct sevmig__cview sevmig__full_view;
 extern const struct sevmig__cview sevmig__empty_view;
@@ -247,9 +243,14 @@ bool sevmig__ctr_test(const struct sevmig__ctr *c, uint32_t bit);
  */
 int sevmig__ctr_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool shared);
 /* A RUN container from at most SEVMIG__RUN_MAX maximal runs, and a
- * container from words: RUN when nruns <= SEVMIG__RUN_MAX. */
+ * container from words: RUN when nruns <= SEVMIG__RUN_MAX (read from the
+ * words `edges` marks, as sevmig__words_load() gives them, or from all when
+ * it is NULL). */
 struct sevmig__ctr *sevmig__ctr_from_runs(const uint16_t *runs, uint32_t nruns, uint32_t card);
-struct sevmig__ctr *sevmig__ctr_from_words(const uint64_t *w, uint32_t card, uint32_t nruns);
+struct sevmig__ctr *sevmig__ctr_from_words(const uint64_t *w, uint32_t card, uint32_t nruns,
+					   const uint64_t *edges);
+/* A BITMAP container whose words and counts the caller fills in. */
+struct sevmig__ctr *sevmig__ctr_new_bitmap(void);
 
 /* out = a op b. */
 void sevmig__chunk_op(const struct sevmig__cview *a, const struct sevmig__cview *b,
@@ -258,7 +259,7 @@ void sevmig__chunk_op(const struct sevmig__cview *a, const struct sevmig__cview 
  * -ENOMEM. */
 int sevmig__scratch_store(const struct sevmig__scratch *s, struct sevmig__ctr **out);
 
-/* ---- entry arrays (ents.c) ---- */
+/* ---- the sorted array of chunk entries (chunk_array.c) ---- */
 
 void sevmig__ents_free(struct sevmig__ents *e);
 int sevmig__ents_reserve(struct sevmig__ents *e, size_t more);
@@ -272,6 +273,8 @@ int sevmig__ents_push_scratch(struct sevmig__ents *out, uint32_t k,
 			      const struct sevmig__scratch *s);
 /* Shared pages of the set. */
 uint64_t sevmig__ents_card(const struct sevmig__ents *e);
+/* Maximal shared runs of the set, in O(entries). */
+uint64_t sevmig__ents_nruns(const struct sevmig__ents *e);
 /* Heap held by the containers and the array. */
 size_t sevmig__ents_bytes(const struct sevmig__ents *e);
 int sevmig__ents_clone(const struct sevmig__ents *src, struct sevmig__ents *dst);
@@ -295,21 +298,45 @@ int sevmig__ents_splice(struct sevmig__ents *e, uint32_t k0, uint32_t k1,
  */
 void sevmig__ents_release(struct sevmig__ents *victim, const struct sevmig__ents *keeper);
 
-/* Builds a set from sorted runs that may touch but not overlap. */
+/*
+ * Builds a shared set from pages given in increasing gfn order: runs, and
+ * pages of an encryption bitmap, each starting at or after the end of what
+ * came before (touching is fine). One chunk is open at a time: as runs while
+ * it has at most SEVMIG__RUN_MAX, then as words. Reaching a later chunk
+ * turns it into a container, a full span or nothing, by the rules every
+ * set built from scratch follows. A run costs O(1) amortized, a bitmap
+ * O(its words), whatever the guest's size; the builder holds the set so far
+ * and one chunk, never its input.
+ *
+ * Errors stick: after one (-ENOMEM, or -EINVAL for pages out of order) the
+ * builder ignores what comes, and finishing returns the error, everything
+ * freed. Between calls `err` may be read to stop early.
+ */
 struct sevmig__builder {
 	struct sevmig__ents out;
-	uint64_t key; /* chunk being filled, UINT64_MAX for none */
-	uint32_t n, card;
-	uint32_t last_end; /* end of the last run in the chunk */
-	bool in_words;
+	uint64_t key;	       /* the open chunk, UINT64_MAX for none */
+	uint64_t end;	       /* end of the pages added so far */
+	uint32_t n, card;      /* the open chunk as runs: its runs and pages */
+	bool in_words;	       /* the open chunk is in wc's words (counted when closed) */
 	int err;
-	uint64_t *words; /* when the chunk has more than SEVMIG__RUN_MAX runs */
+	struct sevmig__ctr *wc; /* a BITMAP container to fill, kept between chunks */
 	uint16_t runs[2 * SEVMIG__RUN_MAX];
 };
 void sevmig__builder_init(struct sevmig__builder *b);
+/* Pages [first, end) shared. */
 void sevmig__builder_add(struct sevmig__builder *b, uint64_t first, uint64_t end);
-/* The set, or -ENOMEM (everything freed). */
+/* Pages [gfn, gfn + n) from an encryption bitmap (a set bit is private):
+ * bit `bit` of src, least significant first in each byte, is page gfn; src
+ * holds (bit + n + 7) / 8 bytes. */
+void sevmig__builder_add_bits(struct sevmig__builder *b, uint64_t gfn, const uint8_t *src,
+			      uint64_t bit, uint64_t n);
+/* The set, or the error (everything freed). */
 int sevmig__builder_finish(struct sevmig__builder *b, struct sevmig__ents *out);
+/* The set becomes ps's shared set, which the caller made sure is covered,
+ * or the error with ps unchanged. */
+int sevmig__builder_commit(struct sevmig__builder *b, struct sevmig_pstate *ps);
+/* Give up: everything freed. */
+void sevmig__builder_free(struct sevmig__builder *b);
 
 /* out = a op b (OR or AND); with steal_a, out may hold a's containers
  * (commit or abandon with sevmig__ents_release()). */

@@ -895,6 +895,10 @@ int sevmig_stream_reader_next(struct sevmig_stream_reader *r, struct sevmig_reco
 			     " (a record is missing, repeated or out of order)",
 			     q.offset, seq, q.index);
 	bool known = q.type >= SEVMIG_REC_SESSION && q.type <= SEVMIG_REC_END;
+	if (q.type == 0)
+		return RFAIL(r, err, -EBADMSG, q.offset, q.index,
+			     "record %" PRIu64 " at byte %" PRIu64 ": type 0 is never valid",
+			     q.index, q.offset);
 	if ((known && flags) || (!known && (flags & ~SEVMIG_REC_FLAG_SKIPPABLE)))
 		return RECFAIL(r, err, -EBADMSG, &q, "reserved flags 0x%x are set", RECARGS(&q),
 			       flags);

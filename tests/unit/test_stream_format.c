@@ -359,6 +359,7 @@ static void test_rejections(void **state)
 		/* 34 */ { "reserved field in ENC", -EBADMSG, "reserved 1", 2 },
 		/* 35 */ { "header tail not zero", -EBADMSG, "reserved header bytes", 0 },
 		/* 36 */ { "empty input", -ENODATA, "the input is empty", 0 },
+		/* 37 */ { "type 0, even skippable", -EBADMSG, "type 0 is never valid", 6 },
 	};
 	size_t olen;
 	uint8_t *orig = build(V_PLAIN, UUID_A, &olen);
@@ -512,6 +513,10 @@ static void test_rejections(void **state)
 		case 36:
 			len = 0;
 			restamp = false;
+			break;
+		case 37:
+			sevmig__put_le16(s + off[6], 0);
+			sevmig__put_le16(s + off[6] + 2, SEVMIG_REC_FLAG_SKIPPABLE);
 			break;
 		}
 		if (restamp)

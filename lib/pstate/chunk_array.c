@@ -4,6 +4,8 @@
  * two sets side by side, and the set operations built on that walk.
  */
 #include "pstate/pstate_impl.h"
+#include "util/endian.h"
+#include "util/error.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -109,6 +111,39 @@ uint64_t sevmig__ents_card(const struct sevmig__ents *e)
 	return n;
 }
 
+/* Whether the first and the last page of an entry are shared. */
+static bool first_shared(const struct sevmig__ent *e)
+{
+	if (!e->c)
+		return true;
+	if (e->c->kind == SEVMIG__CTR_BITMAP)
+		return e->c->data[0] & 1;
+	return sevmig__ctr_runs(e->c)[0] == 0;
+}
+
+static bool last_shared(const struct sevmig__ent *e)
+{
+	if (!e->c)
+		return true;
+	if (e->c->kind == SEVMIG__CTR_BITMAP)
+		return e->c->data[SEVMIG__CHUNK_WORDS - 1] >> 63;
+	return sevmig__ctr_runs(e->c)[2 * e->c->nruns - 1] == SEVMIG__CHUNK_MASK;
+}
+
+uint64_t sevmig__ents_nruns(const struct sevmig__ents *e)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < e->n; i++) {
+		const struct sevmig__ent *x = &e->v[i];
+		n += x->c ? x->c->nruns : 1;
+		/* a run that goes on from the chunk before is counted there */
+		if (i && x[-1].key + x[-1].span == x->key && last_shared(&x[-1]) &&
+		    first_shared(x))
+			n--;
+	}
+	return n;
+}
+
 size_t sevmig__ents_bytes(const struct sevmig__ents *e)
 {
 	size_t n = e->cap * sizeof(*e->v);
@@ -209,102 +244,264 @@ int sevmig__ents_splice(struct sevmig__ents *e, uint32_t k0, uint32_t k1, struct
 	return 0;
 }
 
-/* ---- building from runs ---------------------------------------------------- */
+/* ---- building from pages in gfn order ---------------------------------------- */
+
+#define NONE	    UINT64_MAX
+#define WORDS_BYTES (SEVMIG__CHUNK_WORDS * sizeof(uint64_t))
 
 void sevmig__builder_init(struct sevmig__builder *b)
 {
 	b->out = (struct sevmig__ents){ 0 };
-	b->key = UINT64_MAX;
-	b->n = b->card = b->last_end = 0;
+	b->key = NONE;
+	b->end = 0;
+	b->n = b->card = 0;
 	b->in_words = false;
 	b->err = 0;
-	b->words = NULL;
+	b->wc = NULL;
 }
 
-static void builder_flush(struct sevmig__builder *b)
+static void builder_push(struct sevmig__builder *b, uint32_t key, uint32_t span,
+			 struct sevmig__ctr *c)
 {
-	if (b->key == UINT64_MAX || b->err)
-		return;
+	if (sevmig__ents_push(&b->out, key, span, c)) {
+		if (c != b->wc)
+			free(c);
+		b->err = -ENOMEM;
+	} else if (c && c == b->wc) {
+		b->wc = NULL; /* the set holds it now */
+	}
+}
+
+/* Store the open chunk from wc's words and their counts: as nothing, a full
+ * span, a RUN container, or wc itself as the BITMAP container. */
+static void close_words(struct sevmig__builder *b, uint32_t card, uint32_t nruns,
+			const uint64_t *edges)
+{
 	struct sevmig__ctr *c = NULL;
-	if (b->card != SEVMIG__CHUNK_PAGES) {
-		c = b->in_words ? sevmig__ctr_from_words(b->words, b->card, b->n)
-				: sevmig__ctr_from_runs(b->runs, b->n, b->card);
+	if (!card)
+		return;
+	if (card < SEVMIG__CHUNK_PAGES && nruns <= SEVMIG__RUN_MAX) {
+		c = sevmig__ctr_from_words(b->wc->data, card, nruns, edges);
 		if (!c) {
 			b->err = -ENOMEM;
 			return;
 		}
+	} else if (card < SEVMIG__CHUNK_PAGES) {
+		c = b->wc;
+		c->card = card;
+		c->nruns = nruns;
 	}
-	if (sevmig__ents_push(&b->out, (uint32_t)b->key, 1, c)) {
-		free(c);
-		b->err = -ENOMEM;
+	builder_push(b, (uint32_t)b->key, 1, c);
+}
+
+static void builder_close(struct sevmig__builder *b)
+{
+	if (b->key == NONE || b->err) {
+		b->key = NONE;
+		return;
 	}
-	b->key = UINT64_MAX;
+	if (b->in_words) {
+		uint32_t card, nruns;
+		sevmig__words_count(b->wc->data, SEVMIG__CHUNK_WORDS, 0, &card, &nruns);
+		close_words(b, card, nruns, NULL);
+	} else if (b->card == SEVMIG__CHUNK_PAGES) {
+		builder_push(b, (uint32_t)b->key, 1, NULL);
+	} else {
+		struct sevmig__ctr *c = sevmig__ctr_from_runs(b->runs, b->n, b->card);
+		if (c)
+			builder_push(b, (uint32_t)b->key, 1, c);
+		else
+			b->err = -ENOMEM;
+	}
+	b->key = NONE;
 	b->n = b->card = 0;
 	b->in_words = false;
 }
 
-static void builder_chunk_add(struct sevmig__builder *b, uint32_t lo, uint32_t hi)
+/* Make chunk k, at or after the open one, the open one. */
+static inline void builder_open(struct sevmig__builder *b, uint64_t k)
 {
-	b->card += hi - lo;
-	if (b->n && b->last_end == lo) {
-		if (b->in_words)
-			sevmig__words_fill(b->words, lo, hi, true);
-		else
-			b->runs[2 * (b->n - 1) + 1] = (uint16_t)(hi - 1);
-		b->last_end = hi;
-		return;
+	if (b->key != k) {
+		builder_close(b);
+		b->key = k;
 	}
-	if (!b->in_words && b->n == SEVMIG__RUN_MAX) {
-		if (!b->words && !(b->words = malloc(SEVMIG__CHUNK_WORDS * sizeof(uint64_t)))) {
-			b->err = -ENOMEM;
+}
+
+static bool have_wc(struct sevmig__builder *b)
+{
+	if (!b->wc && !(b->wc = sevmig__ctr_new_bitmap()))
+		b->err = -ENOMEM;
+	return b->wc != NULL;
+}
+
+/* The open chunk goes from runs to words. */
+static bool builder_words(struct sevmig__builder *b)
+{
+	if (b->in_words)
+		return true;
+	if (!have_wc(b))
+		return false;
+	memset(b->wc->data, 0, WORDS_BYTES);
+	for (uint32_t i = 0; i < b->n; i++)
+		sevmig__words_fill(b->wc->data, b->runs[2 * i], b->runs[2 * i + 1] + 1u, true);
+	b->in_words = true;
+	return true;
+}
+
+static void chunk_add_run(struct sevmig__builder *b, uint32_t lo, uint32_t hi)
+{
+	if (!b->in_words) {
+		if (b->n && b->runs[2 * b->n - 1] + 1u == lo) { /* touches the last run */
+			b->runs[2 * b->n - 1] = (uint16_t)(hi - 1);
+			b->card += hi - lo;
 			return;
 		}
-		memset(b->words, 0, SEVMIG__CHUNK_WORDS * sizeof(uint64_t));
-		for (uint32_t i = 0; i < b->n; i++)
-			sevmig__words_fill(b->words, b->runs[2 * i], b->runs[2 * i + 1] + 1u, true);
-		b->in_words = true;
+		if (b->n < SEVMIG__RUN_MAX) {
+			b->runs[2 * b->n] = (uint16_t)lo;
+			b->runs[2 * b->n + 1] = (uint16_t)(hi - 1);
+			b->n++;
+			b->card += hi - lo;
+			return;
+		}
+		if (!builder_words(b))
+			return;
 	}
-	if (b->in_words) {
-		sevmig__words_fill(b->words, lo, hi, true);
-	} else {
-		b->runs[2 * b->n] = (uint16_t)lo;
-		b->runs[2 * b->n + 1] = (uint16_t)(hi - 1);
+	sevmig__words_fill(b->wc->data, lo, hi, true);
+}
+
+/* Pages must come in order: true when [first, end) may follow. */
+static bool builder_next(struct sevmig__builder *b, uint64_t first, uint64_t end)
+{
+	if (b->err || first >= end)
+		return false;
+	if (first < b->end) {
+		b->err = -EINVAL;
+		return false;
 	}
-	b->n++;
-	b->last_end = hi;
+	b->end = end;
+	return true;
 }
 
 void sevmig__builder_add(struct sevmig__builder *b, uint64_t first, uint64_t end)
 {
+	if (!builder_next(b, first, end))
+		return;
 	while (first < end && !b->err) {
 		uint64_t k = first >> SEVMIG__CHUNK_SHIFT;
 		uint32_t lo = (uint32_t)(first & SEVMIG__CHUNK_MASK);
 		if (!lo && end - first >= SEVMIG__CHUNK_PAGES) {
 			uint64_t nfull = (end - first) >> SEVMIG__CHUNK_SHIFT;
-			builder_flush(b);
-			if (!b->err &&
-			    sevmig__ents_push(&b->out, (uint32_t)k, (uint32_t)nfull, NULL))
-				b->err = -ENOMEM;
+			builder_close(b);
+			if (!b->err)
+				builder_push(b, (uint32_t)k, (uint32_t)nfull, NULL);
 			first += nfull << SEVMIG__CHUNK_SHIFT;
 			continue;
 		}
 		uint32_t hi = end - first >= SEVMIG__CHUNK_PAGES - lo
 				  ? SEVMIG__CHUNK_PAGES
 				  : lo + (uint32_t)(end - first);
-		if (b->key != k) {
-			builder_flush(b);
-			b->key = k;
-		}
-		builder_chunk_add(b, lo, hi);
+		builder_open(b, k);
+		chunk_add_run(b, lo, hi);
 		first = (k << SEVMIG__CHUNK_SHIFT) + hi;
+	}
+}
+
+/* 64 bits of p from bit index ib on (ib may be negative); bits outside its
+ * nbytes read as set. */
+static inline uint64_t in_bits(const uint8_t *p, size_t nbytes, int64_t ib)
+{
+	int64_t bi = ib >= 0 ? ib / 8 : -((-ib + 7) / 8);
+	unsigned sh = (unsigned)(ib - bi * 8);
+	uint64_t lo;
+	unsigned hi;
+	if (bi >= 0 && (uint64_t)bi + 9 <= nbytes) {
+		lo = sevmig__le64(p + bi);
+		hi = p[bi + 8];
+	} else {
+		uint8_t t[9];
+		for (int i = 0; i < 9; i++) {
+			int64_t at = bi + i;
+			t[i] = at >= 0 && (uint64_t)at < nbytes ? p[at] : 0xff;
+		}
+		lo = sevmig__le64(t);
+		hi = t[8];
+	}
+	return sh ? (lo >> sh) | ((uint64_t)hi << (64 - sh)) : lo;
+}
+
+/*
+ * Set in w the shared pages among [lo, hi) of a chunk, whose encryption bits
+ * are src's from bit `bit` on. The words' bits in [lo, hi) are clear.
+ */
+static void words_from_bits(uint64_t *w, uint32_t lo, uint32_t hi, const uint8_t *src,
+			    size_t nbytes, uint64_t bit)
+{
+	uint32_t xa = lo >> 6, xb = (hi - 1) >> 6;
+	int64_t ib = (int64_t)bit - (int64_t)(lo & 63); /* src bit of word xa's bit 0 */
+	/* the first and last words may be cut by the range, and read the
+	 * input's edges with care */
+	uint64_t ma = ~UINT64_C(0) << (lo & 63);
+	uint64_t mb = ~UINT64_C(0) >> (63 - ((hi - 1) & 63));
+	if (xa == xb)
+		ma &= mb;
+	w[xa] |= ~in_bits(src, nbytes, ib) & ma;
+	if (xb == xa)
+		return;
+	/* the words between lie wholly inside the input, their 9-byte windows
+	 * too (word xb holds a bit of the range) */
+	int64_t ib1 = ib + 64;
+	const uint8_t *q = src + (ib1 >> 3);
+	unsigned bs = (unsigned)(ib1 & 7);
+	if (!bs) {
+		for (uint32_t x = xa + 1; x < xb; x++, q += 8)
+			w[x] = ~sevmig__le64(q);
+	} else {
+		for (uint32_t x = xa + 1; x < xb; x++, q += 8)
+			w[x] = ~((sevmig__le64(q) >> bs) | ((uint64_t)q[8] << (64 - bs)));
+	}
+	w[xb] |= ~in_bits(src, nbytes, ib + 64 * (int64_t)(xb - xa)) & mb;
+}
+
+void sevmig__builder_add_bits(struct sevmig__builder *b, uint64_t gfn, const uint8_t *src,
+			      uint64_t bit, uint64_t n)
+{
+	if (!builder_next(b, gfn, gfn + n))
+		return;
+	uint64_t end = gfn + n;
+	size_t nbytes = (size_t)((bit + n + 7) / 8);
+	while (gfn < end && !b->err) {
+		uint64_t k = gfn >> SEVMIG__CHUNK_SHIFT;
+		uint32_t lo = (uint32_t)(gfn & SEVMIG__CHUNK_MASK);
+		uint32_t hi = end - gfn >= SEVMIG__CHUNK_PAGES - lo ? SEVMIG__CHUNK_PAGES
+								    : lo + (uint32_t)(end - gfn);
+		if (!lo && hi == SEVMIG__CHUNK_PAGES && !(bit & 7)) {
+			/* a whole chunk from whole bytes: one pass that counts,
+			 * and runs read only where they start or end */
+			uint64_t edges[SEVMIG__CHUNK_WORDS / 64];
+			uint32_t card, nruns;
+			builder_close(b);
+			if (!have_wc(b))
+				return;
+			sevmig__words_load(b->wc->data, src + bit / 8, &card, &nruns, edges);
+			b->key = k;
+			close_words(b, card, nruns, edges);
+			b->key = NONE;
+		} else {
+			builder_open(b, k);
+			if (!builder_words(b))
+				return;
+			words_from_bits(b->wc->data, lo, hi, src, nbytes, bit);
+		}
+		bit += hi - lo;
+		gfn = (k << SEVMIG__CHUNK_SHIFT) + hi;
 	}
 }
 
 int sevmig__builder_finish(struct sevmig__builder *b, struct sevmig__ents *out)
 {
-	builder_flush(b);
-	free(b->words);
-	b->words = NULL;
+	builder_close(b);
+	free(b->wc);
+	b->wc = NULL;
 	if (b->err) {
 		sevmig__ents_free(&b->out);
 		return b->err;
@@ -313,6 +510,23 @@ int sevmig__builder_finish(struct sevmig__builder *b, struct sevmig__ents *out)
 	*out = b->out;
 	b->out = (struct sevmig__ents){ 0 };
 	return 0;
+}
+
+int sevmig__builder_commit(struct sevmig__builder *b, struct sevmig_pstate *ps)
+{
+	struct sevmig__ents sh;
+	SEVMIG__TRY(sevmig__builder_finish(b, &sh));
+	sevmig__ents_free(&ps->sh);
+	ps->sh = sh;
+	return 0;
+}
+
+void sevmig__builder_free(struct sevmig__builder *b)
+{
+	free(b->wc);
+	b->wc = NULL;
+	sevmig__ents_free(&b->out);
+	b->key = NONE;
 }
 
 /* ---- walking two sets ------------------------------------------------------ */
@@ -563,26 +777,52 @@ static inline int run_put(struct run_emit *r, uint64_t s, uint64_t e)
 	return 0;
 }
 
+/*
+ * The runs of a BITMAP chunk inside [clo, chi), word by word: bit j of t is
+ * set where bit j of the word differs from the bit below it, so t's set bits
+ * are, in turn, where runs start and where they end.
+ */
+static int bitmap_runs(struct run_emit *r, const uint64_t *w, uint64_t base, uint32_t clo,
+		       uint32_t chi)
+{
+	uint32_t i = clo >> 6, last = (chi - 1) >> 6, start = 0;
+	uint64_t x = w[i] & (~UINT64_C(0) << (clo & 63)), carry = 0;
+	bool open = false;
+	for (;;) {
+		if (i == last && (chi & 63))
+			x &= ~UINT64_C(0) >> (64 - (chi & 63));
+		for (uint64_t t = x ^ ((x << 1) | carry); t; t &= t - 1) {
+			uint32_t p = i * 64 + (uint32_t)__builtin_ctzll(t);
+			if (open) {
+				int rc = run_put(r, base + start, base + p);
+				if (rc)
+					return rc;
+			}
+			start = p;
+			open = !open;
+		}
+		if (i++ == last)
+			break;
+		carry = x >> 63;
+		x = w[i];
+	}
+	return open ? run_put(r, base + start, base + chi) : 0;
+}
+
 static int chunk_runs(struct run_emit *r, const struct sevmig__ctr *c, uint64_t base)
 {
 	uint32_t clo = r->lo > base ? (uint32_t)(r->lo - base) : 0;
 	uint32_t chi =
 	    r->hi - base < SEVMIG__CHUNK_PAGES ? (uint32_t)(r->hi - base) : SEVMIG__CHUNK_PAGES;
+	if (c->kind == SEVMIG__CTR_BITMAP)
+		return bitmap_runs(r, c->data, base, clo, chi);
+	const uint16_t *p = (const uint16_t *)c->data;
+	uint32_t i = 0;
 	int rc = 0;
-	if (c->kind == SEVMIG__CTR_RUN) {
-		const uint16_t *p = (const uint16_t *)c->data;
-		uint32_t i = 0;
-		while (i < c->nruns && p[2 * i + 1] < clo)
-			i++;
-		for (; i < c->nruns && p[2 * i] < chi && !rc; i++)
-			rc = run_put(r, base + p[2 * i], base + p[2 * i + 1] + 1);
-		return rc;
-	}
-	uint32_t f, e;
-	while (!rc && sevmig__words_next_run(c->data, clo, chi, &f, &e)) {
-		rc = run_put(r, base + f, base + e);
-		clo = e;
-	}
+	while (i < c->nruns && p[2 * i + 1] < clo)
+		i++;
+	for (; i < c->nruns && p[2 * i] < chi && !rc; i++)
+		rc = run_put(r, base + p[2 * i], base + p[2 * i + 1] + 1);
 	return rc;
 }
 

@@ -2,7 +2,7 @@
 /*
  * Chunk containers of the page-state map (65536 pages each): RUN and BITMAP
  * containers, runs from words and back, and the operations between two
- * chunks. The counting word loops are in words.c.
+ * chunks. The counting word loops are in word_ops.c.
  */
 #include "pstate/pstate_impl.h"
 
@@ -18,36 +18,6 @@ const struct sevmig__cview sevmig__full_view = { SEVMIG__CTR_RUN, 1, SEVMIG__CHU
 const struct sevmig__cview sevmig__empty_view = { SEVMIG__CTR_RUN, 0, 0, full_runs, NULL };
 
 /* ---- runs from words ------------------------------------------------------ */
-
-bool sevmig__words_next_run(const uint64_t *w, uint32_t from, uint32_t lim, uint32_t *first,
-			    uint32_t *end)
-{
-	if (from >= lim)
-		return false;
-	uint32_t nw = (lim + 63) >> 6;
-	uint32_t i = from >> 6;
-	uint64_t x = w[i] & (~UINT64_C(0) << (from & 63));
-	while (!x) {
-		if (++i >= nw)
-			return false;
-		x = w[i];
-	}
-	uint32_t s = i * 64 + (uint32_t)__builtin_ctzll(x);
-	if (s >= lim)
-		return false;
-	uint32_t e = lim;
-	x = ~w[i] & (~UINT64_C(0) << (s & 63));
-	while (!x) {
-		if (++i >= nw)
-			break;
-		x = ~w[i];
-	}
-	if (x && i < nw)
-		e = i * 64 + (uint32_t)__builtin_ctzll(x);
-	*first = s;
-	*end = e < lim ? e : lim;
-	return true;
-}
 
 uint32_t sevmig__words_to_runs(const uint64_t *w, uint16_t *runs)
 {
@@ -203,12 +173,20 @@ struct sevmig__ctr *sevmig__ctr_from_runs(const uint16_t *runs, uint32_t nruns, 
 	return c;
 }
 
-struct sevmig__ctr *sevmig__ctr_from_words(const uint64_t *w, uint32_t card, uint32_t nruns)
+struct sevmig__ctr *sevmig__ctr_new_bitmap(void)
+{
+	return ctr_alloc(SEVMIG__CTR_BITMAP, 0);
+}
+
+struct sevmig__ctr *sevmig__ctr_from_words(const uint64_t *w, uint32_t card, uint32_t nruns,
+					   const uint64_t *edges)
 {
 	struct sevmig__ctr *c;
 	if (nruns <= SEVMIG__RUN_MAX) {
 		c = ctr_alloc(SEVMIG__CTR_RUN, nruns);
-		if (c)
+		if (c && edges)
+			sevmig__words_to_runs_edges(w, edges, sevmig__ctr_runs(c));
+		else if (c)
 			sevmig__words_to_runs(w, sevmig__ctr_runs(c));
 	} else {
 		c = ctr_alloc(SEVMIG__CTR_BITMAP, 0);
@@ -461,7 +439,7 @@ int sevmig__scratch_store(const struct sevmig__scratch *s, struct sevmig__ctr **
 		return SEVMIG__FULL;
 	struct sevmig__ctr *c = s->kind == SEVMIG__CTR_RUN
 				    ? sevmig__ctr_from_runs(s->runs, s->nruns, s->card)
-				    : sevmig__ctr_from_words(s->words, s->card, s->nruns);
+				    : sevmig__ctr_from_words(s->words, s->card, s->nruns, NULL);
 	if (!c)
 		return -ENOMEM;
 	*out = c;
