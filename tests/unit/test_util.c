@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "util/error.h"
 #include "util/varint.h"
 
+#include <sevmig/pstate.h>
 #include <sevmig/version.h>
 
 static void crc32c_known_answers(void **state)
@@ -161,6 +163,36 @@ static void error_records(void **state)
 	assert_int_equal(sevmig_version_number(), SEVMIG_VERSION_NUMBER);
 }
 
+/* The pattern docs/errors.md shows, on a text file whose second line
+ * overlaps its first: the message names the line. */
+static void error_record_as_documented(void **state)
+{
+	(void)state;
+	const char buf[] = "0x10-0x1f shared\n0x18-0x20 private\n";
+	size_t len = sizeof(buf) - 1;
+	const char *path = "guest.txt";
+	struct sevmig_pstate *ps = NULL;
+	char *text = NULL;
+	size_t size = 0;
+	FILE *log = open_memstream(&text, &size);
+	assert_non_null(log);
+
+	struct sevmig_error err;
+	sevmig_error_clear(&err);
+	int rc = sevmig_pstate_load(buf, len, &ps, &err);
+	if (rc < 0 && err.offset != SEVMIG_NO_OFFSET)
+		fprintf(log, "%s: byte %llu: %s\n", path, (unsigned long long)err.offset,
+			err.message);
+	else if (rc < 0)
+		fprintf(log, "%s:%llu: %s\n", path, (unsigned long long)err.index, err.message);
+
+	fclose(log);
+	assert_int_equal(rc, -EBADMSG);
+	assert_null(ps);
+	assert_true(strncmp(text, "guest.txt:2: ", 13) == 0);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,6 +203,7 @@ int main(void)
 		cmocka_unit_test(buf_grows_and_hands_over),
 		cmocka_unit_test(options_struct_rules),
 		cmocka_unit_test(error_records),
+		cmocka_unit_test(error_record_as_documented),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
