@@ -73,6 +73,8 @@ SEVMIG_API const char *sevmig_strerror(int err);
  * scheme): the library reads only the fields `sz` covers, and a caller's
  * larger struct must have an all-zero tail. NULL options mean defaults.
  *   SEVMIG_OPTS(sevmig_pstate_save_opts, o, .zstd_level = 3);
+ * The tail check reads padding too: a struct filled field by field should
+ * be memset() to zero first.
  */
 #define SEVMIG_OPTS(type, name, ...) struct type name = { .sz = sizeof(struct type), __VA_ARGS__ }
 
