@@ -820,9 +820,11 @@ static int make_pool(struct soft *s, unsigned n)
 	}
 	if (pages != MAP_FAILED) {
 		s->iv_pages = pages;
+		/* One page per slot: page-aligned, so every cache is aligned. */
+		struct iv_cache *first = pages;
 		for (unsigned i = 0; i < n; i++)
-			s->slots[i].ivs =
-			    (struct iv_cache *)((char *)pages + (size_t)i * SEVMIG_PAGE_SIZE);
+			s->slots[i].ivs = (struct iv_cache *)(void *)((unsigned char *)first +
+								      (size_t)i * SEVMIG_PAGE_SIZE);
 	}
 	return 0;
 }
