@@ -4,7 +4,8 @@
  * numbered, checksummed records carrying the SEND_START session, the page
  * state, encrypted pages (SEND_UPDATE_DATA packets), shared pages (zero runs
  * and zstd batches), SEV-ES vCPU state, pre-copy round marks, and an END
- * record with counters and a SHA-256 of the stream.
+ * record with counters and a SHA-256 of the stream (packet ciphertext
+ * aside: each packet's MAC covers it).
  *
  * Three objects:
  *  - struct sevmig_sender: guest memory + page state + a firmware handle on

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Sets of shared pages as sorted chunk entries: building, splicing, walking
- * two sets side by side, and the set operations built on that walk.
+ * Sets of shared pages as a sorted array of chunk entries: the array
+ * itself, the builder every set made from scratch comes from, splicing,
+ * walking two sets side by side and the set operations built on that walk,
+ * and listing a set's runs.
  */
 #include "pstate/pstate_impl.h"
 #include "util/endian.h"
@@ -137,8 +139,7 @@ uint64_t sevmig__ents_nruns(const struct sevmig__ents *e)
 		const struct sevmig__ent *x = &e->v[i];
 		n += x->c ? x->c->nruns : 1;
 		/* a run that goes on from the chunk before is counted there */
-		if (i && x[-1].key + x[-1].span == x->key && last_shared(&x[-1]) &&
-		    first_shared(x))
+		if (i && x[-1].key + x[-1].span == x->key && last_shared(&x[-1]) && first_shared(x))
 			n--;
 	}
 	return n;
@@ -778,35 +779,60 @@ static inline int run_put(struct run_emit *r, uint64_t s, uint64_t e)
 }
 
 /*
+ * The set bits of t, as `at` plus their index, into o[]: four at a time
+ * whatever t holds, so that the loop's branch depends on whether t has more
+ * than four (a map of scattered pages has one or two a word), not on each
+ * bit. Returns how many; o needs room for that many rounded up to 4.
+ */
+static inline uint32_t flatten(uint32_t *o, uint32_t at, uint64_t t)
+{
+	uint32_t n = 0;
+	do {
+		for (int k = 0; k < 4; k++) {
+			/* the top bit stands in for none: ctz(0) is undefined */
+			o[n] = at + (uint32_t)__builtin_ctzll(t | UINT64_C(1) << 63);
+			n += t != 0;
+			t &= t - 1;
+		}
+	} while (t);
+	return n;
+}
+
+enum { EDGE_BATCH = 256 };
+
+/*
  * The runs of a BITMAP chunk inside [clo, chi), word by word: bit j of t is
  * set where bit j of the word differs from the bit below it, so t's set bits
- * are, in turn, where runs start and where they end.
+ * are, in turn, where runs start and where they end. They are gathered into
+ * e[] and handed on in batches.
  */
 static int bitmap_runs(struct run_emit *r, const uint64_t *w, uint64_t base, uint32_t clo,
 		       uint32_t chi)
 {
-	uint32_t i = clo >> 6, last = (chi - 1) >> 6, start = 0;
+	uint32_t e[EDGE_BATCH + 64 + 4], ne = 0; /* e[0] starts a run */
+	uint32_t i = clo >> 6, last = (chi - 1) >> 6;
 	uint64_t x = w[i] & (~UINT64_C(0) << (clo & 63)), carry = 0;
-	bool open = false;
 	for (;;) {
 		if (i == last && (chi & 63))
 			x &= ~UINT64_C(0) >> (64 - (chi & 63));
-		for (uint64_t t = x ^ ((x << 1) | carry); t; t &= t - 1) {
-			uint32_t p = i * 64 + (uint32_t)__builtin_ctzll(t);
-			if (open) {
-				int rc = run_put(r, base + start, base + p);
+		ne += flatten(e + ne, i * 64, x ^ ((x << 1) | carry));
+		if (ne >= EDGE_BATCH || i == last) {
+			uint32_t j = 0;
+			for (; j + 1 < ne; j += 2) {
+				int rc = run_put(r, base + e[j], base + e[j + 1]);
 				if (rc)
 					return rc;
 			}
-			start = p;
-			open = !open;
+			if (j < ne)
+				e[0] = e[j]; /* a run still open */
+			ne -= j;
 		}
 		if (i++ == last)
 			break;
 		carry = x >> 63;
 		x = w[i];
 	}
-	return open ? run_put(r, base + start, base + chi) : 0;
+	return ne ? run_put(r, base + e[0], base + chi) : 0;
 }
 
 static int chunk_runs(struct run_emit *r, const struct sevmig__ctr *c, uint64_t base)

@@ -95,12 +95,15 @@ static int run_emit(struct runenc *e)
 	struct sevmig__buf *o = e->out;
 	if (o->cap - o->len < 2 * SEVMIG__VARINT_MAX)
 		SEVMIG__TRY(sevmig__buf_reserve(o, 2 * SEVMIG__VARINT_MAX));
-	uint64_t gap = e->pend_start - e->prev_end;
-	o->len += sevmig__varint_put(o->data + o->len, gap << 1 | (e->pend_len == 1));
-	if (e->pend_len > 1)
-		o->len += sevmig__varint_put(o->data + o->len, e->pend_len - 2);
+	/* locals: a byte store may alias any field, which would be reloaded */
+	uint64_t start = e->pend_start, len = e->pend_len;
+	uint8_t *p = o->data + o->len;
+	size_t n = sevmig__varint_put(p, (start - e->prev_end) << 1 | (len == 1));
+	if (len > 1)
+		n += sevmig__varint_put(p + n, len - 2);
+	o->len += n;
 	e->count++;
-	e->prev_end = e->pend_start + e->pend_len;
+	e->prev_end = start + len;
 	return o->len > e->limit;
 }
 
@@ -158,12 +161,12 @@ static int bitmap_walk(const struct sevmig_pstate *ps, uint8_t *win, size_t cap,
 			}
 			/* gfn >= its page index >= sh: slots are sorted and disjoint */
 			unsigned sh = (unsigned)(held % 8);
-			uint8_t *at = win + held / 8, before = *at;
-			uint8_t low = (uint8_t)((1u << sh) - 1);
+			uint8_t *at = win + held / 8, low = (uint8_t)((1u << sh) - 1);
+			uint8_t before = sh ? *at & low : 0;
 			uint64_t k = left < room - held ? left : room - held;
 			SEVMIG__TRY(sevmig_pstate_to_bitmap(ps, gfn - sh, k + sh, at,
 							    cap - (size_t)(held / 8)));
-			*at = (uint8_t)((before & low) | (*at & ~low));
+			*at = (uint8_t)(before | (*at & ~low));
 			held += k;
 			gfn += k;
 			left -= k;
@@ -499,7 +502,7 @@ static int rd_window(struct rd *r, const uint8_t **p, size_t *n)
 }
 
 /* A varint named `what` (with `idx` when it is not UINT64_MAX). */
-static int rd_varint(struct rd *r, uint64_t *v, const char *what, uint64_t idx)
+static int rd_varint_slow(struct rd *r, uint64_t *v, const char *what, uint64_t idx)
 {
 	uint64_t at = rd_pos(r);
 	int k;
@@ -530,6 +533,16 @@ static int rd_varint(struct rd *r, uint64_t *v, const char *what, uint64_t idx)
 	if (idx == UINT64_MAX)
 		return rd_fail(r, at, "%s: overlong varint or a value past 64 bits", what);
 	return rd_fail(r, at, "%s %" PRIu64 ": overlong varint or a value past 64 bits", what, idx);
+}
+
+/* Most varints of a payload are one byte: those without a call. */
+static inline int rd_varint(struct rd *r, uint64_t *v, const char *what, uint64_t idx)
+{
+	if (r->pos < r->n && !(r->p[r->pos] & 0x80)) {
+		*v = r->p[r->pos++];
+		return 0;
+	}
+	return rd_varint_slow(r, v, what, idx);
 }
 
 /* The payload must end here: nothing left, and for zstd the frame ended

@@ -314,10 +314,10 @@ void sevmig__ents_release(struct sevmig__ents *victim, const struct sevmig__ents
  */
 struct sevmig__builder {
 	struct sevmig__ents out;
-	uint64_t key;	       /* the open chunk, UINT64_MAX for none */
-	uint64_t end;	       /* end of the pages added so far */
-	uint32_t n, card;      /* the open chunk as runs: its runs and pages */
-	bool in_words;	       /* the open chunk is in wc's words (counted when closed) */
+	uint64_t key;	  /* the open chunk, UINT64_MAX for none */
+	uint64_t end;	  /* end of the pages added so far */
+	uint32_t n, card; /* the open chunk as runs: its runs and pages */
+	bool in_words;	  /* the open chunk is in wc's words (counted when closed) */
 	int err;
 	struct sevmig__ctr *wc; /* a BITMAP container to fill, kept between chunks */
 	uint16_t runs[2 * SEVMIG__RUN_MAX];

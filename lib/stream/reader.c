@@ -936,7 +936,9 @@ int sevmig_stream_reader_next(struct sevmig_stream_reader *r, struct sevmig_reco
 		return RECFAIL(r, err, -EBADMSG, &q, "record CRC mismatch (the record is damaged)",
 			       RECARGS(&q));
 
-	/* The digest: END hashes only up to its digest field. */
+	/* END's digest: everything before its digest field. Other records go
+	 * into the digest once their type's checks have passed, since which
+	 * bytes it leaves out (ciphertext) depends on a checked layout. */
 	uint8_t digest[32];
 	if (q.type == SEVMIG_REC_END && q.len == SM_END_LEN) {
 		unsigned dl = 0;
@@ -944,9 +946,6 @@ int sevmig_stream_reader_next(struct sevmig_stream_reader *r, struct sevmig_reco
 		    EVP_DigestUpdate(r->sha, q.p, SM_END_DIGEST_OFF) != 1 ||
 		    EVP_DigestFinal_ex(r->sha, digest, &dl) != 1)
 			return RFAIL(r, err, -EIO, q.offset, q.index, "SHA-256 failed");
-	} else if (EVP_DigestUpdate(r->sha, h, sizeof(h)) != 1 ||
-		   EVP_DigestUpdate(r->sha, q.p, (size_t)q.len + 4) != 1) {
-		return RFAIL(r, err, -EIO, q.offset, q.index, "SHA-256 failed");
 	}
 
 	int rc = 0;
@@ -985,6 +984,9 @@ int sevmig_stream_reader_next(struct sevmig_stream_reader *r, struct sevmig_reco
 	}
 	if (rc < 0)
 		return rc;
+	if (q.type != SEVMIG_REC_END &&
+	    sevmig__digest_record(r->sha, h, q.type, q.p, q.len, q.p + q.len) < 0)
+		return RFAIL(r, err, -EIO, q.offset, q.index, "SHA-256 failed");
 	info->index = q.index;
 	info->offset = q.offset;
 	info->type = q.type;

@@ -37,6 +37,7 @@ struct sjob {
 	uint32_t rec_off[2];
 	uint16_t rec_type[2];
 	uint32_t rec_len[2];
+	uint32_t rec_crc[2]; /* each payload's CRC32C, for the writer to extend */
 	uint64_t enc, plain, zero, plain_wire;
 	char msg[200];
 	struct sjob *next_free;
@@ -101,9 +102,12 @@ static int run_enc(struct sjob *j, unsigned worker)
 	sevmig__put_le32(pl + 4, SM_PKT_HDR);
 	sevmig__put_le32(pl + 8, SM_PAGE);
 	sevmig__put_le32(pl + 12, 0);
-	uint8_t *pkt = pl + SM_ENC_FIXED + 8 * (size_t)n;
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < n; i++)
 		sevmig__put_le64(pl + SM_ENC_FIXED + 8 * i, j->gfn[i]);
+	uint8_t *pkt = pl + SM_ENC_FIXED + 8 * (size_t)n;
+	/* The payload's CRC, extended over each packet while it is hot. */
+	uint32_t crc = sevmig__crc32c(0, pl, (size_t)(pkt - pl));
+	for (uint32_t i = 0; i < n; i++) {
 		if ((i & 15) == 0 && atomic_load_explicit(&s->stop, memory_order_relaxed))
 			return -ECANCELED;
 		struct sevmig_fw_send_update p = {
@@ -131,12 +135,14 @@ static int run_enc(struct sjob *j, unsigned worker)
 				    j->gfn[i], p.hdr_len, p.trans_len);
 			return -EPROTO;
 		}
+		crc = sevmig__crc32c(crc, pkt, SM_PKT_HDR + SM_PAGE);
 		pkt += SM_PKT_HDR + SM_PAGE;
 	}
 	j->nrec = 1;
 	j->rec_off[0] = 0;
 	j->rec_type[0] = SEVMIG_REC_ENC;
 	j->rec_len[0] = SM_ENC_FIXED + n * SM_ENC_ENTRY;
+	j->rec_crc[0] = crc;
 	j->enc = n;
 	return 0;
 }
@@ -221,6 +227,7 @@ static int run_shared(struct sjob *j, unsigned worker)
 		j->rec_off[0] = 0;
 		j->rec_type[0] = SEVMIG_REC_ZERO;
 		j->rec_len[0] = SM_ZERO_FIXED + 16 * runs;
+		j->rec_crc[0] = sevmig__crc32c(0, zp, j->rec_len[0]);
 		j->nrec = 1;
 		off = SM_REC_OVERHEAD + j->rec_len[0];
 	}
@@ -250,6 +257,7 @@ static int run_shared(struct sjob *j, unsigned worker)
 	j->rec_off[j->nrec] = (uint32_t)off;
 	j->rec_type[j->nrec] = SEVMIG_REC_PLAIN;
 	j->rec_len[j->nrec] = SM_PLAIN_FIXED + 8 * m + (uint32_t)d;
+	j->rec_crc[j->nrec] = sevmig__crc32c(0, pl, j->rec_len[j->nrec]);
 	j->nrec++;
 	j->plain = m;
 	j->plain_wire = d;
@@ -275,6 +283,17 @@ static void report(struct sevmig_sender *s)
 static int write_record(struct sevmig_sender *s, uint8_t *rec, uint16_t type, uint32_t len)
 {
 	int rc = sevmig__writer_record(&s->w, rec, type, len);
+	if (rc < 0)
+		return SFAIL(s, rc, "writing the stream failed: %s", sevmig_strerror(rc));
+	report(s);
+	return 0;
+}
+
+/* A record built by a worker, which also computed its payload's CRC. */
+static int write_job_record(struct sevmig_sender *s, struct sjob *j, uint32_t i)
+{
+	int rc = sevmig__writer_record_pcrc(&s->w, j->out.data + j->rec_off[i], j->rec_type[i],
+					    j->rec_len[i], j->rec_crc[i]);
 	if (rc < 0)
 		return SFAIL(s, rc, "writing the stream failed: %s", sevmig_strerror(rc));
 	report(s);
@@ -315,7 +334,7 @@ static int drain_one(struct sevmig_sender *s)
 		return rc;
 	}
 	for (uint32_t i = 0; i < j->nrec && rc == 0; i++) {
-		rc = write_record(s, j->out.data + j->rec_off[i], j->rec_type[i], j->rec_len[i]);
+		rc = write_job_record(s, j, i);
 		if (rc == 0 && j->rec_type[i] == SEVMIG_REC_ENC) {
 			s->counts.enc_records++;
 		} else if (rc == 0 && j->rec_type[i] == SEVMIG_REC_ZERO) {

@@ -81,6 +81,15 @@ int sevmig__pstate_restrict(const struct sevmig_pstate *src, uint64_t first, uin
 
 static inline uint32_t sevmig__stream_seed(const uint8_t uuid[16]);
 
+/*
+ * Add one whole record to the END digest (docs/stream-format.md 4.9): its
+ * 20-byte header, its payload and its CRC, leaving out the ciphertext of
+ * ENC and VMSA packets. The record's length must already be checked
+ * against its type (ENC: 16 + 4156 n; VMSA: 4164). 0, or -EIO.
+ */
+int sevmig__digest_record(EVP_MD_CTX *sha, const uint8_t hdr[20], uint16_t type,
+			  const uint8_t *payload, uint32_t len, const uint8_t crc[4]);
+
 /* ---- writer ---------------------------------------------------------------- */
 
 struct sevmig__writer {
@@ -105,6 +114,10 @@ int sevmig__writer_header(struct sevmig__writer *w, uint32_t flags, uint32_t pol
  * rec + SM_REC_HDR.
  */
 int sevmig__writer_record(struct sevmig__writer *w, uint8_t *rec, uint16_t type, uint32_t len);
+/* The same, with the payload's own CRC32C (sevmig__crc32c(0, payload, len))
+ * already computed, by a worker while the bytes were in its cache. */
+int sevmig__writer_record_pcrc(struct sevmig__writer *w, uint8_t *rec, uint16_t type,
+			       uint32_t len, uint32_t payload_crc);
 /* The END record; `payload` holds the counters (first 64 bytes). */
 int sevmig__writer_end(struct sevmig__writer *w, uint8_t payload[SM_END_LEN]);
 

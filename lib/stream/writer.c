@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The record writer: header, framing (sequence numbers, CRCs), the running
- * SHA-256 for END, and sticky write errors. */
+ * SHA-256 for END, and sticky write errors. It runs on the caller's thread,
+ * in stream order; the CRC of a big payload comes from the worker that
+ * built it, so that here only 20 header bytes are checksummed. */
 #include "stream/stream_internal.h"
 
 #include <errno.h>
@@ -34,14 +36,12 @@ void sevmig__writer_fini(struct sevmig__writer *w)
 	w->sha = NULL;
 }
 
-/* Hash and write; the first failure sticks so that nothing after a lost
- * byte can go out. */
-static int put(struct sevmig__writer *w, const void *p, size_t n, bool hash)
+/* Write; the first failure sticks so that nothing after a lost byte can go
+ * out. */
+static int put(struct sevmig__writer *w, const void *p, size_t n)
 {
 	if (w->dead)
 		return w->dead;
-	if (hash && EVP_DigestUpdate(w->sha, p, n) != 1)
-		return w->dead = -EIO;
 	int rc = w->write(w->arg, p, n);
 	if (rc < 0)
 		return w->dead = rc;
@@ -71,13 +71,14 @@ int sevmig__writer_header(struct sevmig__writer *w, uint32_t flags, uint32_t pol
 				 l->slots[i].npages << SEVMIG_PAGE_SHIFT);
 	}
 	sevmig__put_le32(h + len - 4, sevmig__crc32c(0, h, len - 4));
-	int rc = put(w, h, len, true);
+	int rc = EVP_DigestUpdate(w->sha, h, len) == 1 ? put(w, h, len) : -EIO;
 	free(h);
 	return rc;
 }
 
-/* Fill the record header and both CRCs. */
-static void frame(struct sevmig__writer *w, uint8_t *rec, uint16_t type, uint32_t len)
+/* Fill the record header and both CRCs; pcrc is the payload's own CRC. */
+static void frame(struct sevmig__writer *w, uint8_t *rec, uint16_t type, uint32_t len,
+		  uint32_t pcrc)
 {
 	sevmig__put_le16(rec, type);
 	sevmig__put_le16(rec + 2, 0);
@@ -85,16 +86,27 @@ static void frame(struct sevmig__writer *w, uint8_t *rec, uint16_t type, uint32_
 	sevmig__put_le64(rec + 8, w->seq);
 	uint32_t crc = sevmig__crc32c(w->uuid_crc, rec, 16);
 	sevmig__put_le32(rec + 16, crc);
-	crc = sevmig__crc32c(crc, rec + SM_REC_HDR, len);
-	sevmig__put_le32(rec + SM_REC_HDR + len, crc);
+	sevmig__put_le32(rec + SM_REC_HDR + len, sevmig__crc32c_combine(crc, pcrc, len));
+}
+
+int sevmig__writer_record_pcrc(struct sevmig__writer *w, uint8_t *rec, uint16_t type,
+			       uint32_t len, uint32_t payload_crc)
+{
+	if (w->dead)
+		return w->dead;
+	frame(w, rec, type, len, payload_crc);
+	if (sevmig__digest_record(w->sha, rec, type, rec + SM_REC_HDR, len,
+				  rec + SM_REC_HDR + len) < 0)
+		return w->dead = -EIO;
+	SEVMIG__TRY(put(w, rec, SM_REC_OVERHEAD + (size_t)len));
+	w->seq++;
+	return 0;
 }
 
 int sevmig__writer_record(struct sevmig__writer *w, uint8_t *rec, uint16_t type, uint32_t len)
 {
-	frame(w, rec, type, len);
-	SEVMIG__TRY(put(w, rec, SM_REC_OVERHEAD + (size_t)len, true));
-	w->seq++;
-	return 0;
+	return sevmig__writer_record_pcrc(w, rec, type, len,
+					  sevmig__crc32c(0, rec + SM_REC_HDR, len));
 }
 
 int sevmig__writer_end(struct sevmig__writer *w, uint8_t payload[SM_END_LEN])
@@ -104,7 +116,7 @@ int sevmig__writer_end(struct sevmig__writer *w, uint8_t payload[SM_END_LEN])
 	memset(rec + SM_REC_HDR + SM_END_DIGEST_OFF, 0, 32);
 	/* The digest covers END's header and its counters, so frame twice:
 	 * once for the header bytes it hashes, once with the digest in. */
-	frame(w, rec, SEVMIG_REC_END, SM_END_LEN);
+	frame(w, rec, SEVMIG_REC_END, SM_END_LEN, sevmig__crc32c(0, rec + SM_REC_HDR, SM_END_LEN));
 	if (w->dead)
 		return w->dead;
 	unsigned dlen = 0;
@@ -113,8 +125,8 @@ int sevmig__writer_end(struct sevmig__writer *w, uint8_t payload[SM_END_LEN])
 	    dlen != 32)
 		return w->dead = -EIO;
 	memcpy(payload + SM_END_DIGEST_OFF, rec + SM_REC_HDR + SM_END_DIGEST_OFF, 32);
-	frame(w, rec, SEVMIG_REC_END, SM_END_LEN);
-	SEVMIG__TRY(put(w, rec, sizeof(rec), false));
+	frame(w, rec, SEVMIG_REC_END, SM_END_LEN, sevmig__crc32c(0, rec + SM_REC_HDR, SM_END_LEN));
+	SEVMIG__TRY(put(w, rec, sizeof(rec)));
 	w->seq++;
 	return 0;
 }

@@ -20,14 +20,13 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <sevmig/fw.h>
 #include <sevmig/fw_soft.h>
+
+#include "bench_raw.h"
 
 #define WINDOW 256u /* distinct pages cycled through: 1 MiB, as a stream batch */
 #define PAGE   SEVMIG_PAGE_SIZE
@@ -57,7 +56,7 @@ static void *xalloc(size_t n)
 	return p;
 }
 
-/* ---- the baseline: raw AES-128-CTR + HMAC-SHA-256 per page ------------------- */
+/* ---- the baseline: raw AES-128-CTR + HMAC-SHA-256 per page (bench_raw.h) ---- */
 
 struct raw {
 	uint8_t *in, *out;
@@ -67,34 +66,17 @@ struct raw {
 static void *raw_loop(void *arg)
 {
 	struct raw *r = arg;
-	uint8_t key[16] = { 1 }, mkey[16] = { 2 }, iv[16] = { 3 }, mac[32];
-	char digest[] = "SHA256";
-	OSSL_PARAM params[] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-				OSSL_PARAM_construct_end() };
-	EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	EVP_CIPHER *aes = EVP_CIPHER_fetch(NULL, "AES-128-CTR", NULL);
-	EVP_MAC_CTX *m = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	if (!m || !c || !aes || !EVP_CipherInit_ex2(c, aes, key, iv, 1, NULL) ||
-	    !EVP_MAC_init(m, mkey, sizeof(mkey), params))
+	struct bench_raw b;
+	if (bench_raw_init(&b))
 		die("OpenSSL setup", -EIO);
 	double t0 = now();
 	for (unsigned i = 0; i < g_pages; i++) {
-		size_t w = i % WINDOW, n = 0;
-		int outl = 0;
-		iv[0] = (uint8_t)i;
-		if (!EVP_CipherInit_ex(c, NULL, NULL, NULL, iv, -1) ||
-		    !EVP_CipherUpdate(c, r->out + w * PAGE, &outl, r->in + w * PAGE, PAGE) ||
-		    !EVP_MAC_init(m, NULL, 0, NULL) ||
-		    !EVP_MAC_update(m, r->out + w * PAGE, PAGE) ||
-		    !EVP_MAC_final(m, mac, &n, sizeof(mac)))
+		size_t w = i % WINDOW;
+		if (bench_raw_page(&b, r->in + w * PAGE, r->out + w * PAGE, i))
 			die("raw loop", -EIO);
 	}
 	r->secs = now() - t0;
-	EVP_MAC_CTX_free(m);
-	EVP_CIPHER_CTX_free(c);
-	EVP_MAC_free(hmac);
-	EVP_CIPHER_free(aes);
+	bench_raw_free(&b);
 	return NULL;
 }
 

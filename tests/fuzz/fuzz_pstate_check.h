@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Invariants the page-state fuzz targets check on every map a parser
- * accepts: it survives the binary form (raw and compressed) and the text
- * form unchanged, the canonical text is a fixed point, the same map always
- * gives the same bytes, and the counts add up. A violation aborts.
+ * accepts: its representation keeps every internal invariant
+ * (sevmig__pstate_check(), the targets link the static library), it
+ * survives the binary form (raw and compressed) and the text form
+ * unchanged, the canonical text is a fixed point, the same map always gives
+ * the same bytes, and the counts add up. A violation aborts.
  */
 #ifndef SEVMIG_FUZZ_PSTATE_CHECK_H
 #define SEVMIG_FUZZ_PSTATE_CHECK_H
@@ -15,6 +17,8 @@
 
 #include <sevmig/pstate.h>
 
+#include "pstate/pstate_impl.h"
+
 #define FUZZ_CHECK(cond)                                                                       \
 	do {                                                                                   \
 		if (!(cond)) {                                                                 \
@@ -23,6 +27,17 @@
 			abort();                                                               \
 		}                                                                              \
 	} while (0)
+
+/* The representation is sound: sorted chunks, exact counts, canonical
+ * containers, every shared page covered (pstate_check.c). */
+static inline void fuzz_check_repr(const struct sevmig_pstate *ps)
+{
+	char why[160];
+	if (sevmig__pstate_check(ps, why, sizeof(why))) {
+		fprintf(stderr, "invariant violated: broken map: %s\n", why);
+		abort();
+	}
+}
 
 /* A rejection must be -EBADMSG (or -ENOMEM) with its error record filled. */
 static inline void fuzz_check_rejection(int rc, const struct sevmig_error *err, size_t len)
@@ -46,6 +61,7 @@ static inline struct sevmig_pstate *fuzz_binary_round_trip(const struct sevmig_p
 	struct sevmig_error err;
 	FUZZ_CHECK(sevmig_pstate_serialize(ps, &o, &buf, &len) == 0);
 	FUZZ_CHECK(sevmig_pstate_deserialize(buf, len, &back, &err) == 0);
+	fuzz_check_repr(back);
 	FUZZ_CHECK(sevmig_pstate_equal(ps, back));
 	FUZZ_CHECK(sevmig_pstate_load(buf, len, &back2, &err) == 0);
 	FUZZ_CHECK(sevmig_pstate_equal(ps, back2));
@@ -58,8 +74,10 @@ static inline struct sevmig_pstate *fuzz_binary_round_trip(const struct sevmig_p
 	return back;
 }
 
+/* Everything above, on a map a parser accepted. */
 static inline void fuzz_check_map(const struct sevmig_pstate *ps)
 {
+	fuzz_check_repr(ps);
 	struct sevmig_pstate_stats st;
 	sevmig_pstate_stats(ps, &st);
 	FUZZ_CHECK(st.covered_pages == st.shared_pages + st.private_pages);
@@ -78,6 +96,7 @@ static inline void fuzz_check_map(const struct sevmig_pstate *ps)
 	FUZZ_CHECK(sevmig_pstate_format_text(ps, &text, &tlen) == 0);
 	FUZZ_CHECK(strlen(text) == tlen);
 	FUZZ_CHECK(sevmig_pstate_parse_text(text, tlen, &back, &err) == 0);
+	fuzz_check_repr(back);
 	FUZZ_CHECK(sevmig_pstate_equal(ps, back));
 	FUZZ_CHECK(sevmig_pstate_load(text, tlen, &back2, &err) == 0);
 	FUZZ_CHECK(sevmig_pstate_equal(ps, back2));

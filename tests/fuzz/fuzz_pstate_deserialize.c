@@ -31,6 +31,7 @@ static void one(const uint8_t *data, size_t size)
 		return;
 	}
 	FUZZ_CHECK(rc2 == 0 && sevmig_pstate_equal(ps, ps2));
+	fuzz_check_repr(ps2);
 	sevmig_pstate_free(ps2);
 	fuzz_check_map(ps);
 	sevmig_pstate_free(ps);

@@ -141,10 +141,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(err.code == rc && err.message[0]);
 		}
 	}
-	if (rc)
+	if (rc) {
 		FUZZ_CHECK(sevmig_pstate_equal(ps, before)); /* nothing changed */
-	else
+		fuzz_check_repr(ps);
+	} else {
 		fuzz_check_map(ps);
+	}
 	sevmig_pstate_free(before);
 	sevmig_pstate_free(ps);
 	return 0;

@@ -10,12 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include <sevmig/sevmig.h>
 
-#include "util/crc32c.h"
-#include "util/endian.h"
+/* ts_restamp(): every CRC (and END's digest) made right again, as a writer
+ * would have, so that mutations reach the rules behind the checksums
+ * instead of dying on them. */
+#include "../unit/test_stream_stamp.h"
 
 struct src {
 	const uint8_t *data;
@@ -45,37 +45,6 @@ static ptrdiff_t src_read(void *arg, void *buf, size_t len)
 		}                                                                          \
 	} while (0)
 
-/*
- * Make every CRC (and END's digest) right again, as a writer would have:
- * mutations then reach the rules behind the checksums instead of dying on
- * them. The stream's own lengths decide where records are.
- */
-static void restamp(uint8_t *s, size_t len)
-{
-	if (len < 68)
-		return;
-	uint32_t hl = sevmig__le32(s + 12);
-	if (hl < 68 || hl > len)
-		return;
-	sevmig__put_le32(s + hl - 4, sevmig__crc32c(0, s, hl - 4));
-	uint32_t seed = sevmig__crc32c(0, s + 24, 16);
-	size_t pos = hl;
-	while (len - pos >= 20) {
-		uint8_t *r = s + pos;
-		uint32_t l = sevmig__le32(r + 4);
-		if (l > len - pos - 20 || len - pos - 20 - l < 4)
-			break;
-		uint32_t c = sevmig__crc32c(seed, r, 16);
-		sevmig__put_le32(r + 16, c);
-		if (sevmig__le16(r) == SEVMIG_REC_END && l == 96) {
-			unsigned dl;
-			EVP_Digest(s, pos + 20 + 64, r + 20 + 64, &dl, EVP_sha256(), NULL);
-		}
-		sevmig__put_le32(r + 20 + l, sevmig__crc32c(c, r + 20, l));
-		pos += 20 + (size_t)l + 4;
-	}
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -87,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!copy)
 			return 0;
 		memcpy(copy, data, size);
-		restamp(copy, size);
+		ts_restamp(copy, size, false);
 		data = copy;
 	}
 	struct src s = { data, size, 0, size ? data[size - 1] : 0 };

@@ -775,6 +775,131 @@ static void test_bitmap_chunks(void **state)
 	bitmap_chunks(&rng, 3 * CH);
 }
 
+/* ---- the builder ------------------------------------------------------------------- */
+
+/* Some encryption-bitmap bits for n pages from bit `off` on: noise, all
+ * shared, all private, or private with some scattered shared pages (around
+ * the RUN/BITMAP threshold). */
+static void random_bits(struct tu_rng *r, uint8_t *bm, size_t len, unsigned off, uint64_t n)
+{
+	switch (tu_below(r, 4)) {
+	case 0:
+		tu_fill(r, bm, len);
+		break;
+	case 1:
+		memset(bm, 0, len);
+		break;
+	case 2:
+		memset(bm, 0xff, len);
+		break;
+	default:
+		memset(bm, 0xff, len);
+		for (uint64_t k = tu_below(r, 3 * SEVMIG__RUN_MAX); k; k--) {
+			uint64_t i = off + tu_below(r, n);
+			bm[i / 8] &= (uint8_t) ~(1u << (i % 8));
+		}
+	}
+}
+
+/*
+ * Pages handed to a builder in order, as runs and as bitmap bits from any
+ * bit offset, against a byte-per-page model over six chunks at gfn 0 or
+ * ending at 2^40: the map has the model's states, keeps its invariants, and
+ * each container has the kind a set built from scratch must have.
+ */
+static void test_builder(void **state)
+{
+	(void)state;
+	struct tu_rng r = { tu_seed("test_builder") };
+	const uint64_t W = 6 * CH;
+	uint8_t *model = malloc(W), *out = malloc(W / 8), *bm = malloc(W / 8 + 16);
+	assert_non_null(model);
+	assert_non_null(out);
+	assert_non_null(bm);
+	for (int round = 0; round < 80; round++) {
+		uint64_t base = tu_below(&r, 2) ? 0 : LIMIT - W;
+		struct sevmig__builder b;
+		sevmig__builder_init(&b);
+		memset(model, 0, W);
+		for (uint64_t pos = 0; pos < W;) {
+			if (tu_below(&r, 4) == 0)
+				pos = (pos + CH) & ~(uint64_t)(CH - 1); /* to a chunk's start */
+			else if (tu_below(&r, 2))
+				pos += tu_below(&r, tu_below(&r, 2) ? 64 : 2 * CH); /* a gap */
+			if (pos >= W)
+				break;
+			uint64_t n = 1 + tu_below(&r, tu_below(&r, 2) ? 100 : 3 * CH);
+			n = n < W - pos ? n : W - pos;
+			if (tu_below(&r, 2)) {
+				sevmig__builder_add(&b, base + pos, base + pos + n);
+				memset(model + pos, 1, n);
+			} else {
+				unsigned off = (unsigned)(tu_below(&r, 2) ? 8 * tu_below(&r, 3)
+									  : tu_below(&r, 24));
+				size_t len = (off + n + 7) / 8;
+				random_bits(&r, bm, len, off, n);
+				sevmig__builder_add_bits(&b, base + pos, bm, off, n);
+				for (uint64_t i = 0; i < n; i++)
+					model[pos + i] =
+					    !((bm[(off + i) / 8] >> ((off + i) % 8)) & 1);
+			}
+			pos += n;
+		}
+		struct sevmig_pstate *ps = map_new();
+		add(ps, base, W);
+		assert_int_equal(sevmig__builder_commit(&b, ps), 0);
+		assert_int_equal(sevmig_pstate_to_bitmap(ps, base, W, out, W / 8), 0);
+		for (uint64_t i = 0; i < W; i++)
+			if (model[i] == ((out[i / 8] >> (i % 8)) & 1))
+				fail_msg("round %d: page %llu is %s", round, (unsigned long long)i,
+					 model[i] ? "private" : "shared");
+		for (size_t i = 0; i < ps->sh.n; i++) {
+			const struct sevmig__ctr *c = ps->sh.v[i].c;
+			if (c)
+				assert_int_equal(c->kind, c->nruns <= SEVMIG__RUN_MAX
+							      ? SEVMIG__CTR_RUN
+							      : SEVMIG__CTR_BITMAP);
+		}
+		map_free(ps);
+	}
+	free(model);
+	free(out);
+
+	/* Touching runs are one run, across chunks too. */
+	struct sevmig__builder b;
+	struct sevmig_pstate *ps = map_new();
+	add(ps, 0, 4 * CH);
+	sevmig__builder_init(&b);
+	sevmig__builder_add(&b, 10, 20);
+	sevmig__builder_add(&b, 20, CH);
+	memset(bm, 0, 8);
+	sevmig__builder_add_bits(&b, CH, bm, 3, 61);
+	sevmig__builder_add(&b, CH + 61, 3 * CH + 1);
+	assert_int_equal(sevmig__builder_commit(&b, ps), 0);
+	EXPECT_RUNS(walk(ps, 0, UINT64_MAX, SH), { 10, 3 * CH + 1 - 10 });
+	assert_int_equal(ps->sh.n, 3); /* a run, a full span of 2 chunks, a run */
+	assert_null(ps->sh.v[1].c);
+	assert_int_equal(ps->sh.v[1].span, 2);
+
+	/* Pages out of order: -EINVAL, nothing built, the map unchanged. */
+	sevmig__builder_init(&b);
+	sevmig__builder_add(&b, 100, 200);
+	sevmig__builder_add(&b, 150, 160);
+	assert_int_equal(sevmig__builder_commit(&b, ps), -EINVAL);
+	sevmig__builder_init(&b);
+	sevmig__builder_add_bits(&b, 100, bm, 0, 64);
+	sevmig__builder_add_bits(&b, 163, bm, 0, 8);
+	assert_int_equal(sevmig__builder_finish(&b, &ps->sh), -EINVAL);
+	EXPECT_RUNS(walk(ps, 0, UINT64_MAX, SH), { 10, 3 * CH + 1 - 10 });
+	/* Given up half way: everything freed (the sanitizer build checks). */
+	sevmig__builder_init(&b);
+	sevmig__builder_add(&b, 5, 3 * CH);
+	sevmig__builder_add_bits(&b, 3 * CH + 9, bm, 0, 64);
+	sevmig__builder_free(&b);
+	free(bm);
+	map_free(ps);
+}
+
 /* ---- merge, diff, delta ------------------------------------------------------------ */
 
 static void test_merge(void **state)
@@ -1054,6 +1179,7 @@ int main(void)
 		cmocka_unit_test(test_region_array),
 		cmocka_unit_test(test_bitmap),
 		cmocka_unit_test(test_bitmap_chunks),
+		cmocka_unit_test(test_builder),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_diff_maximal),

@@ -47,6 +47,7 @@ static struct sevmig_pstate *deser_ok(const void *buf, size_t len)
 	if (rc)
 		fail_msg("deserialize: %d at byte %llu: %s", rc, (unsigned long long)err.offset,
 			 err.message);
+	map_check(ps);
 	return ps;
 }
 

@@ -8,6 +8,8 @@
 
 #include <sevmig/pstate.h>
 
+#include "pstate/pstate_impl.h"
+
 static inline struct sevmig_pstate *map_new(void)
 {
 	struct sevmig_pstate *ps = NULL;
@@ -23,6 +25,14 @@ static inline void slot(struct sevmig_pstate *ps, uint64_t gfn, uint64_t n)
 static inline void share(struct sevmig_pstate *ps, uint64_t gfn, uint64_t n)
 {
 	assert_int_equal(sevmig_pstate_set_range(ps, gfn, n, SEVMIG_PAGE_SHARED), 0);
+}
+
+/* A map a parser made keeps every invariant of the representation. */
+static inline void map_check(const struct sevmig_pstate *ps)
+{
+	char why[160];
+	if (sevmig__pstate_check(ps, why, sizeof(why)))
+		fail_msg("broken map: %s", why);
 }
 
 /* The state of each listed gfn. */

@@ -334,6 +334,54 @@ static void test_constructors(void **state)
 #endif
 }
 
+/* Reading the binary form, both encodings, raw and compressed: on failure
+ * no map and no leak. */
+static void test_deserialize(void **state)
+{
+	(void)state;
+#ifndef SKIP_ALL
+	struct sevmig_pstate *maps[2];
+	maps[0] = sample(); /* RUNS */
+	/* BITMAP: every third page shared; the second slot's bits start
+	 * inside a byte */
+	assert_int_equal(sevmig_pstate_new(&maps[1]), 0);
+	assert_int_equal(sevmig_pstate_add_slot(maps[1], 0, 3 * CH + 3), 0);
+	assert_int_equal(sevmig_pstate_add_slot(maps[1], 5 * CH, 2 * CH), 0);
+	for (uint64_t g = 0; g < 3 * CH + 3; g += 3)
+		assert_int_equal(sevmig_pstate_set_range(maps[1], g, 1, SH), 0);
+	assert_int_equal(sevmig_pstate_set_range(maps[1], 5 * CH + 100, CH, SH), 0);
+	for (int i = 0; i < 4; i++) {
+		SEVMIG_OPTS(sevmig_pstate_save_opts, o, .zstd_level = i & 1 ? 3 : 0);
+		void *buf;
+		size_t len;
+		assert_int_equal(sevmig_pstate_serialize(maps[i / 2], &o, &buf, &len), 0);
+		assert_int_equal(((uint8_t *)buf)[10], (i / 2 ? 1 : 0) | (i & 1 ? 4 : 0));
+		long n = 0;
+		for (;; n++) {
+			struct sevmig_pstate *out = NULL;
+			long before = live;
+			fail_at = n;
+			nalloc = 0;
+			int rc = sevmig_pstate_deserialize(buf, len, &out, NULL);
+			fail_at = -1;
+			if (!rc) {
+				check(out);
+				assert_true(sevmig_pstate_equal(out, maps[i / 2]));
+				sevmig_pstate_free(out);
+				break;
+			}
+			assert_int_equal(rc, -ENOMEM);
+			assert_null(out);
+			assert_int_equal(live, before);
+		}
+		assert_true(n > 2);
+		free(buf);
+	}
+	sevmig_pstate_free(maps[0]);
+	sevmig_pstate_free(maps[1]);
+#endif
+}
+
 int main(void)
 {
 #ifdef SKIP_ALL
@@ -344,6 +392,7 @@ int main(void)
 		cmocka_unit_test(test_set_range),
 		cmocka_unit_test(test_updates),
 		cmocka_unit_test(test_constructors),
+		cmocka_unit_test(test_deserialize),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

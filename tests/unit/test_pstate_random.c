@@ -271,6 +271,8 @@ static void check_basic(const struct sevmig_pstate *ps, const struct model *m)
 		}
 		if (v == 2) {
 			assert_int_equal(st.shared_runs, want.n);
+			/* the count the writer sizes the binary form by */
+			assert_int_equal(sevmig__ents_nruns(&ps->sh), want.n);
 			assert_int_equal(st.largest_shared_run, largest);
 		} else {
 			assert_int_equal(st.private_runs, want.n);
@@ -355,6 +357,7 @@ static void check_full(const struct sevmig_pstate *ps, const struct model *m)
 	struct sevmig_pstate *rt = empty_like(m);
 	struct sevmig_error err;
 	assert_int_equal(sevmig_pstate_set_from_list(rt, list, n, &err), 0);
+	check_invariants(rt);
 	assert_true(sevmig_pstate_equal(ps, rt));
 	sevmig_pstate_free(rt);
 
@@ -377,6 +380,7 @@ static void check_full(const struct sevmig_pstate *ps, const struct model *m)
 	}
 	rt = empty_like(m);
 	assert_int_equal(sevmig_pstate_set_from_region_array(rt, ra, n * 16, &err), 0);
+	check_invariants(rt);
 	assert_true(sevmig_pstate_equal(ps, rt));
 	sevmig_pstate_free(rt);
 	free(ra);
@@ -393,8 +397,23 @@ static void check_full(const struct sevmig_pstate *ps, const struct model *m)
 		assert_int_equal(sevmig_pstate_set_from_bitmap(rt, g, np, bm, len), 0);
 		free(bm);
 	}
+	check_invariants(rt);
 	assert_true(sevmig_pstate_equal(ps, rt));
 	sevmig_pstate_free(rt);
+
+	/* the binary form, raw and compressed (either encoding, whichever the
+	 * map's density picks) */
+	for (int level = 0; level <= 1; level++) {
+		SEVMIG_OPTS(sevmig_pstate_save_opts, o, .zstd_level = level);
+		void *buf;
+		size_t blen;
+		assert_int_equal(sevmig_pstate_serialize(ps, &o, &buf, &blen), 0);
+		assert_int_equal(sevmig_pstate_deserialize(buf, blen, &rt, &err), 0);
+		check_invariants(rt);
+		assert_true(sevmig_pstate_equal(ps, rt));
+		sevmig_pstate_free(rt);
+		free(buf);
+	}
 	uint64_t i, cnt;
 	rand_range(&i, &cnt);
 	check_bitmap_range(ps, m, g_of(i), cnt);

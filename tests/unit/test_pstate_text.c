@@ -33,6 +33,7 @@ static struct sevmig_pstate *parse_ok(const char *text)
 	if (rc)
 		fail_msg("parse: %d, line %llu: %s", rc, (unsigned long long)err.index,
 			 err.message);
+	map_check(ps);
 	return ps;
 }
 

@@ -2,14 +2,15 @@
 /*
  * Shared by the test_stream*.c programs: streams in memory (a growable sink
  * and a source that hands out bytes in random-sized pieces), a builder for
- * hand-made streams, and `restamp`, which recomputes every CRC and END's
- * digest after a test has edited a stream, so that a deeper rule is what
- * rejects it.
+ * hand-made streams, random guests and soft platforms. ts_restamp() (in
+ * test_stream_stamp.h) recomputes every CRC and END's digest after a test
+ * has edited a stream, so that a deeper rule is what rejects it.
  */
 #ifndef TEST_STREAM_UTIL_H
 #define TEST_STREAM_UTIL_H
 
 #include "testutil.h"
+#include "test_stream_stamp.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -83,34 +84,6 @@ static inline size_t ts_records(const uint8_t *s, size_t len, size_t *off, size_
 		pos += TS_REC_HDR + sevmig__le32(s + pos + 4) + 4;
 	}
 	return n;
-}
-
-/*
- * Recompute the header CRC, every record's two CRCs (with the header's UUID)
- * and, unless keep_digest, END's SHA-256: the stream is then well framed
- * whatever a test changed inside it.
- */
-static inline void ts_restamp(uint8_t *s, size_t len, bool keep_digest)
-{
-	uint32_t hl = sevmig__le32(s + 12);
-	sevmig__put_le32(s + hl - 4, sevmig__crc32c(0, s, hl - 4));
-	uint32_t seed = sevmig__crc32c(0, s + 24, 16);
-	size_t pos = hl;
-	while (pos + TS_REC_HDR <= len) {
-		uint8_t *r = s + pos;
-		uint32_t l = sevmig__le32(r + 4);
-		if (pos + TS_REC_HDR + l + 4 > len)
-			break;
-		uint32_t c = sevmig__crc32c(seed, r, 16);
-		sevmig__put_le32(r + 16, c);
-		if (sevmig__le16(r) == SEVMIG_REC_END && l == 96 && !keep_digest) {
-			unsigned dl;
-			EVP_Digest(s, pos + TS_REC_HDR + 64, r + TS_REC_HDR + 64, &dl, EVP_sha256(),
-				   NULL);
-		}
-		sevmig__put_le32(r + TS_REC_HDR + l, sevmig__crc32c(c, r + TS_REC_HDR, l));
-		pos += TS_REC_HDR + l + 4;
-	}
 }
 
 /* ---- a builder for hand-made streams ------------------------------------ */
