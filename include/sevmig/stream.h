@@ -139,7 +139,10 @@ struct sevmig_sender_opts {
 	uint32_t target_chain_len;
 	const void *amd_certs;
 	uint32_t amd_certs_len;
-	/* Pages per ENC or PLAIN record, 1..SEVMIG_STREAM_MAX_BATCH; 0: 256. */
+	/* Pages per ENC or PLAIN record, 1..SEVMIG_STREAM_MAX_BATCH; 0: 32 per
+	 * ENC record (so that records in flight stay in the workers' caches)
+	 * and up to 256 per PLAIN record (zstd compresses larger batches
+	 * better). */
 	unsigned batch_pages;
 	/* zstd level for PLAIN records; 0: no compression. A batch that does
 	 * not shrink is sent raw. */
@@ -151,7 +154,7 @@ struct sevmig_sender_opts {
 	 * while the others compress and the caller's thread writes. */
 	unsigned workers;
 	/* Batches in flight (bounded memory: about window x batch x 4 KiB);
-	 * 0: 2 x workers + 2. At most 64. */
+	 * 0: 4 x workers + 4 (1 without workers). At most 64. */
 	unsigned window;
 	/* The migration's UUID (16 bytes); NULL: a new random one. */
 	const uint8_t *uuid;
@@ -322,7 +325,7 @@ struct sevmig_receiver_opts {
 	 * caller's thread. Checks always run, in stream order, on the caller's
 	 * thread before a record is handed on. */
 	unsigned workers;
-	unsigned window; /* records in flight; 0: 2 x workers + 2; at most 64 */
+	unsigned window; /* records in flight; 0: 4 x workers + 4; at most 64 */
 	/* Check everything, firmware included (every packet's MAC), but write
 	 * no guest memory: packets are decrypted into a scratch page. `regions`
 	 * may then be NULL (the layout comes from the header). */

@@ -18,14 +18,24 @@ enum { JOB_QUEUED = 0, JOB_RUNNING = 1, JOB_DONE = 2 };
 struct sevmig__pool {
 	pthread_mutex_t lock;
 	pthread_cond_t work; /* a job was queued, or stop */
-	pthread_cond_t done; /* a job finished */
+	pthread_cond_t done; /* the jobs the caller waits for are finished */
 	struct sevmig__job **ring;
 	unsigned cap, head, count;
+	unsigned want; /* the caller sleeps until the oldest `want` jobs are done */
 	unsigned workers, fw_workers;
 	bool stop;
 	pthread_t *threads;
 	unsigned started;
 };
+
+/* The oldest k jobs are done (lock held). */
+static bool head_done(const struct sevmig__pool *p, unsigned k)
+{
+	for (unsigned i = 0; i < k; i++)
+		if (p->ring[(p->head + i) % p->cap]->state != JOB_DONE)
+			return false;
+	return true;
+}
 
 struct worker_arg {
 	struct sevmig__pool *p;
@@ -65,7 +75,8 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&p->lock);
 		j->rc = rc;
 		j->state = JOB_DONE;
-		pthread_cond_broadcast(&p->done);
+		if (p->want && head_done(p, p->want))
+			pthread_cond_signal(&p->done);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -161,8 +172,16 @@ struct sevmig__job *sevmig__pool_wait_oldest(struct sevmig__pool *p)
 	if (p->workers)
 		pthread_mutex_lock(&p->lock);
 	struct sevmig__job *j = p->ring[p->head];
-	while (j->state != JOB_DONE)
-		pthread_cond_wait(&p->done, &p->lock);
+	if (j->state != JOB_DONE) {
+		/* Sleep until half of what is in flight is done, not just the
+		 * oldest: the next calls then return at once, the workers keep
+		 * the other half to work on meanwhile, and the caller is woken
+		 * once per few jobs instead of once per job. */
+		p->want = p->count > 1 ? p->count / 2 : 1;
+		while (!head_done(p, p->want))
+			pthread_cond_wait(&p->done, &p->lock);
+		p->want = 0;
+	}
 	p->head = (p->head + 1) % p->cap;
 	p->count--;
 	if (p->workers)

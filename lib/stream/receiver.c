@@ -132,13 +132,20 @@ static int apply_plain(struct rjob *j, struct rwctx *w)
 	}
 	if (r->dry_run)
 		return 0;
+	/* Runs of consecutive gfns in one memslot are one copy each. */
 	size_t hint = 0;
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0, k; i < n; i = k) {
 		uint64_t gfn = sevmig__le64(p + SM_PLAIN_FIXED + 8 * i);
-		memcpy(sevmig__layout_host(&r->layout, sevmig__layout_find(&r->layout, gfn, &hint),
-					   gfn),
-		       data + (size_t)i * SM_PAGE, SM_PAGE);
+		long slot = sevmig__layout_find(&r->layout, gfn, &hint);
+		uint64_t end = r->layout.slots[slot].gfn + r->layout.slots[slot].npages;
+		for (k = i + 1; k < n && gfn + (k - i) < end &&
+				sevmig__le64(p + SM_PLAIN_FIXED + 8 * k) == gfn + (k - i);
+		     k++)
+			;
+		sevmig__guest_write(sevmig__layout_host(&r->layout, slot, gfn),
+				    data + (size_t)i * SM_PAGE, (size_t)(k - i) * SM_PAGE);
 	}
+	sevmig__guest_write_done();
 	return 0;
 }
 
@@ -153,10 +160,11 @@ static int apply_zero(struct rjob *j)
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t gfn = sevmig__le64(p + SM_ZERO_FIXED + 16 * i);
 		uint64_t np = sevmig__le64(p + SM_ZERO_FIXED + 16 * i + 8);
-		memset(sevmig__layout_host(&r->layout, sevmig__layout_find(&r->layout, gfn, &hint),
-					   gfn),
-		       0, np << SEVMIG_PAGE_SHIFT);
+		sevmig__guest_write(
+		    sevmig__layout_host(&r->layout, sevmig__layout_find(&r->layout, gfn, &hint), gfn),
+		    NULL, np << SEVMIG_PAGE_SHIFT);
 	}
+	sevmig__guest_write_done();
 	return 0;
 }
 

@@ -7,7 +7,7 @@
  * and compression. Jobs run on the worker pool (or inline), and the caller's
  * thread writes their records in submission order, so the stream does not
  * depend on the number of workers. Memory is bounded by the window: at most
- * window + 2 jobs of batch_pages pages each exist at any time.
+ * window + 2 jobs of a batch of pages each exist at any time.
  */
 #include "stream/stream_internal.h"
 
@@ -54,7 +54,8 @@ struct sevmig_sender {
 	uint8_t uuid[16];
 	void *target_pdh, *target_chain, *amd_certs;
 	uint32_t target_pdh_len, target_chain_len, amd_certs_len;
-	unsigned batch, workers, window;
+	unsigned batch[2]; /* pages per job: ENC, SHARED */
+	unsigned workers, window;
 	int zlevel;
 	size_t pstate_max; /* serialized page state per PSTATE record */
 	sevmig_stream_progress_fn progress;
@@ -396,7 +397,7 @@ static int add_page(struct sevmig_sender *s, uint64_t gfn, uint32_t slot, int ki
 	}
 	j->gfn[j->n] = gfn;
 	j->slot[j->n] = slot;
-	if (++j->n == s->batch) {
+	if (++j->n == s->batch[kind]) {
 		s->cur[kind] = NULL;
 		int rc = submit(s, j);
 		if (rc < 0) {
@@ -647,8 +648,6 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 	int zlevel = SEVMIG__OPT(opts, zstd_level, 0);
 	unsigned workers = SEVMIG__OPT(opts, workers, 0u);
 	unsigned window = SEVMIG__OPT(opts, window, 0u);
-	if (!batch)
-		batch = SM_DEFAULT_BATCH;
 	if (batch > SEVMIG_STREAM_MAX_BATCH)
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0, "batch_pages %u exceeds %u",
 				    batch, SEVMIG_STREAM_MAX_BATCH);
@@ -664,7 +663,9 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 	if (!s)
 		return -ENOMEM;
 	s->fw = fw;
-	s->batch = batch;
+	s->batch[SJ_ENC] = batch ? batch : SM_DEFAULT_ENC_BATCH;
+	s->batch[SJ_SHARED] = batch ? batch : SM_DEFAULT_BATCH;
+	batch = s->batch[SJ_ENC] > s->batch[SJ_SHARED] ? s->batch[SJ_ENC] : s->batch[SJ_SHARED];
 	s->zlevel = zlevel;
 	s->workers = workers;
 	s->window = sevmig__window(workers, window);
@@ -700,8 +701,9 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 	s->wctx = calloc(s->nwctx, sizeof(*s->wctx));
 	rc = s->target_pdh && s->jobs && s->wctx ? 0 : -ENOMEM;
 	size_t cap = 2 * SM_REC_OVERHEAD + SM_ZERO_FIXED + SM_PLAIN_FIXED +
-		     (size_t)batch * (16 + 8 + SM_PAGE);
-	size_t enc_cap = SM_REC_OVERHEAD + SM_ENC_FIXED + (size_t)batch * SM_ENC_ENTRY;
+		     (size_t)s->batch[SJ_SHARED] * (16 + 8 + SM_PAGE);
+	size_t enc_cap =
+	    SM_REC_OVERHEAD + SM_ENC_FIXED + (size_t)s->batch[SJ_ENC] * SM_ENC_ENTRY;
 	if (enc_cap > cap)
 		cap = enc_cap;
 	for (unsigned i = 0; i < s->njobs && rc == 0; i++) {
