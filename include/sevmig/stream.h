@@ -26,8 +26,9 @@
  * Threads: a sender, receiver or reader is used by one thread at a time,
  * except sevmig_sender_cancel() and sevmig_receiver_cancel(), which any
  * thread may call at any time. With `workers` > 0 the handle runs its own
- * threads, which never call the caller's callbacks: callbacks always run on
- * the thread that called into the library.
+ * threads (workers - 1 of them from 2 on: the caller's thread does a
+ * worker's share while it waits), which never call the caller's callbacks:
+ * callbacks always run on the thread that called into the library.
  */
 #ifndef SEVMIG_STREAM_H
 #define SEVMIG_STREAM_H
@@ -147,14 +148,18 @@ struct sevmig_sender_opts {
 	/* zstd level for PLAIN records; 0: no compression. A batch that does
 	 * not shrink is sent raw. */
 	int zstd_level;
-	/* Worker threads for packetizing and compression; 0: everything on the
-	 * caller's thread. With a firmware allowing several UPDATE_DATA callers
-	 * (sevmig_fw_max_threads() > 1, the soft model), workers run them in
-	 * parallel; with one (kvm), a single worker makes every firmware call
-	 * while the others compress and the caller's thread writes. */
+	/* Workers for packetizing and compression; 0: everything on the
+	 * caller's thread. From 2 on, the caller's thread is one of them: the
+	 * sender starts workers - 1 threads and the caller's thread runs
+	 * batches whenever it would otherwise wait for one (so 2 workers on 2
+	 * cores leave no thread waiting for a core). With a firmware allowing
+	 * several UPDATE_DATA callers (sevmig_fw_max_threads() > 1, the soft
+	 * model), up to that many workers run them in parallel; with one
+	 * (kvm), the first thread makes every firmware call while the other
+	 * workers compress and the caller's thread writes. */
 	unsigned workers;
 	/* Batches in flight (bounded memory: about window x batch x 4 KiB);
-	 * 0: 4 x workers + 4 (1 without workers). At most 64. */
+	 * 0: 2 x workers + 2 (1 without workers). At most 64. */
 	unsigned window;
 	/* The migration's UUID (16 bytes); NULL: a new random one. */
 	const uint8_t *uuid;
@@ -321,11 +326,12 @@ struct sevmig_receiver_opts {
 	size_t sz;		    /* SEVMIG_OPTS */
 	const uint8_t *expect_uuid; /* as struct sevmig_reader_opts */
 	bool allow_trailing;
-	/* Threads applying records (decryption, decompression); 0: the
-	 * caller's thread. Checks always run, in stream order, on the caller's
+	/* Workers applying records (decryption, decompression); 0: the
+	 * caller's thread. From 2 on, the caller's thread is one of them, as
+	 * for the sender. Checks always run, in stream order, on the caller's
 	 * thread before a record is handed on. */
 	unsigned workers;
-	unsigned window; /* records in flight; 0: 4 x workers + 4; at most 64 */
+	unsigned window; /* records in flight; 0: 2 x workers + 2; at most 64 */
 	/* Check everything, firmware included (every packet's MAC), but write
 	 * no guest memory: packets are decrypted into a scratch page. `regions`
 	 * may then be NULL (the layout comes from the header). */

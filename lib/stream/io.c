@@ -81,10 +81,9 @@ ptrdiff_t sevmig_read_fd(void *fd_arg, void *buf, size_t len)
 
 unsigned sevmig__window(unsigned workers, unsigned window)
 {
-	/* Enough that the caller's thread, which sleeps until half of them
-	 * are done, wakes once per several jobs while each worker keeps two. */
+	/* Few: what is in flight should stay in the workers' caches. */
 	if (!window)
-		window = workers ? 4 * workers + 4 : 1;
+		window = workers ? 2 * workers + 2 : 1;
 	return window > SM_MAX_WINDOW ? SM_MAX_WINDOW : window;
 }
 

@@ -7,10 +7,18 @@
  * firmware's UPDATE_DATA commands go only to the first fw_workers workers:
  * with a firmware that allows one caller (kvm) one worker makes every
  * firmware call while the others compress.
+ *
+ * With 2 or more workers the caller's thread is the last of them: the pool
+ * starts one thread fewer, and the caller runs queued jobs whenever it would
+ * otherwise wait for one. On a machine with as many cores as workers no
+ * thread then waits for a core, and the caller rarely sleeps: each sleep
+ * and wake-up costs both cores a context switch (an interrupt between
+ * processors, dear in a virtual machine).
  */
 #include "stream/stream_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 
 enum { JOB_QUEUED = 0, JOB_RUNNING = 1, JOB_DONE = 2 };
@@ -21,8 +29,10 @@ struct sevmig__pool {
 	pthread_cond_t done; /* the jobs the caller waits for are finished */
 	struct sevmig__job **ring;
 	unsigned cap, head, count;
-	unsigned want; /* the caller sleeps until the oldest `want` jobs are done */
-	unsigned workers, fw_workers;
+	unsigned want;	 /* the caller sleeps until the oldest `want` jobs are done */
+	unsigned nthreads;	 /* threads started for jobs; 0: jobs run inline */
+	unsigned helper; /* the caller's worker index, or UINT_MAX: it never runs jobs */
+	unsigned fw_workers;
 	bool stop;
 	pthread_t *threads;
 	unsigned started;
@@ -42,6 +52,7 @@ struct worker_arg {
 	unsigned id;
 };
 
+/* The oldest queued job worker `id` may run, now its (lock held). */
 static struct sevmig__job *claim(struct sevmig__pool *p, unsigned id)
 {
 	for (unsigned i = 0; i < p->count; i++) {
@@ -56,6 +67,18 @@ static struct sevmig__job *claim(struct sevmig__pool *p, unsigned id)
 	return NULL;
 }
 
+/* Run a claimed job without the lock (lock held on entry and exit). */
+static void run(struct sevmig__pool *p, struct sevmig__job *j, unsigned id)
+{
+	pthread_mutex_unlock(&p->lock);
+	int rc = j->run(j, id);
+	pthread_mutex_lock(&p->lock);
+	j->rc = rc;
+	j->state = JOB_DONE;
+	if (p->want && head_done(p, p->want))
+		pthread_cond_signal(&p->done);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker_arg wa = *(struct worker_arg *)arg;
@@ -64,19 +87,13 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		struct sevmig__job *j = claim(p, wa.id);
-		if (!j) {
-			if (p->stop)
-				break;
-			pthread_cond_wait(&p->work, &p->lock);
+		if (j) {
+			run(p, j, wa.id);
 			continue;
 		}
-		pthread_mutex_unlock(&p->lock);
-		int rc = j->run(j, wa.id);
-		pthread_mutex_lock(&p->lock);
-		j->rc = rc;
-		j->state = JOB_DONE;
-		if (p->want && head_done(p, p->want))
-			pthread_cond_signal(&p->done);
+		if (p->stop)
+			break;
+		pthread_cond_wait(&p->work, &p->lock);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -89,10 +106,13 @@ int sevmig__pool_new(unsigned workers, unsigned fw_workers, unsigned window,
 	if (!p)
 		return -ENOMEM;
 	p->cap = window ? window : 1;
-	p->workers = workers;
+	/* One worker stays a thread of its own, so that with kvm the firmware
+	 * calls overlap with the caller's writing. */
+	p->nthreads = workers >= 2 ? workers - 1 : workers;
+	p->helper = workers >= 2 ? workers - 1 : UINT_MAX;
 	p->fw_workers = fw_workers ? fw_workers : 1;
 	p->ring = calloc(p->cap, sizeof(*p->ring));
-	p->threads = calloc(workers ? workers : 1, sizeof(*p->threads));
+	p->threads = calloc(p->nthreads ? p->nthreads : 1, sizeof(*p->threads));
 	if (!p->ring || !p->threads || pthread_mutex_init(&p->lock, NULL)) {
 		free(p->ring);
 		free(p->threads);
@@ -101,7 +121,7 @@ int sevmig__pool_new(unsigned workers, unsigned fw_workers, unsigned window,
 	}
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->done, NULL);
-	for (unsigned i = 0; i < workers; i++) {
+	for (unsigned i = 0; i < p->nthreads; i++) {
 		struct worker_arg *wa = malloc(sizeof(*wa));
 		if (wa) {
 			wa->p = p;
@@ -149,7 +169,7 @@ bool sevmig__pool_full(const struct sevmig__pool *p)
 void sevmig__pool_submit(struct sevmig__pool *p, struct sevmig__job *job)
 {
 	job->rc = 0;
-	if (!p->workers) {
+	if (!p->nthreads) {
 		job->state = JOB_RUNNING;
 		job->rc = job->run(job, 0);
 		job->state = JOB_DONE;
@@ -161,7 +181,7 @@ void sevmig__pool_submit(struct sevmig__pool *p, struct sevmig__job *job)
 	job->state = JOB_QUEUED;
 	p->ring[(p->head + p->count) % p->cap] = job;
 	p->count++;
-	pthread_cond_broadcast(&p->work);
+	pthread_cond_signal(&p->work);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -169,10 +189,19 @@ struct sevmig__job *sevmig__pool_wait_oldest(struct sevmig__pool *p)
 {
 	if (!p->count)
 		return NULL;
-	if (p->workers)
-		pthread_mutex_lock(&p->lock);
-	struct sevmig__job *j = p->ring[p->head];
-	if (j->state != JOB_DONE) {
+	if (!p->nthreads) {
+		struct sevmig__job *j = p->ring[p->head];
+		p->head = (p->head + 1) % p->cap;
+		p->count--;
+		return j;
+	}
+	pthread_mutex_lock(&p->lock);
+	struct sevmig__job *j = p->ring[p->head], *h;
+	while (j->state != JOB_DONE) {
+		if (p->helper != UINT_MAX && (h = claim(p, p->helper))) {
+			run(p, h, p->helper);
+			continue;
+		}
 		/* Sleep until half of what is in flight is done, not just the
 		 * oldest: the next calls then return at once, the workers keep
 		 * the other half to work on meanwhile, and the caller is woken
@@ -184,8 +213,7 @@ struct sevmig__job *sevmig__pool_wait_oldest(struct sevmig__pool *p)
 	}
 	p->head = (p->head + 1) % p->cap;
 	p->count--;
-	if (p->workers)
-		pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->lock);
 	return j;
 }
 

@@ -137,7 +137,9 @@ struct sevmig__job {
 
 struct sevmig__pool;
 
-/* workers 0: every job runs inline in submit(). window: jobs in flight. */
+/* workers 0: every job runs inline in submit(); from 2 on, the caller's
+ * thread is worker `workers - 1` (it runs jobs while it waits) and the pool
+ * starts workers - 1 threads. window: jobs in flight. */
 int sevmig__pool_new(unsigned workers, unsigned fw_workers, unsigned window,
 		     struct sevmig__pool **out);
 void sevmig__pool_free(struct sevmig__pool *p);
@@ -150,7 +152,7 @@ struct sevmig__job *sevmig__pool_wait_oldest(struct sevmig__pool *p);
 /* The i-th job in flight, oldest first (i < inflight). */
 struct sevmig__job *sevmig__pool_peek(const struct sevmig__pool *p, unsigned i);
 
-/* Jobs in flight from options (window 0: 4 x workers + 4, 1 inline). */
+/* Jobs in flight from options (window 0: 2 x workers + 2, 1 inline). */
 unsigned sevmig__window(unsigned workers, unsigned window);
 
 /* ---- reader hooks for the receiver ------------------------------------- */

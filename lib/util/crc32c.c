@@ -87,8 +87,15 @@ static uint32_t xpow(uint64_t n, int k0)
 
 uint32_t sevmig__crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2)
 {
-	/* The pre- and post-inversions of the two CRCs cancel out. */
-	return mulmodp(xpow(len2, 3), crc1) ^ crc2;
+	/* Callers mostly join records of one length over and over: keep the
+	 * last power. The pre- and post-inversions of the CRCs cancel out. */
+	static _Thread_local uint64_t last_len = 0;
+	static _Thread_local uint32_t last_pow = 1u << 31;
+	if (len2 != last_len) {
+		last_pow = xpow(len2, 3);
+		last_len = len2;
+	}
+	return mulmodp(last_pow, crc1) ^ crc2;
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

@@ -394,37 +394,49 @@ static int count_write(void *arg, const void *buf, size_t len)
 	return 0;
 }
 
-/* A bounded byte pipe between two threads. */
+/*
+ * A bounded byte pipe between two threads, as a socket would be: one writer,
+ * one reader, copies outside the lock, and a side that sleeps is woken only
+ * when there is a useful amount to do (a quarter of the ring free, an
+ * eighth of it filled, or what it asked for), not on every transfer.
+ */
 #define RING (4u << 20)
 struct ring {
 	pthread_mutex_t lock;
-	pthread_cond_t cv;
+	pthread_cond_t can_read, can_write;
 	uint8_t *buf;
-	size_t head, len;
+	size_t head, len; /* the bytes in the ring: [head, head + len) mod RING */
+	size_t rwant, wwant; /* what a sleeping side waits for; 0: awake */
 	bool closed;
 };
+
+static size_t min_sz(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
 
 static int ring_write(void *arg, const void *data, size_t n)
 {
 	struct ring *r = arg;
 	const uint8_t *p = data;
-	pthread_mutex_lock(&r->lock);
 	while (n) {
-		while (r->len == RING)
-			pthread_cond_wait(&r->cv, &r->lock);
+		pthread_mutex_lock(&r->lock);
+		r->wwant = min_sz(n, RING / 4);
+		while (RING - r->len < r->wwant)
+			pthread_cond_wait(&r->can_write, &r->lock);
+		r->wwant = 0;
 		size_t tail = (r->head + r->len) % RING;
-		size_t k = RING - r->len;
-		if (k > RING - tail)
-			k = RING - tail;
-		if (k > n)
-			k = n;
-		memcpy(r->buf + tail, p, k);
+		size_t k = min_sz(min_sz(RING - r->len, RING - tail), n);
+		pthread_mutex_unlock(&r->lock);
+		memcpy(r->buf + tail, p, k); /* the reader does not touch free space */
+		pthread_mutex_lock(&r->lock);
 		r->len += k;
+		if (r->rwant && r->len >= r->rwant)
+			pthread_cond_signal(&r->can_read);
+		pthread_mutex_unlock(&r->lock);
 		p += k;
 		n -= k;
-		pthread_cond_broadcast(&r->cv);
 	}
-	pthread_mutex_unlock(&r->lock);
 	return 0;
 }
 
@@ -432,15 +444,18 @@ static ptrdiff_t ring_read(void *arg, void *data, size_t n)
 {
 	struct ring *r = arg;
 	pthread_mutex_lock(&r->lock);
-	while (!r->len && !r->closed)
-		pthread_cond_wait(&r->cv, &r->lock);
-	size_t k = r->len < n ? r->len : n;
-	if (k > RING - r->head)
-		k = RING - r->head;
-	memcpy(data, r->buf + r->head, k);
+	r->rwant = min_sz(n, RING / 8);
+	while (r->len < r->rwant && !r->closed)
+		pthread_cond_wait(&r->can_read, &r->lock);
+	r->rwant = 0;
+	size_t head = r->head, k = min_sz(min_sz(r->len, n), RING - r->head);
+	pthread_mutex_unlock(&r->lock);
+	memcpy(data, r->buf + head, k); /* the writer does not touch these */
+	pthread_mutex_lock(&r->lock);
 	r->head = (r->head + k) % RING;
 	r->len -= k;
-	pthread_cond_broadcast(&r->cv);
+	if (r->wwant && RING - r->len >= r->wwant)
+		pthread_cond_signal(&r->can_write);
 	pthread_mutex_unlock(&r->lock);
 	return (ptrdiff_t)k;
 }
@@ -449,7 +464,7 @@ static void ring_close(struct ring *r)
 {
 	pthread_mutex_lock(&r->lock);
 	r->closed = true;
-	pthread_cond_broadcast(&r->cv);
+	pthread_cond_signal(&r->can_read);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -506,13 +521,12 @@ static double run_once(struct run *r, bool e2e, double *cpu)
 		memset(r->g->dst, 0xff, r->g->pages * PAGE);
 		ring.buf = malloc(RING);
 		pthread_mutex_init(&ring.lock, NULL);
-		pthread_cond_init(&ring.cv, NULL);
+		pthread_cond_init(&ring.can_read, NULL);
+		pthread_cond_init(&ring.can_write, NULL);
 		r->ring = &ring;
 	}
 	SEVMIG_OPTS(sevmig_sender_opts, o, .target_pdh = r->pdh, .target_pdh_len = pl,
 		    .zstd_level = r->level, .workers = r->sw);
-	if (getenv("XB")) o.batch_pages = (unsigned)atoi(getenv("XB"));
-	if (getenv("XW")) o.window = (unsigned)atoi(getenv("XW"));
 	struct sevmig_sender *s;
 	struct sevmig_error err;
 	double c0 = cpu_now(), t0 = now();
@@ -541,7 +555,8 @@ static double run_once(struct run *r, bool e2e, double *cpu)
 	double t = now() - t0;
 	*cpu = cpu_now() - c0;
 	if (e2e) {
-		pthread_cond_destroy(&ring.cv);
+		pthread_cond_destroy(&ring.can_read);
+		pthread_cond_destroy(&ring.can_write);
 		pthread_mutex_destroy(&ring.lock);
 		free(ring.buf);
 	}
