@@ -159,7 +159,8 @@ struct sevmig_sender_opts {
 	 * workers compress and the caller's thread writes. */
 	unsigned workers;
 	/* Batches in flight (bounded memory: about window x batch x 4 KiB);
-	 * 0: 2 x workers + 2 (1 without workers). At most 64. */
+	 * 0: 4 x workers + 4, of which at most 2 x workers + 2 ENC batches
+	 * (1 without workers). At most 64. */
 	unsigned window;
 	/* The migration's UUID (16 bytes); NULL: a new random one. */
 	const uint8_t *uuid;
@@ -331,7 +332,7 @@ struct sevmig_receiver_opts {
 	 * for the sender. Checks always run, in stream order, on the caller's
 	 * thread before a record is handed on. */
 	unsigned workers;
-	unsigned window; /* records in flight; 0: 2 x workers + 2; at most 64 */
+	unsigned window; /* records in flight; 0: 4 x workers + 4; at most 64 */
 	/* Check everything, firmware included (every packet's MAC), but write
 	 * no guest memory: packets are decrypted into a scratch page. `regions`
 	 * may then be NULL (the layout comes from the header). */

@@ -81,9 +81,11 @@ ptrdiff_t sevmig_read_fd(void *fd_arg, void *buf, size_t len)
 
 unsigned sevmig__window(unsigned workers, unsigned window)
 {
-	/* Few: what is in flight should stay in the workers' caches. */
+	/* Enough for each worker to find work queued while the caller's
+	 * thread, which sleeps until half of them are done or runs one itself,
+	 * is busy; few enough to stay in the caches. */
 	if (!window)
-		window = workers ? 2 * workers + 2 : 1;
+		window = workers ? 4 * workers + 4 : 1;
 	return window > SM_MAX_WINDOW ? SM_MAX_WINDOW : window;
 }
 

@@ -56,6 +56,10 @@ struct sevmig_sender {
 	uint32_t target_pdh_len, target_chain_len, amd_certs_len;
 	unsigned batch[2]; /* pages per job: ENC, SHARED */
 	unsigned workers, window;
+	/* ENC jobs in flight, and their limit: the records the firmware writes
+	 * should stay in the workers' caches until written, while compression
+	 * jobs, longer and with little output, want a deeper queue. */
+	unsigned enc_inflight, enc_window;
 	int zlevel;
 	size_t pstate_max; /* serialized page state per PSTATE record */
 	sevmig_stream_progress_fn progress;
@@ -319,10 +323,19 @@ static void release(struct sevmig_sender *s, struct sjob *j)
 	s->free_jobs = j;
 }
 
+/* The oldest job in flight once finished, or NULL. */
+static struct sjob *take_oldest(struct sevmig_sender *s)
+{
+	struct sjob *j = (struct sjob *)sevmig__pool_wait_oldest(s->pool);
+	if (j && j->kind == SJ_ENC)
+		s->enc_inflight--;
+	return j;
+}
+
 /* Take the oldest finished job and write its records. */
 static int drain_one(struct sevmig_sender *s)
 {
-	struct sjob *j = (struct sjob *)sevmig__pool_wait_oldest(s->pool);
+	struct sjob *j = take_oldest(s);
 	if (!j)
 		return 0;
 	int rc = j->j.rc;
@@ -373,9 +386,11 @@ static int check_cancel(struct sevmig_sender *s)
 
 static int submit(struct sevmig_sender *s, struct sjob *j)
 {
-	while (sevmig__pool_full(s->pool))
+	while (sevmig__pool_full(s->pool) ||
+	       (j->kind == SJ_ENC && s->enc_inflight == s->enc_window))
 		SEVMIG__TRY(drain_one(s));
 	SEVMIG__TRY(check_cancel(s));
+	s->enc_inflight += j->kind == SJ_ENC;
 	j->j.needs_fw = j->kind == SJ_ENC;
 	j->msg[0] = 0;
 	j->enc = j->plain = j->zero = j->plain_wire = 0;
@@ -565,9 +580,9 @@ static void emit_abort(struct sevmig_sender *s, uint32_t reason, const char *msg
 static int sender_fail(struct sevmig_sender *s, int rc, struct sevmig_error *err)
 {
 	atomic_store(&s->stop, 1);
-	struct sevmig__job *j;
-	while ((j = sevmig__pool_wait_oldest(s->pool)))
-		release(s, (struct sjob *)j);
+	struct sjob *j;
+	while ((j = take_oldest(s)))
+		release(s, j);
 	for (int k = 0; k < 2; k++) {
 		if (s->cur[k])
 			release(s, s->cur[k]);
@@ -669,6 +684,7 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 	s->zlevel = zlevel;
 	s->workers = workers;
 	s->window = sevmig__window(workers, window);
+	s->enc_window = window ? s->window : (sevmig__window(workers, 0) + 1) / 2;
 	s->pstate_max = SEVMIG_STREAM_MAX_PAYLOAD - SM_PSTATE_FIXED;
 	s->progress = SEVMIG__OPT(opts, progress, NULL);
 	s->progress_arg = SEVMIG__OPT(opts, progress_arg, NULL);

@@ -152,7 +152,7 @@ struct sevmig__job *sevmig__pool_wait_oldest(struct sevmig__pool *p);
 /* The i-th job in flight, oldest first (i < inflight). */
 struct sevmig__job *sevmig__pool_peek(const struct sevmig__pool *p, unsigned i);
 
-/* Jobs in flight from options (window 0: 2 x workers + 2, 1 inline). */
+/* Jobs in flight from options (window 0: 4 x workers + 4, 1 inline). */
 unsigned sevmig__window(unsigned workers, unsigned window);
 
 /* ---- reader hooks for the receiver ------------------------------------- */
