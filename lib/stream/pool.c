@@ -29,9 +29,9 @@ struct sevmig__pool {
 	pthread_cond_t done; /* the jobs the caller waits for are finished */
 	struct sevmig__job **ring;
 	unsigned cap, head, count;
-	unsigned want;	 /* the caller sleeps until the oldest `want` jobs are done */
-	unsigned nthreads;	 /* threads started for jobs; 0: jobs run inline */
-	unsigned helper; /* the caller's worker index, or UINT_MAX: it never runs jobs */
+	unsigned want;	   /* the caller sleeps until the oldest `want` jobs are done */
+	unsigned nthreads; /* threads started for jobs; 0: jobs run inline */
+	unsigned helper;   /* the caller's worker index, or UINT_MAX: it never runs jobs */
 	unsigned fw_workers;
 	bool stop;
 	pthread_t *threads;
@@ -181,7 +181,9 @@ void sevmig__pool_submit(struct sevmig__pool *p, struct sevmig__job *job)
 	job->state = JOB_QUEUED;
 	p->ring[(p->head + p->count) % p->cap] = job;
 	p->count++;
-	pthread_cond_signal(&p->work);
+	/* All of them: a worker woken for a job it may not run (firmware jobs
+	 * go only to the first fw_workers) would leave it queued. */
+	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->lock);
 }
 

@@ -160,9 +160,10 @@ static int apply_zero(struct rjob *j)
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t gfn = sevmig__le64(p + SM_ZERO_FIXED + 16 * i);
 		uint64_t np = sevmig__le64(p + SM_ZERO_FIXED + 16 * i + 8);
-		sevmig__guest_write(
-		    sevmig__layout_host(&r->layout, sevmig__layout_find(&r->layout, gfn, &hint), gfn),
-		    NULL, np << SEVMIG_PAGE_SHIFT);
+		sevmig__guest_write(sevmig__layout_host(&r->layout,
+							sevmig__layout_find(&r->layout, gfn, &hint),
+							gfn),
+				    NULL, np << SEVMIG_PAGE_SHIFT);
 	}
 	sevmig__guest_write_done();
 	return 0;

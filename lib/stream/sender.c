@@ -718,8 +718,7 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 	rc = s->target_pdh && s->jobs && s->wctx ? 0 : -ENOMEM;
 	size_t cap = 2 * SM_REC_OVERHEAD + SM_ZERO_FIXED + SM_PLAIN_FIXED +
 		     (size_t)s->batch[SJ_SHARED] * (16 + 8 + SM_PAGE);
-	size_t enc_cap =
-	    SM_REC_OVERHEAD + SM_ENC_FIXED + (size_t)s->batch[SJ_ENC] * SM_ENC_ENTRY;
+	size_t enc_cap = SM_REC_OVERHEAD + SM_ENC_FIXED + (size_t)s->batch[SJ_ENC] * SM_ENC_ENTRY;
 	if (enc_cap > cap)
 		cap = enc_cap;
 	for (unsigned i = 0; i < s->njobs && rc == 0; i++) {

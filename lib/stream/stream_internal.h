@@ -120,8 +120,8 @@ int sevmig__writer_header(struct sevmig__writer *w, uint32_t flags, uint32_t pol
 int sevmig__writer_record(struct sevmig__writer *w, uint8_t *rec, uint16_t type, uint32_t len);
 /* The same, with the payload's own CRC32C (sevmig__crc32c(0, payload, len))
  * already computed, by a worker while the bytes were in its cache. */
-int sevmig__writer_record_pcrc(struct sevmig__writer *w, uint8_t *rec, uint16_t type,
-			       uint32_t len, uint32_t payload_crc);
+int sevmig__writer_record_pcrc(struct sevmig__writer *w, uint8_t *rec, uint16_t type, uint32_t len,
+			       uint32_t payload_crc);
 /* The END record; `payload` holds the counters (first 64 bytes). */
 int sevmig__writer_end(struct sevmig__writer *w, uint8_t payload[SM_END_LEN]);
 

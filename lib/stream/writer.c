@@ -2,7 +2,7 @@
 /* The record writer: header, framing (sequence numbers, CRCs), the running
  * SHA-256 for END, and sticky write errors. It runs on the caller's thread,
  * in stream order; the CRC of a big payload comes from the worker that
- * built it, so that here only 20 header bytes are checksummed. */
+ * built it, so that here only the 16 header bytes are checksummed. */
 #include "stream/stream_internal.h"
 
 #include <errno.h>
@@ -89,8 +89,8 @@ static void frame(struct sevmig__writer *w, uint8_t *rec, uint16_t type, uint32_
 	sevmig__put_le32(rec + SM_REC_HDR + len, sevmig__crc32c_combine(crc, pcrc, len));
 }
 
-int sevmig__writer_record_pcrc(struct sevmig__writer *w, uint8_t *rec, uint16_t type,
-			       uint32_t len, uint32_t payload_crc)
+int sevmig__writer_record_pcrc(struct sevmig__writer *w, uint8_t *rec, uint16_t type, uint32_t len,
+			       uint32_t payload_crc)
 {
 	if (w->dead)
 		return w->dead;

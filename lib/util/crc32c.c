@@ -227,8 +227,8 @@ FOLD_TARGET static const uint8_t *fold(uint64_t *c, const uint8_t *p, size_t *le
 }
 
 /* path 1: three lanes; path 2: folding where the processor can, else 1. */
-__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(int path, uint32_t crc,
-							    const void *buf, size_t len)
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(int path, uint32_t crc, const void *buf,
+							    size_t len)
 {
 	const uint8_t *p = buf;
 	uint64_t c = ~crc;

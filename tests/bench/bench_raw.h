@@ -55,8 +55,7 @@ static inline int bench_raw_init(struct bench_raw *r)
 
 /* Encrypt page `in` into `out` under an IV made from `seq`, then MAC `out`:
  * 0, or -1. */
-static inline int bench_raw_page(struct bench_raw *r, const uint8_t *in, uint8_t *out,
-				 uint64_t seq)
+static inline int bench_raw_page(struct bench_raw *r, const uint8_t *in, uint8_t *out, uint64_t seq)
 {
 	uint8_t mac[32];
 	size_t n = 0;

@@ -115,6 +115,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(c.bytes == size);
 		CHECK(c.records + 1 == n);
 		CHECK(info.type == SEVMIG_REC_END);
+		/* The digest it accepted is the format's (test_stream_stamp.h). */
+		uint8_t md[32];
+		size_t at;
+		CHECK(ts_digest(data, size, md, &at) == 0);
+		CHECK(at == info.offset + 20 + 64 && memcmp(md, info.digest, 32) == 0);
 	} else {
 		/* Refused: one message, a known code, and it sticks. */
 		CHECK(rc < 0 && err.code == rc && err.message[0]);

@@ -352,8 +352,8 @@ static void test_digest_scope(void **state)
 		const uint8_t *p = fx.a.data + fx.offa[k] + 20;
 		uint32_t n = type == SEVMIG_REC_ENC ? sevmig__le32(p) : 1;
 		uint32_t i = (uint32_t)tu_below(&rng, n);
-		size_t pkt = (type == SEVMIG_REC_ENC ? 16 + 8 * (size_t)n : 16) +
-			     (52 + 4096) * (size_t)i;
+		size_t pkt =
+		    (type == SEVMIG_REC_ENC ? 16 + 8 * (size_t)n : 16) + (52 + 4096) * (size_t)i;
 		size_t at = fx.offa[k] + 20 + pkt + 52 + (size_t)tu_below(&rng, 4096);
 		uint8_t bit = (uint8_t)(1u << tu_below(&rng, 8));
 		struct sevmig_error err;
@@ -440,9 +440,9 @@ static void test_abort_damaged(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bit_flips),     cmocka_unit_test(test_truncation),
-		cmocka_unit_test(test_reordered),     cmocka_unit_test(test_forged_packet),
-		cmocka_unit_test(test_digest_scope),  cmocka_unit_test(test_abort_damaged),
+		cmocka_unit_test(test_bit_flips),    cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_reordered),    cmocka_unit_test(test_forged_packet),
+		cmocka_unit_test(test_digest_scope), cmocka_unit_test(test_abort_damaged),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

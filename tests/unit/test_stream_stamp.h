@@ -30,8 +30,7 @@
  * when no END record fits. Walks by the stream's own lengths, so any bytes
  * will do.
  */
-static inline size_t ts_digest_input(const uint8_t *s, size_t len, uint8_t *out,
-				     size_t *digest_at)
+static inline size_t ts_digest_input(const uint8_t *s, size_t len, uint8_t *out, size_t *digest_at)
 {
 	*digest_at = 0;
 	if (len < 68 || sevmig__le32(s + 12) < 68 || sevmig__le32(s + 12) > len)
