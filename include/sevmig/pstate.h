@@ -39,9 +39,9 @@ extern "C" {
 struct sevmig_pstate;
 
 enum sevmig_page_state {
-	SEVMIG_PAGE_ABSENT = 0,  /* outside the map's coverage */
+	SEVMIG_PAGE_ABSENT = 0,	 /* outside the map's coverage */
 	SEVMIG_PAGE_PRIVATE = 1, /* encrypted with the guest's key */
-	SEVMIG_PAGE_SHARED = 2,  /* plaintext, host-visible */
+	SEVMIG_PAGE_SHARED = 2,	 /* plaintext, host-visible */
 };
 
 /* A half-open page range [gfn, gfn + npages). */
@@ -131,8 +131,8 @@ struct sevmig_pstate_stats {
 	uint64_t covered_pages;
 	uint64_t shared_pages;
 	uint64_t private_pages;
-	uint64_t shared_runs;        /* maximal runs of shared pages */
-	uint64_t private_runs;       /* maximal runs of private pages */
+	uint64_t shared_runs;	     /* maximal runs of shared pages */
+	uint64_t private_runs;	     /* maximal runs of private pages */
 	uint64_t largest_shared_run; /* pages */
 	uint64_t slots;
 	uint64_t memory_bytes; /* heap the map holds (bytes asked of malloc) */
@@ -206,8 +206,7 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_set_from_bitmap(struct sevmig_psta
  * len is too small (the kernel's answer; the entries that fit are written,
  * nothing past len). */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_to_region_array(const struct sevmig_pstate *ps,
-							      void *buf, size_t len,
-							      size_t *nents);
+							      void *buf, size_t len, size_t *nents);
 /* As sevmig_pstate_set_from_list(), from a region array of len bytes
  * (a multiple of 16, else -EINVAL); an entry whose gfn_end is not above its
  * gfn_start is -EINVAL; err->offset is the entry's byte offset. */
@@ -218,7 +217,7 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_set_from_region_array(struct sevmi
 /* ---- merge and diff ------------------------------------------------------ */
 
 enum sevmig_merge_op {
-	SEVMIG_MERGE_UNION = 0,     /* shared where either map says shared */
+	SEVMIG_MERGE_UNION = 0,	    /* shared where either map says shared */
 	SEVMIG_MERGE_INTERSECT = 1, /* shared where both maps say shared */
 	SEVMIG_MERGE_OVERLAY = 2,   /* b's state wherever b covers, a's elsewhere */
 };
