@@ -25,7 +25,7 @@ static struct fixture fx;
 
 static void send_one(struct tu_rng *rng, struct tguest *g, struct tsink *out, bool last)
 {
-	struct sevmig_fw *src = tfw_new(true, SEVMIG_POLICY_ES, 2);
+	struct sevmig_fw *src = soft_platform(true, SEVMIG_POLICY_ES, 2);
 	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = fx.tt.pdh,
 		    .target_pdh_len = SEVMIG_CERT_SIZE, .zstd_level = 3, .batch_pages = 8,
 		    .workers = 1);
@@ -409,7 +409,7 @@ static void test_abort_damaged(void **state)
 {
 	(void)state;
 	struct tu_rng rng = { tu_seed("abort_damaged") };
-	struct sevmig_fw *src = tfw_new(true, 0, 1);
+	struct sevmig_fw *src = soft_platform(true, 0, 1);
 	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = fx.tt.pdh,
 		    .target_pdh_len = SEVMIG_CERT_SIZE);
 	struct sevmig_sender *s;

@@ -58,7 +58,7 @@ static void send_guest(struct tu_rng *rng, struct tguest *g, const struct mopt *
 	rc = sevmig_sender_send_all(s, g->ps, &err);
 	if (rc)
 		fail_msg("send_all: %d %s", rc, err.message);
-	assert_int_equal(tfw_state(src), SEVMIG_GUEST_SUPDATE);
+	assert_int_equal(guest_state(src), SEVMIG_GUEST_SUPDATE);
 	uint64_t **dirty = tg_dirty_alloc(g);
 	for (unsigned r = 0; r < o->rounds; r++) {
 		tg_run(rng, g, dirty, o->flip);
@@ -76,7 +76,7 @@ static void send_guest(struct tu_rng *rng, struct tguest *g, const struct mopt *
 	rc = sevmig_sender_finish(s, &err);
 	if (rc)
 		fail_msg("finish: %d %s", rc, err.message);
-	assert_int_equal(tfw_state(src), SEVMIG_GUEST_SENT);
+	assert_int_equal(guest_state(src), SEVMIG_GUEST_SENT);
 	sevmig_sender_counts(s, sc);
 	assert_int_equal(sc->bytes, out->len);
 	assert_int_equal(sc->rounds, o->rounds + 1);
@@ -88,8 +88,8 @@ static void migrate_check(struct tu_rng *rng, const struct mopt *o)
 	struct tguest g, t;
 	tg_new(rng, &g, o->slots ? o->slots : 1 + tu_below(rng, 4),
 	       o->maxpages ? o->maxpages : 300);
-	struct sevmig_fw *src = tfw_new(true, o->policy, o->threads);
-	struct sevmig_fw *tgt = tfw_new(false, 0, o->threads);
+	struct sevmig_fw *src = soft_platform(true, o->policy, o->threads);
+	struct sevmig_fw *tgt = soft_platform(false, 0, o->threads);
 	uint8_t pdh[SEVMIG_CERT_SIZE];
 	tfw_pdh(tgt, pdh);
 	struct tsink out = { 0 };
@@ -132,7 +132,7 @@ static void migrate_check(struct tu_rng *rng, const struct mopt *o)
 	assert_true(sc.enc_pages + sc.plain_pages + sc.zero_pages >= total);
 	if (!o->rounds)
 		assert_int_equal(sc.enc_pages + sc.plain_pages + sc.zero_pages, total);
-	assert_int_equal(tfw_state(tgt), SEVMIG_GUEST_RUNNING);
+	assert_int_equal(guest_state(tgt), SEVMIG_GUEST_RUNNING);
 	sevmig_receiver_free(r);
 	sevmig_fw_free(src);
 	sevmig_fw_free(tgt);
@@ -217,7 +217,7 @@ static void test_split_pstate(void **state)
 								 i % 2 ? SEVMIG_PAGE_SHARED
 								       : SEVMIG_PAGE_PRIVATE),
 					 0);
-	struct sevmig_fw *src = tfw_new(true, 0, 2);
+	struct sevmig_fw *src = soft_platform(true, 0, 2);
 	struct ttarget tt;
 	tt_init(&tt);
 	const uint8_t *pdh = tt.pdh;
@@ -277,7 +277,7 @@ static void test_deterministic(void **state)
 		struct tu_rng rng = { seed };
 		struct tguest g;
 		tg_new(&rng, &g, 3, 400);
-		struct sevmig_fw *src = tfw_new(true, 0, 4);
+		struct sevmig_fw *src = soft_platform(true, 0, 4);
 		struct ttarget tt;
 		tt_init(&tt);
 		const uint8_t *pdh = tt.pdh;
@@ -330,7 +330,7 @@ static int cancel_progress(void *arg, const struct sevmig_stream_counts *c)
 static void after_cancel(struct tu_rng *rng, struct tguest *g, struct sevmig_fw *src,
 			 const struct ttarget *tt, const struct tsink *out, bool abort_written)
 {
-	assert_int_equal(tfw_state(src), SEVMIG_GUEST_RUNNING);
+	assert_int_equal(guest_state(src), SEVMIG_GUEST_RUNNING);
 	struct sevmig_error err;
 	if (abort_written) {
 		assert_int_equal(ts_verify(out->data, out->len, NULL, &err, NULL), -ECANCELED);
@@ -367,7 +367,7 @@ static void test_cancel_progress(void **state)
 		for (uint64_t at = 1; at < 12; at += 5) {
 			struct tguest g;
 			tg_new(&rng, &g, 2, 400);
-			struct sevmig_fw *src = tfw_new(true, 0, 2);
+			struct sevmig_fw *src = soft_platform(true, 0, 2);
 			struct ttarget tt;
 			tt_init(&tt);
 			const uint8_t *pdh = tt.pdh;
@@ -428,7 +428,7 @@ static void test_cancel_thread(void **state)
 	for (unsigned workers = 0; workers <= 2; workers++) {
 		struct tguest g;
 		tg_new(&rng, &g, 3, 300);
-		struct sevmig_fw *src = tfw_new(true, 0, 2);
+		struct sevmig_fw *src = soft_platform(true, 0, 2);
 		struct ttarget tt;
 		tt_init(&tt);
 		const uint8_t *pdh = tt.pdh;
@@ -465,7 +465,7 @@ static void test_cancel_free(void **state)
 	struct tu_rng rng = { tu_seed("cancel_free") };
 	struct tguest g;
 	tg_new(&rng, &g, 2, 100);
-	struct sevmig_fw *src = tfw_new(true, 0, 2);
+	struct sevmig_fw *src = soft_platform(true, 0, 2);
 	struct ttarget tt;
 	tt_init(&tt);
 	const uint8_t *pdh = tt.pdh;
@@ -491,7 +491,7 @@ static void test_write_error(void **state)
 	for (unsigned workers = 0; workers <= 2; workers += 2) {
 		struct tguest g;
 		tg_new(&rng, &g, 2, 200);
-		struct sevmig_fw *src = tfw_new(true, 0, 2);
+		struct sevmig_fw *src = soft_platform(true, 0, 2);
 		struct ttarget tt;
 		tt_init(&tt);
 		const uint8_t *pdh = tt.pdh;
@@ -521,7 +521,7 @@ static void make_stream(struct tu_rng *rng, struct tguest *g, struct ttarget *tt
 			int zlevel)
 {
 	tg_new(rng, g, 3, 200);
-	struct sevmig_fw *src = tfw_new(true, 0, 2);
+	struct sevmig_fw *src = soft_platform(true, 0, 2);
 	tt_init(tt);
 	const uint8_t *pdh = tt->pdh;
 	memset(out, 0, sizeof(*out));
@@ -664,7 +664,7 @@ static void test_pipe_nonblocking(void **state)
 	struct tguest g, t;
 	tg_new(&rng, &g, 3, 400);
 	tg_target(&g, &t, 0xcc);
-	struct sevmig_fw *src = tfw_new(true, 0, 2);
+	struct sevmig_fw *src = soft_platform(true, 0, 2);
 	struct ttarget tt;
 	tt_init(&tt);
 	const uint8_t *pdh = tt.pdh;
@@ -706,7 +706,7 @@ static void test_bad_arguments(void **state)
 	struct tu_rng rng = { tu_seed("bad_arguments") };
 	struct tguest g;
 	tg_new(&rng, &g, 2, 50);
-	struct sevmig_fw *src = tfw_new(true, 0, 1);
+	struct sevmig_fw *src = soft_platform(true, 0, 1);
 	uint8_t pdh[SEVMIG_CERT_SIZE];
 	tfw_pdh(src, pdh);
 	struct tsink out = { 0 };
@@ -737,7 +737,7 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(sevmig_sender_send_all(s, g.ps, &err), -EINVAL);
 	assert_int_equal(out.len, 0);
 	sevmig_sender_free(s);
-	assert_int_equal(tfw_state(src), SEVMIG_GUEST_RUNNING);
+	assert_int_equal(guest_state(src), SEVMIG_GUEST_RUNNING);
 	/* Rounds before the first pass. */
 	assert_int_equal(sevmig_sender_new(src, g.reg, g.n, tsink_write, &out, &so, &s, &err), 0);
 	assert_int_equal(sevmig_sender_send_dirty(s, g.ps, NULL, &err), -EPROTO);
@@ -751,7 +751,7 @@ static void test_bad_arguments(void **state)
 	assert_non_null(strstr(err.message, "SEND_START"));
 	assert_int_equal(out.len, 0);
 	sevmig_sender_free(s);
-	assert_int_equal(tfw_state(src), SEVMIG_GUEST_RUNNING);
+	assert_int_equal(guest_state(src), SEVMIG_GUEST_RUNNING);
 	sevmig_fw_free(src);
 	tg_free(&g);
 	free(out.data);

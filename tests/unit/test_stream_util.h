@@ -10,6 +10,7 @@
 #define TEST_STREAM_UTIL_H
 
 #include "testutil.h"
+#include "test_soft_util.h"
 #include "test_stream_stamp.h"
 
 #include <errno.h>
@@ -417,32 +418,11 @@ static inline uint64_t tg_diff(const struct tguest *a, const struct tguest *b)
 
 /* ---- soft platforms ----------------------------------------------------- */
 
-static inline struct sevmig_fw *tfw_new(bool launch, uint32_t policy, unsigned threads)
-{
-	struct sevmig_error err;
-	sevmig_error_clear(&err);
-	SEVMIG_OPTS(sevmig_fw_soft_opts, o, .launch = launch, .policy = policy,
-		    .max_threads = threads, .err = &err);
-	struct sevmig_fw *fw = NULL;
-	int rc = sevmig_fw_soft_new(&o, &fw);
-	if (rc)
-		fail_msg("sevmig_fw_soft_new: %d %s", rc, err.message);
-	return fw;
-}
-
 static inline void tfw_pdh(struct sevmig_fw *fw, uint8_t pdh[SEVMIG_CERT_SIZE])
 {
 	uint8_t chain[SEVMIG_CERT_CHAIN_SIZE];
 	uint32_t pl = SEVMIG_CERT_SIZE, cl = sizeof(chain), st;
 	assert_int_equal(sevmig_fw_pdh_cert_export(fw, pdh, &pl, chain, &cl, &st), 0);
-}
-
-static inline uint32_t tfw_state(struct sevmig_fw *fw)
-{
-	struct sevmig_fw_guest_status gs;
-	uint32_t st;
-	assert_int_equal(sevmig_fw_guest_status(fw, &gs, &st), 0);
-	return gs.state;
 }
 
 /* A target platform's PDH key, so that several fresh targets (one per
@@ -455,7 +435,7 @@ struct ttarget {
 
 static inline void tt_init(struct ttarget *tt)
 {
-	struct sevmig_fw *fw = tfw_new(false, 0, 1);
+	struct sevmig_fw *fw = soft_platform(false, 0, 1);
 	tt->pem_len = sizeof(tt->pem);
 	assert_int_equal(sevmig_fw_soft_export_pdh_key(fw, tt->pem, &tt->pem_len), 0);
 	tfw_pdh(fw, tt->pdh);
