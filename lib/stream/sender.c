@@ -830,6 +830,20 @@ static int remember(struct sevmig_sender *s, const struct sevmig_pstate *ps)
 	return 0;
 }
 
+/* Close a pass that ran so far with result rc: the last batches, the ROUND
+ * record, and `ps` kept as the state the next round diffs against. */
+static int end_pass(struct sevmig_sender *s, const struct sevmig_pstate *ps, int rc)
+{
+	if (rc == 0)
+		rc = flush_batches(s);
+	if (rc == 0)
+		rc = emit_round(s);
+	if (rc == 0)
+		rc = remember(s, ps);
+	s->ps = NULL;
+	return rc;
+}
+
 int sevmig_sender_send_all(struct sevmig_sender *s, const struct sevmig_pstate *ps,
 			   struct sevmig_error *err)
 {
@@ -856,13 +870,7 @@ int sevmig_sender_send_all(struct sevmig_sender *s, const struct sevmig_pstate *
 	s->state = S_STREAMING;
 	for (size_t k = 0; k < s->layout.n && rc == 0; k++)
 		rc = send_range(s, (uint32_t)k, s->layout.slots[k].gfn, s->layout.slots[k].npages);
-	if (rc == 0)
-		rc = flush_batches(s);
-	if (rc == 0)
-		rc = emit_round(s);
-	if (rc == 0)
-		rc = remember(s, ps);
-	s->ps = NULL;
+	rc = end_pass(s, ps, rc);
 	return leave(s, rc, err);
 }
 
@@ -961,13 +969,7 @@ int sevmig_sender_send_dirty(struct sevmig_sender *s, const struct sevmig_pstate
 		const uint64_t *bm = dirty ? dirty[s->layout.slots[k].user_idx] : NULL;
 		rc = send_slot_dirty(s, k, bm, chg, nchg, &ci);
 	}
-	if (rc == 0)
-		rc = flush_batches(s);
-	if (rc == 0)
-		rc = emit_round(s);
-	if (rc == 0)
-		rc = remember(s, ps);
-	s->ps = NULL;
+	rc = end_pass(s, ps, rc);
 	free(chg);
 	sevmig_pstate_free(delta);
 	return leave(s, rc, err);
