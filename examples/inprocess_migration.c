@@ -9,10 +9,12 @@
  * Run:   ./inprocess_migration      (exit status 0 when the copies match)
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <sevmig/sevmig.h>
 
@@ -23,7 +25,8 @@ static const uint64_t reg_pages[NREG] = { 512, 256 };
 struct target {
 	struct sevmig_fw *fw;
 	struct sevmig_mem_region mem[NREG];
-	int fd; /* read end of the pipe */
+	int fd; /* the target's end of the socket pair */
+	const uint8_t *key;
 	int rc;
 	struct sevmig_error err;
 	struct sevmig_stream_counts counts;
@@ -33,7 +36,10 @@ struct target {
 static void *receive(void *arg)
 {
 	struct target *t = arg;
-	SEVMIG_OPTS(sevmig_receiver_opts, o, .workers = 2);
+	/* Keyed by the shared PSK; the same socket carries the back-channel:
+	 * HELLO, an ACK per round, and COMMIT once everything verified. */
+	SEVMIG_OPTS(sevmig_receiver_opts, o, .workers = 2, .key_source = SEVMIG_KEY_PSK,
+		    .key = t->key, .back_write = sevmig_write_fd, .back_arg = SEVMIG_FD_ARG(t->fd));
 	struct sevmig_receiver *r;
 	t->rc = sevmig_receiver_new(t->fw, t->mem, NREG, sevmig_read_fd, SEVMIG_FD_ARG(t->fd), &o,
 				    &r, &t->err);
@@ -97,9 +103,23 @@ int main(void)
 	if ((rc = sevmig_fw_pdh_cert_export(t.fw, pdh, &pdh_len, chain, &chain_len, NULL)))
 		return fail("PDH_CERT_EXPORT", rc, NULL);
 
+	/* A key both hosts share: made once, copied to both (0600). */
+	char dir[] = "/tmp/sevmig-example-XXXXXX", path[64];
+	uint8_t key[SEVMIG_KEY_SIZE];
+	if (!mkdtemp(dir))
+		return fail("mkdtemp", -1, NULL);
+	snprintf(path, sizeof(path), "%s/psk", dir);
+	rc = sevmig_psk_generate(path, &err);
+	if (rc == 0)
+		rc = sevmig_psk_load(path, key, &err);
+	unlink(path);
+	rmdir(dir);
+	if (rc)
+		return fail("psk", rc, &err);
+	t.key = key;
 	int fds[2];
-	if (pipe(fds))
-		return fail("pipe", -1, NULL);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds))
+		return fail("socketpair", -1, NULL);
 	t.fd = fds[0];
 	pthread_t th;
 	if (pthread_create(&th, NULL, receive, &t))
@@ -107,7 +127,8 @@ int main(void)
 
 	/* Send: a full pass, one round, finish. */
 	SEVMIG_OPTS(sevmig_sender_opts, o, .target_pdh = pdh, .target_pdh_len = pdh_len,
-		    .zstd_level = 3, .workers = 2);
+		    .zstd_level = 3, .workers = 2, .key_source = SEVMIG_KEY_PSK, .key = key,
+		    .back_read = sevmig_read_fd, .back_arg = SEVMIG_FD_ARG(fds[1]));
 	struct sevmig_sender *s;
 	rc = sevmig_sender_new(src_fw, src_mem, NREG, sevmig_write_fd, SEVMIG_FD_ARG(fds[1]), &o,
 			       &s, &err);
@@ -125,8 +146,10 @@ int main(void)
 		if (rc == 0)
 			rc = sevmig_sender_send_dirty(s, ps, dirty, &err);
 	}
+	/* END, then the target's COMMIT: only then is the guest SENT. */
 	if (rc == 0)
 		rc = sevmig_sender_finish(s, &err);
+	bool acked = sevmig_sender_acknowledged(s);
 	struct sevmig_stream_counts sc;
 	sevmig_sender_counts(s, &sc);
 	sevmig_sender_free(s);
@@ -146,8 +169,9 @@ int main(void)
 	       (unsigned long long)sc.bytes, (unsigned long long)sc.records,
 	       (unsigned long long)sc.enc_pages, (unsigned long long)sc.plain_pages,
 	       (unsigned long long)sc.zero_pages, (unsigned long long)sc.rounds);
-	printf("received %llu bytes; target memory and page state %s the source's\n",
-	       (unsigned long long)t.counts.bytes, same ? "equal" : "DIFFER FROM");
+	printf("received %llu bytes; target memory and page state %s the source's; %s\n",
+	       (unsigned long long)t.counts.bytes, same ? "equal" : "DIFFER FROM",
+	       acked ? "the target committed" : "NOT acknowledged");
 
 	for (int i = 0; i < NREG; i++) {
 		free(src_mem[i].host);
@@ -157,5 +181,5 @@ int main(void)
 	sevmig_pstate_free(t.ps);
 	sevmig_fw_free(src_fw);
 	sevmig_fw_free(t.fw);
-	return same ? 0 : 1;
+	return same && acked ? 0 : 1;
 }

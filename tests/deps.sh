@@ -2,8 +2,10 @@
 # Install what building and testing libsevmig needs on Debian 12, when it is
 # missing. Runs apt-get as root, or through sudo.
 set -euo pipefail
+# clang and libclang-rt-dev (libFuzzer and clang's sanitizer runtimes, only
+# recommended by clang) build the fuzz targets.
 pkgs=(gcc g++ make cmake ninja-build pkg-config binutils python3
-      libssl-dev uuid-dev libzstd-dev libcmocka-dev)
+      libssl-dev uuid-dev libzstd-dev libcmocka-dev clang libclang-rt-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

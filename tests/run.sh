@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: install missing build dependencies,
 # build with warnings as errors and run every test; then the same again in
-# the AddressSanitizer + UndefinedBehaviorSanitizer build. Ends with ctest's
-# summary. Build trees: build/ and build-asan/ in the source tree.
+# the AddressSanitizer + UndefinedBehaviorSanitizer build; then, with clang,
+# build the libFuzzer targets over an instrumented library and fuzz each for
+# SEVMIG_FUZZ_SECONDS (default 30) seconds (tests/fuzz/run_fuzzers.sh,
+# docs/fuzzing.md). Ends with the suites' summaries, the fuzz phase's last.
+# Build trees: build/, build-asan/ and build-fuzz/ in the source tree.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 "$src/tests/deps.sh"
@@ -21,4 +24,5 @@ run_suite() {
 status=0
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo || status=1
 run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DSEVMIG_SANITIZE=ON || status=1
+bash "$src/tests/fuzz/run_fuzzers.sh" || status=1
 exit $status

@@ -106,6 +106,12 @@ int cli_xfer_opt(struct cli_xfer_opts *x, int c, char **argv, void (*usage)(FILE
 	case CLI_OPT_JSON:
 		x->json = true;
 		return 0;
+	case CLI_OPT_PSK:
+		x->psk = optarg;
+		return 0;
+	case CLI_OPT_INSECURE:
+		x->insecure = true;
+		return 0;
 	case 'q':
 		x->quiet = true;
 		return 0;
@@ -580,6 +586,10 @@ void cli_summary_print(FILE *f, const struct cli_summary *s, bool json)
 				",\"page_state\":{\"shared_pages\":%" PRIu64
 				",\"private_pages\":%" PRIu64 ",\"shared_runs\":%" PRIu64 "}",
 				st.shared_pages, st.private_pages, st.shared_runs);
+		if (s->integrity)
+			fprintf(f, ",\"integrity\":\"%s\"", s->integrity);
+		if (s->delivery)
+			fprintf(f, ",\"delivery\":\"%s\"", s->delivery);
 		fprintf(f, ",\"seconds\":%.3f,\"guest_mb_per_s\":%.1f,\"stream_mb_per_s\":%.1f}\n",
 			s->seconds, guest_mb / sec, stream_mb / sec);
 		return;
@@ -593,6 +603,12 @@ void cli_summary_print(FILE *f, const struct cli_summary *s, bool json)
 		(double)c->plain_wire_bytes / 1e6, c->zero_pages);
 	fprintf(f, "  stream %s: %.1f MB in %" PRIu64 " records + END, %.1f MB/s\n", s->stream,
 		stream_mb, c->records, stream_mb / sec);
+	if (s->integrity || s->delivery)
+		fprintf(f, "  integrity %s; %s\n", s->integrity ? s->integrity : "-",
+			!s->delivery ? "-"
+			: !strcmp(s->delivery, "committed")
+			    ? "committed: the target verified everything and took over"
+			    : "written, not acknowledged (one-way output)");
 	if (s->ps)
 		fprintf(f,
 			"  page state: %" PRIu64 " shared pages in %" PRIu64 " runs, %" PRIu64
@@ -632,4 +648,26 @@ int cli_soft_fw(const char *key_path, bool launch, uint32_t policy, struct sevmi
 		return cli_error("%s", err.message);
 	return cli_error("%s: %s", key_path ? key_path : "the software firmware model",
 			 sevmig_strerror(rc));
+}
+
+int cli_xfer_key(const struct cli_xfer_opts *x, uint8_t key[SEVMIG_KEY_SIZE], uint32_t *source)
+{
+	if (x->psk && x->insecure)
+		return cli_error("--psk and --insecure exclude each other");
+	if (x->insecure) {
+		fprintf(stderr, "%s: warning: --insecure: the stream has no keyed integrity; anyone "
+				"on the path can alter it or impersonate the source\n",
+			cli_prog());
+		*source = SEVMIG_KEY_NONE;
+		return 0;
+	}
+	if (!x->psk)
+		return cli_error("no stream key: give --psk FILE (made once with 'sevmig-recv "
+				 "--gen-psk FILE' and copied to both hosts), or --insecure");
+	struct sevmig_error err;
+	sevmig_error_clear(&err);
+	if (sevmig_psk_load(x->psk, key, &err) < 0)
+		return cli_error("%s", err.message);
+	*source = SEVMIG_KEY_PSK;
+	return 0;
 }

@@ -31,7 +31,13 @@ void cli_block_signals(bool block);
 
 /* ---- options sevmig-send and sevmig-recv share ---------------------------- */
 
-enum { CLI_OPT_TIMEOUT = 0x100, CLI_OPT_JSON, CLI_OPT_FIRST_FREE = 0x200 };
+enum {
+	CLI_OPT_TIMEOUT = 0x100,
+	CLI_OPT_JSON,
+	CLI_OPT_PSK,
+	CLI_OPT_INSECURE,
+	CLI_OPT_FIRST_FREE = 0x200
+};
 /* Entries of a struct option array, and getopt letters (after a leading ':'). */
 /* clang-format off */
 #define CLI_XFER_LONGOPTS						\
@@ -39,6 +45,8 @@ enum { CLI_OPT_TIMEOUT = 0x100, CLI_OPT_JSON, CLI_OPT_FIRST_FREE = 0x200 };
 	{ "threads", required_argument, NULL, 'T' },			\
 	{ "timeout", required_argument, NULL, CLI_OPT_TIMEOUT },	\
 	{ "json", no_argument, NULL, CLI_OPT_JSON },			\
+	{ "psk", required_argument, NULL, CLI_OPT_PSK },		\
+	{ "insecure", no_argument, NULL, CLI_OPT_INSECURE },		\
 	{ "quiet", no_argument, NULL, 'q' },				\
 	{ "help", no_argument, NULL, 'h' },				\
 	{ "version", no_argument, NULL, 'V' }
@@ -51,7 +59,16 @@ struct cli_xfer_opts {
 	unsigned threads; /* --threads; default cli_default_threads() */
 	int timeout_ms;	  /* --timeout; -1: none */
 	bool json, quiet;
+	const char *psk; /* --psk FILE */
+	bool insecure;	 /* --insecure */
 };
+
+/*
+ * The stream key of --psk FILE (loaded into key, *source SEVMIG_KEY_PSK), or
+ * --insecure (*source SEVMIG_KEY_NONE, with a warning on stderr every time);
+ * CLI_ERR with a message when neither or both were given.
+ */
+int cli_xfer_key(const struct cli_xfer_opts *x, uint8_t key[SEVMIG_KEY_SIZE], uint32_t *source);
 
 void cli_xfer_opts_init(struct cli_xfer_opts *x);
 void cli_xfer_opts_free(struct cli_xfer_opts *x);
@@ -152,6 +169,8 @@ struct cli_summary {
 	const struct sevmig_pstate *ps; /* the page state sent or received, or NULL */
 	struct sevmig_stream_counts counts;
 	double seconds;
+	const char *integrity; /* "psk", "tls" or "insecure" */
+	const char *delivery;  /* "committed" (the target's COMMIT), "written" (one way), or NULL */
 };
 
 /* The summary as one JSON object and a newline, or as a few lines of text. */

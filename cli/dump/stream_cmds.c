@@ -20,9 +20,22 @@
 struct sargs {
 	const char *file;
 	const char *pdh_key;
+	const char *psk;
 	bool json, quiet;
 	unsigned threads;
+	uint8_t key[SEVMIG_KEY_SIZE];
 };
+
+/* Reader options: keyed with --psk (every tag verified), else key-less. */
+static void key_opts(const struct sargs *a, struct sevmig_reader_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->sz = sizeof(*o);
+	if (a->psk) {
+		o->key_source = SEVMIG_KEY_PSK;
+		o->key = a->key;
+	}
+}
 
 static void stream_usage(FILE *f)
 {
@@ -57,6 +70,8 @@ static void verify_usage(FILE *f)
 		"FILE '-' is standard input.\n"
 		"\n"
 		"  --pdh-key KEY  the target platform's PDH private key (PEM)\n"
+		"  --psk FILE     the stream key: verify every record's tag (without it, a\n"
+		"                 keyed stream's tags are left unverified)\n"
 		"  --threads N    worker threads for the MAC checks (default: the online CPUs)\n"
 		"  --json         the verdict as one JSON object\n"
 		"  -q, --quiet    print nothing; the exit status is the answer\n"
@@ -70,13 +85,14 @@ static void verify_usage(FILE *f)
 		"and byte offset), 2 error (unreadable file, unusable key).\n");
 }
 
-enum { O_JSON = 256, O_KEY, O_THREADS };
+enum { O_JSON = 256, O_KEY, O_THREADS, O_PSK };
 
 static int parse_sargs(const char *cmd, int argc, char **argv, bool verify, struct sargs *a)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "pdh-key", required_argument, NULL, O_KEY },
+		{ "psk", required_argument, NULL, O_PSK },
 		{ "threads", required_argument, NULL, O_THREADS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -98,6 +114,14 @@ static int parse_sargs(const char *cmd, int argc, char **argv, bool verify, stru
 		case O_KEY:
 			a->pdh_key = optarg;
 			break;
+		case O_PSK: {
+			struct sevmig_error e;
+			sevmig_error_clear(&e);
+			if (sevmig_psk_load(optarg, a->key, &e))
+				return cli_error("%s", e.message);
+			a->psk = optarg;
+			break;
+		}
 		case O_THREADS:
 			if (cli_parse_uint_opt("--threads", optarg, 64, &v))
 				return CLI_ERR;
@@ -296,10 +320,10 @@ static void record_text(const struct sevmig_record_info *r)
 		break;
 	}
 	case SEVMIG_REC_END:
-		snprintf(det, sizeof(det), "digest ");
+		snprintf(det, sizeof(det), "tag ");
 		for (int i = 0; i < 8; i++)
-			snprintf(det + 7 + 2 * i, sizeof(det) - 7 - 2 * i, "%02x", r->digest[i]);
-		strcat(det, "...");
+			snprintf(det + 4 + 2 * i, sizeof(det) - 4 - 2 * i, "%02x", r->tag[i]);
+		strcat(det, r->tag_checked ? "... (verified)" : "... (not verified)");
 		break;
 	}
 	printf("%7" PRIu64 " %#12" PRIx64 "  %-8s %8" PRIu32 "  %-29s %6s  %s\n", r->index,
@@ -349,9 +373,9 @@ static void record_json(const struct sevmig_record_info *r, bool first)
 		break;
 	}
 	case SEVMIG_REC_END:
-		printf(",\"digest\":\"");
-		hex(stdout, r->digest, sizeof(r->digest));
-		printf("\"");
+		printf(",\"tag\":\"");
+		hex(stdout, r->tag, sizeof(r->tag));
+		printf("\",\"tag_checked\":%s", r->tag_checked ? "true" : "false");
 		break;
 	}
 	printf("}");
@@ -390,7 +414,9 @@ int dump_stream(int argc, char **argv)
 	struct sevmig_stream_reader *rd;
 	struct sevmig_error err;
 	sevmig_error_clear(&err);
-	int rc = sevmig_stream_reader_new(cli_chan_read, &ch, NULL, &rd);
+	struct sevmig_reader_opts ko;
+	key_opts(&a, &ko);
+	int rc = sevmig_stream_reader_new(cli_chan_read, &ch, &ko, &rd);
 	if (rc) {
 		close_stream(&ch);
 		return cli_error("%s", sevmig_strerror(rc));
@@ -455,11 +481,13 @@ int dump_stream(int argc, char **argv)
 /* ---- verify ---------------------------------------------------------------------- */
 
 /* Key-less: read every record through the reader. */
-static int verify_keyless(struct cli_chan *ch, struct sevmig_stream_counts *c,
+static int verify_keyless(const struct sargs *a, struct cli_chan *ch, struct sevmig_stream_counts *c,
 			  struct sevmig_error *err)
 {
 	struct sevmig_stream_reader *rd;
-	int rc = sevmig_stream_reader_new(cli_chan_read, ch, NULL, &rd);
+	struct sevmig_reader_opts ko;
+	key_opts(a, &ko);
+	int rc = sevmig_stream_reader_new(cli_chan_read, ch, &ko, &rd);
 	if (rc)
 		return rc;
 	struct sevmig_record_info rec;
@@ -484,7 +512,9 @@ static int verify_keyed(const struct sargs *a, struct cli_chan *ch, struct sevmi
 	struct cli_progress prog;
 	cli_progress_init(&prog, false);
 	SEVMIG_OPTS(sevmig_receiver_opts, ro, .dry_run = true, .workers = a->threads,
-		    .progress = cli_progress_update, .progress_arg = &prog);
+		    .progress = cli_progress_update, .progress_arg = &prog,
+		    .key_source = a->psk ? SEVMIG_KEY_PSK : 0, .key = a->psk ? a->key : NULL,
+		    .insecure = !a->psk);
 	struct sevmig_receiver *r = NULL;
 	cli_block_signals(true);
 	int rc = sevmig_receiver_new(fw, NULL, 0, cli_chan_read, ch, &ro, &r, err);
@@ -513,7 +543,7 @@ int dump_verify(int argc, char **argv)
 	sevmig_error_clear(&err);
 	bool key_bad = false;
 	int rc =
-	    a.pdh_key ? verify_keyed(&a, &ch, &c, &err, &key_bad) : verify_keyless(&ch, &c, &err);
+	    a.pdh_key ? verify_keyed(&a, &ch, &c, &err, &key_bad) : verify_keyless(&a, &ch, &c, &err);
 	char msg[400] = "";
 	int status = CLI_OK;
 	if (key_bad) {
@@ -524,9 +554,13 @@ int dump_verify(int argc, char **argv)
 		fault_message(&ch, &err, rc, msg, sizeof(msg));
 		status = classify(&ch, rc);
 	}
-	const char *checked = a.pdh_key ? "framing, checksums, order, counters, digest, "
-					  "session and packet MACs"
-					: "framing, checksums, order, counters, digest";
+	const char *checked =
+	    a.pdh_key ? (a.psk ? "framing, checksums, tags, completeness, order, counters, "
+				 "session and packet MACs"
+			       : "framing, checksums, completeness, order, counters, session and "
+				 "packet MACs")
+		      : (a.psk ? "framing, checksums, tags, completeness, order, counters"
+			       : "framing, checksums, completeness, order, counters");
 	if (a.json && status != CLI_ERR) {
 		printf("{\"file\":");
 		cli_json_string(stdout, ch.name);

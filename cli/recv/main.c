@@ -29,6 +29,7 @@ static void usage(FILE *f)
 		"                   [--vmsa-dir DIR] [--port-file FILE] [--threads N]\n"
 		"                   [--timeout SECONDS] [--json] [--quiet]\n"
 		"       sevmig-recv --gen-pdh --pdh-key KEY --pdh-cert CERT [--force]\n"
+		"       sevmig-recv --gen-psk FILE\n"
 		"       sevmig-recv --export-pdh --pdh-key KEY --pdh-cert CERT\n"
 		"\n"
 		"Receive a migration stream made by sevmig-send for this target (whose PDH\n"
@@ -59,6 +60,10 @@ static void usage(FILE *f)
 		"      --json           print a JSON summary on standard output at the end\n"
 		"  -q, --quiet          no progress line (shown only when stderr is a terminal)\n"
 		"\n"
+		"  --psk FILE           the stream key both hosts share (required, or --insecure)\n"
+		"  --insecure           accept only a stream written without keyed integrity\n"
+		"  --gen-psk FILE       make a new 32-byte stream key (mode 0600), then copy it\n"
+		"                       to the source\n"
 		"  --gen-pdh            make a new PDH key pair: KEY (mode 0600; an existing KEY\n"
 		"                       is kept unless --force) and CERT, the certificate\n"
 		"                       sevmig-send needs (--target-pdh)\n"
@@ -79,6 +84,7 @@ static void usage(FILE *f)
 struct opts {
 	struct cli_xfer_opts x;
 	const char *input, *pdh_key, *pdh_cert, *memory_dir, *vmsa_dir, *pstate_out, *port_file;
+	const char *gen_psk;
 	bool text_pstate, gen_pdh, export_pdh, force;
 };
 
@@ -89,6 +95,7 @@ enum {
 	OPT_GEN,
 	OPT_EXPORT,
 	OPT_FORCE,
+	OPT_GEN_PSK,
 };
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -104,6 +111,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "vmsa-dir", required_argument, NULL, OPT_VMSA_DIR },
 		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
 		{ "gen-pdh", no_argument, NULL, OPT_GEN },
+		{ "gen-psk", required_argument, NULL, OPT_GEN_PSK },
 		{ "export-pdh", no_argument, NULL, OPT_EXPORT },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ 0 },
@@ -151,6 +159,9 @@ static int parse(int argc, char **argv, struct opts *o)
 		case OPT_FORCE:
 			o->force = true;
 			break;
+		case OPT_GEN_PSK:
+			o->gen_psk = optarg;
+			break;
 		default:
 			if (cli_xfer_opt(&o->x, c, argv, usage))
 				return CLI_ERR;
@@ -159,6 +170,11 @@ static int parse(int argc, char **argv, struct opts *o)
 	}
 	if (optind < argc)
 		return cli_error("unexpected argument '%s' (see sevmig-recv --help)", argv[optind]);
+	if (o->gen_psk)
+		return o->pdh_key || o->x.nmem || o->memory_dir
+			   ? cli_error("--gen-psk FILE makes a key file only: it takes no other "
+				       "options")
+			   : 0;
 	if (!o->pdh_key)
 		return cli_error("--pdh-key KEY is required: this target's PDH private key (make "
 				 "one with --gen-pdh)");
@@ -655,31 +671,50 @@ static int commit_all(const struct opts *o, const struct sevmig_pstate *ps, stru
 
 /* ---- the run ---------------------------------------------------------------------- */
 
-/* The stream's header, read through a recording channel so that the
- * receiver can read it again. */
-static int read_header(struct input *in, struct sevmig_stream_header *h,
-		       struct sevmig_range **slots)
+/* What the receiver's callbacks need: outputs are laid out once the header
+ * names the layout, and committed (synced, renamed) before COMMIT goes
+ * back to the source. */
+struct recv_ctx {
+	const struct opts *o;
+	struct outputs *out;
+	struct sevmig_mem_region *reg;
+	struct sevmig_stream_header h;
+	struct sevmig_range *slots;
+	struct cli_progress *prog;
+	struct sevmig_receiver *r;
+	bool prepared, committed;
+};
+
+static int on_regions(void *arg, const struct sevmig_stream_header *h,
+		      const struct sevmig_mem_region **regions, size_t *n)
 {
-	struct sevmig_stream_reader *rd;
-	struct sevmig_error err;
-	sevmig_error_clear(&err);
-	cli_chan_record(&in->chan);
-	int rc = sevmig_stream_reader_new(cli_chan_read, &in->chan, NULL, &rd);
-	if (rc)
-		return cli_error("%s", sevmig_strerror(rc));
-	rc = sevmig_stream_reader_header(rd, h, &err);
-	if (!rc) {
-		*slots = calloc(h->nslots, sizeof(**slots));
-		if (*slots)
-			memcpy(*slots, h->slots, h->nslots * sizeof(**slots));
-		h->slots = *slots;
+	struct recv_ctx *c = arg;
+	c->h = *h;
+	c->slots = calloc(h->nslots, sizeof(*c->slots));
+	c->reg = calloc(h->nslots, sizeof(*c->reg));
+	if (!c->slots || !c->reg)
+		return cli_error("out of memory") ? -ENOMEM : -ENOMEM;
+	memcpy(c->slots, h->slots, h->nslots * sizeof(*c->slots));
+	c->h.slots = c->slots;
+	if (prepare(c->o, &c->h, c->out, c->reg))
+		return -ECANCELED;
+	c->prepared = true;
+	for (uint32_t i = 0; i < h->nslots; i++)
+		c->prog->total_pages += c->slots[i].npages;
+	*regions = c->reg;
+	*n = h->nslots;
+	return 0;
+}
+
+static int on_commit(void *arg, struct sevmig_error *err)
+{
+	struct recv_ctx *c = arg;
+	if (commit_all(c->o, sevmig_receiver_pstate(c->r), c->out)) {
+		snprintf(err->message, sizeof(err->message),
+			 "the target could not write its outputs durably");
+		return -EIO;
 	}
-	sevmig_stream_reader_free(rd);
-	cli_chan_replay(&in->chan);
-	if (rc)
-		return stream_error(in, &err, rc);
-	if (!*slots)
-		return cli_error("out of memory");
+	c->committed = true;
 	return 0;
 }
 
@@ -693,40 +728,40 @@ static int receive(const struct opts *o)
 	int rc;
 	struct input in = { .fd = -1 };
 	struct outputs out = { .vmsa_dir = o->vmsa_dir, .pstate = { .fd = -1 } };
-	struct sevmig_stream_header h;
-	struct sevmig_range *slots = NULL;
-	struct sevmig_mem_region *reg = NULL;
-	struct sevmig_receiver *r = NULL;
 	struct cli_progress prog;
+	cli_progress_init(&prog, !o->x.quiet && isatty(STDERR_FILENO));
+	struct recv_ctx ctx = { .o = o, .out = &out, .prog = &prog };
+	uint8_t key[SEVMIG_KEY_SIZE];
+	uint32_t ksrc = 0;
 	rc = o->x.nmem ? cli_memspecs_check(o->x.mem, o->x.nmem, true) : 0;
 	if (!rc)
-		rc = open_input(o, &in);
+		rc = cli_xfer_key(&o->x, key, &ksrc);
 	if (!rc)
-		rc = read_header(&in, &h, &slots);
-	if (!rc) {
-		reg = calloc(h.nslots, sizeof(*reg));
-		rc = reg ? prepare(o, &h, &out, reg) : cli_error("out of memory");
-	}
+		rc = open_input(o, &in);
 	if (rc)
 		goto fail;
 
-	cli_progress_init(&prog, !o->x.quiet && isatty(STDERR_FILENO));
-	for (uint32_t i = 0; i < h.nslots; i++)
-		prog.total_pages += slots[i].npages;
+	/* A TCP connection carries HELLO, ACKs and COMMIT or NAK back. */
+	bool two_way = in.ep.kind == CLI_EP_TCP;
 	SEVMIG_OPTS(sevmig_receiver_opts, ro, .workers = o->x.threads, .vmsa_dest = vmsa_dest,
-		    .vmsa_arg = &out, .progress = cli_progress_update, .progress_arg = &prog);
+		    .vmsa_arg = &out, .progress = cli_progress_update, .progress_arg = &prog,
+		    .key_source = ksrc, .key = ksrc ? key : NULL, .insecure = !ksrc,
+		    .back_write = two_way ? cli_chan_write : NULL,
+		    .back_arg = two_way ? &in.chan : NULL, .commit = on_commit, .commit_arg = &ctx,
+		    .regions_for = on_regions, .regions_arg = &ctx);
 	cli_block_signals(true);
-	rc = sevmig_receiver_new(fw, reg, h.nslots, cli_chan_read, &in.chan, &ro, &r, &err);
+	rc = sevmig_receiver_new(fw, NULL, 0, cli_chan_read, &in.chan, &ro, &ctx.r, &err);
 	cli_block_signals(false);
 	if (!rc)
-		rc = sevmig_receiver_run(r, &err);
+		rc = sevmig_receiver_run(ctx.r, &err);
+	explicit_bzero(key, sizeof(key));
 	cli_progress_clear(&prog);
-	/* Closing now tells a TCP sender that we are done, before the files
-	 * are flushed. */
 	close(in.fd);
 	in.fd = -1;
 	if (rc) {
-		if (out.vmsa_refused)
+		if (!ctx.prepared && rc == -ECANCELED)
+			; /* prepare() printed why */
+		else if (out.vmsa_refused)
 			cli_error("%s: %s; give --vmsa-dir DIR for SEV-ES vCPU state; no output "
 				  "file was changed",
 				  in.name, err.message);
@@ -735,17 +770,17 @@ static int receive(const struct opts *o)
 		rc = CLI_ERR;
 		goto fail;
 	}
-	const struct sevmig_pstate *ps = sevmig_receiver_pstate(r);
-	rc = commit_all(o, ps, &out);
-	if (!rc) {
+	{
 		struct cli_summary sum = { .tool = "sevmig-recv",
 					   .stream = in.name,
-					   .uuid = h.uuid,
-					   .policy = h.policy,
+					   .uuid = ctx.h.uuid,
+					   .policy = ctx.h.policy,
 					   .guest_pages = prog.total_pages,
-					   .ps = ps,
-					   .seconds = cli_progress_elapsed(&prog) };
-		sevmig_receiver_counts(r, &sum.counts);
+					   .ps = sevmig_receiver_pstate(ctx.r),
+					   .seconds = cli_progress_elapsed(&prog),
+					   .integrity = ksrc ? "psk" : "insecure",
+					   .delivery = two_way ? "committed" : "written" };
+		sevmig_receiver_counts(ctx.r, &sum.counts);
 		if (o->x.json)
 			cli_summary_print(stdout, &sum, true);
 		else if (prog.show)
@@ -753,14 +788,15 @@ static int receive(const struct opts *o)
 	}
 	goto done;
 fail:
-	discard_all(&out, 0, NULL);
+	if (!ctx.committed)
+		discard_all(&out, 0, NULL);
 done:
-	sevmig_receiver_free(r);
+	sevmig_receiver_free(ctx.r);
 	close_input(&in);
 	unmap_all(&out);
 	free_outputs(&out);
-	free(reg);
-	free(slots);
+	free(ctx.reg);
+	free(ctx.slots);
 	sevmig_fw_free(fw);
 	return rc ? CLI_ERR : CLI_OK;
 }
@@ -772,7 +808,14 @@ int main(int argc, char **argv)
 	int rc = parse(argc, argv, &o);
 	if (!rc) {
 		cli_catch_signals();
-		rc = o.gen_pdh || o.export_pdh ? key_files(&o) : receive(&o);
+		if (o.gen_psk) {
+			struct sevmig_error err;
+			sevmig_error_clear(&err);
+			rc = sevmig_psk_generate(o.gen_psk, &err) ? cli_error("%s", err.message)
+								  : CLI_OK;
+		} else {
+			rc = o.gen_pdh || o.export_pdh ? key_files(&o) : receive(&o);
+		}
 	}
 	cli_xfer_opts_free(&o.x);
 	return rc;

@@ -58,6 +58,10 @@ static void usage(FILE *f)
 		"                       connection stalls this long (default: never)\n"
 		"      --json           print a JSON summary at the end (on standard output, or\n"
 		"                       on standard error when the stream goes there)\n"
+		"  --psk FILE           the stream key both hosts share (from 'sevmig-recv\n"
+		"                       --gen-psk'); required, or --insecure\n"
+		"  --insecure           write a stream without keyed integrity (anyone can alter\n"
+		"                       it); said on stderr every time\n"
 		"  -q, --quiet          no progress line (shown only when stderr is a terminal)\n"
 		"  -h, --help           this help;  -V, --version  the version\n"
 		"\n"
@@ -352,9 +356,20 @@ static int send_stream(const struct opts *o, struct sevmig_mem_region *reg, uint
 	struct cli_progress prog;
 	cli_progress_init(&prog, !o->x.quiet && isatty(STDERR_FILENO));
 	prog.total_pages = pages;
+	uint8_t key[SEVMIG_KEY_SIZE];
+	uint32_t ksrc = 0;
+	if (cli_xfer_key(&o->x, key, &ksrc)) {
+		close_output(&out);
+		return CLI_ERR;
+	}
+	/* A TCP connection carries the target's answers back: the run succeeds
+	 * only on its COMMIT. */
+	bool two_way = out.ep.kind == CLI_EP_TCP;
 	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = cert, .target_pdh_len = SEVMIG_CERT_SIZE,
 		    .zstd_level = o->zstd, .workers = o->x.threads, .progress = cli_progress_update,
-		    .progress_arg = &prog);
+		    .progress_arg = &prog, .key_source = ksrc, .key = ksrc ? key : NULL,
+		    .insecure = !ksrc, .back_read = two_way ? cli_chan_read : NULL,
+		    .back_arg = two_way ? &out.chan : NULL, .vcpus = o->nvmsa);
 	struct sevmig_error err;
 	sevmig_error_clear(&err);
 	struct sevmig_sender *s = NULL;
@@ -368,8 +383,11 @@ static int send_stream(const struct opts *o, struct sevmig_mem_region *reg, uint
 		rc = sevmig_sender_send_vmsa(s, i, vmsa[i], &err);
 	if (!rc)
 		rc = sevmig_sender_finish(s, &err);
+	explicit_bzero(key, sizeof(key));
 	cli_progress_clear(&prog);
 	struct cli_summary sum = { .tool = "sevmig-send", .stream = out.chan.name, .ps = ps };
+	sum.integrity = ksrc ? "psk" : "insecure";
+	sum.delivery = s && sevmig_sender_acknowledged(s) ? "committed" : "written";
 	uint8_t uuid[16];
 	if (s) {
 		sevmig_sender_counts(s, &sum.counts);
@@ -381,7 +399,9 @@ static int send_stream(const struct opts *o, struct sevmig_mem_region *reg, uint
 	sevmig_sender_free(s);
 	if (rc) {
 		char why[160];
-		if (out.chan.err)
+		if (rc == -EREMOTEIO)
+			cli_error("%s", err.message);
+		else if (out.chan.err)
 			cli_error("%s: after %" PRIu64 " bytes, %s; the migration was cancelled "
 				  "and the source guest keeps running",
 				  out.chan.name, out.chan.bytes,

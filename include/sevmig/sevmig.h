@@ -10,5 +10,6 @@
 #include <sevmig/fw_kvm.h>
 #include <sevmig/fw_soft.h>
 #include <sevmig/stream.h>
+#include <sevmig/transport.h>
 
 #endif

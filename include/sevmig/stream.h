@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The migration stream (docs/stream-format.md): a header, then typed,
- * numbered, checksummed records carrying the SEND_START session, the page
- * state, encrypted pages (SEND_UPDATE_DATA packets), shared pages (zero runs
- * and zstd batches), SEV-ES vCPU state, pre-copy round marks, and an END
- * record with counters and a SHA-256 of the stream (packet ciphertext
- * aside: each packet's MAC covers it).
+ * The migration stream (docs/stream-format.md, format 2.0): a header, then
+ * typed, numbered, checksummed and authenticated records carrying the
+ * SEND_START session, the page state, encrypted pages (SEND_UPDATE_DATA
+ * packets), shared pages (zero runs and zstd batches), SEV-ES vCPU state,
+ * pre-copy round marks, and an END record with counters. Every record
+ * carries a tag (AES-256-GMAC) under a key the two hosts share (a PSK or
+ * the TLS exporter), bound to the header, its position and its pass; on
+ * bidirectional transports a back-channel from the target carries HELLO
+ * (the target's nonce), ACKs, and COMMIT or NAK.
  *
  * Three objects:
  *  - struct sevmig_sender: guest memory + page state + a firmware handle on
@@ -16,7 +19,7 @@
  *    receiver build on. It checks everything that can be checked without
  *    the session keys (framing, CRCs, sequence, bounds, every gfn against
  *    the memory layout and the page state the stream itself carries, the
- *    counters and the digest at END) and lists the records.
+ *    counters at END, and the tags when given the key) and lists the records.
  *
  * I/O: bytes go through callbacks. sevmig_write_fd() and sevmig_read_fd()
  * are ready-made callbacks for file descriptors (pipes, sockets, files:
@@ -44,11 +47,42 @@ extern "C" {
 /* ---- format constants (docs/stream-format.md) -------------------------- */
 
 #define SEVMIG_STREAM_MAGIC	    "\x89SEVSTR\n" /* 8 bytes */
-#define SEVMIG_STREAM_VERSION_MAJOR 1
+#define SEVMIG_STREAM_VERSION_MAJOR 2
 #define SEVMIG_STREAM_VERSION_MINOR 0
 
 /* Header flags. */
-#define SEVMIG_STREAM_FLAG_SOFT 0x1u /* written through libsevmig's software firmware model */
+#define SEVMIG_STREAM_FLAG_SOFT	 0x1u /* written through libsevmig's software firmware model */
+#define SEVMIG_STREAM_FLAG_KEYED 0x2u /* tags under a shared secret (not --insecure) */
+
+/* ---- keys (docs/stream-format.md §3) ----------------------------------- */
+
+/* Shared secrets are 32 bytes. */
+#define SEVMIG_KEY_SIZE 32u
+/* Where the shared secret comes from (the header names it). */
+enum sevmig_key_source {
+	SEVMIG_KEY_NONE = 0, /* insecure: tags under a public all-zero key */
+	SEVMIG_KEY_PSK = 1,  /* a pre-shared key file (sevmig_psk_generate()) */
+	SEVMIG_KEY_TLS = 2,  /* 32 bytes of the TLS 1.3 exporter, label below */
+};
+/* RFC 8446 §7.5 exporter label (empty context) for SEVMIG_KEY_TLS. */
+#define SEVMIG_TLS_EXPORTER_LABEL "EXPORTER-sevmig-stream-2"
+
+/*
+ * A new pre-shared key file: 32 random bytes, created 0600 (never over an
+ * existing file: -EEXIST), synced. -errno with err naming the file.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_psk_generate(const char *path, struct sevmig_error *err);
+/*
+ * Load a pre-shared key file: a regular file of exactly 32 bytes that its
+ * group and others cannot read or write (-EACCES otherwise: a key others
+ * can read authenticates nobody).
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_psk_load(const char *path, uint8_t key[SEVMIG_KEY_SIZE],
+						struct sevmig_error *err);
+/* The contents of a key file: exactly 32 bytes (-EBADMSG otherwise). */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_psk_parse(const void *buf, size_t len,
+						 uint8_t key[SEVMIG_KEY_SIZE],
+						 struct sevmig_error *err);
 
 /* Limits every reader enforces. */
 #define SEVMIG_STREAM_MAX_PAYLOAD ((4u << 20) + (64u << 10)) /* bytes of one record's payload */
@@ -65,7 +99,7 @@ enum sevmig_record_type {
 	SEVMIG_REC_VMSA = 6,	/* one SEV-ES vCPU's state: SEND_UPDATE_VMSA packet */
 	SEVMIG_REC_ROUND = 7,	/* end of a pass over guest memory */
 	SEVMIG_REC_ABORT = 8,	/* the source cancelled: discard everything */
-	SEVMIG_REC_END = 9,	/* SEND_FINISH done; counters and digest */
+	SEVMIG_REC_END = 9,	/* the source is done; counters */
 };
 /* Record flag: a reader that does not know the type may skip the record
  * (it is still checked for CRC and sequence); without it, it must refuse. */
@@ -78,6 +112,14 @@ enum sevmig_record_type {
 /* PLAIN codecs. */
 #define SEVMIG_CODEC_RAW  0u
 #define SEVMIG_CODEC_ZSTD 1u
+
+/* Back-channel messages, target -> source (docs/stream-format.md §8). */
+enum sevmig_back_type {
+	SEVMIG_BACK_HELLO = 1,	/* the target's nonce, before the stream */
+	SEVMIG_BACK_ACK = 2,	/* records and pages applied, after each ROUND */
+	SEVMIG_BACK_COMMIT = 3, /* END verified and the target's outputs durable */
+	SEVMIG_BACK_NAK = 4,	/* the target refused: a reason */
+};
 
 /* ABORT reasons. */
 #define SEVMIG_ABORT_CANCELLED 1u /* the caller cancelled */
@@ -166,6 +208,21 @@ struct sevmig_sender_opts {
 	const uint8_t *uuid;
 	sevmig_stream_progress_fn progress;
 	void *progress_arg;
+	/* Keyed integrity: the shared secret (SEVMIG_KEY_SIZE bytes) and where
+	 * it came from (SEVMIG_KEY_PSK or SEVMIG_KEY_TLS). Required unless
+	 * `insecure` is set, which writes a stream anyone can forge. */
+	uint32_t key_source;
+	const uint8_t *key;
+	bool insecure;
+	/* The back-channel from the target (bidirectional transports), or
+	 * NULL. With it the sender reads the target's HELLO before the
+	 * header, and sevmig_sender_finish() succeeds only on the target's
+	 * COMMIT (see there). */
+	sevmig_read_fn back_read;
+	void *back_arg;
+	/* SEV-ES: the guest's vCPU count, declared in SESSION; the target
+	 * refuses a stream without a VMSA record for each. 0 otherwise. */
+	uint32_t vcpus;
 };
 
 /*
@@ -182,7 +239,8 @@ sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regions,
 		  struct sevmig_sender **out, struct sevmig_error *err);
 
 /*
- * The first pass. Runs SEND_START, writes the header, SESSION and the full
+ * The first pass. With a back-channel, first reads the target's HELLO.
+ * Runs SEND_START, writes the header, SESSION and the full
  * page state of `ps` (whose coverage must be exactly the regions), then
  * every page: private pages as ENC, all-zero shared pages as ZERO runs,
  * other shared pages as PLAIN; then ROUND 0. Once per sender.
@@ -214,9 +272,26 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_send_dirty(struct sevmig_sender *s
 SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_send_vmsa(struct sevmig_sender *s, uint32_t vcpu,
 							const void *vmsa, struct sevmig_error *err);
 
-/* SEND_FINISH and the END record. After it the guest is SENT. */
+/*
+ * The END record, then:
+ *  - without a back-channel: SEND_FINISH; 0 means "written", not
+ *    acknowledged (sevmig_sender_acknowledged() is false);
+ *  - with one: wait for the target's answer (ACKs are taken on the way).
+ *    COMMIT: SEND_FINISH, 0, and the guest is SENT: the target runs it.
+ *    NAK: SEND_CANCEL, -EREMOTEIO with the target's reason in err.
+ *    The channel failing or closing first: SEND_CANCEL and its error
+ *    (-ECONNRESET for a close). After a failure the source guest is
+ *    RUNNING again (resumable), but after END the target may have
+ *    committed before its COMMIT was lost: the VMM must learn the
+ *    target's outcome before it runs the guest's vCPUs again.
+ */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_finish(struct sevmig_sender *s,
 						     struct sevmig_error *err);
+/* Whether the target's COMMIT was received (so the target took over). */
+SEVMIG_API bool sevmig_sender_acknowledged(const struct sevmig_sender *s);
+/* The target's last acknowledgement: records and pages it applied. */
+SEVMIG_API void sevmig_sender_acked(const struct sevmig_sender *s, uint64_t *records,
+				    uint64_t *pages);
 
 /*
  * Ask the sender to stop: any thread, any time. The running call (or the
@@ -247,6 +322,12 @@ struct sevmig_reader_opts {
 	/* Accept bytes after END (default: END must be followed by the end of
 	 * the input). */
 	bool allow_trailing;
+	/* Verify every record's tag under this shared secret (32 bytes) from
+	 * `key_source`, and refuse a stream without keyed integrity. NULL: a
+	 * key-less reader, which checks everything else and leaves tags
+	 * unverified (struct sevmig_record_info.tag_checked false). */
+	uint32_t key_source;
+	const uint8_t *key;
 };
 
 struct sevmig_stream_header {
@@ -259,6 +340,9 @@ struct sevmig_stream_header {
 	uint8_t uuid[16];
 	uint32_t nslots;
 	const struct sevmig_range *slots; /* in gfn order; owned by the reader */
+	uint32_t key_source;		  /* enum sevmig_key_source */
+	uint8_t sender_nonce[16];
+	uint8_t target_nonce[16]; /* the target's HELLO nonce; zero without a back-channel */
 };
 
 /* One checked record, as sevmig_stream_reader_next() returns it. */
@@ -282,7 +366,9 @@ struct sevmig_record_info {
 	uint32_t vcpu;	       /* VMSA */
 	uint32_t policy;       /* SESSION */
 	uint32_t abort_reason; /* ABORT: SEVMIG_ABORT_*; message in payload[8..] */
-	uint8_t digest[32];    /* END: the SHA-256 it carries (checked) */
+	uint32_t vcpus;	       /* SESSION: vCPUs declared */
+	uint8_t tag[16];       /* the record's tag */
+	bool tag_checked;      /* verified under the reader's key */
 };
 
 /* A reader over read(read_arg, ...). Nothing is read yet. */
@@ -299,8 +385,11 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_stream_reader_header(struct sevmig_stream
  * returned (1); the call after it gives -ECANCELED. Errors: -ENODATA
  * (truncated: err says how many bytes arrived), -EBADMSG (corrupt: CRC,
  * bounds, a page outside the layout or in the wrong state, counters or
- * digest at END), -EPROTO (order: sequence, SESSION, rounds, data after END,
- * unsupported version or unknown mandatory type). err->index is the record
+ * completeness: a page missing from the first pass or delivered twice in a
+ * pass, a missing VMSA; counters at END; a tag that does not verify under
+ * the key), -EPROTO (order: sequence, SESSION, rounds, data after END,
+ * unsupported version or unknown mandatory type, a stream without keyed
+ * integrity given a key). err->index is the record
  * index and err->offset the byte offset of the fault. After an error the
  * reader is dead (every later call returns the same error).
  */
@@ -341,6 +430,30 @@ struct sevmig_receiver_opts {
 	void *vmsa_arg;
 	sevmig_stream_progress_fn progress;
 	void *progress_arg;
+	/* Keyed integrity, as for the sender: the shared secret and its
+	 * source; required unless `insecure`, which accepts only a stream
+	 * written insecure. Every record is verified before it is applied. */
+	uint32_t key_source;
+	const uint8_t *key;
+	bool insecure;
+	/* The back-channel to the source, or NULL (one-way transports). With
+	 * it the receiver sends HELLO before reading, an ACK after each
+	 * ROUND, and at the end COMMIT or, on any failure, NAK with the
+	 * reason. */
+	sevmig_write_fn back_write;
+	void *back_arg;
+	/* Called after END verified and RECEIVE_FINISH succeeded, before
+	 * COMMIT is sent: make the outputs durable. A negative return (with a
+	 * message in err) fails the run and sends NAK. NULL: nothing to do. */
+	int (*commit)(void *arg, struct sevmig_error *err);
+	void *commit_arg;
+	/* With `regions` NULL (and no dry run): called once the header is
+	 * read, to get the guest memory for its layout (h->slots). The regions
+	 * must match the layout exactly and stay valid while the receiver
+	 * lives. A negative return fails the run. */
+	int (*regions_for)(void *arg, const struct sevmig_stream_header *h,
+			   const struct sevmig_mem_region **regions, size_t *nregions);
+	void *regions_arg;
 };
 
 /*
@@ -353,9 +466,9 @@ sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *region
 		    sevmig_read_fn read, void *read_arg, const struct sevmig_receiver_opts *opts,
 		    struct sevmig_receiver **out, struct sevmig_error *err);
 /*
- * Read the whole stream and apply it: 0 after END was checked and
- * RECEIVE_FINISH succeeded (the guest is RUNNING with the source's memory
- * and page state). -ECANCELED for an ABORT (the source cancelled: discard
+ * Read the whole stream and apply it: 0 after END was checked,
+ * RECEIVE_FINISH succeeded, the commit callback returned 0 and COMMIT was
+ * sent (the guest is RUNNING with the source's memory and page state). -ECANCELED for an ABORT (the source cancelled: discard
  * the guest); otherwise the reader's errors, -EIO for a firmware refusal
  * (a bad packet MAC: BAD_MEASUREMENT), -EPROTO for a header that does not
  * match this receiver (layout, UUID, software-model flag). No page of a

@@ -89,42 +89,6 @@ unsigned sevmig__window(unsigned workers, unsigned window)
 	return window > SM_MAX_WINDOW ? SM_MAX_WINDOW : window;
 }
 
-int sevmig__digest_record(EVP_MD_CTX *sha, const uint8_t hdr[20], uint16_t type,
-			  const uint8_t *payload, uint32_t len, const uint8_t crc[4])
-{
-	/* Everything up to the first packet header, then each packet's header
-	 * without its ciphertext: the header's MAC already commits to it. */
-	size_t head = len, npkt = 0;
-	if (type == SEVMIG_REC_ENC) {
-		npkt = len >= SM_ENC_FIXED ? sevmig__le32(payload) : 0;
-		head = SM_ENC_FIXED + 8 * npkt;
-		if (!npkt || len != SM_ENC_FIXED + (uint64_t)SM_ENC_ENTRY * npkt)
-			return -EIO;
-	} else if (type == SEVMIG_REC_VMSA) {
-		npkt = 1;
-		head = 16;
-		if (len != SM_VMSA_LEN)
-			return -EIO;
-	}
-	if (EVP_DigestUpdate(sha, hdr, SM_REC_HDR) != 1 ||
-	    EVP_DigestUpdate(sha, payload, head) != 1)
-		return -EIO;
-	/* Packet headers gathered 78 at a time: SHA-256 fed 52 bytes per call
-	 * spends more on the calls and on its block buffer than on hashing. */
-	uint8_t buf[78 * SM_PKT_HDR];
-	size_t k = 0;
-	for (const uint8_t *p = payload + head; npkt--; p += SM_PKT_HDR + SM_PAGE) {
-		memcpy(buf + k, p, SM_PKT_HDR);
-		k += SM_PKT_HDR;
-		if (k == sizeof(buf) || !npkt) { /* full, or the last one */
-			if (EVP_DigestUpdate(sha, buf, k) != 1)
-				return -EIO;
-			k = 0;
-		}
-	}
-	return EVP_DigestUpdate(sha, crc, 4) == 1 ? 0 : -EIO;
-}
-
 /* 16 bytes, whatever the alignment: compilers make it one vector load. */
 typedef uint64_t sm_v2 __attribute__((vector_size(16)));
 static inline sm_v2 load16(const uint8_t *p)

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The key-less stream reader: every rule of docs/stream-format.md that can
- * be checked without the session keys, in stream order. A record is
- * returned only after all of it has been checked (CRCs, sequence, bounds,
- * every gfn against the layout and the page state, order rules), so the
- * receiver, which builds on this reader, never applies part of a bad record.
+ * The stream reader: every rule of docs/stream-format.md that can be
+ * checked without the firmware's session keys, in stream order, and, given
+ * the shared secret, every record's tag. A record is returned only after
+ * all of it has been checked (tag first, then CRCs, sequence, bounds, every
+ * gfn against the layout and the page state, completeness, order rules), so
+ * the receiver, which builds on this reader, never applies part of a bad or
+ * forged record.
  */
 #include "stream/stream_internal.h"
 
@@ -33,6 +35,15 @@ struct sevmig_stream_reader {
 	bool has_expect;
 	bool allow_trailing;
 	bool decode_plain;
+	bool keyed;	      /* a secret was given: tags must verify */
+	bool verify;	      /* tags are verified (keyed, or an insecure stream) */
+	bool want_insecure;   /* refuse a KEYED stream */
+	bool has_nonce;	      /* the header must echo expect_nonce */
+	uint32_t key_source;
+	uint8_t secret[32];
+	uint8_t expect_nonce[16];
+	struct sevmig__auth auth;
+	struct sevmig__coverage cov;
 
 	enum rstate state;
 	int dead_rc;
@@ -43,7 +54,6 @@ struct sevmig_stream_reader {
 	struct sevmig_range *slots;
 	struct sevmig__layout layout;
 	uint32_t uuid_crc;
-	EVP_MD_CTX *sha;
 	struct sevmig_pstate *ps;
 
 	struct sevmig__buf payload; /* the current record's payload + CRC */
@@ -55,6 +65,7 @@ struct sevmig_stream_reader {
 	bool full_complete;
 	uint64_t full_next; /* where the next FULL part must start */
 	bool vmsa_seen;
+	uint32_t vcpus;	     /* declared by SESSION */
 	uint8_t *vcpus_seen; /* SM_MAX_VCPUS bits, on first VMSA */
 	uint64_t round_enc, round_plain, round_zero, pstate_since_round;
 	uint32_t abort_reason;
@@ -82,11 +93,13 @@ int sevmig_stream_reader_new(sevmig_read_fn read, void *read_arg,
 	}
 	r->allow_trailing = SEVMIG__OPT(opts, allow_trailing, false);
 	r->decode_plain = true;
-	r->sha = EVP_MD_CTX_new();
-	if (!r->sha || EVP_DigestInit_ex(r->sha, EVP_sha256(), NULL) != 1) {
-		sevmig_stream_reader_free(r);
-		return -ENOMEM;
+	r->key_source = SEVMIG__OPT(opts, key_source, 0u);
+	if (sevmig__key_opts(r->key_source, SEVMIG__OPT(opts, key, NULL), false, true, r->secret,
+			     NULL) < 0) {
+		free(r);
+		return -EINVAL;
 	}
+	r->keyed = SEVMIG__OPT(opts, key, NULL) != NULL;
 	*out = r;
 	return 0;
 }
@@ -95,7 +108,9 @@ void sevmig_stream_reader_free(struct sevmig_stream_reader *r)
 {
 	if (!r)
 		return;
-	EVP_MD_CTX_free(r->sha);
+	sevmig__auth_fini(&r->auth);
+	sevmig__coverage_fini(&r->cov);
+	OPENSSL_cleanse(r->secret, sizeof(r->secret));
 	sevmig_pstate_free(r->ps);
 	sevmig__layout_free(&r->layout);
 	free(r->slots);
@@ -123,6 +138,22 @@ void sevmig__reader_swap_payload(struct sevmig_stream_reader *r, struct sevmig__
 const struct sevmig__layout *sevmig__reader_layout(const struct sevmig_stream_reader *r)
 {
 	return &r->layout;
+}
+
+void sevmig__reader_expect_nonce(struct sevmig_stream_reader *r, const uint8_t nonce[16])
+{
+	memcpy(r->expect_nonce, nonce, 16);
+	r->has_nonce = true;
+}
+
+struct sevmig__auth *sevmig__reader_auth(struct sevmig_stream_reader *r)
+{
+	return r->verify && r->auth.ctx[0] ? &r->auth : NULL;
+}
+
+void sevmig__reader_require_insecure(struct sevmig_stream_reader *r)
+{
+	r->want_insecure = true;
 }
 
 const struct sevmig_pstate *sevmig_stream_reader_pstate(const struct sevmig_stream_reader *r)
@@ -200,10 +231,13 @@ static int read_header(struct sevmig_stream_reader *r, struct sevmig_error *err)
 	uint32_t hlen = sevmig__le32(fixed + 12), nslots = sevmig__le32(fixed + 44);
 	if (major != SEVMIG_STREAM_VERSION_MAJOR)
 		return RFAIL(r, err, -EPROTO, 8, 0,
-			     "stream format version %u.%u is not supported (this reader knows "
-			     "%u.x)",
-			     major, minor, SEVMIG_STREAM_VERSION_MAJOR);
-	/* Bound the length before reading by it: version 1.0 headers have no
+			     "stream format version %u.%u is not supported: this reader reads "
+			     "format %u.x%s",
+			     major, minor, SEVMIG_STREAM_VERSION_MAJOR,
+			     major == 1 ? " (format 1.0 streams carry no keyed integrity; "
+					  "send again with this version)"
+					: "");
+	/* Bound the length before reading by it: version 2.0 headers have no
 	 * tail, later minors at most the 1 MiB limit. */
 	uint64_t need = SM_HDR_FIXED + (uint64_t)16 * nslots + 4;
 	if (!nslots || nslots > SEVMIG_STREAM_MAX_SLOTS)
@@ -232,16 +266,23 @@ static int read_header(struct sevmig_stream_reader *r, struct sevmig_error *err)
 	int rc = 0;
 	uint32_t crc = sevmig__le32(h + hlen - 4);
 	uint32_t flags = sevmig__le32(h + 16), psz = sevmig__le32(h + 20);
+	uint32_t ksrc = sevmig__le32(h + 48);
+	const uint32_t known_flags = SEVMIG_STREAM_FLAG_SOFT | SEVMIG_STREAM_FLAG_KEYED;
 	if (crc != sevmig__crc32c(0, h, hlen - 4)) {
 		rc = RFAIL(r, err, -EBADMSG, hlen - 4, 0,
 			   "stream header CRC mismatch (the header is damaged)");
-	} else if (flags & ~SEVMIG_STREAM_FLAG_SOFT) {
+	} else if (flags & ~known_flags) {
 		rc = RFAIL(r, err, -EBADMSG, 16, 0, "reserved header flags 0x%x are set",
-			   flags & ~SEVMIG_STREAM_FLAG_SOFT);
+			   flags & ~known_flags);
 	} else if (psz != SM_PAGE) {
 		rc = RFAIL(r, err, -EBADMSG, 20, 0, "page size %u; the format requires 4096", psz);
-	} else if (!all_zero(h + 48, 16)) {
-		rc = RFAIL(r, err, -EBADMSG, 48, 0, "reserved header bytes 48..63 are not zero");
+	} else if (ksrc > SEVMIG_KEY_TLS ||
+		   (ksrc != SEVMIG_KEY_NONE) != !!(flags & SEVMIG_STREAM_FLAG_KEYED)) {
+		rc = RFAIL(r, err, -EBADMSG, 48, 0,
+			   "key source %u does not fit the KEYED flag (%s)", ksrc,
+			   flags & SEVMIG_STREAM_FLAG_KEYED ? "set" : "clear");
+	} else if (!all_zero(h + 52, 12)) {
+		rc = RFAIL(r, err, -EBADMSG, 52, 0, "reserved header bytes 52..63 are not zero");
 	} else if (!all_zero(h + SM_HDR_FIXED + 16 * nslots,
 			     hlen - 4 - SM_HDR_FIXED - 16 * nslots)) {
 		rc = RFAIL(r, err, -EBADMSG, SM_HDR_FIXED + 16 * nslots, 0,
@@ -287,8 +328,35 @@ static int read_header(struct sevmig_stream_reader *r, struct sevmig_error *err)
 	memcpy(r->hdr.uuid, h + 24, 16);
 	r->hdr.nslots = nslots;
 	r->hdr.slots = r->slots;
-	if (EVP_DigestUpdate(r->sha, h, hlen) != 1)
-		rc = RFAIL(r, err, -EIO, 0, 0, "SHA-256 failed");
+	r->hdr.key_source = ksrc;
+	memcpy(r->hdr.sender_nonce, h + 64, 16);
+	memcpy(r->hdr.target_nonce, h + 80, 16);
+	static const char *const srcs[3] = { "none (insecure)", "a pre-shared key", "TLS" };
+	bool keyed_stream = flags & SEVMIG_STREAM_FLAG_KEYED;
+	if (r->keyed && !keyed_stream)
+		rc = RFAIL(r, err, -EPROTO, 16, 0,
+			   "the stream has no keyed integrity (it was written insecure); this "
+			   "reader has a key and refuses it");
+	else if (r->keyed && ksrc != r->key_source)
+		rc = RFAIL(r, err, -EPROTO, 48, 0, "the stream is keyed by %s, this reader by %s",
+			   srcs[ksrc], srcs[r->key_source <= 2 ? r->key_source : 0]);
+	else if (r->want_insecure && keyed_stream)
+		rc = RFAIL(r, err, -EPROTO, 16, 0,
+			   "the stream is keyed by %s; give its key (this receiver was set up "
+			   "insecure)",
+			   srcs[ksrc]);
+	else if (r->has_nonce && memcmp(r->expect_nonce, h + 80, 16))
+		rc = RFAIL(r, err, -EPROTO, 80, 0,
+			   "the stream does not answer this target's HELLO (its target nonce "
+			   "differs: a replayed or misdirected stream)");
+	/* Insecure streams are tagged under the public all-zero key: every
+	 * reader checks those tags, as a strong checksum. */
+	r->verify = r->keyed || !keyed_stream;
+	if (rc == 0 && r->verify) {
+		rc = sevmig__auth_init(&r->auth, r->secret, h, hlen);
+		if (rc < 0)
+			rc = RFAIL(r, err, rc, 0, 0, "deriving the stream keys failed");
+	}
 	free(h);
 	if (rc)
 		return rc;
@@ -299,6 +367,8 @@ static int read_header(struct sevmig_stream_reader *r, struct sevmig_error *err)
 	rc = sevmig__layout_from_ranges(r->slots, nslots, &r->layout);
 	if (rc == 0)
 		rc = sevmig__layout_pstate(&r->layout, &r->ps);
+	if (rc == 0)
+		rc = sevmig__coverage_init(&r->cov, &r->layout);
 	if (rc)
 		return RFAIL(r, err, rc, 0, 0, "setting up the page state failed: %s",
 			     sevmig_strerror(rc));
@@ -375,6 +445,23 @@ static int check_page(struct sevmig_stream_reader *r, struct sevmig_error *err, 
 	return 0;
 }
 
+/* Pages [gfn, gfn + n) delivered: never twice in one pass. */
+static int deliver(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q,
+		   uint64_t gfn, uint64_t n)
+{
+	uint64_t dup = 0;
+	int rc = sevmig__coverage_add(&r->cov, gfn, n, &dup);
+	if (rc == -EEXIST)
+		return RECFAIL(r, err, -EBADMSG, q,
+			       "gfn 0x%" PRIx64 " is delivered a second time in pass %" PRIu64
+			       " (a page goes at most once per pass)",
+			       RECARGS(q), dup, r->counts.rounds);
+	if (rc < 0)
+		return RFAIL(r, err, rc, q->offset, q->index, "tracking delivered pages failed: %s",
+			     sevmig_strerror(rc));
+	return 0;
+}
+
 static int check_gfn_list(struct sevmig_stream_reader *r, struct sevmig_error *err,
 			  const struct rec *q, const uint8_t *list, uint32_t n,
 			  enum sevmig_page_state want, struct sevmig_record_info *info)
@@ -390,6 +477,14 @@ static int check_gfn_list(struct sevmig_stream_reader *r, struct sevmig_error *e
 				       RECARGS(q), i, g, prev);
 		SEVMIG__TRY(check_page(r, err, q, g, &hint, want));
 		prev = g;
+	}
+	/* Runs of consecutive gfns (all inside the layout: touching memslots
+	 * may hold one run together). */
+	for (uint32_t i = 0, k; i < n; i = k) {
+		uint64_t g = sevmig__le64(list + 8 * i);
+		for (k = i + 1; k < n && sevmig__le64(list + 8 * k) == g + (k - i); k++)
+			;
+		SEVMIG__TRY(deliver(r, err, q, g, k - i));
 	}
 	info->pages = n;
 	info->first_gfn = sevmig__le64(list);
@@ -408,6 +503,9 @@ static int on_session(struct sevmig_stream_reader *r, struct sevmig_error *err, 
 			       q->len);
 	uint32_t policy = sevmig__le32(q->p), p = sevmig__le32(q->p + 4);
 	uint32_t c = sevmig__le32(q->p + 8), b = sevmig__le32(q->p + 12);
+	uint32_t vcpus = sevmig__le32(q->p + 16);
+	if (sevmig__le32(q->p + 20))
+		return RECFAIL(r, err, -EBADMSG, q, "reserved field is not zero", RECARGS(q));
 	if (p != SEVMIG_CERT_SIZE || (c != 0 && c != SM_CHAIN_SIZE) || b != SEVMIG_SESSION_SIZE)
 		return RECFAIL(r, err, -EBADMSG, q,
 			       "lengths PDH %u, chain %u, session %u (must be 0x824, 0 or 0x186c, "
@@ -420,8 +518,16 @@ static int on_session(struct sevmig_stream_reader *r, struct sevmig_error *err, 
 		return RECFAIL(r, err, -EBADMSG, q,
 			       "policy 0x%x differs from the header's policy 0x%x", RECARGS(q),
 			       policy, r->hdr.policy);
+	if (policy & SEVMIG_POLICY_ES ? !vcpus || vcpus > SM_MAX_VCPUS : vcpus != 0)
+		return RECFAIL(r, err, -EBADMSG, q,
+			       "declares %u vCPUs for a guest whose policy 0x%x is %s (SEV-ES: 1 to "
+			       "%u; SEV: 0)",
+			       RECARGS(q), vcpus, policy,
+			       policy & SEVMIG_POLICY_ES ? "SEV-ES" : "not SEV-ES", SM_MAX_VCPUS);
 	r->session_seen = true;
+	r->vcpus = vcpus;
 	info->policy = policy;
+	info->vcpus = vcpus;
 	return 0;
 }
 
@@ -453,10 +559,19 @@ static int on_pstate(struct sevmig_stream_reader *r, struct sevmig_error *err, c
 		return RECFAIL(r, err, -EBADMSG, q, "unknown page-state kind %u", RECARGS(q), kind);
 	if (sevmig__le32(q->p + 4))
 		return RECFAIL(r, err, -EBADMSG, q, "reserved field is not zero", RECARGS(q));
-	if (first >= end || end > SEVMIG_GFN_LIMIT)
+	const struct sevmig__slot *lastslot = &r->layout.slots[r->layout.n - 1];
+	uint64_t lfirst = r->layout.slots[0].gfn, lend = lastslot->gfn + lastslot->npages;
+	if (first >= end || first < lfirst || end > lend)
 		return RECFAIL(r, err, -EBADMSG, q,
-			       "range [0x%" PRIx64 ", 0x%" PRIx64 ") is empty or beyond 2^40",
-			       RECARGS(q), first, end);
+			       "range [0x%" PRIx64 ", 0x%" PRIx64
+			       ") is empty or leaves the memory layout [0x%" PRIx64 ", 0x%" PRIx64
+			       ")",
+			       RECARGS(q), first, end, lfirst, lend);
+	if (kind == SEVMIG_PSTATE_DELTA && r->counts.rounds == 0)
+		return RECFAIL(r, err, -EPROTO, q,
+			       "a DELTA in the first pass (the first pass is sent with the FULL "
+			       "state)",
+			       RECARGS(q));
 	if (kind == SEVMIG_PSTATE_FULL) {
 		if (r->full_complete)
 			return RECFAIL(r, err, -EPROTO, q,
@@ -532,8 +647,7 @@ static int on_pstate(struct sevmig_stream_reader *r, struct sevmig_error *err, c
 			     sevmig_strerror(rc));
 	if (kind == SEVMIG_PSTATE_FULL) {
 		r->full_next = end;
-		const struct sevmig__slot *last = &r->layout.slots[r->layout.n - 1];
-		if (end >= last->gfn + last->npages)
+		if (end == lend)
 			r->full_complete = true;
 	} else {
 		r->pstate_since_round++;
@@ -679,6 +793,7 @@ static int on_zero(struct sevmig_stream_reader *r, struct sevmig_error *err, con
 				       " is private in the stream's page state, but "
 				       "ZERO records carry only shared pages",
 				       RECARGS(q), z.gfn);
+		SEVMIG__TRY(deliver(r, err, q, g, np));
 		prev_end = g + np;
 		pages += np;
 	}
@@ -710,9 +825,10 @@ static int on_vmsa(struct sevmig_stream_reader *r, struct sevmig_error *err, con
 	    sevmig__le32(q->p + 12))
 		return RECFAIL(r, err, -EBADMSG, q, "bad packet lengths or reserved field",
 			       RECARGS(q));
-	if (vcpu >= SM_MAX_VCPUS)
-		return RECFAIL(r, err, -EBADMSG, q, "vCPU %u (must be below %u)", RECARGS(q), vcpu,
-			       SM_MAX_VCPUS);
+	if (vcpu >= r->vcpus)
+		return RECFAIL(r, err, -EBADMSG, q,
+			       "vCPU %u, but SESSION declares %u vCPUs (indexes 0..%u)", RECARGS(q),
+			       vcpu, r->vcpus, r->vcpus - 1);
 	if (!r->vcpus_seen && !(r->vcpus_seen = calloc(SM_MAX_VCPUS / 8, 1)))
 		return RFAIL(r, err, -ENOMEM, q->offset, q->index, "out of memory");
 	if (r->vcpus_seen[vcpu / 8] & (1u << (vcpu % 8)))
@@ -744,6 +860,17 @@ static int on_round(struct sevmig_stream_reader *r, struct sevmig_error *err, co
 		    "round %" PRIu64 " counts ENC %" PRIu64 ", PLAIN %" PRIu64 ", ZERO %" PRIu64
 		    " pages; the stream carried %" PRIu64 ", %" PRIu64 ", %" PRIu64,
 		    RECARGS(q), n, e, pl, z, r->round_enc, r->round_plain, r->round_zero);
+	uint64_t missing = 0;
+	int rc = sevmig__coverage_end_pass(&r->cov, n == 0, &missing);
+	if (rc == -ENODATA)
+		return RECFAIL(r, err, -EBADMSG, q,
+			       "the first pass ends without gfn 0x%" PRIx64
+			       " (it must deliver every page of the memory layout once: ENC for "
+			       "private pages, PLAIN or ZERO for shared ones)",
+			       RECARGS(q), missing);
+	if (rc < 0)
+		return RFAIL(r, err, rc, q->offset, q->index, "tracking delivered pages failed: %s",
+			     sevmig_strerror(rc));
 	r->round_enc = r->round_plain = r->round_zero = r->pstate_since_round = 0;
 	r->counts.rounds++;
 	info->round = n;
@@ -774,12 +901,11 @@ static int on_abort(struct sevmig_stream_reader *r, struct sevmig_error *err, co
 	return 0;
 }
 
-static int on_end(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q,
-		  struct sevmig_record_info *info, const uint8_t digest[32])
+static int on_end(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q)
 {
 	SEVMIG__TRY(need_full(r, err, q));
 	if (q->len != SM_END_LEN)
-		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes (must be 96)", RECARGS(q),
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes (must be 64)", RECARGS(q),
 			       q->len);
 	if (!r->counts.rounds)
 		return RECFAIL(r, err, -EPROTO, q, "END without any ROUND", RECARGS(q));
@@ -806,10 +932,11 @@ static int on_end(struct sevmig_stream_reader *r, struct sevmig_error *err, cons
 				       "END counts %" PRIu64 " %s; the stream carried %" PRIu64,
 				       RECARGS(q), got, what[i], want[i]);
 	}
-	if (CRYPTO_memcmp(digest, q->p + SM_END_DIGEST_OFF, 32))
+	if (r->counts.vmsa != r->vcpus)
 		return RECFAIL(r, err, -EBADMSG, q,
-			       "SHA-256 of the stream does not match END's digest", RECARGS(q));
-	memcpy(info->digest, digest, 32);
+			       "SESSION declares %u vCPUs, the stream carried the state of %" PRIu64
+			       " (an SEV-ES guest needs every vCPU's VMSA)",
+			       RECARGS(q), r->vcpus, r->counts.vmsa);
 	return 0;
 }
 
@@ -915,37 +1042,42 @@ int sevmig_stream_reader_next(struct sevmig_stream_reader *r, struct sevmig_reco
 			       RECARGS(&q));
 	/* Payload and CRC: the buffer grows to the record, bounded above. */
 	r->payload.len = 0;
-	if (sevmig__buf_reserve(&r->payload, (size_t)q.len + 4) < 0)
+	const size_t tail = SM_TAG + 4;
+	if (sevmig__buf_reserve(&r->payload, (size_t)q.len + tail) < 0)
 		return RFAIL(r, err, -ENOMEM, q.offset, q.index, "out of memory");
-	k = read_full(r, r->payload.data, (size_t)q.len + 4);
+	k = read_full(r, r->payload.data, (size_t)q.len + tail);
 	if (k < 0)
 		return RFAIL(r, err, (int)k, q.offset, q.index,
 			     "reading record %" PRIu64 " failed: %s", q.index,
 			     sevmig_strerror((int)k));
-	if ((size_t)k < (size_t)q.len + 4)
+	if ((size_t)k < (size_t)q.len + tail)
 		return RFAIL(r, err, -ENODATA, q.offset, q.index,
 			     "truncated stream: the input ends after %" PRIu64
 			     " bytes, inside record %" PRIu64 " (%s at byte %" PRIu64
-			     ", %td of %u payload and CRC bytes)",
+			     ", %td of %u payload, tag and CRC bytes)",
 			     r->offset, q.index, sevmig_record_type_name(q.type), q.offset, k,
-			     q.len + 4);
+			     q.len + (uint32_t)tail);
 	r->payload.len = q.len;
 	q.p = r->payload.data;
-	crc = sevmig__crc32c(crc, q.p, q.len);
-	if (crc != sevmig__le32(q.p + q.len))
+	const uint8_t *tag = q.p + q.len;
+	crc = sevmig__crc32c(sevmig__crc32c(crc, q.p, q.len), tag, SM_TAG);
+	if (crc != sevmig__le32(tag + SM_TAG))
 		return RECFAIL(r, err, -EBADMSG, &q, "record CRC mismatch (the record is damaged)",
 			       RECARGS(&q));
-
-	/* END's digest: everything before its digest field. Other records go
-	 * into the digest once their type's checks have passed, since which
-	 * bytes it leaves out (ciphertext) depends on a checked layout. */
-	uint8_t digest[32];
-	if (q.type == SEVMIG_REC_END && q.len == SM_END_LEN) {
-		unsigned dl = 0;
-		if (EVP_DigestUpdate(r->sha, h, sizeof(h)) != 1 ||
-		    EVP_DigestUpdate(r->sha, q.p, SM_END_DIGEST_OFF) != 1 ||
-		    EVP_DigestFinal_ex(r->sha, digest, &dl) != 1)
-			return RFAIL(r, err, -EIO, q.offset, q.index, "SHA-256 failed");
+	memcpy(info->tag, tag, SM_TAG);
+	/* The tag before anything else, so that no forged byte changes the
+	 * reader's state. ENC and VMSA records whose length does not fit their
+	 * packet count cannot be tagged as the format says: their type's
+	 * checks refuse them below. */
+	if (r->verify) {
+		uint8_t t[SM_TAG];
+		int trc = sevmig__auth_record(&r->auth, r->counts.rounds, h, q.type, q.p, q.len, t);
+		if (trc == 0 && CRYPTO_memcmp(t, tag, SM_TAG))
+			return RECFAIL(r, err, -EBADMSG, &q,
+				       "tag does not verify (the record was altered, moved, or "
+				       "written under another key or migration)",
+				       RECARGS(&q));
+		info->tag_checked = trc == 0;
 	}
 
 	int rc = 0;
@@ -975,7 +1107,7 @@ int sevmig_stream_reader_next(struct sevmig_stream_reader *r, struct sevmig_reco
 		rc = on_abort(r, err, &q, info);
 		break;
 	case SEVMIG_REC_END:
-		rc = on_end(r, err, &q, info, digest);
+		rc = on_end(r, err, &q);
 		break;
 	default:
 		info->skipped = true;
@@ -984,9 +1116,6 @@ int sevmig_stream_reader_next(struct sevmig_stream_reader *r, struct sevmig_reco
 	}
 	if (rc < 0)
 		return rc;
-	if (q.type != SEVMIG_REC_END &&
-	    sevmig__digest_record(r->sha, h, q.type, q.p, q.len, q.p + q.len) < 0)
-		return RFAIL(r, err, -EIO, q.offset, q.index, "SHA-256 failed");
 	info->index = q.index;
 	info->offset = q.offset;
 	info->type = q.type;

@@ -10,10 +10,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "util/endian.h"
 
@@ -48,6 +50,14 @@ struct sevmig_receiver {
 	void *vmsa_arg;
 	sevmig_stream_progress_fn progress;
 	void *progress_arg;
+	sevmig_write_fn back_write;
+	void *back_arg;
+	uint64_t back_seq;
+	int (*commit)(void *arg, struct sevmig_error *err);
+	void *commit_arg;
+	int (*regions_for)(void *arg, const struct sevmig_stream_header *h,
+			   const struct sevmig_mem_region **regions, size_t *nregions);
+	void *regions_arg;
 
 	struct sevmig__pool *pool;
 	struct rjob *jobs;
@@ -349,6 +359,19 @@ static int on_vmsa(struct sevmig_receiver *r, const struct sevmig_record_info *i
 /* The header against this receiver: layout and firmware kind. */
 static int check_header(struct sevmig_receiver *r, const struct sevmig_stream_header *h)
 {
+	if (!r->have_regions && r->regions_for) {
+		const struct sevmig_mem_region *reg = NULL;
+		size_t n = 0;
+		int rc = r->regions_for(r->regions_arg, h, &reg, &n);
+		if (rc < 0)
+			return RCVFAIL(r, rc, 0, SEVMIG_NO_OFFSET,
+				       "no guest memory for the stream's layout: %s",
+				       sevmig_strerror(rc));
+		rc = sevmig__layout_from_regions(reg, n, true, &r->layout, &r->fail);
+		if (rc < 0)
+			return rc;
+		r->have_regions = true;
+	}
 	if (!r->have_regions) {
 		int rc = sevmig__layout_from_ranges(h->slots, h->nslots, &r->layout);
 		if (rc < 0)
@@ -384,13 +407,70 @@ static int check_header(struct sevmig_receiver *r, const struct sevmig_stream_he
 	return 0;
 }
 
+/* ---- the back-channel ------------------------------------------------------ */
+
+static int back_send(struct sevmig_receiver *r, struct sevmig__back_msg *m)
+{
+	uint8_t buf[SM_BACK_OVERHEAD + SM_BACK_MAX];
+	m->seq = r->back_seq;
+	int n = sevmig__back_encode(sevmig__reader_auth(r->rd), m, buf);
+	if (n < 0)
+		return RCVFAIL(r, n, 0, SEVMIG_NO_OFFSET, "encoding a back-channel message failed");
+	int rc = r->back_write(r->back_arg, buf, (size_t)n);
+	if (rc < 0)
+		return RCVFAIL(r, rc, 0, SEVMIG_NO_OFFSET,
+			       "writing to the source's back-channel failed: %s",
+			       sevmig_strerror(rc));
+	r->back_seq++;
+	return 0;
+}
+
+static int send_ack(struct sevmig_receiver *r)
+{
+	if (!r->back_write)
+		return 0;
+	struct sevmig_stream_counts c;
+	sevmig_stream_reader_counts(r->rd, &c);
+	struct sevmig__back_msg m = { .type = SEVMIG_BACK_ACK };
+	m.records = c.records;
+	m.pages = c.enc_pages + c.plain_pages + c.zero_pages;
+	m.round = c.rounds;
+	return back_send(r, &m);
+}
+
+/* Tell the source why (best effort: the run has failed already). Before
+ * the keys exist (a header refused) nothing can be said that the source
+ * could trust, and nothing is sent. */
+static void send_nak(struct sevmig_receiver *r)
+{
+	if (!r->back_write || !r->back_seq || !sevmig__reader_auth(r->rd))
+		return;
+	struct sevmig__back_msg m = { .type = SEVMIG_BACK_NAK };
+	m.code = (uint32_t)(r->fail.code < 0 ? -r->fail.code : EPROTO);
+	snprintf(m.msg, sizeof(m.msg), "%s", r->fail.message);
+	struct sevmig_error keep = r->fail;
+	(void)back_send(r, &m);
+	r->fail = keep;
+}
+
 static int receive(struct sevmig_receiver *r)
 {
+	if (r->back_write) {
+		/* A fresh nonce the header must echo: a recorded stream cannot
+		 * be replayed to this receiver. */
+		struct sevmig__back_msg m = { .type = SEVMIG_BACK_HELLO };
+		if (RAND_bytes(m.nonce, 16) != 1)
+			return RCVFAIL(r, -EIO, 0, SEVMIG_NO_OFFSET, "the random generator failed");
+		sevmig__reader_expect_nonce(r->rd, m.nonce);
+		SEVMIG__TRY(back_send(r, &m));
+	}
 	struct sevmig_stream_header h;
 	int rc = sevmig_stream_reader_header(r->rd, &h, &r->fail);
 	if (rc < 0)
 		return rc;
 	SEVMIG__TRY(check_header(r, &h));
+	uint8_t end_tag[SM_TAG] = { 0 };
+	uint64_t end_index = 0;
 	for (;;) {
 		if (atomic_load(&r->cancel))
 			return RCVFAIL(r, -ECANCELED, 0, SEVMIG_NO_OFFSET, "cancelled");
@@ -412,8 +492,15 @@ static int receive(struct sevmig_receiver *r)
 		case SEVMIG_REC_VMSA:
 			rc = on_vmsa(r, &info);
 			break;
+		case SEVMIG_REC_ROUND:
+			rc = complete_all(r);
+			if (rc == 0)
+				rc = send_ack(r);
+			break;
 		case SEVMIG_REC_END:
 			rc = complete_all(r);
+			memcpy(end_tag, info.tag, sizeof(end_tag));
+			end_index = info.index;
 			break;
 		default:
 			break;
@@ -433,6 +520,20 @@ static int receive(struct sevmig_receiver *r)
 	if (rc < 0)
 		return RCVFAIL(r, rc, 0, SEVMIG_NO_OFFSET, "RECEIVE_FINISH failed: %s",
 			       sevmig_fw_last_error(r->fw));
+	if (r->commit) {
+		struct sevmig_error ce;
+		sevmig_error_clear(&ce);
+		rc = r->commit(r->commit_arg, &ce);
+		if (rc < 0)
+			return RCVFAIL(r, rc, 0, SEVMIG_NO_OFFSET, "committing the outputs failed: %s",
+				       ce.message[0] ? ce.message : sevmig_strerror(rc));
+	}
+	if (r->back_write) {
+		struct sevmig__back_msg m = { .type = SEVMIG_BACK_COMMIT };
+		m.records = end_index;
+		memcpy(m.end_tag, end_tag, SM_TAG);
+		SEVMIG__TRY(back_send(r, &m));
+	}
 	return 0;
 }
 
@@ -456,6 +557,7 @@ int sevmig_receiver_run(struct sevmig_receiver *r, struct sevmig_error *err)
 			release(r, (struct rjob *)j);
 		if (!r->fail.code)
 			sevmig__fail(&r->fail, rc, SEVMIG_NO_OFFSET, 0, "%s", sevmig_strerror(rc));
+		send_nak(r);
 		r->state = RCV_DEAD;
 		r->dead_rc = rc;
 		if (err)
@@ -509,9 +611,10 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 	if (workers > SM_MAX_WINDOW || window > SM_MAX_WINDOW)
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
 				    "workers and window are limited to %u", SM_MAX_WINDOW);
-	if (!regions && !dry)
+	if (!regions && !dry && !SEVMIG__OPT(opts, regions_for, NULL))
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
-				    "guest memory regions are required (except in a dry run)");
+				    "guest memory regions (or regions_for) are required, except in "
+				    "a dry run");
 	struct sevmig_receiver *r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
@@ -523,7 +626,22 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 	r->vmsa_arg = SEVMIG__OPT(opts, vmsa_arg, NULL);
 	r->progress = SEVMIG__OPT(opts, progress, NULL);
 	r->progress_arg = SEVMIG__OPT(opts, progress_arg, NULL);
-	int rc = 0;
+	r->back_write = SEVMIG__OPT(opts, back_write, NULL);
+	r->back_arg = SEVMIG__OPT(opts, back_arg, NULL);
+	r->commit = SEVMIG__OPT(opts, commit, NULL);
+	r->commit_arg = SEVMIG__OPT(opts, commit_arg, NULL);
+	r->regions_for = SEVMIG__OPT(opts, regions_for, NULL);
+	r->regions_arg = SEVMIG__OPT(opts, regions_arg, NULL);
+	uint8_t secret[32];
+	uint32_t ksrc = SEVMIG__OPT(opts, key_source, 0u);
+	const uint8_t *key = SEVMIG__OPT(opts, key, NULL);
+	bool insecure = SEVMIG__OPT(opts, insecure, false);
+	int rc = sevmig__key_opts(ksrc, key, insecure, false, secret, err);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
 	if (regions) {
 		rc = sevmig__layout_from_regions(regions, nregions, true, &r->layout, err);
 		if (rc < 0) {
@@ -533,10 +651,15 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 		r->have_regions = true;
 	}
 	SEVMIG_OPTS(sevmig_reader_opts, ro, .expect_uuid = SEVMIG__OPT(opts, expect_uuid, NULL),
-		    .allow_trailing = SEVMIG__OPT(opts, allow_trailing, false));
+		    /* On a bidirectional channel the source waits for COMMIT:
+		     * stop at END rather than wait for the channel to close. */
+		    .allow_trailing = SEVMIG__OPT(opts, allow_trailing, false) || r->back_write,
+		    .key_source = ksrc, .key = key);
 	rc = sevmig_stream_reader_new(read, read_arg, &ro, &r->rd);
 	if (rc == 0) {
 		sevmig__reader_set_decode(r->rd, false);
+		if (insecure)
+			sevmig__reader_require_insecure(r->rd);
 		unsigned maxt = sevmig_fw_max_threads(fw);
 		rc =
 		    sevmig__pool_new(workers, workers < maxt ? workers : maxt, r->window, &r->pool);

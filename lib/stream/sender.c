@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <uuid/uuid.h>
 
 #include "util/endian.h"
@@ -79,6 +80,15 @@ struct sevmig_sender {
 	int dead_rc;
 	bool started;  /* SEND_START succeeded: cancel on failure */
 	bool hdr_done; /* the stream header is out: ABORT can follow */
+	bool end_done; /* END is out: nothing may follow */
+	uint32_t key_source;
+	uint8_t secret[32];
+	uint32_t vcpus;
+	sevmig_read_fn back_read;
+	void *back_arg;
+	uint64_t back_seq; /* the next back-channel message expected */
+	bool acked;	   /* COMMIT received */
+	uint64_t acked_records, acked_pages;
 	uint32_t policy;
 	bool soft;
 	struct sevmig_pstate *last;	/* page state as of the last pass */
@@ -555,7 +565,7 @@ static uint64_t layout_end(const struct sevmig__layout *l)
 
 static void emit_abort(struct sevmig_sender *s, uint32_t reason, const char *msg)
 {
-	if (s->w.dead)
+	if (s->w.dead || s->end_done)
 		return;
 	size_t m = strlen(msg);
 	if (m > SM_ABORT_MSG_MAX)
@@ -571,6 +581,55 @@ static void emit_abort(struct sevmig_sender *s, uint32_t reason, const char *msg
 		s->counts.bytes = s->w.bytes;
 	}
 	free(rec);
+}
+
+/* ---- the back-channel ------------------------------------------------------ */
+
+/* The target's next message: 1, 0 at its end, or a negative errno with the
+ * failure recorded. */
+static int back_next(struct sevmig_sender *s, struct sevmig__back_msg *m)
+{
+	struct sevmig_error e;
+	sevmig_error_clear(&e);
+	int rc = sevmig__back_read(s->back_read, s->back_arg, s->back_seq ? &s->w.auth : NULL,
+				   s->back_seq, m, &e);
+	if (rc < 0)
+		return SFAIL(s, rc, "back-channel: %s", e.message);
+	if (rc > 0) {
+		s->back_seq++;
+		if (m->type == SEVMIG_BACK_ACK) {
+			s->acked_records = m->records;
+			s->acked_pages = m->pages;
+		}
+	}
+	return rc;
+}
+
+/* The target refused: its NAK as this sender's failure. */
+static int nak_fail(struct sevmig_sender *s, const struct sevmig__back_msg *m)
+{
+	sevmig_error_clear(&s->fail);
+	return SFAIL(s, -EREMOTEIO, "the target refused the migration: %s (%s)",
+		     m->msg[0] ? m->msg : "no reason given", strerror((int)m->code));
+}
+
+/* The output broke: a target that closed its end may have said why. */
+static void back_reason(struct sevmig_sender *s)
+{
+	if (!s->back_read || !s->hdr_done || (s->fail.code != -EPIPE && s->fail.code != -ECONNRESET))
+		return;
+	struct sevmig__back_msg m;
+	struct sevmig_error keep = s->fail;
+	for (int i = 0; i < 1024; i++) {
+		sevmig_error_clear(&s->fail);
+		if (back_next(s, &m) <= 0)
+			break;
+		if (m.type == SEVMIG_BACK_NAK) {
+			nak_fail(s, &m);
+			return;
+		}
+	}
+	s->fail = keep;
 }
 
 /*
@@ -590,6 +649,8 @@ static int sender_fail(struct sevmig_sender *s, int rc, struct sevmig_error *err
 	}
 	if (!s->fail.code)
 		sevmig__fail(&s->fail, rc, SEVMIG_NO_OFFSET, s->w.seq, "%s", sevmig_strerror(rc));
+	back_reason(s);
+	rc = s->fail.code;
 	if (s->started) {
 		uint32_t st = SEVMIG_FW_STATUS_NONE;
 		int crc = sevmig_fw_send_cancel(s->fw, &st);
@@ -693,7 +754,20 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 		memcpy(s->uuid, uuid, 16);
 	else
 		uuid_generate(s->uuid);
-	int rc = sevmig__layout_from_regions(regions, nregions, true, &s->layout, err);
+	s->key_source = SEVMIG__OPT(opts, key_source, 0u);
+	s->back_read = SEVMIG__OPT(opts, back_read, NULL);
+	s->back_arg = SEVMIG__OPT(opts, back_arg, NULL);
+	s->vcpus = SEVMIG__OPT(opts, vcpus, 0u);
+	int rc = sevmig__key_opts(s->key_source, SEVMIG__OPT(opts, key, NULL),
+				  SEVMIG__OPT(opts, insecure, false), false, s->secret, err);
+	if (rc == 0 && s->vcpus > SM_MAX_VCPUS)
+		rc = sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0, "vcpus %u exceeds %u",
+				  s->vcpus, SM_MAX_VCPUS);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	rc = sevmig__layout_from_regions(regions, nregions, true, &s->layout, err);
 	if (rc < 0) {
 		free(s);
 		return rc;
@@ -761,6 +835,21 @@ static int check_ps(struct sevmig_sender *s, const struct sevmig_pstate *ps)
 
 static int start(struct sevmig_sender *s, const struct sevmig_pstate *ps)
 {
+	struct sevmig__hdr_info hi = { .key_source = s->key_source };
+	if (RAND_bytes(hi.sender_nonce, 16) != 1)
+		return SFAIL(s, -EIO, "the random generator failed");
+	if (s->back_read) {
+		/* The target's nonce goes into the header, so a stream recorded
+		 * earlier cannot be replayed to it. */
+		struct sevmig__back_msg m;
+		int brc = back_next(s, &m);
+		if (brc == 0)
+			return SFAIL(s, -ECONNRESET,
+				     "the target closed the connection before its HELLO");
+		if (brc < 0)
+			return brc;
+		memcpy(hi.target_nonce, m.nonce, 16);
+	}
 	struct sevmig_fw_platform_status pst;
 	uint32_t st = SEVMIG_FW_STATUS_NONE;
 	int rc = sevmig_fw_platform_status(s->fw, &pst, &st);
@@ -795,9 +884,15 @@ static int start(struct sevmig_sender *s, const struct sevmig_pstate *ps)
 	s->policy = ss.policy;
 	if (ss.session_len != SEVMIG_SESSION_SIZE)
 		return SFAIL(s, -EPROTO, "SEND_START gave a %u-byte session", ss.session_len);
+	if (s->policy & SEVMIG_POLICY_ES ? !s->vcpus : s->vcpus != 0)
+		return SFAIL(s, -EINVAL,
+			     s->vcpus ? "vcpus is set for a guest that is not SEV-ES"
+				      : "an SEV-ES guest needs its vCPU count (the vcpus option)");
 
-	rc = sevmig__writer_header(&s->w, s->soft ? SEVMIG_STREAM_FLAG_SOFT : 0, s->policy,
-				   &s->layout);
+	hi.flags = (s->soft ? SEVMIG_STREAM_FLAG_SOFT : 0) |
+		   (s->key_source ? SEVMIG_STREAM_FLAG_KEYED : 0);
+	hi.policy = s->policy;
+	rc = sevmig__writer_header(&s->w, &hi, &s->layout, s->secret);
 	if (rc < 0)
 		return SFAIL(s, rc, "writing the stream failed: %s", sevmig_strerror(rc));
 	s->hdr_done = true;
@@ -807,6 +902,8 @@ static int start(struct sevmig_sender *s, const struct sevmig_pstate *ps)
 	sevmig__put_le32(p + 4, pdh_len);
 	sevmig__put_le32(p + 8, chain_len);
 	sevmig__put_le32(p + 12, SEVMIG_SESSION_SIZE);
+	sevmig__put_le32(p + 16, s->vcpus);
+	sevmig__put_le32(p + 20, 0);
 	memcpy(p + SM_SESSION_FIXED, pdh, pdh_len);
 	memcpy(p + SM_SESSION_FIXED + pdh_len, chain, chain_len);
 	memcpy(p + SM_SESSION_FIXED + pdh_len + chain_len, session, SEVMIG_SESSION_SIZE);
@@ -982,10 +1079,11 @@ int sevmig_sender_send_vmsa(struct sevmig_sender *s, uint32_t vcpu, const void *
 	if (s->state != S_STREAMING && s->state != S_VMSA)
 		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
 				    "vCPU state goes after the first pass and before finish");
-	if (!(s->policy & SEVMIG_POLICY_ES) || vcpu >= SM_MAX_VCPUS)
+	if (!(s->policy & SEVMIG_POLICY_ES) || vcpu >= s->vcpus)
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
-				    "vCPU state needs an SEV-ES guest and a vCPU index below %u",
-				    SM_MAX_VCPUS);
+				    "vCPU state needs an SEV-ES guest and a vCPU index below the "
+				    "%u declared",
+				    s->vcpus);
 	uint8_t rec[SM_REC_OVERHEAD + SM_VMSA_LEN];
 	uint8_t *p = rec + SM_REC_HDR;
 	sevmig__put_le32(p, vcpu);
@@ -1017,6 +1115,42 @@ int sevmig_sender_send_vmsa(struct sevmig_sender *s, uint32_t vcpu, const void *
 	return leave(s, rc, err);
 }
 
+static int send_finish(struct sevmig_sender *s)
+{
+	uint32_t st = SEVMIG_FW_STATUS_NONE;
+	int rc = sevmig_fw_send_finish(s->fw, &st);
+	if (rc < 0)
+		return SFAIL(s, rc, "SEND_FINISH failed: %s", sevmig_fw_last_error(s->fw));
+	/* The guest has left SUPDATE: there is nothing to cancel any more. */
+	s->started = false;
+	return 0;
+}
+
+/* After END: the target's ACKs, then COMMIT (or NAK). */
+static int await_commit(struct sevmig_sender *s)
+{
+	for (;;) {
+		struct sevmig__back_msg m;
+		int rc = back_next(s, &m);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			return SFAIL(s, -ECONNRESET,
+				     "the target closed the connection without COMMIT: the migration "
+				     "is not acknowledged");
+		if (m.type == SEVMIG_BACK_NAK)
+			return nak_fail(s, &m);
+		if (m.type != SEVMIG_BACK_COMMIT)
+			continue;
+		if (m.records != s->w.seq - 1 || CRYPTO_memcmp(m.end_tag, s->w.last_tag, SM_TAG))
+			return SFAIL(s, -EBADMSG,
+				     "back-channel: COMMIT names END %" PRIu64
+				     " of another stream, not END %" PRIu64 " of this one",
+				     m.records, s->w.seq - 1);
+		return 0;
+	}
+}
+
 int sevmig_sender_finish(struct sevmig_sender *s, struct sevmig_error *err)
 {
 	SEVMIG__TRY(enter(s, err));
@@ -1024,14 +1158,17 @@ int sevmig_sender_finish(struct sevmig_sender *s, struct sevmig_error *err)
 		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
 				    s->state == S_NEW ? "finish before the first pass"
 						      : "the sender has already finished");
-	uint32_t st = SEVMIG_FW_STATUS_NONE;
-	int rc = sevmig_fw_send_finish(s->fw, &st);
-	if (rc < 0)
-		return leave(s, SFAIL(s, rc, "SEND_FINISH failed: %s", sevmig_fw_last_error(s->fw)),
-			     err);
-	/* The guest has left SUPDATE: there is nothing to cancel any more. */
-	s->started = false;
-	uint8_t p[SM_END_LEN] = { 0 };
+	if (s->counts.vmsa != s->vcpus)
+		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
+				    "the state of %" PRIu64 " of the %u vCPUs was sent (each "
+				    "needs sevmig_sender_send_vmsa())",
+				    s->counts.vmsa, s->vcpus);
+	/* One way, nobody can answer: finish, then say so. With a target that
+	 * answers, the guest stays resumable until its COMMIT. */
+	int rc = s->back_read ? 0 : send_finish(s);
+	uint8_t rec[SM_REC_OVERHEAD + SM_END_LEN];
+	uint8_t *p = rec + SM_REC_HDR;
+	memset(p, 0, SM_END_LEN);
 	sevmig__put_le64(p, s->w.seq);
 	sevmig__put_le64(p + 8, s->counts.rounds);
 	sevmig__put_le64(p + 16, s->counts.pstate_records);
@@ -1039,16 +1176,41 @@ int sevmig_sender_finish(struct sevmig_sender *s, struct sevmig_error *err)
 	sevmig__put_le64(p + 32, s->counts.plain_pages);
 	sevmig__put_le64(p + 40, s->counts.zero_pages);
 	sevmig__put_le64(p + 48, s->counts.vmsa);
-	rc = sevmig__writer_end(&s->w, p);
+	if (rc == 0) {
+		rc = sevmig__writer_record(&s->w, rec, SEVMIG_REC_END, SM_END_LEN);
+		if (rc < 0)
+			rc = SFAIL(s, rc, "writing the stream failed: %s", sevmig_strerror(rc));
+	}
+	if (rc == 0) {
+		s->end_done = true;
+		s->counts.records = s->w.seq - 1;
+		s->counts.bytes = s->w.bytes;
+	}
+	if (rc == 0 && s->back_read) {
+		rc = await_commit(s);
+		if (rc == 0)
+			rc = send_finish(s);
+		s->acked = rc == 0;
+	}
 	if (rc < 0)
-		return leave(s, SFAIL(s, rc, "writing the stream failed: %s", sevmig_strerror(rc)),
-			     err);
-	s->counts.records = s->w.seq - 1;
-	s->counts.bytes = s->w.bytes;
+		return leave(s, rc, err);
 	s->state = S_DONE;
 	if (s->progress)
 		s->progress(s->progress_arg, &s->counts);
 	return 0;
+}
+
+bool sevmig_sender_acknowledged(const struct sevmig_sender *s)
+{
+	return s->acked;
+}
+
+void sevmig_sender_acked(const struct sevmig_sender *s, uint64_t *records, uint64_t *pages)
+{
+	if (records)
+		*records = s->acked_records;
+	if (pages)
+		*pages = s->acked_pages;
 }
 
 void sevmig__sender_set_pstate_limit(struct sevmig_sender *s, size_t bytes)
@@ -1097,6 +1259,7 @@ void sevmig_sender_free(struct sevmig_sender *s)
 	free(s->target_pdh);
 	free(s->target_chain);
 	free(s->amd_certs);
+	OPENSSL_cleanse(s->secret, sizeof(s->secret));
 	sevmig_pstate_free(s->last);
 	sevmig__layout_free(&s->layout);
 	free(s);

@@ -21,9 +21,10 @@
 
 /* ---- format ---------------------------------------------------------------- */
 
-#define SM_HDR_FIXED	  64u	/* header bytes before the memslots */
+#define SM_HDR_FIXED	  96u	/* header bytes before the memslots */
 #define SM_REC_HDR	  20u	/* type, flags, length, sequence, header CRC */
-#define SM_REC_OVERHEAD	  24u	/* record header + record CRC */
+#define SM_TAG		  16u	/* a record's GMAC tag, after its payload */
+#define SM_REC_OVERHEAD	  40u	/* record header + tag + record CRC */
 #define SM_PKT_HDR	  0x34u /* SEND_UPDATE_DATA packet header */
 #define SM_PAGE		  4096u
 #define SM_ENC_ENTRY	  (8u + SM_PKT_HDR + SM_PAGE) /* gfn + packet */
@@ -31,11 +32,10 @@
 #define SM_PLAIN_FIXED	  16u
 #define SM_ZERO_FIXED	  8u
 #define SM_PSTATE_FIXED	  24u
-#define SM_SESSION_FIXED  16u
+#define SM_SESSION_FIXED  24u
 #define SM_VMSA_LEN	  (16u + SM_PKT_HDR + SM_PAGE)
 #define SM_ROUND_LEN	  32u
-#define SM_END_LEN	  96u
-#define SM_END_DIGEST_OFF 64u
+#define SM_END_LEN	  64u
 #define SM_ABORT_MSG_MAX  1024u
 #define SM_CHAIN_SIZE	  0x186Cu
 #define SM_MAX_VCPUS	  65536u
@@ -81,18 +81,99 @@ int sevmig__layout_pstate(const struct sevmig__layout *l, struct sevmig_pstate *
 int sevmig__pstate_restrict(const struct sevmig_pstate *src, uint64_t first, uint64_t end,
 			    struct sevmig_pstate **out);
 
-/* ---- CRC and SHA-256 ----------------------------------------------------- */
-
-static inline uint32_t sevmig__stream_seed(const uint8_t uuid[16]);
+/* ---- keyed integrity (auth.c) ------------------------------------------- */
 
 /*
- * Add one whole record to the END digest (docs/stream-format.md 4.9): its
- * 20-byte header, its payload and its CRC, leaving out the ciphertext of
- * ENC and VMSA packets. The record's length must already be checked
+ * The two GMAC keys of one migration (docs/stream-format.md §3): derived
+ * from the shared secret and the SHA-256 of the whole stream header (so
+ * every header byte, both nonces included, is authenticated by every tag),
+ * one key per direction.
+ */
+enum { SM_DIR_S2T = 0, SM_DIR_T2S = 1 };
+
+struct sevmig__auth {
+	EVP_CIPHER_CTX *ctx[2]; /* AES-256-GCM, key set; NULL before init */
+};
+
+/* Derive both keys. secret: 32 bytes (all zero for an insecure stream). */
+int sevmig__auth_init(struct sevmig__auth *a, const uint8_t secret[32], const uint8_t *hdr,
+		      size_t hlen);
+void sevmig__auth_fini(struct sevmig__auth *a);
+/*
+ * The tag of a stream record (direction S2T): nonce from its sequence
+ * number, over the pass number, the first 16 header bytes and the payload
+ * without packet ciphertext. The record's length must already be checked
  * against its type (ENC: 16 + 4156 n; VMSA: 4164). 0, or -EIO.
  */
-int sevmig__digest_record(EVP_MD_CTX *sha, const uint8_t hdr[20], uint16_t type,
-			  const uint8_t *payload, uint32_t len, const uint8_t crc[4]);
+int sevmig__auth_record(struct sevmig__auth *a, uint64_t round, const uint8_t hdr[16],
+			uint16_t type, const uint8_t *payload, uint32_t len, uint8_t tag[16]);
+/* The tag of a back-channel message (direction T2S). */
+int sevmig__auth_back(struct sevmig__auth *a, const uint8_t hdr[16], const uint8_t *payload,
+		      uint32_t len, uint8_t tag[16]);
+
+/* ---- completeness (coverage.c) ----------------------------------------- */
+
+/*
+ * Which layout pages a pass has delivered, to refuse a page twice in a pass
+ * and, for the first pass, a page never delivered. O(runs) for pages that
+ * arrive in order, as a conforming sender sends them.
+ */
+struct sevmig__coverage {
+	struct sevmig_pstate *got; /* delivered = "shared" in this map */
+	uint64_t pages;		   /* delivered this pass */
+	uint64_t total;		   /* pages of the layout */
+};
+
+int sevmig__coverage_init(struct sevmig__coverage *c, const struct sevmig__layout *l);
+void sevmig__coverage_fini(struct sevmig__coverage *c);
+/* Mark [gfn, gfn + n) delivered (inside the layout): 0, or -EEXIST with
+ * *dup the first page already delivered this pass (nothing marked). */
+int sevmig__coverage_add(struct sevmig__coverage *c, uint64_t gfn, uint64_t n, uint64_t *dup);
+/* End a pass: for the first pass, -ENODATA with *missing the first page
+ * never delivered; then forget the pass. */
+int sevmig__coverage_end_pass(struct sevmig__coverage *c, bool first, uint64_t *missing);
+
+/* ---- back-channel messages (backchannel.c) ----------------------------- */
+
+#define SM_BACK_HDR	  16u /* type, flags, length, sequence */
+#define SM_BACK_OVERHEAD  36u /* header + tag + CRC */
+#define SM_BACK_MAX	  1024u /* payload limit */
+#define SM_HELLO_LEN	  32u
+#define SM_ACK_LEN	  24u
+#define SM_COMMIT_LEN	  24u
+#define SM_NAK_FIXED	  8u
+#define SM_BACK_MAGIC	  "\x89SEVBCK\n"
+
+/* One decoded back-channel message. */
+struct sevmig__back_msg {
+	uint16_t type;
+	uint64_t seq;
+	uint8_t nonce[16];		/* HELLO */
+	uint64_t records, pages, round; /* ACK; COMMIT: records = END's sequence */
+	uint8_t end_tag[16];		/* COMMIT */
+	uint32_t code;			/* NAK: a positive errno */
+	char msg[SM_BACK_MAX + 1];	/* NAK: printable, NUL-terminated */
+};
+
+/*
+ * Encode message m (type, seq and its fields) into out (at least
+ * SM_BACK_OVERHEAD + SM_BACK_MAX bytes): its length. HELLO's tag is zero;
+ * every other message is tagged under `a`.
+ */
+int sevmig__back_encode(struct sevmig__auth *a, const struct sevmig__back_msg *m, uint8_t *out);
+/*
+ * Read one message through read(arg): 1 and *m, 0 at a clean end of input
+ * before any byte, or a negative errno with err saying what (-EBADMSG for a
+ * malformed or forged message; -ENODATA for one cut short). `a` may be NULL
+ * only for HELLO (expect_seq 0). The sequence number must be expect_seq.
+ */
+int sevmig__back_read(sevmig_read_fn read, void *arg, struct sevmig__auth *a, uint64_t expect_seq,
+		      struct sevmig__back_msg *m, struct sevmig_error *err);
+/* Decode a message held whole in buf[0, len) (the reader above and the
+ * fuzz target use it): as sevmig__back_read, -ENODATA when len is short. */
+int sevmig__back_decode(const uint8_t *buf, size_t len, struct sevmig__auth *a,
+			uint64_t expect_seq, struct sevmig__back_msg *m, size_t *used,
+			struct sevmig_error *err);
 
 /* ---- writer ---------------------------------------------------------------- */
 
@@ -101,29 +182,36 @@ struct sevmig__writer {
 	void *arg;
 	uint8_t uuid[16];
 	uint32_t uuid_crc;
-	EVP_MD_CTX *sha;
+	struct sevmig__auth auth;
 	uint64_t seq;
+	uint64_t round; /* ROUND records written: the pass of the next record */
 	uint64_t bytes;
+	uint8_t last_tag[16];
 	int dead; /* the first write error, sticky */
+};
+
+/* What the header says besides the layout. */
+struct sevmig__hdr_info {
+	uint32_t flags, policy, key_source;
+	uint8_t sender_nonce[16], target_nonce[16];
 };
 
 int sevmig__writer_init(struct sevmig__writer *w, sevmig_write_fn write, void *arg,
 			const uint8_t uuid[16]);
 void sevmig__writer_fini(struct sevmig__writer *w);
-int sevmig__writer_header(struct sevmig__writer *w, uint32_t flags, uint32_t policy,
-			  const struct sevmig__layout *l);
+/* Write the header and derive the record keys from it and `secret`. */
+int sevmig__writer_header(struct sevmig__writer *w, const struct sevmig__hdr_info *hi,
+			  const struct sevmig__layout *l, const uint8_t secret[32]);
 /*
- * Frame and write one record whose bytes are rec[0, SM_REC_OVERHEAD + len):
- * the header and the CRC slot are filled here; the payload is at
- * rec + SM_REC_HDR.
+ * Frame, tag and write one record whose bytes are rec[0, SM_REC_OVERHEAD +
+ * len): the header, the tag and the CRC slot are filled here; the payload
+ * is at rec + SM_REC_HDR.
  */
 int sevmig__writer_record(struct sevmig__writer *w, uint8_t *rec, uint16_t type, uint32_t len);
 /* The same, with the payload's own CRC32C (sevmig__crc32c(0, payload, len))
  * already computed, by a worker while the bytes were in its cache. */
 int sevmig__writer_record_pcrc(struct sevmig__writer *w, uint8_t *rec, uint16_t type, uint32_t len,
 			       uint32_t payload_crc);
-/* The END record; `payload` holds the counters (first 64 bytes). */
-int sevmig__writer_end(struct sevmig__writer *w, uint8_t payload[SM_END_LEN]);
 
 /* ---- worker pool: ordered, bounded --------------------------------------- */
 
@@ -165,6 +253,17 @@ void sevmig__reader_set_decode(struct sevmig_stream_reader *r, bool decode);
 void sevmig__reader_swap_payload(struct sevmig_stream_reader *r, struct sevmig__buf *b);
 /* The layout of the stream (after the header). */
 const struct sevmig__layout *sevmig__reader_layout(const struct sevmig_stream_reader *r);
+/* Refuse a header whose target nonce is not `nonce` (the receiver's HELLO). */
+void sevmig__reader_expect_nonce(struct sevmig_stream_reader *r, const uint8_t nonce[16]);
+/* The record keys (after the header; NULL for a key-less reader). */
+struct sevmig__auth *sevmig__reader_auth(struct sevmig_stream_reader *r);
+/* Require the KEYED flag clear (insecure receivers). */
+void sevmig__reader_require_insecure(struct sevmig_stream_reader *r);
+
+/* Check the key options shared by sender, receiver and reader: 0 with
+ * *secret set (zeros when insecure), or -EINVAL with err saying why. */
+int sevmig__key_opts(uint32_t source, const uint8_t *key, bool insecure, bool keyless_ok,
+		     uint8_t secret[32], struct sevmig_error *err);
 
 /* ---- test hooks ----------------------------------------------------------- */
 

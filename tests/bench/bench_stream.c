@@ -48,6 +48,10 @@
 #include "bench_raw.h"
 #include "util/crc32c.h"
 
+/* Streams are keyed, as real ones are (a fixed pre-shared key). */
+static const uint8_t bench_psk[SEVMIG_KEY_SIZE] = { 0x42 };
+#define TS_KEY .key_source = SEVMIG_KEY_PSK, .key = bench_psk
+
 #define PAGE  4096u
 #define BATCH 256u
 
@@ -518,7 +522,7 @@ struct run {
 static void *recv_thread(void *arg)
 {
 	struct run *r = arg;
-	SEVMIG_OPTS(sevmig_receiver_opts, o, .workers = r->rw);
+	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .workers = r->rw);
 	struct sevmig_receiver *rc;
 	r->rrc =
 	    sevmig_receiver_new(r->tgt, &r->g->dst_reg, 1, ring_read, r->ring, &o, &rc, &r->rerr);
@@ -557,7 +561,7 @@ static double run_once(struct run *r, bool e2e, double *cpu)
 		pthread_cond_init(&ring.can_write, NULL);
 		r->ring = &ring;
 	}
-	SEVMIG_OPTS(sevmig_sender_opts, o, .target_pdh = r->pdh, .target_pdh_len = pl,
+	SEVMIG_OPTS(sevmig_sender_opts, o, TS_KEY, .target_pdh = r->pdh, .target_pdh_len = pl,
 		    .zstd_level = r->level, .workers = r->sw);
 	struct sevmig_sender *s;
 	struct sevmig_error err;

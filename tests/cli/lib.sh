@@ -10,3 +10,6 @@ tb() { exec timeout --preserve-status -k 5 60 "$@"; } # for `tb CMD &`: $! is CM
 fail() { echo "FAIL: $*" >&2; exit 1; }
 # status CMD...: run it with stdout in ./out and stderr in ./err; print its exit status.
 status() { local rc=0; "$@" >out 2>err || rc=$?; echo "$rc"; }
+# Every migration is keyed: one pre-shared key for the test's source and target.
+"$recv" --gen-psk "$work/psk" || fail "sevmig-recv --gen-psk"
+psk=(--psk "$work/psk")

@@ -26,18 +26,18 @@ EOF
 mem=(-m 0:6M:guest.mem -m 4G:2M:guest.mem:6M)
 
 # Target key pair: the key is private to its owner, and never overwritten.
-t "$recv" --gen-pdh --pdh-key target.key --pdh-cert target.cert
+t "$recv" "${psk[@]}" --gen-pdh --pdh-key target.key --pdh-cert target.cert
 [ "$(stat -c %a target.key)" = 600 ] || fail "target.key mode $(stat -c %a target.key)"
 [ "$(stat -c %s target.cert)" = 2084 ] || fail "target.cert is not one certificate"
 cp target.key key.orig
-if t "$recv" --gen-pdh --pdh-key target.key --pdh-cert other.cert 2>err; then
+if t "$recv" "${psk[@]}" --gen-pdh --pdh-key target.key --pdh-cert other.cert 2>err; then
   fail "--gen-pdh replaced an existing key"
 fi
 grep -q 'exists' err || fail "no message for an existing key: $(cat err)"
 cmp target.key key.orig
 # The same public key again (bytes 0-0x413 of the certificate; the signature
 # after it is randomized); stream 2 below is sent to this copy.
-t "$recv" --export-pdh --pdh-key target.key --pdh-cert again.cert
+t "$recv" "${psk[@]}" --export-pdh --pdh-key target.key --pdh-cert again.cert
 cmp -n 1044 target.cert again.cert
 
 # Check a received copy against the source.
@@ -54,15 +54,15 @@ check() { # DIR-or-FILE PAGE-STATE
 }
 
 # 1. A pipe, into --memory-dir, default threads and compression.
-t "$send" "${mem[@]}" -p guest.pst -t target.cert |
-  t "$recv" -k target.key -d out1 -s out1.pst
+t "$send" "${psk[@]}" "${mem[@]}" -p guest.pst -t target.cert |
+  t "$recv" "${psk[@]}" -k target.key -d out1 -s out1.pst
 check out1 out1.pst
 
 # 2. A file, then the file into --memory (one file with both memslots, as the
 #    source had), no workers, no compression, text page state.
-t "$send" "${mem[@]}" -p guest.pst -t again.cert -o stream.bin -T 0 -z 0 --json >send.json
+t "$send" "${psk[@]}" "${mem[@]}" -p guest.pst -t again.cert -o stream.bin -T 0 -z 0 --json >send.json
 [ "$(stat -c %a stream.bin)" = 600 ] || fail "stream.bin mode"
-t "$recv" -k target.key -i stream.bin -m 0:6M:copy.mem -m 4G:2M:copy.mem:6M \
+t "$recv" "${psk[@]}" -k target.key -i stream.bin -m 0:6M:copy.mem -m 4G:2M:copy.mem:6M \
   -s copy.txt --pstate-format text -T 0 --json >recv.json
 check copy.mem copy.txt
 grep -q '^0x300-0x4ff shared$' copy.txt || fail "text page state: $(cat copy.txt)"
@@ -82,7 +82,7 @@ EOF
 
 # 3. Receiving into existing files: the bytes outside the memslots stay.
 printf 'HEAD' >big.mem; head -c 9M /dev/zero >>big.mem; printf 'TAIL' >>big.mem
-t "$recv" -k target.key -i stream.bin -m 0:6M:big.mem:4096 -m 4G:2M:big.mem:0x601000 -q
+t "$recv" "${psk[@]}" -k target.key -i stream.bin -m 0:6M:big.mem:4096 -m 4G:2M:big.mem:0x601000 -q
 [ "$(head -c 4 big.mem)" = HEAD ] && [ "$(tail -c 4 big.mem)" = TAIL ] ||
   fail "bytes outside the memslots were not kept"
 head -c $((4096 + 8 * 1048576)) big.mem | tail -c $((8 * 1048576)) | cmp - guest.mem ||
@@ -91,12 +91,12 @@ head -c $((4096 + 8 * 1048576)) big.mem | tail -c $((8 * 1048576)) | cmp - guest
 # 4. TCP on loopback, IPv4 then IPv6; both directions of the flags.
 tcp_run() { # LISTEN-ADDR CONNECT-HOST OUT-DIR
   rm -f port
-  tb "$recv" -k target.key -i "tcp://$1:0" --port-file port -d "$3" -s "$3.pst" \
+  tb "$recv" "${psk[@]}" -k target.key -i "tcp://$1:0" --port-file port -d "$3" -s "$3.pst" \
     --timeout 30 --json >"$3.json" &
   local rpid=$! i
   for i in $(seq 100); do [ -s port ] && break; sleep 0.1; done
   [ -s port ] || fail "the receiver did not report its port"
-  t "$send" "${mem[@]}" -p guest.pst -t target.cert -o "tcp://$2:$(cat port)" -T 2 \
+  t "$send" "${psk[@]}" "${mem[@]}" -p guest.pst -t target.cert -o "tcp://$2:$(cat port)" -T 2 \
     --timeout 30
   wait "$rpid" || fail "receiver over tcp://$2 failed"
   check "$3" "$3.pst"
@@ -112,22 +112,22 @@ fi
 # 5. SEV-ES: vCPU state goes with the stream, into --vmsa-dir (default: the
 #    --memory-dir); the page state may go to standard output.
 head -c 4096 /dev/urandom >vcpu0; head -c 4096 /dev/urandom >vcpu1
-t "$send" "${mem[@]}" -p guest.pst -t target.cert --policy 0x5 --vmsa vcpu0 --vmsa vcpu1 |
-  t "$recv" -k target.key -d es -s - --pstate-format text >es.txt
+t "$send" "${psk[@]}" "${mem[@]}" -p guest.pst -t target.cert --policy 0x5 --vmsa vcpu0 --vmsa vcpu1 |
+  t "$recv" "${psk[@]}" -k target.key -d es -s - --pstate-format text >es.txt
 check es es.txt
 cmp es/vcpu0.vmsa vcpu0 && cmp es/vcpu1.vmsa vcpu1 || fail "vCPU state differs"
-t "$send" "${mem[@]}" -t target.cert --policy 0x5 --vmsa vcpu0 -o es.bin
-if t "$recv" -k target.key -m 0:6M:es.mem -m 4G:2M:es.mem:6M -i es.bin 2>err; then
+t "$send" "${psk[@]}" "${mem[@]}" -t target.cert --policy 0x5 --vmsa vcpu0 -o es.bin
+if t "$recv" "${psk[@]}" -k target.key -m 0:6M:es.mem -m 4G:2M:es.mem:6M -i es.bin 2>err; then
   fail "vCPU state without a destination must be refused"
 fi
 grep -q 'record [0-9]* (VMSA).*give --vmsa-dir DIR' err || fail "no --vmsa-dir hint: $(cat err)"
 [ ! -e es.mem ] || fail "a refused receive left es.mem"
 mkdir esv
-t "$recv" -k target.key -m 0:6M:es.mem -m 4G:2M:es.mem:6M --vmsa-dir esv -i es.bin
+t "$recv" "${psk[@]}" -k target.key -m 0:6M:es.mem -m 4G:2M:es.mem:6M --vmsa-dir esv -i es.bin
 cmp esv/vcpu0.vmsa vcpu0 || fail "vCPU state differs (--vmsa-dir)"
 
 # 6. Every copy is the same stream content: the same pages by each path.
-t "$dump" verify --pdh-key target.key stream.bin >/dev/null
+t "$dump" verify "${psk[@]}" --pdh-key target.key stream.bin >/dev/null
 
 # 7. Help and version.
 for tool in "$send" "$recv"; do

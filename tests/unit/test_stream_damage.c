@@ -26,7 +26,7 @@ static struct fixture fx;
 static void send_one(struct tu_rng *rng, struct tguest *g, struct tsink *out, bool last)
 {
 	struct sevmig_fw *src = soft_platform(true, SEVMIG_POLICY_ES, 2);
-	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = fx.tt.pdh,
+	SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = fx.tt.pdh,
 		    .target_pdh_len = SEVMIG_CERT_SIZE, .zstd_level = 3, .batch_pages = 8,
 		    .workers = 1);
 	struct sevmig_sender *s;
@@ -73,7 +73,7 @@ static int recv_into(const uint8_t *s, size_t len, struct tguest *t, unsigned wo
 	tg_target(&fx.g, t, 0xcc);
 	struct sevmig_fw *fw = tt_new(&fx.tt, 2);
 	struct tsrc src = { s, len, 0, { 0 } };
-	SEVMIG_OPTS(sevmig_receiver_opts, o, .workers = workers, .vmsa_dest = vmsa_dest);
+	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .workers = workers, .vmsa_dest = vmsa_dest);
 	struct sevmig_receiver *r;
 	sevmig_error_clear(err);
 	int rc = sevmig_receiver_new(fw, t->reg, t->n, tsrc_read, &src, &o, &r, err);
@@ -410,7 +410,7 @@ static void test_abort_damaged(void **state)
 	(void)state;
 	struct tu_rng rng = { tu_seed("abort_damaged") };
 	struct sevmig_fw *src = soft_platform(true, 0, 1);
-	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = fx.tt.pdh,
+	SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = fx.tt.pdh,
 		    .target_pdh_len = SEVMIG_CERT_SIZE);
 	struct sevmig_sender *s;
 	struct sevmig_error err;

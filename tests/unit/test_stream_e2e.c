@@ -47,9 +47,9 @@ static void send_guest(struct tu_rng *rng, struct tguest *g, const struct mopt *
 		       struct sevmig_fw *src, const uint8_t *pdh, struct tsink *out,
 		       struct sevmig_stream_counts *sc, uint8_t vmsa[4][4096], const uint8_t *uuid)
 {
-	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
+	SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
 		    .batch_pages = o->batch, .zstd_level = o->zlevel, .workers = o->sw,
-		    .uuid = uuid);
+		    .uuid = uuid, .vcpus = o->nvcpu);
 	struct sevmig_sender *s;
 	struct sevmig_error err;
 	int rc = sevmig_sender_new(src, g->reg, g->n, tsink_write, out, &so, &s, &err);
@@ -100,7 +100,7 @@ static void migrate_check(struct tu_rng *rng, const struct mopt *o)
 	tg_target(&g, &t, 0xcc);
 	struct vmsas vd = { .asked = 0 };
 	struct tsrc srcb = { out.data, out.len, 0, { tu_next(rng) | 1 } };
-	SEVMIG_OPTS(sevmig_receiver_opts, ro, .workers = o->rw, .vmsa_dest = vmsa_dest,
+	SEVMIG_OPTS(sevmig_receiver_opts, ro, TS_KEY, .workers = o->rw, .vmsa_dest = vmsa_dest,
 		    .vmsa_arg = &vd);
 	struct sevmig_receiver *r;
 	struct sevmig_error err;
@@ -222,7 +222,7 @@ static void test_split_pstate(void **state)
 	tt_init(&tt);
 	const uint8_t *pdh = tt.pdh;
 	struct tsink out = { 0 };
-	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
+	SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
 		    .workers = 2, .zstd_level = 0);
 	struct sevmig_sender *s;
 	struct sevmig_error err;
@@ -373,7 +373,7 @@ static void test_cancel_progress(void **state)
 			const uint8_t *pdh = tt.pdh;
 			struct tsink out = { 0 };
 			struct cancel_at ca = { at };
-			SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh,
+			SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = pdh,
 				    .target_pdh_len = SEVMIG_CERT_SIZE, .workers = workers,
 				    .batch_pages = 8, .progress = cancel_progress,
 				    .progress_arg = &ca);
@@ -433,7 +433,7 @@ static void test_cancel_thread(void **state)
 		tt_init(&tt);
 		const uint8_t *pdh = tt.pdh;
 		struct thread_sink ts = { .at = 20000 + tu_below(&rng, 200000) };
-		SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh,
+		SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = pdh,
 			    .target_pdh_len = SEVMIG_CERT_SIZE, .workers = workers,
 			    .batch_pages = 4);
 		struct sevmig_error err;
@@ -470,7 +470,7 @@ static void test_cancel_free(void **state)
 	tt_init(&tt);
 	const uint8_t *pdh = tt.pdh;
 	struct tsink out = { 0 };
-	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
+	SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
 		    .workers = 2);
 	struct sevmig_sender *s;
 	struct sevmig_error err;
@@ -496,7 +496,7 @@ static void test_write_error(void **state)
 		tt_init(&tt);
 		const uint8_t *pdh = tt.pdh;
 		struct tsink out = { .fail_after = 10000 + tu_below(&rng, 50000) };
-		SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh,
+		SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = pdh,
 			    .target_pdh_len = SEVMIG_CERT_SIZE, .workers = workers,
 			    .batch_pages = 8);
 		struct sevmig_sender *s;
@@ -553,7 +553,7 @@ static void test_header_mismatch(void **state)
 	struct sevmig_fw *fw = tt_new(&tt, 1);
 	struct tsrc src = { out.data, out.len, 0, { 0 } };
 	uint8_t other[16] = { 9 };
-	SEVMIG_OPTS(sevmig_receiver_opts, o, .expect_uuid = other);
+	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .expect_uuid = other);
 	struct sevmig_receiver *r;
 	assert_int_equal(sevmig_receiver_new(fw, t.reg, t.n, tsrc_read, &src, &o, &r, &err), 0);
 	assert_int_equal(sevmig_receiver_run(r, &err), -EPROTO);
@@ -606,7 +606,7 @@ static void test_dry_run(void **state)
 		for (unsigned workers = 0; workers <= 2; workers += 2) {
 			struct sevmig_fw *fw = tt_new(&tt, 2);
 			struct tsrc src = { s, out.len, 0, { 0 } };
-			SEVMIG_OPTS(sevmig_receiver_opts, o, .dry_run = true, .workers = workers);
+			SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .dry_run = true, .workers = workers);
 			struct sevmig_receiver *r;
 			struct sevmig_error err;
 			assert_int_equal(
@@ -642,7 +642,7 @@ struct pipe_send {
 static void *pipe_sender(void *arg)
 {
 	struct pipe_send *p = arg;
-	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = p->pdh,
+	SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = p->pdh,
 		    .target_pdh_len = SEVMIG_CERT_SIZE, .workers = 2, .zstd_level = 1);
 	struct sevmig_sender *s;
 	struct sevmig_error err;
@@ -677,7 +677,7 @@ static void test_pipe_nonblocking(void **state)
 	struct pipe_send ps = { &g, src, pdh, fds[1], -1 };
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, pipe_sender, &ps), 0);
-	SEVMIG_OPTS(sevmig_receiver_opts, o, .workers = 1);
+	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .workers = 1);
 	struct sevmig_receiver *r;
 	struct sevmig_error err;
 	struct sevmig_fw *tgt = tt_new(&tt, 2);
@@ -715,7 +715,7 @@ static void test_bad_arguments(void **state)
 	/* No target certificate. */
 	assert_int_equal(sevmig_sender_new(src, g.reg, g.n, tsink_write, &out, NULL, &s, &err),
 			 -EINVAL);
-	SEVMIG_OPTS(sevmig_sender_opts, so, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE);
+	SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE);
 	/* Overlapping regions. */
 	struct sevmig_mem_region bad[2] = { g.reg[0], g.reg[0] };
 	assert_int_equal(sevmig_sender_new(src, bad, 2, tsink_write, &out, &so, &s, &err), -EINVAL);

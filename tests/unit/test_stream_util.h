@@ -25,6 +25,16 @@
 #include "util/crc32c.h"
 #include "util/endian.h"
 
+/* ---- keys ---------------------------------------------------------------- */
+
+/* The tests' pre-shared key: every test stream is keyed, as real ones are. */
+static const uint8_t ts_psk[SEVMIG_KEY_SIZE] = {
+	0x5e, 0x76, 0x6d, 0x69, 0x67, 0x20, 0x74, 0x65, 0x73, 0x74, 0x20, 0x6b, 0x65, 0x79, 0x20, 0x30,
+	0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x21,
+};
+/* Options fields that key a sender, receiver or reader with ts_psk. */
+#define TS_KEY .key_source = SEVMIG_KEY_PSK, .key = ts_psk
+
 /* ---- memory I/O -------------------------------------------------------- */
 
 struct tsink {
@@ -462,7 +472,7 @@ static inline int ts_receive(const uint8_t *s, size_t len, const struct ttarget 
 {
 	struct sevmig_fw *fw = tt_new(tt, threads);
 	struct tsrc src = { s, len, 0, { 0 } };
-	SEVMIG_OPTS(sevmig_receiver_opts, o, .workers = workers);
+	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .workers = workers);
 	struct sevmig_receiver *r;
 	int rc = sevmig_receiver_new(fw, t->reg, t->n, tsrc_read, &src, &o, &r, err);
 	if (rc == 0) {
