@@ -32,12 +32,17 @@ done
 
 echo "== the target: a PDH key pair (the certificate goes to the source)"
 "$bin/sevmig-recv" --gen-pdh --pdh-key "$work/target/pdh.key" --pdh-cert "$work/target/pdh.cert"
+echo "== the stream key both hosts share (0600; copied to the source)"
+"$bin/sevmig-recv" --gen-psk "$work/target/stream.psk"
+cp -p "$work/target/stream.psk" "$work/source/stream.psk"
 
 echo "== sevmig-send | sevmig-recv"
 if ! "$bin/sevmig-send" "${send_mem[@]}" --pstate "$work/source/guest.pst" \
-       --target-pdh "$work/target/pdh.cert" --json 2>"$work/send.json" |
+       --target-pdh "$work/target/pdh.cert" --psk "$work/source/stream.psk" \
+       --json 2>"$work/send.json" |
      tee "$work/guest.stream" |
-     "$bin/sevmig-recv" --pdh-key "$work/target/pdh.key" "${recv_mem[@]}" \
+     "$bin/sevmig-recv" --pdh-key "$work/target/pdh.key" --psk "$work/target/stream.psk" \
+       "${recv_mem[@]}" \
        --pstate-out "$work/target/guest.pst" --json >"$work/recv.json"; then
   cat "$work/send.json" >&2
   exit 1
@@ -53,7 +58,8 @@ echo "== the received page state"
 "$bin/sevmig-dump" show --ranges "$work/target/guest.pst"
 
 echo "== the stream on the wire, checked again with the target's key"
-"$bin/sevmig-dump" stream "$work/guest.stream" | sed -n '1,14p'
+"$bin/sevmig-dump" stream --psk "$work/target/stream.psk" "$work/guest.stream" | sed -n '1,14p'
 echo "   ..."
-"$bin/sevmig-dump" stream "$work/guest.stream" | tail -n 3
-"$bin/sevmig-dump" verify --pdh-key "$work/target/pdh.key" "$work/guest.stream"
+"$bin/sevmig-dump" stream --psk "$work/target/stream.psk" "$work/guest.stream" | tail -n 3
+"$bin/sevmig-dump" verify --psk "$work/target/stream.psk" --pdh-key "$work/target/pdh.key" \
+  "$work/guest.stream"

@@ -112,6 +112,40 @@ int cli_xfer_opt(struct cli_xfer_opts *x, int c, char **argv, void (*usage)(FILE
 	case CLI_OPT_INSECURE:
 		x->insecure = true;
 		return 0;
+	case CLI_OPT_TLS_CERT:
+		x->tls_cert = optarg;
+		return 0;
+	case CLI_OPT_TLS_KEY:
+		x->tls_key = optarg;
+		return 0;
+	case CLI_OPT_TLS_CA:
+		x->tls_ca = optarg;
+		return 0;
+	case CLI_OPT_TLS_PEER:
+		x->tls_peer = optarg;
+		return 0;
+	case CLI_OPT_TLS_PIN: {
+		/* SHA-256 as hex, with or without colons (openssl x509 -fingerprint). */
+		size_t k = 0;
+		for (const char *q = optarg; *q && k < 64; q++) {
+			if (*q == ':')
+				continue;
+			int d = *q >= '0' && *q <= '9'	 ? *q - '0'
+				: *q >= 'a' && *q <= 'f' ? *q - 'a' + 10
+				: *q >= 'A' && *q <= 'F' ? *q - 'A' + 10
+							 : -1;
+			if (d < 0)
+				break;
+			x->tls_pin[k / 2] = (uint8_t)(k % 2 ? x->tls_pin[k / 2] | d : d << 4);
+			k++;
+		}
+		if (k != 64 || strspn(optarg, "0123456789abcdefABCDEF:") != strlen(optarg))
+			return cli_error("--tls-pin '%s': give the certificate's SHA-256 "
+					 "fingerprint, 64 hex digits (colons allowed)",
+					 optarg);
+		x->has_pin = true;
+		return 0;
+	}
 	case 'q':
 		x->quiet = true;
 		return 0;
@@ -139,7 +173,8 @@ int cli_parse_endpoint(const char *s, bool listen, struct cli_endpoint *ep)
 		ep->kind = CLI_EP_STDIO;
 		return 0;
 	}
-	if (strncmp(s, "tcp://", 6)) {
+	ep->tls = !strncmp(s, "tls://", 6);
+	if (strncmp(s, "tcp://", 6) && !ep->tls) {
 		ep->kind = CLI_EP_FILE;
 		return 0;
 	}
@@ -365,6 +400,8 @@ void cli_chan_init(struct cli_chan *c, int fd, const char *name, int timeout_ms)
 
 void cli_chan_fini(struct cli_chan *c)
 {
+	sevmig_tls_free(c->tls);
+	c->tls = NULL;
 	free(c->rec);
 	c->rec = NULL;
 	c->rec_len = c->rec_cap = c->rec_pos = 0;
@@ -387,6 +424,13 @@ static int chan_fail(struct cli_chan *c, int e, bool writing)
 int cli_chan_write(void *arg, const void *buf, size_t len)
 {
 	struct cli_chan *c = arg;
+	if (c->tls) {
+		int rc = sevmig_tls_write(c->tls, buf, len);
+		if (rc < 0)
+			return chan_fail(c, -rc, true);
+		c->bytes += len;
+		return 0;
+	}
 	const uint8_t *p = buf;
 	while (len) {
 		ssize_t n = write(c->fd, p, len);
@@ -433,6 +477,17 @@ ptrdiff_t cli_chan_read(void *arg, void *buf, size_t len)
 		memcpy(buf, c->rec + c->rec_pos, n);
 		c->rec_pos += n;
 		return (ptrdiff_t)n;
+	}
+	if (c->tls) {
+		if (cli_interrupted())
+			return chan_fail(c, EINTR, false);
+		ptrdiff_t n = sevmig_tls_read(c->tls, buf, len);
+		if (n < 0)
+			return chan_fail(c, (int)-n, false);
+		c->bytes += (uint64_t)n;
+		if (n && c->recording && rec_append(c, buf, (size_t)n))
+			return chan_fail(c, ENOMEM, false);
+		return n;
 	}
 	for (;;) {
 		if (cli_interrupted())
@@ -650,8 +705,20 @@ int cli_soft_fw(const char *key_path, bool launch, uint32_t policy, struct sevmi
 			 sevmig_strerror(rc));
 }
 
-int cli_xfer_key(const struct cli_xfer_opts *x, uint8_t key[SEVMIG_KEY_SIZE], uint32_t *source)
+int cli_xfer_key(const struct cli_xfer_opts *x, const struct cli_chan *c,
+		 uint8_t key[SEVMIG_KEY_SIZE], uint32_t *source)
 {
+	if (c && c->tls) {
+		if (x->psk || x->insecure)
+			return cli_error("a tls:// migration is keyed by TLS itself: drop --psk and "
+					 "--insecure");
+		struct sevmig_error e;
+		sevmig_error_clear(&e);
+		if (sevmig_tls_export(c->tls, SEVMIG_TLS_EXPORTER_LABEL, key, SEVMIG_KEY_SIZE, &e))
+			return cli_error("%s: %s", c->name, e.message);
+		*source = SEVMIG_KEY_TLS;
+		return 0;
+	}
 	if (x->psk && x->insecure)
 		return cli_error("--psk and --insecure exclude each other");
 	if (x->insecure) {
@@ -669,5 +736,25 @@ int cli_xfer_key(const struct cli_xfer_opts *x, uint8_t key[SEVMIG_KEY_SIZE], ui
 	if (sevmig_psk_load(x->psk, key, &err) < 0)
 		return cli_error("%s", err.message);
 	*source = SEVMIG_KEY_PSK;
+	return 0;
+}
+
+int cli_chan_tls(struct cli_chan *c, const struct cli_xfer_opts *x, bool server)
+{
+	if (!x->tls_cert || !x->tls_key || (!x->tls_ca && !x->has_pin))
+		return cli_error("%s: TLS needs --tls-cert and --tls-key (this host's certificate "
+				 "and key) and --tls-ca or --tls-pin (to authenticate the peer)",
+				 c->name);
+	SEVMIG_OPTS(sevmig_tls_opts, o, .cert_file = x->tls_cert, .key_file = x->tls_key,
+		    .ca_file = x->tls_ca, .peer_name = x->tls_peer,
+		    .pin_sha256 = x->has_pin ? x->tls_pin : NULL,
+		    .io_timeout_ms = c->timeout_ms < 0 ? -1 : c->timeout_ms);
+	struct sevmig_error e;
+	sevmig_error_clear(&e);
+	int rc = server ? sevmig_tls_server(c->fd, &o, &c->tls, &e)
+			: sevmig_tls_client(c->fd, &o, &c->tls, &e);
+	if (rc)
+		return cli_error("%s: %s", c->name,
+				 e.message[0] ? e.message : sevmig_strerror(rc));
 	return 0;
 }

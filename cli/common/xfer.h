@@ -36,6 +36,11 @@ enum {
 	CLI_OPT_JSON,
 	CLI_OPT_PSK,
 	CLI_OPT_INSECURE,
+	CLI_OPT_TLS_CERT,
+	CLI_OPT_TLS_KEY,
+	CLI_OPT_TLS_CA,
+	CLI_OPT_TLS_PEER,
+	CLI_OPT_TLS_PIN,
 	CLI_OPT_FIRST_FREE = 0x200
 };
 /* Entries of a struct option array, and getopt letters (after a leading ':'). */
@@ -47,6 +52,11 @@ enum {
 	{ "json", no_argument, NULL, CLI_OPT_JSON },			\
 	{ "psk", required_argument, NULL, CLI_OPT_PSK },		\
 	{ "insecure", no_argument, NULL, CLI_OPT_INSECURE },		\
+	{ "tls-cert", required_argument, NULL, CLI_OPT_TLS_CERT },	\
+	{ "tls-key", required_argument, NULL, CLI_OPT_TLS_KEY },	\
+	{ "tls-ca", required_argument, NULL, CLI_OPT_TLS_CA },		\
+	{ "tls-peer-name", required_argument, NULL, CLI_OPT_TLS_PEER },	\
+	{ "tls-pin", required_argument, NULL, CLI_OPT_TLS_PIN },	\
 	{ "quiet", no_argument, NULL, 'q' },				\
 	{ "help", no_argument, NULL, 'h' },				\
 	{ "version", no_argument, NULL, 'V' }
@@ -61,14 +71,27 @@ struct cli_xfer_opts {
 	bool json, quiet;
 	const char *psk; /* --psk FILE */
 	bool insecure;	 /* --insecure */
+	/* tls:// endpoints: --tls-cert, --tls-key, --tls-ca, --tls-peer-name, --tls-pin */
+	const char *tls_cert, *tls_key, *tls_ca, *tls_peer;
+	uint8_t tls_pin[32];
+	bool has_pin;
 };
 
+struct cli_chan;
 /*
  * The stream key of --psk FILE (loaded into key, *source SEVMIG_KEY_PSK), or
  * --insecure (*source SEVMIG_KEY_NONE, with a warning on stderr every time);
  * CLI_ERR with a message when neither or both were given.
  */
-int cli_xfer_key(const struct cli_xfer_opts *x, uint8_t key[SEVMIG_KEY_SIZE], uint32_t *source);
+int cli_xfer_key(const struct cli_xfer_opts *x, const struct cli_chan *c,
+		 uint8_t key[SEVMIG_KEY_SIZE], uint32_t *source);
+/*
+ * TLS 1.3 over the channel's connected socket (tls:// endpoints; server on
+ * the receiving side): the handshake with the --tls-* options, after which
+ * the channel moves its bytes through TLS and cli_xfer_key() takes the
+ * stream key from the TLS exporter. CLI_ERR printed on failure.
+ */
+int cli_chan_tls(struct cli_chan *c, const struct cli_xfer_opts *x, bool server);
 
 void cli_xfer_opts_init(struct cli_xfer_opts *x);
 void cli_xfer_opts_free(struct cli_xfer_opts *x);
@@ -87,6 +110,7 @@ enum cli_ep_kind { CLI_EP_STDIO, CLI_EP_FILE, CLI_EP_TCP };
 struct cli_endpoint {
 	enum cli_ep_kind kind;
 	const char *arg; /* as given ("-", a path, "tcp://...") */
+	bool tls;	 /* tls://: TCP with TLS 1.3 over it */
 	char host[256];	 /* TCP: without brackets; "" for any address (listen) */
 	char port[8];
 };
@@ -114,8 +138,10 @@ int cli_tcp_accept(int lfd, int timeout_ms, int *fd, char *peer, size_t peersz);
 
 /* ---- channels: a descriptor behind the library's I/O callbacks ------------- */
 
+struct sevmig_tls;
 struct cli_chan {
 	int fd;
+	struct sevmig_tls *tls; /* set by cli_chan_tls() */
 	const char *name; /* for messages: "standard input", a path, "tcp://..." */
 	int timeout_ms;	  /* give up when no byte moves for this long; -1: never */
 	int err;	  /* the errno that ended the transfer (ETIMEDOUT, EINTR too) */

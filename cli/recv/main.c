@@ -60,6 +60,12 @@ static void usage(FILE *f)
 		"      --json           print a JSON summary on standard output at the end\n"
 		"  -q, --quiet          no progress line (shown only when stderr is a terminal)\n"
 		"\n"
+		"  --tls-cert FILE, --tls-key FILE\n"
+		"                       with -i tls://[HOST]:PORT: this host's certificate (PEM)\n"
+		"                       and key; the stream key then comes from TLS\n"
+		"  --tls-ca FILE        the CA that signed the peer's certificate\n"
+		"  --tls-peer-name NAME the name (DNS or IP subjectAltName) the peer must have\n"
+		"  --tls-pin SHA256     accept only the peer certificate with this fingerprint\n"
 		"  --psk FILE           the stream key both hosts share (required, or --insecure)\n"
 		"  --insecure           accept only a stream written without keyed integrity\n"
 		"  --gen-psk FILE       make a new 32-byte stream key (mode 0600), then copy it\n"
@@ -306,6 +312,8 @@ static int open_input(const struct opts *o, struct input *in)
 	}
 	}
 	cli_chan_init(&in->chan, in->fd, in->name, o->x.timeout_ms);
+	if (in->ep.tls && cli_chan_tls(&in->chan, &o->x, true))
+		return CLI_ERR;
 	return 0;
 }
 
@@ -735,9 +743,9 @@ static int receive(const struct opts *o)
 	uint32_t ksrc = 0;
 	rc = o->x.nmem ? cli_memspecs_check(o->x.mem, o->x.nmem, true) : 0;
 	if (!rc)
-		rc = cli_xfer_key(&o->x, key, &ksrc);
-	if (!rc)
 		rc = open_input(o, &in);
+	if (!rc)
+		rc = cli_xfer_key(&o->x, &in.chan, key, &ksrc);
 	if (rc)
 		goto fail;
 
@@ -756,6 +764,9 @@ static int receive(const struct opts *o)
 		rc = sevmig_receiver_run(ctx.r, &err);
 	explicit_bzero(key, sizeof(key));
 	cli_progress_clear(&prog);
+	/* close_notify: the source can tell our orderly end from a cut. */
+	if (in.chan.tls && sevmig_tls_shutdown(in.chan.tls, NULL) && !rc)
+		cli_error("%s: closing TLS failed (the outputs are complete)", in.name);
 	close(in.fd);
 	in.fd = -1;
 	if (rc) {
@@ -778,7 +789,9 @@ static int receive(const struct opts *o)
 					   .guest_pages = prog.total_pages,
 					   .ps = sevmig_receiver_pstate(ctx.r),
 					   .seconds = cli_progress_elapsed(&prog),
-					   .integrity = ksrc ? "psk" : "insecure",
+					   .integrity = ksrc == SEVMIG_KEY_TLS ? "tls"
+							: ksrc	       ? "psk"
+								       : "insecure",
 					   .delivery = two_way ? "committed" : "written" };
 		sevmig_receiver_counts(ctx.r, &sum.counts);
 		if (o->x.json)

@@ -58,6 +58,12 @@ static void usage(FILE *f)
 		"                       connection stalls this long (default: never)\n"
 		"      --json           print a JSON summary at the end (on standard output, or\n"
 		"                       on standard error when the stream goes there)\n"
+		"  --tls-cert FILE, --tls-key FILE\n"
+		"                       with -o tls://HOST:PORT: this host's certificate (PEM)\n"
+		"                       and key; the stream key then comes from TLS\n"
+		"  --tls-ca FILE        the CA that signed the peer's certificate\n"
+		"  --tls-peer-name NAME the name (DNS or IP subjectAltName) the peer must have\n"
+		"  --tls-pin SHA256     accept only the peer certificate with this fingerprint\n"
 		"  --psk FILE           the stream key both hosts share (from 'sevmig-recv\n"
 		"                       --gen-psk'); required, or --insecure\n"
 		"  --insecure           write a stream without keyed integrity (anyone can alter\n"
@@ -300,6 +306,8 @@ static int open_output(const struct opts *o, struct output *out)
 		break;
 	}
 	cli_chan_init(&out->chan, out->fd, name, o->x.timeout_ms);
+	if (out->ep.tls)
+		return cli_chan_tls(&out->chan, &o->x, false);
 	return 0;
 }
 
@@ -316,6 +324,13 @@ static int finish_output(const struct opts *o, struct output *out)
 		return cli_outfile_commit(&out->file);
 	if (out->ep.kind != CLI_EP_TCP)
 		return 0;
+	/* The target's COMMIT already said everything arrived and was kept:
+	 * close politely, and whatever the peer does with it is its business. */
+	if (out->chan.tls) {
+		int ignored = sevmig_tls_shutdown(out->chan.tls, NULL); /* the target may be gone */
+		(void)ignored;
+		return 0;
+	}
 	if (shutdown(out->fd, SHUT_WR))
 		return cli_error("%s: %s", out->chan.name, strerror(errno));
 	struct cli_chan drain = out->chan;
@@ -358,7 +373,7 @@ static int send_stream(const struct opts *o, struct sevmig_mem_region *reg, uint
 	prog.total_pages = pages;
 	uint8_t key[SEVMIG_KEY_SIZE];
 	uint32_t ksrc = 0;
-	if (cli_xfer_key(&o->x, key, &ksrc)) {
+	if (cli_xfer_key(&o->x, &out.chan, key, &ksrc)) {
 		close_output(&out);
 		return CLI_ERR;
 	}
@@ -386,7 +401,7 @@ static int send_stream(const struct opts *o, struct sevmig_mem_region *reg, uint
 	explicit_bzero(key, sizeof(key));
 	cli_progress_clear(&prog);
 	struct cli_summary sum = { .tool = "sevmig-send", .stream = out.chan.name, .ps = ps };
-	sum.integrity = ksrc ? "psk" : "insecure";
+	sum.integrity = ksrc == SEVMIG_KEY_TLS ? "tls" : ksrc ? "psk" : "insecure";
 	sum.delivery = s && sevmig_sender_acknowledged(s) ? "committed" : "written";
 	uint8_t uuid[16];
 	if (s) {

@@ -48,10 +48,12 @@ int sevmig__tls_cfg_from_opts(const struct sevmig_tls_opts *o, struct sevmig__tl
 	cfg->psk_identity = SEVMIG__OPT(o, psk_identity, (const char *)NULL);
 	int hs = SEVMIG__OPT(o, handshake_timeout_ms, 0);
 	int io = SEVMIG__OPT(o, io_timeout_ms, 0);
-	SEVMIG__TRY(cfg->hs_timeout_ms =
-			timeout_opt(hs, SEVMIG__TLS_HS_TIMEOUT_MS, "handshake_timeout_ms", err));
-	SEVMIG__TRY(cfg->io_timeout_ms =
-			timeout_opt(io, SEVMIG__TLS_IO_TIMEOUT_MS, "io_timeout_ms", err));
+	/* -1 ("no limit") is a value here, not an error: only less is. */
+	if (hs < -1 || io < -1)
+		return timeout_opt(hs < -1 ? hs : io, 0,
+				   hs < -1 ? "handshake_timeout_ms" : "io_timeout_ms", err);
+	cfg->hs_timeout_ms = timeout_opt(hs, SEVMIG__TLS_HS_TIMEOUT_MS, "handshake_timeout_ms", err);
+	cfg->io_timeout_ms = timeout_opt(io, SEVMIG__TLS_IO_TIMEOUT_MS, "io_timeout_ms", err);
 
 	bool certs = cfg->cert_file || cfg->key_file || cfg->ca_file || cfg->ca_dir || cfg->pin;
 	bool psk = cfg->psk || cfg->psk_len || cfg->psk_identity;

@@ -92,13 +92,17 @@ const char *sevmig_strerror(int err)
 	case -EPIPE:
 		return "the other end closed the connection";
 	case -ETIMEDOUT:
-		return "the firmware timed out";
+		return "timed out (the firmware or the peer)";
+	case -ECONNRESET:
+		return "the connection was reset or closed early";
+	case -EREMOTEIO:
+		return "the target refused the migration (NAK)";
 	case -EBADF:
 		return "bad file descriptor";
 	case -EPERM:
 		return "not permitted";
 	case -EACCES:
-		return "permission denied";
+		return "not authenticated, or permission denied";
 	case -EBUSY:
 		return "busy";
 	default: {
