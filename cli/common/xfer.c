@@ -52,6 +52,13 @@ bool cli_interrupted(void)
 	return caught != 0;
 }
 
+int cli_exit_status(int rc)
+{
+	/* As a shell reports a death by signal: 130 for SIGINT, 143 for
+	 * SIGTERM, after the tool cleaned up (ABORT sent, temporaries gone). */
+	return rc != CLI_OK && caught ? 128 + caught : rc;
+}
+
 void cli_block_signals(bool block)
 {
 	sigset_t set;

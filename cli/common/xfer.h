@@ -21,6 +21,8 @@
  */
 void cli_catch_signals(void);
 bool cli_interrupted(void);
+/* A tool's exit status: rc, or 128 + the signal when one interrupted it. */
+int cli_exit_status(int rc);
 /*
  * Block (true) or unblock (false) those signals in the calling thread. Threads
  * inherit the mask: blocking them around the creation of a sender or receiver

@@ -502,6 +502,14 @@ static int prepare(const struct opts *o, const struct sevmig_stream_header *h, s
 		if (ftruncate(out->files[f].fd, (off_t)size))
 			return cli_error("%s: cannot make it %" PRIu64 " bytes: %s", path, size,
 					 strerror(errno));
+		/* Every block allocated before the file is mapped: a full disk
+		 * or a quota is an error here, never a SIGBUS in the middle of
+		 * the migration. (glibc writes zeros where the file system has
+		 * no fallocate.) */
+		int e = size ? posix_fallocate(out->files[f].fd, 0, (off_t)size) : 0;
+		if (e)
+			return cli_error("%s: cannot allocate %" PRIu64 " bytes: %s", path, size,
+					 strerror(e));
 	}
 	for (size_t i = 0; i < out->nslots; i++) {
 		struct slot_out *s = &out->slots[i];
@@ -831,5 +839,5 @@ int main(int argc, char **argv)
 		}
 	}
 	cli_xfer_opts_free(&o.x);
-	return rc;
+	return cli_exit_status(rc);
 }

@@ -515,5 +515,5 @@ int main(int argc, char **argv)
 	}
 	cli_xfer_opts_free(&o.x);
 	free(o.vmsa);
-	return rc;
+	return cli_exit_status(rc);
 }

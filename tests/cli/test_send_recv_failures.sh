@@ -166,7 +166,7 @@ kill -TERM "$rpid"
 rc=0; wait "$rpid" || rc=$?
 kill "$wpid" 2>/dev/null || true
 wait "$wpid" 2>/dev/null || true
-[ "$rc" = 2 ] || fail "signal: exit $rc"
+[ "$rc" = 143 ] || fail "signal: exit $rc"
 grep -q 'interrupted' err || fail "signal: $(cat err)"
 unchanged "signal"
 
@@ -179,7 +179,7 @@ sleep 0.5
 kill -TERM "$spid"
 rc=0; wait "$spid" || rc=$?
 wait "$cpid"
-[ "$rc" = 2 ] || fail "sender signal: exit $rc ($(cat err))"
+[ "$rc" = 143 ] || fail "sender signal: exit $rc ($(cat err))"
 grep -q 'interrupted by a signal; the migration was cancelled' err || fail "sender signal: $(cat err)"
 recv_fail "aborted" 'the source aborted the migration at record [0-9]+ \(cancelled\)' aborted.bin
 rc=0; "$dump" verify "${psk[@]}" aborted.bin >out || rc=$?

@@ -12,6 +12,9 @@
 # Scratch corpora, logs and crashing inputs: <build>/fuzz-run/<name>/.
 # Run alone: bash tests/fuzz/run_fuzzers.sh   (tests/run.sh calls it last)
 set -uo pipefail
+# In braces: bash reads all of it before running, so editing the file
+# during a run cannot change what runs.
+{
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${SEVMIG_FUZZ_BUILD:-$src/build-fuzz}
 seconds=${SEVMIG_FUZZ_SECONDS:-30}
@@ -96,13 +99,16 @@ for name in "${targets[@]}"; do
     printf '%s: FAILED (exit %s) after %s s, cov: %s ft: %s, seed %s\n' \
       "$name" "$rc" "$took" "${cov:-?}" "${ft:-?}" "${seed:-?}"
     # The sanitizer's or libFuzzer's report, then the input to reproduce it.
-    grep -nE 'ERROR: |SUMMARY: |runtime error|invariant|deadly signal|timeout|out-of-memory' \
-      "$dir/log" | head -n 20 | sed 's/^/  /'
+    # (its first lines: the error, the invariant or UBSan message, the stack)
+    sed -nE '/invariant|runtime error|ERROR: /,/SUMMARY: /p' "$dir/log" |
+      grep -vE '^[[:space:]]*$' | head -n 30 | sed 's/^/  | /'
     echo "  log: $dir/log"
     if [ -n "$found" ]; then
       while read -r a; do
         echo "  crashing input: $a"
         echo "  reproduce: $bin $a"
+        # CI's tree goes away: small inputs go into the log too.
+        [ "$(stat -c %s "$a")" -le 4096 ] && echo "  input (base64): $(base64 -w 0 "$a")"
       done <<<"$found"
     else
       echo "  no input was written (the log says why)"
@@ -112,3 +118,5 @@ done
 echo "fuzz: ${#targets[@]} targets, ${seconds} s each, corpora and logs in ${run#"$src"/}/"
 echo "fuzz: $passed passed, $failed failed"
 [ $failed -eq 0 ]
+exit
+}

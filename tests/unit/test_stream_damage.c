@@ -3,8 +3,9 @@
  * Damaged streams into a real receiver (software firmware): random
  * single-bit flips spread over every record type, truncation at every
  * record boundary and at random offsets, a duplicated record, two swapped
- * records, a record from another migration of the same guest. Every one
- * must be refused with an error naming the record, and the target memory
+ * records, a record from another migration of the same guest, bytes changed
+ * by someone without the key (every CRC made right, the tags not). Every
+ * one must be refused with an error naming the record, and the target memory
  * must then hold exactly what the records before the bad one wrote (a
  * snapshot taken per record boundary): no page of a refused record lands.
  */
@@ -28,7 +29,7 @@ static void send_one(struct tu_rng *rng, struct tguest *g, struct tsink *out, bo
 	struct sevmig_fw *src = soft_platform(true, SEVMIG_POLICY_ES, 2);
 	SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = fx.tt.pdh,
 		    .target_pdh_len = SEVMIG_CERT_SIZE, .zstd_level = 3, .batch_pages = 8,
-		    .workers = 1);
+		    .workers = 1, .vcpus = 2);
 	struct sevmig_sender *s;
 	struct sevmig_error err;
 	memset(out, 0, sizeof(*out));
@@ -314,7 +315,7 @@ static void test_forged_packet(void **state)
 		/* The first packet: its pages before it are none. */
 		uint32_t n = sevmig__le32(p);
 		p[16 + 8 * n + 52 + 100] ^= 1;
-		ts_restamp(s, fx.a.len, false);
+		ts_restamp(s, fx.a.len, ts_psk, false);
 		struct tguest t;
 		struct sevmig_error err;
 		int rc = recv_into(s, fx.a.len, &t, 0, &err);
@@ -326,23 +327,17 @@ static void test_forged_packet(void **state)
 }
 
 /*
- * What END's digest leaves out (format 4.9): the ciphertext of ENC and VMSA
- * packets. The sender's digest is the model's (test_stream_stamp.h). A
- * changed ciphertext byte with every checksum made right again leaves the
- * stream sound to the key-less reader, which cannot open packets: the
- * firmware's packet MAC refuses it before any of that packet lands. A
- * changed packet header byte (flags, IV, MAC) with only the CRCs made right
- * fails the digest.
+ * What the tags leave out (format §3): the ciphertext of ENC and VMSA
+ * packets, which the firmware's packet MAC covers. A changed ciphertext
+ * byte with every CRC made right (no key needed) passes every reader, the
+ * keyed one included: the firmware refuses the packet before any of it
+ * lands. A changed packet header byte (flags, IV, MAC) with only the CRCs
+ * made right fails the record's tag under the key, and only there.
  */
-static void test_digest_scope(void **state)
+static void test_tag_scope(void **state)
 {
 	(void)state;
-	struct tu_rng rng = { tu_seed("digest_scope") };
-	uint8_t md[32];
-	size_t digest_at;
-	assert_int_equal(ts_digest(fx.a.data, fx.a.len, md, &digest_at), 0);
-	assert_int_equal(digest_at, fx.a.len - 36);
-	assert_memory_equal(fx.a.data + digest_at, md, 32);
+	struct tu_rng rng = { tu_seed("tag_scope") };
 	uint8_t *s = malloc(fx.a.len);
 	unsigned enc = 0, vmsa = 0;
 	for (size_t k = 0; k < fx.na; k++) {
@@ -361,15 +356,17 @@ static void test_digest_scope(void **state)
 
 		memcpy(s, fx.a.data, fx.a.len);
 		s[at] ^= bit;
-		ts_restamp(s, fx.a.len, false);
-		int rc = ts_verify(s, fx.a.len, NULL, &err, NULL);
-		if (rc != 0)
-			fail_msg("ciphertext byte %zu of record %zu changed: key-less reader says "
-				 "%d %s",
-				 at, k, rc, err.message);
+		ts_restamp(s, fx.a.len, NULL, false);
+		for (int keyed = 0; keyed < 2; keyed++) {
+			int rc = ts_verify_key(s, fx.a.len, keyed ? ts_psk : NULL, NULL, &err, NULL);
+			if (rc != 0)
+				fail_msg("ciphertext byte %zu of record %zu changed: %s reader says "
+					 "%d %s",
+					 at, k, keyed ? "keyed" : "key-less", rc, err.message);
+		}
 		/* Inline: with workers, records handed on before the refusal
 		 * may land (sevmig_receiver_run() says so). */
-		rc = recv_into(s, fx.a.len, &t, 0, &err);
+		int rc = recv_into(s, fx.a.len, &t, 0, &err);
 		if (rc != -EIO || !strstr(err.message, "refused") || err.index != k)
 			fail_msg("ciphertext byte %zu of record %zu changed: %d %s", at, k, rc,
 				 err.message);
@@ -393,14 +390,73 @@ static void test_digest_scope(void **state)
 		at = fx.offa[k] + 20 + pkt + (size_t)tu_below(&rng, 52);
 		memcpy(s, fx.a.data, fx.a.len);
 		s[at] ^= bit;
-		ts_restamp(s, fx.a.len, true);
-		rc = ts_verify(s, fx.a.len, NULL, &err, NULL);
-		if (rc != -EBADMSG || err.index != fx.na - 1 || !strstr(err.message, "SHA-256"))
+		ts_restamp(s, fx.a.len, NULL, false);
+		rc = ts_verify_key(s, fx.a.len, ts_psk, NULL, &err, NULL);
+		if (rc != -EBADMSG || err.index != k || !strstr(err.message, "tag does not verify"))
 			fail_msg("packet header byte %zu of record %zu changed: %d %s", at, k, rc,
 				 err.message);
+		rc = recv_into(s, fx.a.len, &t, 0, &err);
+		if (rc != -EBADMSG || !strstr(err.message, "tag does not verify"))
+			fail_msg("packet header byte %zu of record %zu changed, receiver: %d %s", at,
+				 k, rc, err.message);
+		expect_refused("changed packet header", rc, &err, &t, k, true);
 		*(type == SEVMIG_REC_ENC ? &enc : &vmsa) += 1;
 	}
 	assert_true(enc > 0 && vmsa > 0);
+	free(s);
+}
+
+/*
+ * Any tagged byte of any record (or of the header) changed by someone who
+ * recomputes every CRC but has not the key: the receiver refuses it at that
+ * record's tag (a header change: at record 0, whose key no longer fits, or
+ * by a header rule) and nothing of it lands.
+ */
+static void test_forged_without_key(void **state)
+{
+	(void)state;
+	struct tu_rng rng = { tu_seed("forged_without_key") };
+	uint8_t *s = malloc(fx.a.len);
+	for (long k = -1; k < (long)fx.na; k++) {
+		size_t lo = k < 0 ? 0 : fx.offa[k];
+		size_t at;
+		if (k < 0) {
+			/* UUID, policy, nonces: bytes a header rule does not
+			 * otherwise refuse. */
+			static const size_t hb[] = { 24, 31, 40, 64, 79, 80, 95 };
+			at = hb[tu_below(&rng, sizeof(hb) / sizeof(hb[0]))];
+		} else {
+			uint32_t l = sevmig__le32(fx.a.data + lo + 4);
+			uint16_t type = sevmig__le16(fx.a.data + lo);
+			/* A payload byte outside packet ciphertext (the fixed
+			 * fields and the gfn list, or any byte elsewhere). */
+			/* ENC and VMSA: past the lengths (a packet count that
+			 * does not fit the length is refused by the type's own
+			 * rule, before any tag can be computed). */
+			size_t from = 0, span = l;
+			if (type == SEVMIG_REC_ENC) {
+				from = 16;
+				span = 8 * (size_t)sevmig__le32(fx.a.data + lo + 20);
+			} else if (type == SEVMIG_REC_VMSA) {
+				from = 16;
+				span = 52;
+			}
+			at = lo + 20 + from + (size_t)tu_below(&rng, span);
+		}
+		memcpy(s, fx.a.data, fx.a.len);
+		s[at] ^= (uint8_t)(1u << tu_below(&rng, 8));
+		ts_restamp(s, fx.a.len, NULL, false);
+		struct tguest t;
+		struct sevmig_error err;
+		int rc = recv_into(s, fx.a.len, &t, k % 3 == 2 ? 2 : 0, &err);
+		char what[96];
+		snprintf(what, sizeof(what), "byte %zu (record %ld) changed without the key", at, k);
+		if (rc != -EBADMSG && rc != -EPROTO)
+			fail_msg("%s: %d %s", what, rc, err.message);
+		if (k >= 0 && !strstr(err.message, "tag does not verify"))
+			fail_msg("%s: not refused by its tag: %s", what, err.message);
+		expect_refused(what, rc, &err, &t, k < 0 ? 0 : (size_t)k, true);
+	}
 	free(s);
 }
 
@@ -442,7 +498,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bit_flips),    cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_reordered),    cmocka_unit_test(test_forged_packet),
-		cmocka_unit_test(test_digest_scope), cmocka_unit_test(test_abort_damaged),
+		cmocka_unit_test(test_tag_scope),    cmocka_unit_test(test_abort_damaged),
+		cmocka_unit_test(test_forged_without_key),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The stream format without firmware: CRC32C paths, a hand-made stream
- * read back by the key-less reader record by record, and one rejection per
- * rule of docs/stream-format.md (the edited stream is re-stamped so that
- * the rule itself, not a CRC, is what refuses it).
+ * The stream format (2.0) without firmware: CRC32C paths, a hand-made
+ * keyed stream read back record by record, by a reader with the key and by
+ * a key-less one, and one rejection per rule of docs/stream-format.md (the
+ * edited stream is re-stamped, tags under the key included, so that the
+ * rule itself, not a CRC or a tag, is what refuses it).
  */
 #include "test_stream_util.h"
 
@@ -66,6 +67,10 @@ enum variant {
 	V_ZSTD_SIZE,   /* PLAIN frame with the wrong content size */
 	V_ENC_AFTER_VMSA,
 	V_END_NO_ROUND, /* pages after the last ROUND, then END */
+	V_INSECURE,	/* V_PLAIN without keyed integrity */
+	V_FULL_PART,	/* only the first of two FULL parts */
+	V_ES_NO_VCPUS,	/* ES policy, SESSION declares no vCPU */
+	V_ES_VMSA_MISSING, /* ES, 3 vCPUs declared, 2 VMSA records */
 };
 
 static struct sevmig_pstate *map_m(void)
@@ -92,16 +97,19 @@ static uint8_t *build(enum variant v, const uint8_t uuid[16], size_t *len)
 {
 	struct tbuild b;
 	memset(&b, 0, sizeof(b));
-	uint32_t policy = (v == V_ES_VMSA || v == V_ENC_AFTER_VMSA) ? SEVMIG_POLICY_ES : 0;
-	tb_header(&b, uuid, 0, policy, SLOTS, 2);
-	tb_session(&b, policy);
+	bool es = v == V_ES_VMSA || v == V_ENC_AFTER_VMSA || v == V_ES_NO_VCPUS ||
+		  v == V_ES_VMSA_MISSING;
+	uint32_t policy = es ? SEVMIG_POLICY_ES : 0;
+	uint32_t vcpus = !es || v == V_ES_NO_VCPUS ? 0 : v == V_ES_VMSA_MISSING ? 3 : 2;
+	tb_header(&b, uuid, v == V_INSECURE ? 0 : SEVMIG_STREAM_FLAG_KEYED, policy, SLOTS, 2);
+	tb_session(&b, policy, vcpus);
 	if (v == V_ABORT) {
 		uint8_t p[8 + 5];
 		sevmig__put_le32(p, SEVMIG_ABORT_CANCELLED);
 		sevmig__put_le32(p + 4, 5);
 		memcpy(p + 8, "stop!", 5);
 		tb_rec(&b, SEVMIG_REC_ABORT, 0, p, sizeof(p));
-		ts_restamp(b.out.data, b.out.len, false);
+		tb_seal(&b);
 		*len = b.out.len;
 		return b.out.data;
 	}
@@ -110,7 +118,7 @@ static uint8_t *build(enum variant v, const uint8_t uuid[16], size_t *len)
 		tb_rec(&b, 0x4242, SEVMIG_REC_FLAG_SKIPPABLE, junk, sizeof(junk));
 	}
 	struct sevmig_pstate *m = map_m(), *m2 = map_m2();
-	if (v == V_FULL_SPLIT) {
+	if (v == V_FULL_SPLIT || v == V_FULL_PART) {
 		struct sevmig_pstate *a, *c;
 		assert_int_equal(sevmig_pstate_new(&a), 0);
 		assert_int_equal(sevmig_pstate_add_slot(a, 0x100, 64), 0);
@@ -119,7 +127,8 @@ static uint8_t *build(enum variant v, const uint8_t uuid[16], size_t *len)
 		assert_int_equal(sevmig_pstate_add_slot(c, 0x1000, 32), 0);
 		assert_int_equal(sevmig_pstate_set_range(c, 0x1000, 8, SEVMIG_PAGE_SHARED), 0);
 		tb_pstate(&b, SEVMIG_PSTATE_FULL, 0x100, 0x800, a);
-		tb_pstate(&b, SEVMIG_PSTATE_FULL, 0x800, 0x1020, c);
+		if (v == V_FULL_SPLIT)
+			tb_pstate(&b, SEVMIG_PSTATE_FULL, 0x800, 0x1020, c);
 		sevmig_pstate_free(a);
 		sevmig_pstate_free(c);
 	} else if (v == V_FULL_SHORT) {
@@ -132,8 +141,17 @@ static uint8_t *build(enum variant v, const uint8_t uuid[16], size_t *len)
 	} else {
 		tb_pstate(&b, SEVMIG_PSTATE_FULL, 0x100, 0x1020, m);
 	}
-	uint64_t e1[3] = { 0x100, 0x101, 0x1010 };
-	tb_enc(&b, e1, 3);
+	/* The first pass delivers every page once: the 72 private pages in
+	 * one ENC record, the shared ones as PLAIN and ZERO. */
+	uint64_t e1[72];
+	uint32_t ne = 0;
+	for (uint64_t g = 0x100; g < 0x140; g++)
+		if (g < 0x110 || g >= 0x120)
+			e1[ne++] = g;
+	for (uint64_t g = 0x1008; g < 0x1020; g++)
+		e1[ne++] = g;
+	assert_int_equal(ne, 72);
+	tb_enc(&b, e1, ne);
 	uint8_t page[4096];
 	for (int i = 0; i < 4096; i++)
 		page[i] = (uint8_t)(i * 7);
@@ -146,7 +164,7 @@ static uint8_t *build(enum variant v, const uint8_t uuid[16], size_t *len)
 	assert_false(ZSTD_isError(fl));
 	uint64_t p2[2] = { 0x111, 0x112 };
 	tb_plain(&b, p2, 2, SEVMIG_CODEC_ZSTD, frame, (uint32_t)fl);
-	struct sevmig_range z[2] = { { 0x113, 3 }, { 0x1000, 8 } };
+	struct sevmig_range z[2] = { { 0x113, 13 }, { 0x1000, 8 } };
 	tb_zero(&b, z, 2);
 	tb_round(&b);
 	struct sevmig_pstate *d;
@@ -157,16 +175,17 @@ static uint8_t *build(enum variant v, const uint8_t uuid[16], size_t *len)
 	tb_enc(&b, &e2, 1);
 	tb_plain(&b, &p3, 1, SEVMIG_CODEC_RAW, page, 4096);
 	tb_round(&b);
-	if (v == V_ES_VMSA || v == V_VMSA_NOT_ES || v == V_ENC_AFTER_VMSA) {
+	if (v == V_ES_VMSA || v == V_VMSA_NOT_ES || v == V_ENC_AFTER_VMSA ||
+	    v == V_ES_VMSA_MISSING) {
 		tb_vmsa(&b, 0);
-		tb_vmsa(&b, 3);
+		tb_vmsa(&b, 1);
 	}
 	if (v == V_ENC_AFTER_VMSA)
 		tb_enc(&b, &e2, 1);
 	if (v == V_END_NO_ROUND)
 		tb_enc(&b, &e2, 1);
 	tb_end(&b);
-	ts_restamp(b.out.data, b.out.len, false);
+	tb_seal(&b);
 	sevmig_pstate_free(m);
 	sevmig_pstate_free(m2);
 	*len = b.out.len;
@@ -183,11 +202,18 @@ static void test_read_valid(void **state)
 	for (int pass = 0; pass < 4; pass++) {
 		struct tsrc src = { s, len, 0, { pass ? tu_next(&rng) | 1 : 0 } };
 		struct sevmig_stream_reader *r;
-		assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, NULL, &r), 0);
+		/* Odd passes: key-less (tags left unchecked). */
+		SEVMIG_OPTS(sevmig_reader_opts, ro, TS_KEY);
+		assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, pass % 2 ? NULL : &ro, &r),
+				 0);
 		struct sevmig_error err;
 		struct sevmig_stream_header h;
 		assert_int_equal(sevmig_stream_reader_header(r, &h, &err), 0);
-		assert_int_equal(h.version_major, 1);
+		assert_int_equal(h.version_major, 2);
+		assert_int_equal(h.version_minor, 0);
+		assert_int_equal(h.header_len, 96 + 2 * 16 + 4);
+		assert_int_equal(h.flags, SEVMIG_STREAM_FLAG_KEYED);
+		assert_int_equal(h.key_source, SEVMIG_KEY_PSK);
 		assert_int_equal(h.nslots, 2);
 		assert_int_equal(h.slots[1].gfn, 0x1000);
 		assert_memory_equal(h.uuid, UUID_A, 16);
@@ -205,7 +231,9 @@ static void test_read_valid(void **state)
 			assert_int_equal(info.type, types[i]);
 			assert_int_equal(info.index, i);
 			assert_int_equal(info.offset, off);
-			off += 24 + info.length;
+			assert_int_equal(info.tag_checked, pass % 2 == 0);
+			assert_memory_equal(info.tag, s + off + 20 + info.length, 16);
+			off += 40 + info.length;
 		}
 		assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 0);
 		assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 0);
@@ -213,9 +241,9 @@ static void test_read_valid(void **state)
 		sevmig_stream_reader_counts(r, &c);
 		assert_int_equal(c.records, 11);
 		assert_int_equal(c.bytes, len);
-		assert_int_equal(c.enc_pages, 4);
+		assert_int_equal(c.enc_pages, 73);
 		assert_int_equal(c.plain_pages, 4);
-		assert_int_equal(c.zero_pages, 11);
+		assert_int_equal(c.zero_pages, 21);
 		assert_int_equal(c.rounds, 2);
 		assert_int_equal(c.pstate_records, 2);
 		struct sevmig_pstate *m2 = map_m2();
@@ -233,19 +261,22 @@ static void test_record_details(void **state)
 	uint8_t *s = build(V_PLAIN, UUID_A, &len);
 	struct tsrc src = { s, len, 0, { 0 } };
 	struct sevmig_stream_reader *r;
-	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, NULL, &r), 0);
+	SEVMIG_OPTS(sevmig_reader_opts, ro, TS_KEY);
+	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, &ro, &r), 0);
 	struct sevmig_record_info info;
 	struct sevmig_error err;
 	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1); /* SESSION */
 	assert_int_equal(info.policy, 0);
+	assert_int_equal(info.vcpus, 0);
+	assert_true(info.tag_checked);
 	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1); /* FULL */
 	assert_int_equal(info.pstate_kind, SEVMIG_PSTATE_FULL);
 	assert_int_equal(info.pstate_covered, 96);
 	assert_int_equal(info.pstate_shared, 24);
 	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1); /* ENC */
-	assert_int_equal(info.pages, 3);
+	assert_int_equal(info.pages, 72);
 	assert_int_equal(info.first_gfn, 0x100);
-	assert_int_equal(info.last_gfn, 0x1010);
+	assert_int_equal(info.last_gfn, 0x101f);
 	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1); /* PLAIN raw */
 	assert_int_equal(info.codec, SEVMIG_CODEC_RAW);
 	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1); /* PLAIN zstd */
@@ -253,7 +284,7 @@ static void test_record_details(void **state)
 	assert_int_equal(info.pages, 2);
 	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1); /* ZERO */
 	assert_int_equal(info.runs, 2);
-	assert_int_equal(info.pages, 11);
+	assert_int_equal(info.pages, 21);
 	assert_int_equal(info.last_gfn, 0x1007);
 	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1); /* ROUND */
 	assert_int_equal(info.round, 0);
@@ -263,11 +294,16 @@ static void test_record_details(void **state)
 	while (sevmig_stream_reader_next(r, &info, &err) == 1 && info.type != SEVMIG_REC_END)
 		;
 	assert_int_equal(info.type, SEVMIG_REC_END);
-	uint8_t want[32];
-	size_t at;
-	assert_int_equal(ts_digest(s, len, want, &at), 0);
-	assert_int_equal(at, len - 4 - 32);
-	assert_memory_equal(info.digest, want, 32);
+	assert_int_equal(info.length, 64);
+	assert_int_equal(info.offset, len - 40 - 64);
+	assert_true(info.tag_checked);
+	/* The tags the reader accepted are the model's (test_stream_stamp.h):
+	 * sealing again changes no byte. */
+	uint8_t *again = malloc(len);
+	memcpy(again, s, len);
+	ts_restamp(again, len, ts_psk, false);
+	assert_memory_equal(again, s, len);
+	free(again);
 	sevmig_stream_reader_free(r);
 	free(s);
 }
@@ -290,30 +326,97 @@ static void test_variants(void **state)
 		{ V_ZSTD_SIZE, -EBADMSG, "declares 4096 bytes", 4 },
 		{ V_ENC_AFTER_VMSA, -EPROTO, "after a VMSA", 13 },
 		{ V_END_NO_ROUND, -EPROTO, "not closed by a ROUND", 12 },
+		{ V_FULL_PART, -EPROTO, "before the full page state is complete", 2 },
+		{ V_ES_NO_VCPUS, -EBADMSG, "declares 0 vCPUs", 0 },
+		{ V_ES_VMSA_MISSING, -EBADMSG, "SESSION declares 3 vCPUs", 13 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t len;
 		uint8_t *s = build(cases[i].v, UUID_A, &len);
 		struct sevmig_error err;
 		uint64_t n;
-		int rc = ts_verify(s, len, NULL, &err, &n);
-		if (rc != cases[i].rc || (cases[i].msg && !strstr(err.message, cases[i].msg)) ||
-		    (cases[i].rc && err.index != cases[i].index))
-			fail_msg("variant %d: rc %d (want %d), index %llu: %s", cases[i].v, rc,
-				 cases[i].rc, (unsigned long long)err.index, err.message);
+		/* With the key and without it: the same verdict. */
+		for (int keyed = 0; keyed < 2; keyed++) {
+			int rc = ts_verify_key(s, len, keyed ? ts_psk : NULL, NULL, &err, &n);
+			if (rc != cases[i].rc ||
+			    (cases[i].msg && !strstr(err.message, cases[i].msg)) ||
+			    (cases[i].rc && err.index != cases[i].index))
+				fail_msg("variant %d (%s): rc %d (want %d), index %llu: %s",
+					 cases[i].v, keyed ? "keyed" : "key-less", rc, cases[i].rc,
+					 (unsigned long long)err.index, err.message);
+		}
 		if (cases[i].v == V_SKIPPABLE) {
 			struct tsrc src = { s, len, 0, { 0 } };
 			struct sevmig_stream_reader *r;
-			assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, NULL, &r), 0);
+			SEVMIG_OPTS(sevmig_reader_opts, ro, TS_KEY);
+			assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, &ro, &r), 0);
 			struct sevmig_record_info info;
 			assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1);
 			assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1);
 			assert_true(info.skipped);
+			assert_true(info.tag_checked); /* skipped, but authenticated */
 			assert_int_equal(info.type, 0x4242);
 			sevmig_stream_reader_free(r);
 		}
 		free(s);
 	}
+}
+
+/* ---- keys: keyed and insecure streams, readers with and without a key ---- */
+
+static void test_keys(void **state)
+{
+	(void)state;
+	struct sevmig_error err;
+	size_t len;
+	uint8_t *s = build(V_INSECURE, UUID_A, &len);
+	assert_int_equal(sevmig__le32(s + 16), 0);
+	assert_int_equal(sevmig__le32(s + 48), SEVMIG_KEY_NONE);
+	/* Insecure: every key-less reader verifies the tags under the zero
+	 * secret; a reader with a key refuses the stream. */
+	assert_int_equal(ts_verify(s, len, NULL, &err, NULL), 0);
+	assert_int_equal(ts_verify_key(s, len, ts_psk, NULL, &err, NULL), -EPROTO);
+	assert_non_null(strstr(err.message, "has a key and refuses it"));
+	assert_int_equal(err.index, 0);
+	/* A changed byte with only the CRCs made right: the zero-key tag
+	 * refuses it even without a key. */
+	size_t off[32];
+	assert_int_equal(ts_records(s, len, off, 32), 12);
+	s[off[3] + 20 + 16 + 8 + 7] ^= 1;
+	ts_restamp(s, len, NULL, false);
+	assert_int_equal(ts_verify(s, len, NULL, &err, NULL), -EBADMSG);
+	assert_non_null(strstr(err.message, "tag does not verify"));
+	assert_int_equal(err.index, 3);
+	/* Re-tagged under the zero secret (anyone can): accepted key-less. */
+	ts_restamp(s, len, NULL, true);
+	assert_int_equal(ts_verify(s, len, NULL, &err, NULL), 0);
+	free(s);
+
+	/* Keyed under ts_psk: another key, or a keyed stream tagged as if it
+	 * were insecure, fails at the first record's tag. */
+	s = build(V_PLAIN, UUID_A, &len);
+	uint8_t other[32];
+	memcpy(other, ts_psk, 32);
+	other[31] ^= 1;
+	assert_int_equal(ts_verify_key(s, len, other, NULL, &err, NULL), -EBADMSG);
+	assert_non_null(strstr(err.message, "tag does not verify"));
+	assert_int_equal(err.index, 0);
+	ts_restamp(s, len, NULL, true);
+	assert_int_equal(ts_verify_key(s, len, ts_psk, NULL, &err, NULL), -EBADMSG);
+	assert_int_equal(err.index, 0);
+	/* The key-less reader leaves keyed tags unchecked. */
+	assert_int_equal(ts_verify(s, len, NULL, &err, NULL), 0);
+	/* A keyed reader of another key source refuses by the header. */
+	ts_restamp(s, len, ts_psk, false);
+	struct tsrc src = { s, len, 0, { 0 } };
+	struct sevmig_stream_reader *r;
+	SEVMIG_OPTS(sevmig_reader_opts, ro, .key_source = SEVMIG_KEY_TLS, .key = ts_psk);
+	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, &ro, &r), 0);
+	struct sevmig_record_info info;
+	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), -EPROTO);
+	assert_non_null(strstr(err.message, "keyed by a pre-shared key, this reader by TLS"));
+	sevmig_stream_reader_free(r);
+	free(s);
 }
 
 /* ---- one rejection per rule --------------------------------------------- */
@@ -333,9 +436,10 @@ static void test_rejections(void **state)
 	(void)state;
 	const struct mut muts[] = {
 		/* 0 */ { "bad magic", -EBADMSG, "bad magic", 0 },
-		/* 1 */ { "major version 2", -EPROTO, "version 2.0 is not supported", 0 },
+		/* 1 */
+		{ "major version 1", -EPROTO, "1.0 streams carry no keyed integrity", 0 },
 		/* 2 */ { "header damaged", -EBADMSG, "stream header CRC mismatch", 0 },
-		/* 3 */ { "reserved header flag", -EBADMSG, "reserved header flags", 0 },
+		/* 3 */ { "reserved header flag", -EBADMSG, "reserved header flags 0x4", 0 },
 		/* 4 */ { "page size", -EBADMSG, "page size 8192", 0 },
 		/* 5 */ { "overlapping memslots", -EBADMSG, "overlaps", 0 },
 		/* 6 */ { "record header damaged", -EBADMSG, "header CRC mismatch", 2 },
@@ -353,7 +457,9 @@ static void test_rejections(void **state)
 		/* 16 */ { "zstd frame broken", -EBADMSG, "not a zstd frame", 4 },
 		/* 17 */ { "ROUND counts", -EBADMSG, "round 0 counts ENC 4", 6 },
 		/* 18 */ { "END counts", -EBADMSG, "END counts 5 ENC pages", 11 },
-		/* 19 */ { "END digest", -EBADMSG, "SHA-256", 11 },
+		/* 19: END's digest is gone; its counters changed with only the CRCs
+		 * made right: its tag refuses it. */
+		{ "END changed without the key", -EBADMSG, "tag does not verify", 11 },
 		/* 20 */ { "missing SESSION", -EPROTO, "missing SESSION", 0 },
 		/* 21 */ { "second SESSION", -EPROTO, "a second SESSION", 1 },
 		/* 22 */
@@ -370,43 +476,57 @@ static void test_rejections(void **state)
 		/* 32 */ { "SESSION policy differs", -EBADMSG, "differs from the header", 0 },
 		/* 33 */ { "round number", -EPROTO, "round 1, expected round 0", 6 },
 		/* 34 */ { "reserved field in ENC", -EBADMSG, "reserved 1", 2 },
-		/* 35 */ { "header tail not zero", -EBADMSG, "reserved header bytes", 0 },
+		/* 35 */ { "header reserved not zero", -EBADMSG, "reserved header bytes 52..63", 0 },
 		/* 36 */ { "empty input", -ENODATA, "the input is empty", 0 },
 		/* 37 */ { "type 0, even skippable", -EBADMSG, "type 0 is never valid", 6 },
+		/* 38 */
+		{ "KEYED flag without key source", -EBADMSG, "does not fit the KEYED flag", 0 },
+		/* 39 */ { "PLAIN data without the key", -EBADMSG, "tag does not verify", 3 },
+		/* 40 */ { "page missing from pass 0", -EBADMSG, "ends without gfn 0x11f", 6 },
+		/* 41 */
+		{ "page twice in a pass", -EBADMSG, "gfn 0x112 is delivered a second time", 5 },
+		/* 42 */ { "DELTA before ROUND 0", -EPROTO, "a DELTA in the first pass", 1 },
+		/* 43 */ { "FULL beyond the layout", -EBADMSG, "leaves the memory layout", 1 },
+		/* 44 */ { "vCPUs for a non-ES guest", -EBADMSG, "declares 1 vCPUs", 0 },
+		/* 45 */ { "SESSION reserved", -EBADMSG, "reserved field is not zero", 0 },
+		/* 46 */ { "header nonce changed", -EBADMSG, "tag does not verify", 0 },
+		/* 47 */ { "record moved to another pass", -EBADMSG, "tag does not verify", 9 },
 	};
 	size_t olen;
+	struct sevmig_error err0;
 	uint8_t *orig = build(V_PLAIN, UUID_A, &olen);
 	size_t blen;
 	uint8_t *other = build(V_PLAIN, UUID_B, &blen);
 	size_t ooff[32], boff[32];
 	size_t nrec = ts_records(orig, olen, ooff, 32);
 	assert_int_equal(nrec, 12);
+	assert_int_equal(ts_verify_key(orig, olen, ts_psk, NULL, &err0, NULL), 0);
 	ts_records(other, blen, boff, 32);
 	for (size_t m = 0; m < sizeof(muts) / sizeof(muts[0]); m++) {
 		uint8_t *s = malloc(olen + 2 * 70000);
 		memcpy(s, orig, olen);
 		size_t len = olen, off[32];
 		memcpy(off, ooff, sizeof(off));
-		bool restamp = true, keep_digest = false;
+		bool restamp = true, crcs_only = false;
 		switch (m) {
 		case 0:
 			s[3] ^= 0x20;
 			break;
 		case 1:
-			s[8] = 2;
+			s[8] = 1;
 			break;
 		case 2:
 			s[41] ^= 4;
 			restamp = false;
 			break;
 		case 3:
-			s[16] |= 2;
+			s[16] |= 4;
 			break;
 		case 4:
 			sevmig__put_le32(s + 20, 8192);
 			break;
 		case 5:
-			sevmig__put_le64(s + 64 + 16, 0x13f000);
+			sevmig__put_le64(s + 96 + 16, 0x13f000);
 			break;
 		case 6:
 			s[off[2] + 5] ^= 1;
@@ -451,8 +571,8 @@ static void test_rejections(void **state)
 			sevmig__put_le64(PL(11) + 24, 5);
 			break;
 		case 19:
-			PL(11)[70] ^= 1;
-			keep_digest = true;
+			sevmig__put_le64(PL(11) + 24, 74);
+			crcs_only = true;
 			break;
 		case 20:
 			sevmig__put_le16(s + off[0], SEVMIG_REC_PSTATE);
@@ -521,7 +641,7 @@ static void test_rejections(void **state)
 			sevmig__put_le32(PL(2) + 12, 1);
 			break;
 		case 35:
-			s[50] = 1;
+			s[56] = 1;
 			break;
 		case 36:
 			len = 0;
@@ -531,16 +651,62 @@ static void test_rejections(void **state)
 			sevmig__put_le16(s + off[6], 0);
 			sevmig__put_le16(s + off[6] + 2, SEVMIG_REC_FLAG_SKIPPABLE);
 			break;
+		case 38:
+			sevmig__put_le32(s + 16, 0);
+			break;
+		case 39:
+			PL(3)[16 + 8 + 100] ^= 0x40;
+			crcs_only = true;
+			break;
+		case 40: /* the last page of the first run left out, counts fixed */
+			sevmig__put_le64(PL(5) + 16, 12);
+			sevmig__put_le64(PL(6) + 24, 20);
+			sevmig__put_le64(PL(11) + 40, 20);
+			break;
+		case 41: /* the run starts on the zstd record's last page */
+			sevmig__put_le64(PL(5) + 8, 0x112);
+			break;
+		case 42:
+			sevmig__put_le32(PL(1), SEVMIG_PSTATE_DELTA);
+			break;
+		case 43:
+			sevmig__put_le64(PL(1) + 16, 0x1021);
+			break;
+		case 44:
+			sevmig__put_le32(PL(0) + 16, 1);
+			break;
+		case 45:
+			sevmig__put_le32(PL(0) + 20, 1);
+			break;
+		case 46: /* the header made right, the records' tags not */
+			s[70] ^= 1;
+			crcs_only = true;
+			break;
+		case 47: { /* record 9 (pass 1) tagged as if it were in pass 0 */
+			ts_restamp(s, len, ts_psk, false);
+			uint8_t k[32];
+			uint32_t hl = sevmig__le32(s + 12), l = sevmig__le32(s + off[9] + 4);
+			assert_int_equal(ts_derive(ts_psk, s, hl, "sevmig s2t ", k), 0);
+			assert_int_equal(ts_record_tag(k, 0, s + off[9], l, PL(9) + l), 0);
+			crcs_only = true;
+			break;
+		}
 		}
 		if (restamp)
-			ts_restamp(s, len, keep_digest);
-		struct sevmig_error err;
-		int rc = ts_verify(s, len, NULL, &err, NULL);
-		if (rc != muts[m].rc || !strstr(err.message, muts[m].msg) ||
-		    (muts[m].index >= 0 && err.index != (uint64_t)muts[m].index))
-			fail_msg("%s: rc %d (want %d), index %llu (want %ld): %s", muts[m].name, rc,
-				 muts[m].rc, (unsigned long long)err.index, muts[m].index,
-				 err.message);
+			ts_restamp(s, len, crcs_only ? NULL : ts_psk, false);
+		/* The keyed reader; and the key-less one, which ignores tags,
+		 * gives the same verdict unless a tag is what refuses. */
+		for (int keyed = 1; keyed >= 0; keyed--) {
+			if (!keyed && (crcs_only || strstr(muts[m].msg, "tag does not verify")))
+				break;
+			struct sevmig_error err;
+			int rc = ts_verify_key(s, len, keyed ? ts_psk : NULL, NULL, &err, NULL);
+			if (rc != muts[m].rc || !strstr(err.message, muts[m].msg) ||
+			    (muts[m].index >= 0 && err.index != (uint64_t)muts[m].index))
+				fail_msg("%s (%s): rc %d (want %d), index %llu (want %ld): %s",
+					 muts[m].name, keyed ? "keyed" : "key-less", rc, muts[m].rc,
+					 (unsigned long long)err.index, muts[m].index, err.message);
+		}
 		free(s);
 	}
 	/* The stream's own UUID is checked when the caller knows it. */
@@ -583,13 +749,17 @@ static void test_touching_memslots(void **state)
 	const struct sevmig_range slots[2] = { { 0x100, 0x40 }, { 0x140, 0x20 } };
 	struct tbuild b;
 	memset(&b, 0, sizeof(b));
-	tb_header(&b, UUID_A, 0, 0, slots, 2);
-	tb_session(&b, 0);
+	tb_header(&b, UUID_A, SEVMIG_STREAM_FLAG_KEYED, 0, slots, 2);
+	tb_session(&b, 0, 0);
 	struct sevmig_pstate *m, *m2, *d;
 	assert_int_equal(sevmig_pstate_new(&m), 0);
 	assert_int_equal(sevmig_pstate_add_slot(m, 0x100, 0x40), 0);
 	assert_int_equal(sevmig_pstate_add_slot(m, 0x140, 0x20), 0);
 	tb_pstate(&b, SEVMIG_PSTATE_FULL, 0x100, 0x160, m);
+	uint64_t all[0x60];
+	for (uint32_t i = 0; i < 0x60; i++)
+		all[i] = 0x100 + i;
+	tb_enc(&b, all, 0x60); /* the first pass: every page, across both */
 	tb_round(&b);
 	assert_int_equal(sevmig_pstate_clone(m, &m2), 0);
 	assert_int_equal(sevmig_pstate_set_range(m2, 0x13e, 4, SEVMIG_PAGE_SHARED), 0);
@@ -600,9 +770,9 @@ static void test_touching_memslots(void **state)
 	tb_zero(&b, z, 2);
 	tb_round(&b);
 	tb_end(&b);
-	ts_restamp(b.out.data, b.out.len, false);
+	tb_seal(&b);
 	struct sevmig_error err;
-	int rc = ts_verify(b.out.data, b.out.len, NULL, &err, NULL);
+	int rc = ts_verify_key(b.out.data, b.out.len, ts_psk, NULL, &err, NULL);
 	if (rc)
 		fail_msg("touching memslots: %d %s", rc, err.message);
 	/* The same run as one: refused. */
@@ -618,12 +788,12 @@ static void test_touching_memslots(void **state)
 	memcpy(t, b.out.data, len);
 	memcpy(t + len, b.out.data + off[n - 3], 20 + 8 + 16);
 	sevmig__put_le32(t + len + 4, 8 + 16);
-	memset(t + len + 20 + 24, 0, 4);
-	len += 20 + 24 + 4;
+	memset(t + len + 20 + 24, 0, 16 + 4);
+	len += 20 + 24 + 16 + 4;
 	memcpy(t + len, b.out.data + off[n - 3] + rl, b.out.len - off[n - 3] - rl);
 	len += b.out.len - off[n - 3] - rl;
-	ts_restamp(t, len, false);
-	assert_int_equal(ts_verify(t, len, NULL, &err, NULL), -EBADMSG);
+	ts_restamp(t, len, ts_psk, false);
+	assert_int_equal(ts_verify_key(t, len, ts_psk, NULL, &err, NULL), -EBADMSG);
 	assert_non_null(strstr(err.message, "not inside one memslot"));
 	free(t);
 	sevmig_pstate_free(m);
@@ -661,6 +831,7 @@ int main(void)
 		cmocka_unit_test(test_record_details), cmocka_unit_test(test_variants),
 		cmocka_unit_test(test_rejections),     cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_sticky_error),   cmocka_unit_test(test_touching_memslots),
+		cmocka_unit_test(test_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

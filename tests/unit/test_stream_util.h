@@ -2,9 +2,10 @@
 /*
  * Shared by the test_stream*.c programs: streams in memory (a growable sink
  * and a source that hands out bytes in random-sized pieces), a builder for
- * hand-made streams, random guests and soft platforms. ts_restamp() (in
- * test_stream_stamp.h) recomputes every CRC and END's digest after a test
- * has edited a stream, so that a deeper rule is what rejects it.
+ * hand-made streams (format 2.0, keyed or insecure), random guests and soft
+ * platforms. ts_restamp() (in test_stream_stamp.h) recomputes every tag and
+ * CRC after a test has edited a stream, so that a deeper rule is what
+ * rejects it.
  */
 #ifndef TEST_STREAM_UTIL_H
 #define TEST_STREAM_UTIL_H
@@ -84,15 +85,13 @@ static inline ptrdiff_t tsrc_read(void *arg, void *buf, size_t len)
 
 /* ---- walking and re-stamping a stream ----------------------------------- */
 
-#define TS_REC_HDR 20u
-
 /* Offsets of the records of a well-framed stream: returns the count. */
 static inline size_t ts_records(const uint8_t *s, size_t len, size_t *off, size_t max)
 {
 	size_t pos = sevmig__le32(s + 12), n = 0;
 	while (pos + TS_REC_HDR <= len && n < max) {
 		off[n++] = pos;
-		pos += TS_REC_HDR + sevmig__le32(s + pos + 4) + 4;
+		pos += TS_REC_OVER + sevmig__le32(s + pos + 4);
 	}
 	return n;
 }
@@ -105,29 +104,35 @@ struct tbuild {
 	uint64_t r_enc, r_plain, r_zero;
 };
 
+/* The header of format 2.0: flags SEVMIG_STREAM_FLAG_KEYED makes a stream
+ * keyed by a PSK (key source 1); without it an insecure one. The nonces are
+ * fixed patterns (no back-channel: the target nonce is zero). */
 static inline void tb_header(struct tbuild *b, const uint8_t uuid[16], uint32_t flags,
 			     uint32_t policy, const struct sevmig_range *slots, uint32_t n)
 {
-	size_t hl = 64 + 16 * (size_t)n + 4;
+	size_t hl = TS_HDR_FIXED + 16 * (size_t)n + 4;
 	uint8_t *h = calloc(1, hl);
 	memcpy(h, SEVMIG_STREAM_MAGIC, 8);
-	sevmig__put_le16(h + 8, 1);
-	sevmig__put_le16(h + 10, 0);
+	sevmig__put_le16(h + 8, SEVMIG_STREAM_VERSION_MAJOR);
+	sevmig__put_le16(h + 10, SEVMIG_STREAM_VERSION_MINOR);
 	sevmig__put_le32(h + 12, (uint32_t)hl);
 	sevmig__put_le32(h + 16, flags);
 	sevmig__put_le32(h + 20, 4096);
 	memcpy(h + 24, uuid, 16);
 	sevmig__put_le32(h + 40, policy);
 	sevmig__put_le32(h + 44, n);
+	sevmig__put_le32(h + 48, flags & SEVMIG_STREAM_FLAG_KEYED ? SEVMIG_KEY_PSK : 0);
+	for (int i = 0; i < 16; i++)
+		h[64 + i] = (uint8_t)((0xa0 + i) ^ uuid[i]);
 	for (uint32_t i = 0; i < n; i++) {
-		sevmig__put_le64(h + 64 + 16 * i, slots[i].gfn << 12);
-		sevmig__put_le64(h + 64 + 16 * i + 8, slots[i].npages << 12);
+		sevmig__put_le64(h + TS_HDR_FIXED + 16 * i, slots[i].gfn << 12);
+		sevmig__put_le64(h + TS_HDR_FIXED + 16 * i + 8, slots[i].npages << 12);
 	}
 	tsink_write(&b->out, h, hl);
 	free(h);
 }
 
-/* A record with the given payload (CRCs left for ts_restamp). */
+/* A record with the given payload (tag and CRCs left for tb_seal). */
 static inline void tb_rec(struct tbuild *b, uint16_t type, uint16_t flags, const void *p,
 			  uint32_t len)
 {
@@ -138,19 +143,27 @@ static inline void tb_rec(struct tbuild *b, uint16_t type, uint16_t flags, const
 	sevmig__put_le64(h + 8, b->seq++);
 	tsink_write(&b->out, h, sizeof(h));
 	tsink_write(&b->out, p, len);
-	uint8_t crc[4] = { 0 };
-	tsink_write(&b->out, crc, 4);
+	uint8_t tail[TS_TAG + 4] = { 0 };
+	tsink_write(&b->out, tail, sizeof(tail));
 }
 
-static inline void tb_session(struct tbuild *b, uint32_t policy)
+/* Tags (ts_psk for a keyed stream, the zero secret otherwise) and CRCs. */
+static inline void tb_seal(struct tbuild *b)
 {
-	uint32_t len = 16 + 0x824 + 0x80;
+	ts_restamp_as(b->out.data, b->out.len, ts_psk);
+}
+
+/* SESSION: policy, P, C, B, vCPUs, reserved; then the PDH and session. */
+static inline void tb_session(struct tbuild *b, uint32_t policy, uint32_t vcpus)
+{
+	uint32_t len = 24 + 0x824 + 0x80;
 	uint8_t *p = calloc(1, len);
 	sevmig__put_le32(p, policy);
 	sevmig__put_le32(p + 4, 0x824);
 	sevmig__put_le32(p + 8, 0);
 	sevmig__put_le32(p + 12, 0x80);
-	memset(p + 16, 0x5a, 0x824 + 0x80);
+	sevmig__put_le32(p + 16, vcpus);
+	memset(p + 24, 0x5a, 0x824 + 0x80);
 	tb_rec(b, SEVMIG_REC_SESSION, 0, p, len);
 	free(p);
 }
@@ -245,9 +258,11 @@ static inline void tb_vmsa(struct tbuild *b, uint32_t vcpu)
 	b->vmsa++;
 }
 
+/* END: 64 bytes of counters (records, rounds, PSTATE records, ENC, PLAIN,
+ * ZERO pages, VMSA records, reserved). */
 static inline void tb_end(struct tbuild *b)
 {
-	uint8_t p[96] = { 0 };
+	uint8_t p[64] = { 0 };
 	sevmig__put_le64(p, b->seq);
 	sevmig__put_le64(p + 8, b->rounds);
 	sevmig__put_le64(p + 16, b->pstates);
@@ -255,16 +270,19 @@ static inline void tb_end(struct tbuild *b)
 	sevmig__put_le64(p + 32, b->plain);
 	sevmig__put_le64(p + 40, b->zero);
 	sevmig__put_le64(p + 48, b->vmsa);
-	tb_rec(b, SEVMIG_REC_END, 0, p, 96);
+	tb_rec(b, SEVMIG_REC_END, 0, p, 64);
 }
 
-/* Read a whole stream key-less: the final return code, and err. */
-static inline int ts_verify(const uint8_t *s, size_t len, const uint8_t *expect_uuid,
-			    struct sevmig_error *err, uint64_t *nrec)
+/* Read a whole stream (key NULL: key-less, which still verifies the tags of
+ * insecure streams): the final return code, and err. */
+static inline int ts_verify_key(const uint8_t *s, size_t len, const uint8_t *key,
+				const uint8_t *expect_uuid, struct sevmig_error *err,
+				uint64_t *nrec)
 {
 	struct tsrc src = { s, len, 0, { 0 } };
 	struct sevmig_stream_reader *r;
-	SEVMIG_OPTS(sevmig_reader_opts, o, .expect_uuid = expect_uuid);
+	SEVMIG_OPTS(sevmig_reader_opts, o, .expect_uuid = expect_uuid,
+		    .key_source = key ? SEVMIG_KEY_PSK : 0, .key = key);
 	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, &o, &r), 0);
 	sevmig_error_clear(err);
 	struct sevmig_record_info info;
@@ -276,6 +294,13 @@ static inline int ts_verify(const uint8_t *s, size_t len, const uint8_t *expect_
 		*nrec = n;
 	sevmig_stream_reader_free(r);
 	return rc;
+}
+
+/* Key-less. */
+static inline int ts_verify(const uint8_t *s, size_t len, const uint8_t *expect_uuid,
+			    struct sevmig_error *err, uint64_t *nrec)
+{
+	return ts_verify_key(s, len, NULL, expect_uuid, err, nrec);
 }
 
 /* ---- random guests ------------------------------------------------------ */
