@@ -74,7 +74,9 @@ void cli_xfer_opts_init(struct cli_xfer_opts *x)
 {
 	memset(x, 0, sizeof(*x));
 	x->threads = cli_default_threads();
-	x->timeout_ms = -1;
+	/* A peer that stalls must not hold a tool (and its temporaries)
+	 * forever: 60 s without a byte moving is a failure (--timeout 0: none). */
+	x->timeout_ms = 60000;
 }
 
 void cli_xfer_opts_free(struct cli_xfer_opts *x)

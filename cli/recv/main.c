@@ -56,7 +56,7 @@ static void usage(FILE *f)
 		"      --port-file FILE write the TCP port listened on (useful with PORT 0)\n"
 		"  -T, --threads N      worker threads (default: the online CPUs, here %u)\n"
 		"      --timeout SECONDS  give up when no sender connects, or the connection\n"
-		"                       stalls, this long (default: never)\n"
+		"                       stalls, this long (default 60; 0: never)\n"
 		"      --json           print a JSON summary on standard output at the end\n"
 		"  -q, --quiet          no progress line (shown only when stderr is a terminal)\n"
 		"\n"

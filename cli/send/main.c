@@ -55,7 +55,7 @@ static void usage(FILE *f)
 		"  -T, --threads N      worker threads (default: the online CPUs, here %u)\n"
 		"  -z, --zstd-level N   compression of shared pages, 0 (off) to 19 (default %d)\n"
 		"      --timeout SECONDS  give up when a TCP peer does not answer or the\n"
-		"                       connection stalls this long (default: never)\n"
+		"                       connection stalls this long (default 60; 0: never)\n"
 		"      --json           print a JSON summary at the end (on standard output, or\n"
 		"                       on standard error when the stream goes there)\n"
 		"  --tls-cert FILE, --tls-key FILE\n"
