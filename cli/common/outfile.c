@@ -56,6 +56,12 @@ int cli_outfile_open(struct cli_outfile *o, const char *path, mode_t mode, bool 
 			return cli_error("%s: not a regular file (only regular files are replaced "
 					 "atomically)",
 					 path);
+		/* An output meant for its owner alone (guest memory, the page
+		 * state) never inherits a wider mode from the file it replaces. */
+		if (!(mode & 077) && (st.st_mode & 077))
+			return cli_error("%s: mode %03o lets others read it; this output holds "
+					 "guest data and is kept 0600: chmod 600 it, or remove it",
+					 path, (unsigned)(st.st_mode & 0777));
 		o->path = realpath(path, NULL);
 		mode = st.st_mode & 07777;
 	} else if (errno == ENOENT) {

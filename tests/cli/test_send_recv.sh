@@ -81,7 +81,7 @@ assert s["seconds"] >= 0 and s["guest_mb_per_s"] > 0
 EOF
 
 # 3. Receiving into existing files: the bytes outside the memslots stay.
-printf 'HEAD' >big.mem; head -c 9M /dev/zero >>big.mem; printf 'TAIL' >>big.mem
+printf 'HEAD' >big.mem; head -c 9M /dev/zero >>big.mem; printf 'TAIL' >>big.mem; chmod 600 big.mem
 t "$recv" "${psk[@]}" -k target.key -i stream.bin -m 0:6M:big.mem:4096 -m 4G:2M:big.mem:0x601000 -q
 [ "$(head -c 4 big.mem)" = HEAD ] && [ "$(tail -c 4 big.mem)" = TAIL ] ||
   fail "bytes outside the memslots were not kept"

@@ -26,6 +26,7 @@ prime() {
   printf 'previous memory' >out.mem
   printf 'previous page state' >out.pst
   printf 'previous slot' >dir/slot0-0x0.mem
+  chmod 600 out.mem dir/slot0-0x0.mem  # guest memory: owner only, or recv refuses it
   sha256sum out.mem out.pst dir/slot0-0x0.mem >before.sum
 }
 unchanged() { # WHAT
