@@ -79,14 +79,26 @@ int cli_memspec_parse(const char *arg, struct cli_memspec *m)
 				 arg, (int)(c2 - c1 - 1), c1 + 1);
 	const char *file = c2 + 1, *last = strrchr(file, ':');
 	size_t flen = strlen(file);
-	if (last && !cli_parse_size(last + 1, &m->offset))
+	if (last && !cli_parse_size(last + 1, &m->offset)) {
 		flen = (size_t)(last - file);
+	} else if (last && access(file, F_OK) != 0) {
+		/* FILE may hold a colon; but where only the part before the last
+		 * one exists, what follows was meant as the OFFSET. */
+		char *head = strndup(file, (size_t)(last - file));
+		bool head_exists = head && access(head, F_OK) == 0;
+		free(head);
+		if (head_exists)
+			return cli_error("--memory %s: OFFSET '%s' is not a number (decimal or 0x "
+					 "hex, K/M/G/T suffixes allowed)",
+					 arg, last + 1);
+	}
 	if (!flen)
 		return cli_error("--memory %s: no FILE", arg);
 	const uint64_t pg = SEVMIG_PAGE_SIZE - 1;
 	if ((m->gpa | m->size | m->offset) & pg)
-		return cli_error("--memory %s: GPA, SIZE and OFFSET must be multiples of 4096",
-				 arg);
+		return cli_error("--memory %s: %s %#" PRIx64 " is not a multiple of 4096", arg,
+				 m->gpa & pg ? "GPA" : m->size & pg ? "SIZE" : "OFFSET",
+				 m->gpa & pg ? m->gpa : m->size & pg ? m->size : m->offset);
 	if (!m->size)
 		return cli_error("--memory %s: SIZE is zero", arg);
 	if (m->gpa + m->size < m->gpa || (m->gpa + m->size) >> SEVMIG_PAGE_SHIFT > SEVMIG_GFN_LIMIT)

@@ -190,7 +190,9 @@ rc=0; "$dump" verify "${psk[@]}" aborted.bin >out || rc=$?
 # 12. Usage errors are exit 2 with a pointer to --help.
 expect_fail "no memory" '--memory' t "$send" "${psk[@]}" -t target.cert
 expect_fail "no key" '--pdh-key' t "$recv" "${psk[@]}" -d dir
-expect_fail "bad memory option" 'multiples of 4096' t "$send" "${psk[@]}" -m 0:5000:guest.mem -t target.cert
+expect_fail "bad memory option" 'SIZE 0x1388 is not a multiple of 4096' t "$send" "${psk[@]}" -m 0:5000:guest.mem -t target.cert
+expect_fail "bad offset" "OFFSET 'xyz' is not a number" t "$send" "${psk[@]}" -m 0:4M:guest.mem:xyz -t target.cert
+expect_fail "unaligned offset" 'OFFSET 0x64 is not a multiple of 4096' t "$send" "${psk[@]}" -m 0:4M:guest.mem:100 -t target.cert
 expect_fail "bad option" 'unknown option' t "$recv" "${psk[@]}" -k target.key -d dir --bogus
 expect_fail "gpa overlap" 'overlap in guest memory' \
   t "$send" "${psk[@]}" -m 0:6M:guest.mem -m 4M:2M:guest.mem:6M -t target.cert

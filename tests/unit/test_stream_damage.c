@@ -358,11 +358,13 @@ static void test_tag_scope(void **state)
 		s[at] ^= bit;
 		ts_restamp(s, fx.a.len, NULL, false);
 		for (int keyed = 0; keyed < 2; keyed++) {
-			int rc = ts_verify_key(s, fx.a.len, keyed ? ts_psk : NULL, NULL, &err, NULL);
+			int rc =
+			    ts_verify_key(s, fx.a.len, keyed ? ts_psk : NULL, NULL, &err, NULL);
 			if (rc != 0)
-				fail_msg("ciphertext byte %zu of record %zu changed: %s reader says "
-					 "%d %s",
-					 at, k, keyed ? "keyed" : "key-less", rc, err.message);
+				fail_msg(
+				    "ciphertext byte %zu of record %zu changed: %s reader says "
+				    "%d %s",
+				    at, k, keyed ? "keyed" : "key-less", rc, err.message);
 		}
 		/* Inline: with workers, records handed on before the refusal
 		 * may land (sevmig_receiver_run() says so). */
@@ -397,8 +399,8 @@ static void test_tag_scope(void **state)
 				 err.message);
 		rc = recv_into(s, fx.a.len, &t, 0, &err);
 		if (rc != -EBADMSG || !strstr(err.message, "tag does not verify"))
-			fail_msg("packet header byte %zu of record %zu changed, receiver: %d %s", at,
-				 k, rc, err.message);
+			fail_msg("packet header byte %zu of record %zu changed, receiver: %d %s",
+				 at, k, rc, err.message);
 		expect_refused("changed packet header", rc, &err, &t, k, true);
 		*(type == SEVMIG_REC_ENC ? &enc : &vmsa) += 1;
 	}
@@ -450,7 +452,8 @@ static void test_forged_without_key(void **state)
 		struct sevmig_error err;
 		int rc = recv_into(s, fx.a.len, &t, k % 3 == 2 ? 2 : 0, &err);
 		char what[96];
-		snprintf(what, sizeof(what), "byte %zu (record %ld) changed without the key", at, k);
+		snprintf(what, sizeof(what), "byte %zu (record %ld) changed without the key", at,
+			 k);
 		if (rc != -EBADMSG && rc != -EPROTO)
 			fail_msg("%s: %d %s", what, rc, err.message);
 		if (k >= 0 && !strstr(err.message, "tag does not verify"))
@@ -496,9 +499,9 @@ static void test_abort_damaged(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bit_flips),    cmocka_unit_test(test_truncation),
-		cmocka_unit_test(test_reordered),    cmocka_unit_test(test_forged_packet),
-		cmocka_unit_test(test_tag_scope),    cmocka_unit_test(test_abort_damaged),
+		cmocka_unit_test(test_bit_flips),	   cmocka_unit_test(test_truncation),
+		cmocka_unit_test(test_reordered),	   cmocka_unit_test(test_forged_packet),
+		cmocka_unit_test(test_tag_scope),	   cmocka_unit_test(test_abort_damaged),
 		cmocka_unit_test(test_forged_without_key),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

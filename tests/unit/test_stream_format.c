@@ -66,10 +66,10 @@ enum variant {
 	V_FULL_SPLIT,  /* FULL in two parts */
 	V_ZSTD_SIZE,   /* PLAIN frame with the wrong content size */
 	V_ENC_AFTER_VMSA,
-	V_END_NO_ROUND, /* pages after the last ROUND, then END */
-	V_INSECURE,	/* V_PLAIN without keyed integrity */
-	V_FULL_PART,	/* only the first of two FULL parts */
-	V_ES_NO_VCPUS,	/* ES policy, SESSION declares no vCPU */
+	V_END_NO_ROUND,	   /* pages after the last ROUND, then END */
+	V_INSECURE,	   /* V_PLAIN without keyed integrity */
+	V_FULL_PART,	   /* only the first of two FULL parts */
+	V_ES_NO_VCPUS,	   /* ES policy, SESSION declares no vCPU */
 	V_ES_VMSA_MISSING, /* ES, 3 vCPUs declared, 2 VMSA records */
 };
 
@@ -97,8 +97,8 @@ static uint8_t *build(enum variant v, const uint8_t uuid[16], size_t *len)
 {
 	struct tbuild b;
 	memset(&b, 0, sizeof(b));
-	bool es = v == V_ES_VMSA || v == V_ENC_AFTER_VMSA || v == V_ES_NO_VCPUS ||
-		  v == V_ES_VMSA_MISSING;
+	bool es =
+	    v == V_ES_VMSA || v == V_ENC_AFTER_VMSA || v == V_ES_NO_VCPUS || v == V_ES_VMSA_MISSING;
 	uint32_t policy = es ? SEVMIG_POLICY_ES : 0;
 	uint32_t vcpus = !es || v == V_ES_NO_VCPUS ? 0 : v == V_ES_VMSA_MISSING ? 3 : 2;
 	tb_header(&b, uuid, v == V_INSECURE ? 0 : SEVMIG_STREAM_FLAG_KEYED, policy, SLOTS, 2);
@@ -204,8 +204,8 @@ static void test_read_valid(void **state)
 		struct sevmig_stream_reader *r;
 		/* Odd passes: key-less (tags left unchecked). */
 		SEVMIG_OPTS(sevmig_reader_opts, ro, TS_KEY);
-		assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, pass % 2 ? NULL : &ro, &r),
-				 0);
+		assert_int_equal(
+		    sevmig_stream_reader_new(tsrc_read, &src, pass % 2 ? NULL : &ro, &r), 0);
 		struct sevmig_error err;
 		struct sevmig_stream_header h;
 		assert_int_equal(sevmig_stream_reader_header(r, &h, &err), 0);
@@ -476,7 +476,8 @@ static void test_rejections(void **state)
 		/* 32 */ { "SESSION policy differs", -EBADMSG, "differs from the header", 0 },
 		/* 33 */ { "round number", -EPROTO, "round 1, expected round 0", 6 },
 		/* 34 */ { "reserved field in ENC", -EBADMSG, "reserved 1", 2 },
-		/* 35 */ { "header reserved not zero", -EBADMSG, "reserved header bytes 52..63", 0 },
+		/* 35 */
+		{ "header reserved not zero", -EBADMSG, "reserved header bytes 52..63", 0 },
 		/* 36 */ { "empty input", -ENODATA, "the input is empty", 0 },
 		/* 37 */ { "type 0, even skippable", -EBADMSG, "type 0 is never valid", 6 },
 		/* 38 */

@@ -30,10 +30,10 @@
 #include "util/crc32c.h"
 #include "util/endian.h"
 
-#define TS_HDR_FIXED 96u	/* header bytes before the memslots */
-#define TS_REC_HDR   20u	/* type, flags, length, sequence, header CRC */
-#define TS_TAG	     16u	/* GMAC tag after the payload */
-#define TS_REC_OVER  40u	/* header + tag + record CRC */
+#define TS_HDR_FIXED 96u	   /* header bytes before the memslots */
+#define TS_REC_HDR   20u	   /* type, flags, length, sequence, header CRC */
+#define TS_TAG	     16u	   /* GMAC tag after the payload */
+#define TS_REC_OVER  40u	   /* header + tag + record CRC */
 #define TS_PKT	     (52u + 4096u) /* packet header + ciphertext */
 
 /* A plausible header length (its own field, bounded by len): 0 if none. */
@@ -130,8 +130,8 @@ static inline int ts_gmac(const uint8_t key[32], uint32_t dir, uint64_t seq,
  * does not fit its packets (no tag can be computed: readers refuse those by
  * their type's rules).
  */
-static inline int ts_record_tag(const uint8_t key[32], uint64_t round, const uint8_t *r,
-				uint32_t l, uint8_t tag[16])
+static inline int ts_record_tag(const uint8_t key[32], uint64_t round, const uint8_t *r, uint32_t l,
+				uint8_t tag[16])
 {
 	const uint8_t *p = r + TS_REC_HDR;
 	uint16_t type = sevmig__le16(r);
