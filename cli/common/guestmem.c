@@ -97,8 +97,12 @@ int cli_memspec_parse(const char *arg, struct cli_memspec *m)
 	const uint64_t pg = SEVMIG_PAGE_SIZE - 1;
 	if ((m->gpa | m->size | m->offset) & pg)
 		return cli_error("--memory %s: %s %#" PRIx64 " is not a multiple of 4096", arg,
-				 m->gpa & pg ? "GPA" : m->size & pg ? "SIZE" : "OFFSET",
-				 m->gpa & pg ? m->gpa : m->size & pg ? m->size : m->offset);
+				 m->gpa & pg	? "GPA"
+				 : m->size & pg ? "SIZE"
+						: "OFFSET",
+				 m->gpa & pg	? m->gpa
+				 : m->size & pg ? m->size
+						: m->offset);
 	if (!m->size)
 		return cli_error("--memory %s: SIZE is zero", arg);
 	if (m->gpa + m->size < m->gpa || (m->gpa + m->size) >> SEVMIG_PAGE_SHIFT > SEVMIG_GFN_LIMIT)

@@ -719,8 +719,9 @@ int cli_xfer_key(const struct cli_xfer_opts *x, const struct cli_chan *c,
 {
 	if (c && c->tls) {
 		if (x->psk || x->insecure)
-			return cli_error("a tls:// migration is keyed by TLS itself: drop --psk and "
-					 "--insecure");
+			return cli_error(
+			    "a tls:// migration is keyed by TLS itself: drop --psk and "
+			    "--insecure");
 		struct sevmig_error e;
 		sevmig_error_clear(&e);
 		if (sevmig_tls_export(c->tls, SEVMIG_TLS_EXPORTER_LABEL, key, SEVMIG_KEY_SIZE, &e))
@@ -731,8 +732,9 @@ int cli_xfer_key(const struct cli_xfer_opts *x, const struct cli_chan *c,
 	if (x->psk && x->insecure)
 		return cli_error("--psk and --insecure exclude each other");
 	if (x->insecure) {
-		fprintf(stderr, "%s: warning: --insecure: the stream has no keyed integrity; anyone "
-				"on the path can alter it or impersonate the source\n",
+		fprintf(stderr,
+			"%s: warning: --insecure: the stream has no keyed integrity; anyone "
+			"on the path can alter it or impersonate the source\n",
 			cli_prog());
 		*source = SEVMIG_KEY_NONE;
 		return 0;
@@ -763,7 +765,6 @@ int cli_chan_tls(struct cli_chan *c, const struct cli_xfer_opts *x, bool server)
 	int rc = server ? sevmig_tls_server(c->fd, &o, &c->tls, &e)
 			: sevmig_tls_client(c->fd, &o, &c->tls, &e);
 	if (rc)
-		return cli_error("%s: %s", c->name,
-				 e.message[0] ? e.message : sevmig_strerror(rc));
+		return cli_error("%s: %s", c->name, e.message[0] ? e.message : sevmig_strerror(rc));
 	return 0;
 }

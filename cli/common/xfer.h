@@ -144,11 +144,11 @@ struct sevmig_tls;
 struct cli_chan {
 	int fd;
 	struct sevmig_tls *tls; /* set by cli_chan_tls() */
-	const char *name; /* for messages: "standard input", a path, "tcp://..." */
-	int timeout_ms;	  /* give up when no byte moves for this long; -1: never */
-	int err;	  /* the errno that ended the transfer (ETIMEDOUT, EINTR too) */
-	bool writing;	  /* the failed transfer was a write */
-	uint64_t bytes;	  /* bytes moved through the descriptor */
+	const char *name;	/* for messages: "standard input", a path, "tcp://..." */
+	int timeout_ms;		/* give up when no byte moves for this long; -1: never */
+	int err;		/* the errno that ended the transfer (ETIMEDOUT, EINTR too) */
+	bool writing;		/* the failed transfer was a write */
+	uint64_t bytes;		/* bytes moved through the descriptor */
 	/* Bytes kept while recording (cli_chan_record) and handed out again
 	 * before the descriptor's next ones (cli_chan_replay). */
 	uint8_t *rec;

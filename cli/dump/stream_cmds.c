@@ -481,8 +481,8 @@ int dump_stream(int argc, char **argv)
 /* ---- verify ---------------------------------------------------------------------- */
 
 /* Key-less: read every record through the reader. */
-static int verify_keyless(const struct sargs *a, struct cli_chan *ch, struct sevmig_stream_counts *c,
-			  struct sevmig_error *err)
+static int verify_keyless(const struct sargs *a, struct cli_chan *ch,
+			  struct sevmig_stream_counts *c, struct sevmig_error *err)
 {
 	struct sevmig_stream_reader *rd;
 	struct sevmig_reader_opts ko;
@@ -542,8 +542,8 @@ int dump_verify(int argc, char **argv)
 	struct sevmig_error err;
 	sevmig_error_clear(&err);
 	bool key_bad = false;
-	int rc =
-	    a.pdh_key ? verify_keyed(&a, &ch, &c, &err, &key_bad) : verify_keyless(&a, &ch, &c, &err);
+	int rc = a.pdh_key ? verify_keyed(&a, &ch, &c, &err, &key_bad)
+			   : verify_keyless(&a, &ch, &c, &err);
 	char msg[400] = "";
 	int status = CLI_OK;
 	if (key_bad) {

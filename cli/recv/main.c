@@ -798,8 +798,8 @@ static int receive(const struct opts *o)
 					   .ps = sevmig_receiver_pstate(ctx.r),
 					   .seconds = cli_progress_elapsed(&prog),
 					   .integrity = ksrc == SEVMIG_KEY_TLS ? "tls"
-							: ksrc	       ? "psk"
-								       : "insecure",
+							: ksrc		       ? "psk"
+									       : "insecure",
 					   .delivery = two_way ? "committed" : "written" };
 		sevmig_receiver_counts(ctx.r, &sum.counts);
 		if (o->x.json)

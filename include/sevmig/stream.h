@@ -468,8 +468,8 @@ sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *region
 /*
  * Read the whole stream and apply it: 0 after END was checked,
  * RECEIVE_FINISH succeeded, the commit callback returned 0 and COMMIT was
- * sent (the guest is RUNNING with the source's memory and page state). -ECANCELED for an ABORT (the source cancelled: discard
- * the guest); otherwise the reader's errors, -EIO for a firmware refusal
+ * sent (the guest is RUNNING with the source's memory and page state). -ECANCELED for an ABORT (the
+ * source cancelled: discard the guest); otherwise the reader's errors, -EIO for a firmware refusal
  * (a bad packet MAC: BAD_MEASUREMENT), -EPROTO for a header that does not
  * match this receiver (layout, UUID, software-model flag). No page of a
  * record that fails its checks is written. With workers, records already

@@ -83,9 +83,8 @@ int sevmig__back_encode(struct sevmig__auth *a, const struct sevmig__back_msg *m
 
 #define BFAIL(err, code, off, ...) sevmig__fail((err), (code), (off), seq, __VA_ARGS__)
 
-int sevmig__back_decode(const uint8_t *buf, size_t len, struct sevmig__auth *a,
-			uint64_t expect_seq, struct sevmig__back_msg *m, size_t *used,
-			struct sevmig_error *err)
+int sevmig__back_decode(const uint8_t *buf, size_t len, struct sevmig__auth *a, uint64_t expect_seq,
+			struct sevmig__back_msg *m, size_t *used, struct sevmig_error *err)
 {
 	uint64_t seq = expect_seq;
 	if (len < SM_BACK_HDR)
@@ -109,8 +108,8 @@ int sevmig__back_decode(const uint8_t *buf, size_t len, struct sevmig__auth *a,
 			     flags);
 	if (got_seq != expect_seq)
 		return BFAIL(err, -EBADMSG, 8,
-			     "back-channel message has sequence number %" PRIu64 ", expected %" PRIu64
-			     " (missing, repeated or reordered)",
+			     "back-channel message has sequence number %" PRIu64
+			     ", expected %" PRIu64 " (missing, repeated or reordered)",
 			     got_seq, expect_seq);
 	if ((type == SEVMIG_BACK_HELLO) != (expect_seq == 0))
 		return BFAIL(err, -EBADMSG, 0,
@@ -120,10 +119,12 @@ int sevmig__back_decode(const uint8_t *buf, size_t len, struct sevmig__auth *a,
 	if (type < SEVMIG_BACK_HELLO || type > SEVMIG_BACK_NAK)
 		return BFAIL(err, -EBADMSG, 0, "back-channel message %" PRIu64 ": unknown type %u",
 			     seq, type);
-	if (type == SEVMIG_BACK_NAK ? (pl < SM_NAK_FIXED || pl != SM_NAK_FIXED + sevmig__le32(p + 4))
-				    : pl != want[type])
+	if (type == SEVMIG_BACK_NAK
+		? (pl < SM_NAK_FIXED || pl != SM_NAK_FIXED + sevmig__le32(p + 4))
+		: pl != want[type])
 		return BFAIL(err, -EBADMSG, 4,
-			     "back-channel message %" PRIu64 " (%s): payload of %u bytes is malformed",
+			     "back-channel message %" PRIu64
+			     " (%s): payload of %u bytes is malformed",
 			     seq, back_name(type), pl);
 	if (type == SEVMIG_BACK_HELLO) {
 		for (unsigned i = 0; i < SM_TAG; i++)
@@ -152,10 +153,11 @@ int sevmig__back_decode(const uint8_t *buf, size_t len, struct sevmig__auth *a,
 			return BFAIL(err, -EBADMSG, SM_BACK_HDR,
 				     "HELLO: bad magic (the peer does not speak this protocol)");
 		if (sevmig__le16(p + 8) != SEVMIG_STREAM_VERSION_MAJOR)
-			return BFAIL(err, -EPROTO, SM_BACK_HDR + 8,
-				     "the target speaks stream format %u.x; this sender writes %u.%u",
-				     sevmig__le16(p + 8), SEVMIG_STREAM_VERSION_MAJOR,
-				     SEVMIG_STREAM_VERSION_MINOR);
+			return BFAIL(
+			    err, -EPROTO, SM_BACK_HDR + 8,
+			    "the target speaks stream format %u.x; this sender writes %u.%u",
+			    sevmig__le16(p + 8), SEVMIG_STREAM_VERSION_MAJOR,
+			    SEVMIG_STREAM_VERSION_MINOR);
 		if (sevmig__le32(p + 12))
 			return BFAIL(err, -EBADMSG, SM_BACK_HDR + 12, "HELLO: reserved field set");
 		memcpy(m->nonce, p + 16, 16);
@@ -209,7 +211,8 @@ int sevmig__back_read(sevmig_read_fn read, void *arg, struct sevmig__auth *a, ui
 	ptrdiff_t k = read_full(read, arg, buf, SM_BACK_HDR);
 	if (k < 0)
 		return BFAIL(err, (int)k, SEVMIG_NO_OFFSET,
-			     "reading the target's back-channel failed: %s", sevmig_strerror((int)k));
+			     "reading the target's back-channel failed: %s",
+			     sevmig_strerror((int)k));
 	if (k == 0)
 		return 0;
 	if (k < SM_BACK_HDR)
@@ -221,7 +224,8 @@ int sevmig__back_read(sevmig_read_fn read, void *arg, struct sevmig__auth *a, ui
 	k = read_full(read, arg, buf + SM_BACK_HDR, pl + SM_TAG + 4);
 	if (k < 0)
 		return BFAIL(err, (int)k, SEVMIG_NO_OFFSET,
-			     "reading the target's back-channel failed: %s", sevmig_strerror((int)k));
+			     "reading the target's back-channel failed: %s",
+			     sevmig_strerror((int)k));
 	if ((size_t)k < pl + SM_TAG + 4)
 		return BFAIL(err, -ENODATA, SEVMIG_NO_OFFSET,
 			     "the back-channel ends inside message %" PRIu64, seq);

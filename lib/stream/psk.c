@@ -68,11 +68,11 @@ int sevmig_psk_load(const char *path, uint8_t key[SEVMIG_KEY_SIZE], struct sevmi
 	uint8_t buf[SEVMIG_KEY_SIZE + 1];
 	ssize_t n = 0;
 	if (fstat(fd, &st) < 0) {
-		rc = sevmig__fail(err, -errno, SEVMIG_NO_OFFSET, 0, "%s: %s", path,
-				  strerror(errno));
+		rc =
+		    sevmig__fail(err, -errno, SEVMIG_NO_OFFSET, 0, "%s: %s", path, strerror(errno));
 	} else if (!S_ISREG(st.st_mode)) {
-		rc = sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0, "%s: not a regular file",
-				  path);
+		rc =
+		    sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0, "%s: not a regular file", path);
 	} else if (st.st_mode & 077) {
 		rc = sevmig__fail(err, -EACCES, SEVMIG_NO_OFFSET, 0,
 				  "%s: mode %03o lets others read or write the key; it must be "

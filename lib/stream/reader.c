@@ -35,10 +35,10 @@ struct sevmig_stream_reader {
 	bool has_expect;
 	bool allow_trailing;
 	bool decode_plain;
-	bool keyed;	      /* a secret was given: tags must verify */
-	bool verify;	      /* tags are verified (keyed, or an insecure stream) */
-	bool want_insecure;   /* refuse a KEYED stream */
-	bool has_nonce;	      /* the header must echo expect_nonce */
+	bool keyed;	    /* a secret was given: tags must verify */
+	bool verify;	    /* tags are verified (keyed, or an insecure stream) */
+	bool want_insecure; /* refuse a KEYED stream */
+	bool has_nonce;	    /* the header must echo expect_nonce */
 	uint32_t key_source;
 	uint8_t secret[32];
 	uint8_t expect_nonce[16];
@@ -278,9 +278,9 @@ static int read_header(struct sevmig_stream_reader *r, struct sevmig_error *err)
 		rc = RFAIL(r, err, -EBADMSG, 20, 0, "page size %u; the format requires 4096", psz);
 	} else if (ksrc > SEVMIG_KEY_TLS ||
 		   (ksrc != SEVMIG_KEY_NONE) != !!(flags & SEVMIG_STREAM_FLAG_KEYED)) {
-		rc = RFAIL(r, err, -EBADMSG, 48, 0,
-			   "key source %u does not fit the KEYED flag (%s)", ksrc,
-			   flags & SEVMIG_STREAM_FLAG_KEYED ? "set" : "clear");
+		rc =
+		    RFAIL(r, err, -EBADMSG, 48, 0, "key source %u does not fit the KEYED flag (%s)",
+			  ksrc, flags & SEVMIG_STREAM_FLAG_KEYED ? "set" : "clear");
 	} else if (!all_zero(h + 52, 12)) {
 		rc = RFAIL(r, err, -EBADMSG, 52, 0, "reserved header bytes 52..63 are not zero");
 	} else if (!all_zero(h + SM_HDR_FIXED + 16 * nslots,
@@ -519,11 +519,12 @@ static int on_session(struct sevmig_stream_reader *r, struct sevmig_error *err, 
 			       "policy 0x%x differs from the header's policy 0x%x", RECARGS(q),
 			       policy, r->hdr.policy);
 	if (policy & SEVMIG_POLICY_ES ? !vcpus || vcpus > SM_MAX_VCPUS : vcpus != 0)
-		return RECFAIL(r, err, -EBADMSG, q,
-			       "declares %u vCPUs for a guest whose policy 0x%x is %s (SEV-ES: 1 to "
-			       "%u; SEV: 0)",
-			       RECARGS(q), vcpus, policy,
-			       policy & SEVMIG_POLICY_ES ? "SEV-ES" : "not SEV-ES", SM_MAX_VCPUS);
+		return RECFAIL(
+		    r, err, -EBADMSG, q,
+		    "declares %u vCPUs for a guest whose policy 0x%x is %s (SEV-ES: 1 to "
+		    "%u; SEV: 0)",
+		    RECARGS(q), vcpus, policy, policy & SEVMIG_POLICY_ES ? "SEV-ES" : "not SEV-ES",
+		    SM_MAX_VCPUS);
 	r->session_seen = true;
 	r->vcpus = vcpus;
 	info->policy = policy;

@@ -525,7 +525,8 @@ static int receive(struct sevmig_receiver *r)
 		sevmig_error_clear(&ce);
 		rc = r->commit(r->commit_arg, &ce);
 		if (rc < 0)
-			return RCVFAIL(r, rc, 0, SEVMIG_NO_OFFSET, "committing the outputs failed: %s",
+			return RCVFAIL(r, rc, 0, SEVMIG_NO_OFFSET,
+				       "committing the outputs failed: %s",
 				       ce.message[0] ? ce.message : sevmig_strerror(rc));
 	}
 	if (r->back_write) {

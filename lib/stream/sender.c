@@ -616,7 +616,8 @@ static int nak_fail(struct sevmig_sender *s, const struct sevmig__back_msg *m)
 /* The output broke: a target that closed its end may have said why. */
 static void back_reason(struct sevmig_sender *s)
 {
-	if (!s->back_read || !s->hdr_done || (s->fail.code != -EPIPE && s->fail.code != -ECONNRESET))
+	if (!s->back_read || !s->hdr_done ||
+	    (s->fail.code != -EPIPE && s->fail.code != -ECONNRESET))
 		return;
 	struct sevmig__back_msg m;
 	struct sevmig_error keep = s->fail;
@@ -1135,9 +1136,10 @@ static int await_commit(struct sevmig_sender *s)
 		if (rc < 0)
 			return rc;
 		if (rc == 0)
-			return SFAIL(s, -ECONNRESET,
-				     "the target closed the connection without COMMIT: the migration "
-				     "is not acknowledged");
+			return SFAIL(
+			    s, -ECONNRESET,
+			    "the target closed the connection without COMMIT: the migration "
+			    "is not acknowledged");
 		if (m.type == SEVMIG_BACK_NAK)
 			return nak_fail(s, &m);
 		if (m.type != SEVMIG_BACK_COMMIT)

@@ -21,26 +21,26 @@
 
 /* ---- format ---------------------------------------------------------------- */
 
-#define SM_HDR_FIXED	  96u	/* header bytes before the memslots */
-#define SM_REC_HDR	  20u	/* type, flags, length, sequence, header CRC */
-#define SM_TAG		  16u	/* a record's GMAC tag, after its payload */
-#define SM_REC_OVERHEAD	  40u	/* record header + tag + record CRC */
-#define SM_PKT_HDR	  0x34u /* SEND_UPDATE_DATA packet header */
-#define SM_PAGE		  4096u
-#define SM_ENC_ENTRY	  (8u + SM_PKT_HDR + SM_PAGE) /* gfn + packet */
-#define SM_ENC_FIXED	  16u
-#define SM_PLAIN_FIXED	  16u
-#define SM_ZERO_FIXED	  8u
-#define SM_PSTATE_FIXED	  24u
-#define SM_SESSION_FIXED  24u
-#define SM_VMSA_LEN	  (16u + SM_PKT_HDR + SM_PAGE)
-#define SM_ROUND_LEN	  32u
-#define SM_END_LEN	  64u
-#define SM_ABORT_MSG_MAX  1024u
-#define SM_CHAIN_SIZE	  0x186Cu
-#define SM_MAX_VCPUS	  65536u
-#define SM_MAX_WINDOW	  64u
-#define SM_DEFAULT_BATCH  256u /* PLAIN: pages per batch */
+#define SM_HDR_FIXED	 96u   /* header bytes before the memslots */
+#define SM_REC_HDR	 20u   /* type, flags, length, sequence, header CRC */
+#define SM_TAG		 16u   /* a record's GMAC tag, after its payload */
+#define SM_REC_OVERHEAD	 40u   /* record header + tag + record CRC */
+#define SM_PKT_HDR	 0x34u /* SEND_UPDATE_DATA packet header */
+#define SM_PAGE		 4096u
+#define SM_ENC_ENTRY	 (8u + SM_PKT_HDR + SM_PAGE) /* gfn + packet */
+#define SM_ENC_FIXED	 16u
+#define SM_PLAIN_FIXED	 16u
+#define SM_ZERO_FIXED	 8u
+#define SM_PSTATE_FIXED	 24u
+#define SM_SESSION_FIXED 24u
+#define SM_VMSA_LEN	 (16u + SM_PKT_HDR + SM_PAGE)
+#define SM_ROUND_LEN	 32u
+#define SM_END_LEN	 64u
+#define SM_ABORT_MSG_MAX 1024u
+#define SM_CHAIN_SIZE	 0x186Cu
+#define SM_MAX_VCPUS	 65536u
+#define SM_MAX_WINDOW	 64u
+#define SM_DEFAULT_BATCH 256u /* PLAIN: pages per batch */
 /* ENC: 32 packets (133 KB) a record, so that the records in flight stay in
  * the workers' caches while the firmware writes them (bench_stream: larger
  * ones cost the firmware's cryptography 10-15 %). */
@@ -135,14 +135,14 @@ int sevmig__coverage_end_pass(struct sevmig__coverage *c, bool first, uint64_t *
 
 /* ---- back-channel messages (backchannel.c) ----------------------------- */
 
-#define SM_BACK_HDR	  16u /* type, flags, length, sequence */
-#define SM_BACK_OVERHEAD  36u /* header + tag + CRC */
-#define SM_BACK_MAX	  1024u /* payload limit */
-#define SM_HELLO_LEN	  32u
-#define SM_ACK_LEN	  24u
-#define SM_COMMIT_LEN	  24u
-#define SM_NAK_FIXED	  8u
-#define SM_BACK_MAGIC	  "\x89SEVBCK\n"
+#define SM_BACK_HDR	 16u   /* type, flags, length, sequence */
+#define SM_BACK_OVERHEAD 36u   /* header + tag + CRC */
+#define SM_BACK_MAX	 1024u /* payload limit */
+#define SM_HELLO_LEN	 32u
+#define SM_ACK_LEN	 24u
+#define SM_COMMIT_LEN	 24u
+#define SM_NAK_FIXED	 8u
+#define SM_BACK_MAGIC	 "\x89SEVBCK\n"
 
 /* One decoded back-channel message. */
 struct sevmig__back_msg {
@@ -171,9 +171,8 @@ int sevmig__back_read(sevmig_read_fn read, void *arg, struct sevmig__auth *a, ui
 		      struct sevmig__back_msg *m, struct sevmig_error *err);
 /* Decode a message held whole in buf[0, len) (the reader above and the
  * fuzz target use it): as sevmig__back_read, -ENODATA when len is short. */
-int sevmig__back_decode(const uint8_t *buf, size_t len, struct sevmig__auth *a,
-			uint64_t expect_seq, struct sevmig__back_msg *m, size_t *used,
-			struct sevmig_error *err);
+int sevmig__back_decode(const uint8_t *buf, size_t len, struct sevmig__auth *a, uint64_t expect_seq,
+			struct sevmig__back_msg *m, size_t *used, struct sevmig_error *err);
 
 /* ---- writer ---------------------------------------------------------------- */
 

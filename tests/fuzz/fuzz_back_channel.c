@@ -16,13 +16,7 @@
 #include "stream/stream_internal.h"
 #include "util/endian.h"
 
-#define CHECK(c)                                                                           \
-	do {                                                                               \
-		if (!(c)) {                                                                \
-			fprintf(stderr, "invariant broken: %s (line %d)\n", #c, __LINE__); \
-			abort();                                                           \
-		}                                                                          \
-	} while (0)
+#include "fuzz_check.h"
 
 /* One memslot, keyed by a PSK; the secret is the unit tests' ts_psk. */
 static struct sevmig__auth *fbc_auth(void)
@@ -115,8 +109,6 @@ static void one(const uint8_t *data, size_t size, struct sevmig__auth *a, uint64
 	      !memcmp(m3.nonce, m.nonce, 16) && !memcmp(m3.end_tag, m.end_tag, 16) &&
 	      !strcmp(m3.msg, m.msg));
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -19,6 +19,8 @@
 
 #include <sevmig/sevmig.h>
 
+#include "fuzz_check.h"
+
 /* ts_restamp(): every tag and CRC made right again. */
 #include "../unit/test_stream_stamp.h"
 
@@ -49,16 +51,6 @@ static ptrdiff_t src_read(void *arg, void *buf, size_t len)
 	s->pos += n;
 	return (ptrdiff_t)n;
 }
-
-#define CHECK(c)                                                                           \
-	do {                                                                               \
-		if (!(c)) {                                                                \
-			fprintf(stderr, "invariant broken: %s (line %d)\n", #c, __LINE__); \
-			abort();                                                           \
-		}                                                                          \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

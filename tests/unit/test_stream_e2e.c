@@ -47,9 +47,9 @@ static void send_guest(struct tu_rng *rng, struct tguest *g, const struct mopt *
 		       struct sevmig_fw *src, const uint8_t *pdh, struct tsink *out,
 		       struct sevmig_stream_counts *sc, uint8_t vmsa[4][4096], const uint8_t *uuid)
 {
-	SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
-		    .batch_pages = o->batch, .zstd_level = o->zlevel, .workers = o->sw,
-		    .uuid = uuid, .vcpus = o->nvcpu);
+	SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = pdh,
+		    .target_pdh_len = SEVMIG_CERT_SIZE, .batch_pages = o->batch,
+		    .zstd_level = o->zlevel, .workers = o->sw, .uuid = uuid, .vcpus = o->nvcpu);
 	struct sevmig_sender *s;
 	struct sevmig_error err;
 	int rc = sevmig_sender_new(src, g->reg, g->n, tsink_write, out, &so, &s, &err);
@@ -222,8 +222,8 @@ static void test_split_pstate(void **state)
 	tt_init(&tt);
 	const uint8_t *pdh = tt.pdh;
 	struct tsink out = { 0 };
-	SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
-		    .workers = 2, .zstd_level = 0);
+	SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = pdh,
+		    .target_pdh_len = SEVMIG_CERT_SIZE, .workers = 2, .zstd_level = 0);
 	struct sevmig_sender *s;
 	struct sevmig_error err;
 	assert_int_equal(sevmig_sender_new(src, g.reg, g.n, tsink_write, &out, &so, &s, &err), 0);
@@ -470,8 +470,8 @@ static void test_cancel_free(void **state)
 	tt_init(&tt);
 	const uint8_t *pdh = tt.pdh;
 	struct tsink out = { 0 };
-	SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
-		    .workers = 2);
+	SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = pdh,
+		    .target_pdh_len = SEVMIG_CERT_SIZE, .workers = 2);
 	struct sevmig_sender *s;
 	struct sevmig_error err;
 	assert_int_equal(sevmig_sender_new(src, g.reg, g.n, tsink_write, &out, &so, &s, &err), 0);
@@ -606,7 +606,8 @@ static void test_dry_run(void **state)
 		for (unsigned workers = 0; workers <= 2; workers += 2) {
 			struct sevmig_fw *fw = tt_new(&tt, 2);
 			struct tsrc src = { s, out.len, 0, { 0 } };
-			SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .dry_run = true, .workers = workers);
+			SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .dry_run = true,
+				    .workers = workers);
 			struct sevmig_receiver *r;
 			struct sevmig_error err;
 			assert_int_equal(
@@ -715,7 +716,8 @@ static void test_bad_arguments(void **state)
 	/* No target certificate. */
 	assert_int_equal(sevmig_sender_new(src, g.reg, g.n, tsink_write, &out, NULL, &s, &err),
 			 -EINVAL);
-	SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = pdh, .target_pdh_len = SEVMIG_CERT_SIZE);
+	SEVMIG_OPTS(sevmig_sender_opts, so, TS_KEY, .target_pdh = pdh,
+		    .target_pdh_len = SEVMIG_CERT_SIZE);
 	/* Overlapping regions. */
 	struct sevmig_mem_region bad[2] = { g.reg[0], g.reg[0] };
 	assert_int_equal(sevmig_sender_new(src, bad, 2, tsink_write, &out, &so, &s, &err), -EINVAL);
