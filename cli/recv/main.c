@@ -708,8 +708,10 @@ static int on_regions(void *arg, const struct sevmig_stream_header *h,
 	c->h = *h;
 	c->slots = calloc(h->nslots, sizeof(*c->slots));
 	c->reg = calloc(h->nslots, sizeof(*c->reg));
-	if (!c->slots || !c->reg)
-		return cli_error("out of memory") ? -ENOMEM : -ENOMEM;
+	if (!c->slots || !c->reg) {
+		cli_error("out of memory");
+		return -ENOMEM;
+	}
 	memcpy(c->slots, h->slots, h->nslots * sizeof(*c->slots));
 	c->h.slots = c->slots;
 	if (prepare(c->o, &c->h, c->out, c->reg))
@@ -778,13 +780,12 @@ static int receive(const struct opts *o)
 	close(in.fd);
 	in.fd = -1;
 	if (rc) {
-		if (!ctx.prepared && rc == -ECANCELED)
-			; /* prepare() printed why */
-		else if (out.vmsa_refused)
+		bool said = !ctx.prepared && rc == -ECANCELED; /* prepare() printed why */
+		if (!said && out.vmsa_refused)
 			cli_error("%s: %s; give --vmsa-dir DIR for SEV-ES vCPU state; no output "
 				  "file was changed",
 				  in.name, err.message);
-		else
+		else if (!said)
 			stream_error(&in, &err, rc);
 		rc = CLI_ERR;
 		goto fail;
