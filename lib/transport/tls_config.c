@@ -52,7 +52,8 @@ int sevmig__tls_cfg_from_opts(const struct sevmig_tls_opts *o, struct sevmig__tl
 	if (hs < -1 || io < -1)
 		return timeout_opt(hs < -1 ? hs : io, 0,
 				   hs < -1 ? "handshake_timeout_ms" : "io_timeout_ms", err);
-	cfg->hs_timeout_ms = timeout_opt(hs, SEVMIG__TLS_HS_TIMEOUT_MS, "handshake_timeout_ms", err);
+	cfg->hs_timeout_ms =
+	    timeout_opt(hs, SEVMIG__TLS_HS_TIMEOUT_MS, "handshake_timeout_ms", err);
 	cfg->io_timeout_ms = timeout_opt(io, SEVMIG__TLS_IO_TIMEOUT_MS, "io_timeout_ms", err);
 
 	bool certs = cfg->cert_file || cfg->key_file || cfg->ca_file || cfg->ca_dir || cfg->pin;
