@@ -22,10 +22,39 @@
 /* ---- signals --------------------------------------------------------------- */
 
 static volatile sig_atomic_t caught;
+/* The self-pipe: written once by the first stop signal, never drained, so
+ * it stays readable and every wait that polls it ends (a flag tested
+ * before poll() would miss a signal landing between the test and the
+ * call). */
+static int stop_pipe[2] = { -1, -1 };
+/* Set CLI_STOP_GRACE_S after the first stop signal: a write still blocked
+ * then fails. */
+static volatile sig_atomic_t grace_over;
+#define CLI_STOP_GRACE_S 2
+
+/*
+ * A blocking descriptor (a pipe on standard output) cannot be polled with a
+ * deadline: once the stop signal came, SIGALRM interrupts a blocked write
+ * or read every second, so that the loop around it sees the flags, even
+ * when the signal landed between the loop's test and the call.
+ */
+static void on_alarm(int sig)
+{
+	(void)sig;
+	grace_over = 1;
+	alarm(1);
+}
 
 static void on_signal(int sig)
 {
+	int saved = errno;
+	if (!caught) {
+		if (stop_pipe[1] >= 0)
+			(void)!write(stop_pipe[1], "", 1);
+		alarm(CLI_STOP_GRACE_S);
+	}
 	caught = sig;
+	errno = saved;
 	/* A second Ctrl-C kills, for a user whose peer has stalled. Repeated
 	 * SIGTERMs are common (timeout(1) signals the child and its group) and
 	 * must not cut the clean exit short. */
@@ -38,6 +67,8 @@ static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
 void cli_catch_signals(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	if (stop_pipe[0] < 0 && pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK))
+		stop_pipe[0] = stop_pipe[1] = -1; /* waits then end at EINTR only */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -45,6 +76,13 @@ void cli_catch_signals(void)
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
 		sigaction(stop_signals[i], &sa, NULL);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+}
+
+int cli_stop_fd(void)
+{
+	return stop_pipe[0];
 }
 
 bool cli_interrupted(void)
@@ -65,6 +103,7 @@ void cli_block_signals(bool block)
 	sigemptyset(&set);
 	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
 		sigaddset(&set, stop_signals[i]);
+	sigaddset(&set, SIGALRM); /* it must interrupt the main thread's I/O */
 	pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
 }
 
@@ -228,26 +267,49 @@ static double now(void)
 }
 
 /*
- * Wait until fd is ready for `events`: 0, or a positive errno (ETIMEDOUT after
- * timeout_ms without readiness, EINTR once a stop signal came if
- * `interruptible`).
+ * Wait until fd is ready for `events`: 0, or a positive errno: ETIMEDOUT
+ * after timeout_ms without readiness (-1: no limit), ETIME at `deadline`
+ * (monotonic seconds; 0: none), EINTR once a stop signal came. How a stop
+ * signal ends the wait is `stop`: WAIT_STOP at once; WAIT_GRACE after
+ * CLI_STOP_GRACE_MS more, so that a write to a peer that still reads can
+ * finish its record and the sender can write ABORT, while one to a peer
+ * that stalled cannot hold the tool.
  */
-static int wait_fd(int fd, short events, int timeout_ms, bool interruptible)
+enum wait_stop { WAIT_STOP, WAIT_GRACE };
+#define CLI_STOP_GRACE_MS (CLI_STOP_GRACE_S * 1000)
+
+static int wait_fd(int fd, short events, int timeout_ms, double deadline, enum wait_stop stop)
 {
-	double deadline = timeout_ms < 0 ? 0 : now() + timeout_ms / 1e3;
+	double t0 = now(), grace = 0;
 	for (;;) {
-		if (interruptible && cli_interrupted())
-			return EINTR;
-		int left = -1;
-		if (timeout_ms >= 0) {
-			double d = deadline - now();
-			if (d <= 0)
-				return ETIMEDOUT;
-			left = (int)(d * 1e3) + 1;
+		double t = now(), until = timeout_ms < 0 ? 0 : t0 + timeout_ms / 1e3;
+		int why = ETIMEDOUT;
+		if (deadline > 0 && (!until || deadline < until)) {
+			until = deadline;
+			why = ETIME;
 		}
-		struct pollfd p = { .fd = fd, .events = events };
-		int n = poll(&p, 1, left);
-		if (n > 0)
+		if (grace > 0 && (!until || grace < until)) {
+			until = grace;
+			why = EINTR;
+		}
+		if (cli_interrupted() && stop == WAIT_STOP)
+			return EINTR;
+		if (cli_interrupted() && grace == 0) {
+			grace = t + CLI_STOP_GRACE_MS / 1e3;
+			continue;
+		}
+		int left = -1;
+		if (until) {
+			if (until <= t)
+				return why;
+			left = (int)((until - t) * 1e3) + 1;
+		}
+		struct pollfd p[2] = { { .fd = fd, .events = events },
+				       { .fd = cli_stop_fd(), .events = POLLIN } };
+		/* In the grace period the pipe is readable for good: not polled. */
+		nfds_t np = grace == 0 && p[1].fd >= 0 ? 2 : 1;
+		int n = poll(p, np, left);
+		if (n > 0 && p[0].revents)
 			return 0;
 		if (n < 0 && errno != EINTR)
 			return errno;
@@ -284,7 +346,7 @@ int cli_tcp_connect(const struct cli_endpoint *ep, int timeout_ms, int *fd)
 			close(s);
 			continue;
 		}
-		int w = wait_fd(s, POLLOUT, timeout_ms, true);
+		int w = wait_fd(s, POLLOUT, timeout_ms, 0, WAIT_STOP);
 		socklen_t el = sizeof(e);
 		if (!w && getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &el))
 			e = errno;
@@ -317,7 +379,7 @@ static int listen_on(const struct sockaddr *sa, socklen_t len, bool dual, int *l
 	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (dual)
 		setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	if (bind(s, sa, len) || listen(s, 1)) {
+	if (bind(s, sa, len) || listen(s, 8)) {
 		int e = errno;
 		close(s);
 		return e;
@@ -370,7 +432,7 @@ int cli_tcp_accept(int lfd, int timeout_ms, int *fd, char *peer, size_t peersz)
 {
 	int e;
 	for (;;) {
-		e = wait_fd(lfd, POLLIN, timeout_ms, true);
+		e = wait_fd(lfd, POLLIN, timeout_ms, 0, WAIT_STOP);
 		if (e)
 			break;
 		struct sockaddr_storage ss;
@@ -378,7 +440,6 @@ int cli_tcp_accept(int lfd, int timeout_ms, int *fd, char *peer, size_t peersz)
 		int s = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (s >= 0) {
 			addr_text((struct sockaddr *)&ss, sl, peer, peersz);
-			close(lfd);
 			*fd = s;
 			return 0;
 		}
@@ -389,7 +450,6 @@ int cli_tcp_accept(int lfd, int timeout_ms, int *fd, char *peer, size_t peersz)
 			break;
 		}
 	}
-	close(lfd);
 	if (e == ETIMEDOUT)
 		return cli_error("no connection within %d s (--timeout)", timeout_ms / 1000);
 	if (e == EINTR)
@@ -407,6 +467,17 @@ void cli_chan_init(struct cli_chan *c, int fd, const char *name, int timeout_ms)
 	c->timeout_ms = timeout_ms;
 }
 
+void cli_chan_auth_deadline(struct cli_chan *c, int auth_timeout_ms)
+{
+	c->auth_timeout_ms = auth_timeout_ms;
+	c->auth_deadline = auth_timeout_ms > 0 ? now() + auth_timeout_ms / 1e3 : 0;
+}
+
+void cli_chan_authenticated(struct cli_chan *c)
+{
+	c->auth_deadline = 0;
+}
+
 void cli_chan_fini(struct cli_chan *c)
 {
 	sevmig_tls_free(c->tls);
@@ -418,6 +489,8 @@ void cli_chan_fini(struct cli_chan *c)
 
 static int chan_fail(struct cli_chan *c, int e, bool writing)
 {
+	if (e == ECANCELED && cli_interrupted())
+		e = EINTR; /* the TLS handle's cancel descriptor: our stop pipe */
 	if (!c->err) {
 		c->err = e;
 		c->writing = writing;
@@ -426,9 +499,11 @@ static int chan_fail(struct cli_chan *c, int e, bool writing)
 }
 
 /*
- * A stop signal does not cut a write short: the progress callback cancels at
- * the next record boundary, and the sender then writes a clean ABORT. (A
- * second signal kills a writer stuck on a peer that reads nothing.)
+ * A stop signal does not cut a write short at once: the progress callback
+ * cancels at the next record boundary, and the sender then writes a clean
+ * ABORT. A write the peer does not take within CLI_STOP_GRACE_MS of the
+ * signal fails (EINTR): a stalled peer cannot hold the tool. Over TLS the
+ * handle's cancel descriptor (the same pipe) ends a blocked write at once.
  */
 int cli_chan_write(void *arg, const void *buf, size_t len)
 {
@@ -448,9 +523,11 @@ int cli_chan_write(void *arg, const void *buf, size_t len)
 			len -= (size_t)n;
 			c->bytes += (uint64_t)n;
 		} else if (n < 0 && errno == EINTR) {
-			continue;
+			if (grace_over)
+				return chan_fail(c, EINTR, true);
 		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int e = wait_fd(c->fd, POLLOUT, c->timeout_ms, false);
+			int e = wait_fd(c->fd, POLLOUT, c->timeout_ms, c->auth_deadline,
+					WAIT_GRACE);
 			if (e)
 				return chan_fail(c, e, true);
 		} else {
@@ -512,7 +589,7 @@ ptrdiff_t cli_chan_read(void *arg, void *buf, size_t len)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return chan_fail(c, errno, false);
-		int e = wait_fd(c->fd, POLLIN, c->timeout_ms, true);
+		int e = wait_fd(c->fd, POLLIN, c->timeout_ms, c->auth_deadline, WAIT_STOP);
 		if (e)
 			return chan_fail(c, e, false);
 	}
@@ -546,6 +623,12 @@ const char *cli_chan_describe(const struct cli_chan *c, char *buf, size_t size)
 		break;
 	case EINTR:
 		snprintf(buf, size, "interrupted by a signal");
+		break;
+	case ETIME:
+		snprintf(buf, size,
+			 "%s failed: the peer sent no authenticated stream within %d s "
+			 "(--auth-timeout)",
+			 what, c->auth_timeout_ms / 1000);
 		break;
 	default:
 		snprintf(buf, size, "%s failed: %s", what, strerror(c->err));
@@ -759,7 +842,9 @@ int cli_chan_tls(struct cli_chan *c, const struct cli_xfer_opts *x, bool server)
 	SEVMIG_OPTS(sevmig_tls_opts, o, .cert_file = x->tls_cert, .key_file = x->tls_key,
 		    .ca_file = x->tls_ca, .peer_name = x->tls_peer,
 		    .pin_sha256 = x->has_pin ? x->tls_pin : NULL,
-		    .io_timeout_ms = c->timeout_ms < 0 ? -1 : c->timeout_ms);
+		    .handshake_timeout_ms = c->auth_deadline > 0 ? c->auth_timeout_ms : 0,
+		    .io_timeout_ms = c->timeout_ms < 0 ? -1 : c->timeout_ms,
+		    .cancel_fd = cli_stop_fd() >= 0 ? &stop_pipe[0] : NULL);
 	struct sevmig_error e;
 	sevmig_error_clear(&e);
 	int rc = server ? sevmig_tls_server(c->fd, &o, &c->tls, &e)

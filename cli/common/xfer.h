@@ -14,13 +14,18 @@
 
 /*
  * SIGPIPE ignored (a closed pipe or socket becomes an EPIPE the tool reports);
- * SIGINT, SIGTERM and SIGHUP make cli_interrupted() true: a read in progress
- * fails at once, a write finishes its buffer, and the progress callback
+ * SIGINT, SIGTERM and SIGHUP make cli_interrupted() true: a read or wait in
+ * progress fails at once, a write has 2 s more to finish its buffer (then
+ * it fails: a stalled peer cannot hold the tool), and the progress callback
  * cancels at the next record, so that the run fails cleanly (a sender writes
- * ABORT; temporaries are removed). A second SIGINT kills the process as usual.
+ * ABORT when the peer still reads; temporaries are removed). SIGALRM is
+ * taken for that grace. A second SIGINT kills the process as usual.
  */
 void cli_catch_signals(void);
 bool cli_interrupted(void);
+/* Readable once a stop signal came (a self-pipe; -1 before
+ * cli_catch_signals()): for poll() sets and the TLS handle's cancel_fd. */
+int cli_stop_fd(void);
 /* A tool's exit status: rc, or 128 + the signal when one interrupted it. */
 int cli_exit_status(int rc);
 /*
@@ -134,8 +139,8 @@ int cli_tcp_connect(const struct cli_endpoint *ep, int timeout_ms, int *fd);
  * listening socket and the port it is bound to (the system's choice for 0).
  */
 int cli_tcp_listen(const struct cli_endpoint *ep, int *lfd, unsigned *port);
-/* Accept one connection (timeout_ms as above) and close the listener. The
- * peer's address goes to peer[0..peersz). */
+/* Accept one connection (timeout_ms as above); the listener stays open, for
+ * the next one. The peer's address goes to peer[0..peersz). */
 int cli_tcp_accept(int lfd, int timeout_ms, int *fd, char *peer, size_t peersz);
 
 /* ---- channels: a descriptor behind the library's I/O callbacks ------------- */
@@ -146,6 +151,11 @@ struct cli_chan {
 	struct sevmig_tls *tls; /* set by cli_chan_tls() */
 	const char *name;	/* for messages: "standard input", a path, "tcp://..." */
 	int timeout_ms;		/* give up when no byte moves for this long; -1: never */
+	/* Until the peer is authenticated (cli_chan_authenticated()), every
+	 * wait also ends at this monotonic time (0: none) with ETIME, so that
+	 * a peer trickling bytes cannot hold a listener either. */
+	double auth_deadline;
+	int auth_timeout_ms;
 	int err;		/* the errno that ended the transfer (ETIMEDOUT, EINTR too) */
 	bool writing;		/* the failed transfer was a write */
 	uint64_t bytes;		/* bytes moved through the descriptor */
@@ -158,6 +168,11 @@ struct cli_chan {
 
 void cli_chan_init(struct cli_chan *c, int fd, const char *name, int timeout_ms);
 void cli_chan_fini(struct cli_chan *c);
+/* Give the peer auth_timeout_ms (0: no limit) from now to authenticate: the
+ * TLS handshake and the stream's first verified record. */
+void cli_chan_auth_deadline(struct cli_chan *c, int auth_timeout_ms);
+/* The peer authenticated: only timeout_ms applies from now on. */
+void cli_chan_authenticated(struct cli_chan *c);
 /* sevmig_write_fn and sevmig_read_fn over a struct cli_chan. */
 int cli_chan_write(void *chan, const void *buf, size_t len);
 ptrdiff_t cli_chan_read(void *chan, void *buf, size_t len);

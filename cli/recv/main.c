@@ -27,6 +27,7 @@ static void usage(FILE *f)
 		"GPA:SIZE:FILE[:OFFSET]...)\n"
 		"                   [-i SRC] [--pstate-out FILE [--pstate-format binary|text]]\n"
 		"                   [--vmsa-dir DIR] [--port-file FILE] [--threads N]\n"
+		"                   [--max-attempts N] [--auth-timeout SECONDS]\n"
 		"                   [--timeout SECONDS] [--json] [--quiet]\n"
 		"       sevmig-recv --gen-pdh --pdh-key KEY --pdh-cert CERT [--force]\n"
 		"       sevmig-recv --gen-psk FILE\n"
@@ -38,8 +39,9 @@ static void usage(FILE *f)
 		"files are untouched and the temporary ones removed.\n"
 		"\n"
 		"  -i, --input SRC      '-' standard input (default), a FILE, or\n"
-		"                       tcp://[HOST]:PORT to listen for one connection (no\n"
-		"                       HOST: every address; PORT 0: any free port)\n"
+		"                       tcp://[HOST]:PORT or tls://[HOST]:PORT to listen for\n"
+		"                       the source (no HOST: every address; PORT 0: any free\n"
+		"                       port)\n"
 		"  -k, --pdh-key KEY    this target platform's PDH private key (PEM)\n"
 		"  -d, --memory-dir DIR one file per memslot of the stream's layout:\n"
 		"                       DIR/slotN-0xGPA.mem (N from 0 in gpa order, GPA in\n"
@@ -54,6 +56,12 @@ static void usage(FILE *f)
 		"      --vmsa-dir DIR   SEV-ES vCPU state: DIR/vcpuN.vmsa (default: the\n"
 		"                       --memory-dir, if any)\n"
 		"      --port-file FILE write the TCP port listened on (useful with PORT 0)\n"
+		"      --max-attempts N a listener drops a connection that fails before it\n"
+		"                       authenticates (TLS handshake, a stream not under the\n"
+		"                       key, garbage, silence) and takes the next, N in all\n"
+		"                       (default 8)\n"
+		"      --auth-timeout SECONDS  how long each connection has to authenticate\n"
+		"                       (default 10; 0: no limit but --timeout)\n"
 		"  -T, --threads N      worker threads (default: the online CPUs, here %u)\n"
 		"      --timeout SECONDS  give up when no sender connects, or the connection\n"
 		"                       stalls, this long (default 60; 0: never)\n"
@@ -92,6 +100,8 @@ struct opts {
 	const char *input, *pdh_key, *pdh_cert, *memory_dir, *vmsa_dir, *pstate_out, *port_file;
 	const char *gen_psk;
 	bool text_pstate, gen_pdh, export_pdh, force;
+	unsigned max_attempts; /* connections a listener takes, the good one included */
+	int auth_timeout_ms;   /* for each to authenticate; 0: no limit */
 };
 
 enum {
@@ -102,6 +112,8 @@ enum {
 	OPT_EXPORT,
 	OPT_FORCE,
 	OPT_GEN_PSK,
+	OPT_MAX_ATTEMPTS,
+	OPT_AUTH_TIMEOUT,
 };
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -120,10 +132,15 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "gen-psk", required_argument, NULL, OPT_GEN_PSK },
 		{ "export-pdh", no_argument, NULL, OPT_EXPORT },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS },
+		{ "auth-timeout", required_argument, NULL, OPT_AUTH_TIMEOUT },
 		{ 0 },
 	};
 	cli_xfer_opts_init(&o->x);
 	o->input = "-";
+	o->max_attempts = 8;
+	o->auth_timeout_ms = 10000;
+	uint64_t v;
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":i:k:c:d:s:" CLI_XFER_SHORTOPTS, longopts, NULL)) !=
@@ -167,6 +184,19 @@ static int parse(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_GEN_PSK:
 			o->gen_psk = optarg;
+			break;
+		case OPT_MAX_ATTEMPTS:
+			if (cli_parse_uint_opt("--max-attempts", optarg, 1000, &v))
+				return CLI_ERR;
+			if (!v)
+				return cli_error("--max-attempts wants at least 1 (the source's "
+						 "connection)");
+			o->max_attempts = (unsigned)v;
+			break;
+		case OPT_AUTH_TIMEOUT:
+			if (cli_parse_uint_opt("--auth-timeout", optarg, 86400, &v))
+				return CLI_ERR;
+			o->auth_timeout_ms = (int)v * 1000;
 			break;
 		default:
 			if (cli_xfer_opt(&o->x, c, argv, usage))
@@ -265,12 +295,15 @@ struct input {
 	struct cli_endpoint ep;
 	struct cli_chan chan;
 	int fd;
+	int lfd; /* TCP: the listener, open across attempts */
+	unsigned port;
+	char peer[80]; /* TCP: the address of the connection in hand */
 	char name[512];
 };
 
 static int open_input(const struct opts *o, struct input *in)
 {
-	in->fd = -1;
+	in->fd = in->lfd = -1;
 	if (cli_parse_endpoint(o->input, true, &in->ep))
 		return CLI_ERR;
 	switch (in->ep.kind) {
@@ -290,33 +323,36 @@ static int open_input(const struct opts *o, struct input *in)
 			return cli_error("%s: %s", o->input, strerror(errno));
 		break;
 	case CLI_EP_TCP: {
-		int lfd;
-		unsigned port;
-		if (cli_tcp_listen(&in->ep, &lfd, &port))
+		if (cli_tcp_listen(&in->ep, &in->lfd, &in->port))
 			return CLI_ERR;
 		char text[16];
-		int n = snprintf(text, sizeof(text), "%u\n", port);
-		if (o->port_file && cli_write_file(o->port_file, text, (size_t)n)) {
-			close(lfd);
+		int n = snprintf(text, sizeof(text), "%u\n", in->port);
+		if (o->port_file && cli_write_file(o->port_file, text, (size_t)n))
 			return CLI_ERR;
-		}
 		if (!o->port_file && !strcmp(in->ep.port, "0") && !o->x.quiet)
-			fprintf(stderr, "%s: listening on port %u\n", cli_prog(), port);
-		char peer[80];
-		if (cli_tcp_accept(lfd, o->x.timeout_ms, &in->fd, peer, sizeof(peer)))
-			return CLI_ERR;
-		snprintf(in->name, sizeof(in->name), "tcp://%s%s%s:%u (from %s)",
-			 strchr(in->ep.host, ':') ? "[" : "", in->ep.host,
-			 strchr(in->ep.host, ':') ? "]" : "", port, peer);
-		break;
+			fprintf(stderr, "%s: listening on port %u\n", cli_prog(), in->port);
+		return 0; /* each attempt accepts its connection */
 	}
 	}
 	cli_chan_init(&in->chan, in->fd, in->name, o->x.timeout_ms);
-	if (in->ep.tls && cli_chan_tls(&in->chan, &o->x, true))
-		return CLI_ERR;
 	return 0;
 }
 
+/* TCP: the next connection, with auth_timeout to authenticate itself (the
+ * TLS handshake, then the stream's first record). */
+static int accept_input(const struct opts *o, struct input *in)
+{
+	if (cli_tcp_accept(in->lfd, o->x.timeout_ms, &in->fd, in->peer, sizeof(in->peer)))
+		return CLI_ERR;
+	snprintf(in->name, sizeof(in->name), "%s://%s%s%s:%u (from %s)",
+		 in->ep.tls ? "tls" : "tcp", strchr(in->ep.host, ':') ? "[" : "", in->ep.host,
+		 strchr(in->ep.host, ':') ? "]" : "", in->port, in->peer);
+	cli_chan_init(&in->chan, in->fd, in->name, o->x.timeout_ms);
+	cli_chan_auth_deadline(&in->chan, o->auth_timeout_ms);
+	return in->ep.tls ? cli_chan_tls(&in->chan, &o->x, true) : 0;
+}
+
+/* The connection or file of one attempt (a listener stays open). */
 static void close_input(struct input *in)
 {
 	if (in->fd >= 0)
@@ -692,6 +728,7 @@ static int commit_all(const struct opts *o, const struct sevmig_pstate *ps, stru
  * back to the source. */
 struct recv_ctx {
 	const struct opts *o;
+	struct input *in;
 	struct outputs *out;
 	struct sevmig_mem_region *reg;
 	struct sevmig_stream_header h;
@@ -736,63 +773,82 @@ static int on_commit(void *arg, struct sevmig_error *err)
 	return 0;
 }
 
-static int receive(const struct opts *o)
+/* The progress callback: the first verified record ends the time the peer
+ * had to authenticate. */
+static int on_progress(void *arg, const struct sevmig_stream_counts *c)
 {
+	struct recv_ctx *ctx = arg;
+	if (ctx->in->chan.auth_deadline > 0 && sevmig_receiver_authenticated(ctx->r))
+		cli_chan_authenticated(&ctx->in->chan);
+	return cli_progress_update(ctx->prog, c);
+}
+
+/*
+ * One connection (or the file, or standard input) received into fresh
+ * temporaries. *dropped: it failed before the peer authenticated (TLS
+ * handshake, a stream not under our key, garbage, silence past
+ * --auth-timeout), so a listener may take the next one; the error is
+ * printed either way.
+ */
+static int receive_once(const struct opts *o, struct input *in, bool *dropped)
+{
+	*dropped = false;
 	struct sevmig_error err;
 	sevmig_error_clear(&err);
 	struct sevmig_fw *fw = NULL;
 	if (cli_soft_fw(o->pdh_key, false, 0, &fw))
 		return CLI_ERR;
-	int rc;
-	struct input in = { .fd = -1 };
+	int rc = 0;
 	struct outputs out = { .vmsa_dir = o->vmsa_dir, .pstate = { .fd = -1 } };
 	struct cli_progress prog;
 	cli_progress_init(&prog, !o->x.quiet && isatty(STDERR_FILENO));
-	struct recv_ctx ctx = { .o = o, .out = &out, .prog = &prog };
+	struct recv_ctx ctx = { .o = o, .in = in, .out = &out, .prog = &prog };
 	uint8_t key[SEVMIG_KEY_SIZE];
 	uint32_t ksrc = 0;
-	rc = o->x.nmem ? cli_memspecs_check(o->x.mem, o->x.nmem, true) : 0;
-	if (!rc)
-		rc = open_input(o, &in);
-	if (!rc)
-		rc = cli_xfer_key(&o->x, &in.chan, key, &ksrc);
-	if (rc)
+	bool two_way = in->ep.kind == CLI_EP_TCP;
+	if (two_way && (rc = accept_input(o, in))) {
+		/* A connection that did not finish its TLS handshake. */
+		*dropped = in->fd >= 0 && !cli_interrupted();
+		goto fail;
+	}
+	if ((rc = cli_xfer_key(&o->x, &in->chan, key, &ksrc)))
 		goto fail;
 
 	/* A TCP connection carries HELLO, ACKs and COMMIT or NAK back. */
-	bool two_way = in.ep.kind == CLI_EP_TCP;
 	SEVMIG_OPTS(sevmig_receiver_opts, ro, .workers = o->x.threads, .vmsa_dest = vmsa_dest,
-		    .vmsa_arg = &out, .progress = cli_progress_update, .progress_arg = &prog,
+		    .vmsa_arg = &out, .progress = on_progress, .progress_arg = &ctx,
 		    .key_source = ksrc, .key = ksrc ? key : NULL, .insecure = !ksrc,
 		    .back_write = two_way ? cli_chan_write : NULL,
-		    .back_arg = two_way ? &in.chan : NULL, .commit = on_commit, .commit_arg = &ctx,
+		    .back_arg = two_way ? &in->chan : NULL, .commit = on_commit, .commit_arg = &ctx,
 		    .regions_for = on_regions, .regions_arg = &ctx);
 	cli_block_signals(true);
-	rc = sevmig_receiver_new(fw, NULL, 0, cli_chan_read, &in.chan, &ro, &ctx.r, &err);
+	rc = sevmig_receiver_new(fw, NULL, 0, cli_chan_read, &in->chan, &ro, &ctx.r, &err);
 	cli_block_signals(false);
 	if (!rc)
 		rc = sevmig_receiver_run(ctx.r, &err);
 	explicit_bzero(key, sizeof(key));
 	cli_progress_clear(&prog);
 	/* close_notify: the source can tell our orderly end from a cut. */
-	if (in.chan.tls && sevmig_tls_shutdown(in.chan.tls, NULL) && !rc)
-		cli_error("%s: closing TLS failed (the outputs are complete)", in.name);
-	close(in.fd);
-	in.fd = -1;
+	if (in->chan.tls && sevmig_tls_shutdown(in->chan.tls, NULL) && !rc)
+		cli_error("%s: closing TLS failed (the outputs are complete)", in->name);
+	close(in->fd);
+	in->fd = -1;
 	if (rc) {
 		bool said = !ctx.prepared && rc == -ECANCELED; /* prepare() printed why */
 		if (!said && out.vmsa_refused)
 			cli_error("%s: %s; give --vmsa-dir DIR for SEV-ES vCPU state; no output "
 				  "file was changed",
-				  in.name, err.message);
+				  in->name, err.message);
 		else if (!said)
-			stream_error(&in, &err, rc);
+			stream_error(in, &err, rc);
+		*dropped = two_way && ctx.r && !sevmig_receiver_authenticated(ctx.r) &&
+			   !cli_interrupted();
 		rc = CLI_ERR;
 		goto fail;
 	}
 	{
 		struct cli_summary sum = { .tool = "sevmig-recv",
-					   .stream = in.name,
+					   .stream = in->name,
 					   .uuid = ctx.h.uuid,
 					   .policy = ctx.h.policy,
 					   .guest_pages = prog.total_pages,
@@ -814,12 +870,46 @@ fail:
 		discard_all(&out, 0, NULL);
 done:
 	sevmig_receiver_free(ctx.r);
-	close_input(&in);
+	close_input(in);
 	unmap_all(&out);
 	free_outputs(&out);
 	free(ctx.reg);
 	free(ctx.slots);
 	sevmig_fw_free(fw);
+	return rc ? CLI_ERR : CLI_OK;
+}
+
+/*
+ * A listener takes connections until one authenticated source has been
+ * received, or --max-attempts connections have been dropped: a stray or
+ * hostile peer costs at most --auth-timeout, never the migration.
+ */
+static int receive(const struct opts *o)
+{
+	struct input in = { .fd = -1, .lfd = -1 };
+	int rc = o->x.nmem ? cli_memspecs_check(o->x.mem, o->x.nmem, true) : 0;
+	if (!rc)
+		rc = open_input(o, &in);
+	for (unsigned attempt = 1; !rc; attempt++) {
+		bool dropped;
+		rc = receive_once(o, &in, &dropped);
+		if (!rc || !dropped)
+			break;
+		if (attempt == o->max_attempts) {
+			rc = cli_error("gave up after %u connections that did not authenticate "
+				       "(--max-attempts)",
+				       attempt);
+			break;
+		}
+		fprintf(stderr,
+			"%s: dropped the connection from %s (%u of at most %u); waiting for "
+			"the source\n",
+			cli_prog(), in.peer, attempt, o->max_attempts);
+		rc = 0;
+	}
+	close_input(&in);
+	if (in.lfd >= 0)
+		close(in.lfd);
 	return rc ? CLI_ERR : CLI_OK;
 }
 

@@ -448,7 +448,9 @@ struct sevmig_receiver_opts {
 	int (*commit)(void *arg, struct sevmig_error *err);
 	void *commit_arg;
 	/* With `regions` NULL (and no dry run): called once the header is
-	 * read, to get the guest memory for its layout (h->slots). The regions
+	 * authenticated (the first record after it verified, so a peer
+	 * without the key cannot make the target allocate anything), to get
+	 * the guest memory for its layout (h->slots). The regions
 	 * must match the layout exactly and stay valid while the receiver
 	 * lives. A negative return fails the run. */
 	int (*regions_for)(void *arg, const struct sevmig_stream_header *h,
@@ -484,6 +486,16 @@ SEVMIG_API void sevmig_receiver_cancel(struct sevmig_receiver *r);
 SEVMIG_API const struct sevmig_pstate *sevmig_receiver_pstate(const struct sevmig_receiver *r);
 SEVMIG_API void sevmig_receiver_counts(const struct sevmig_receiver *r,
 				       struct sevmig_stream_counts *c);
+/*
+ * Whether the peer proved it holds the stream key: true once the header
+ * and a first record verified under it (for an `insecure` receiver: once
+ * they were well formed). A failure before that came from someone who
+ * could not have written this migration (a stray or hostile connection,
+ * garbage, an idle peer); a listener may drop the connection and accept
+ * another. Call it from the thread running the receiver (its progress
+ * callback included) or after sevmig_receiver_run() returned.
+ */
+SEVMIG_API bool sevmig_receiver_authenticated(const struct sevmig_receiver *r);
 /* The stream's header once read (-ENODATA before). */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_receiver_header(const struct sevmig_receiver *r,
 						       struct sevmig_stream_header *hdr);

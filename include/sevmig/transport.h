@@ -103,6 +103,13 @@ struct sevmig_tls_opts {
 	/* Each read, write or shutdown waiting this long for the peer without
 	 * progress fails with -ETIMEDOUT: 0: 60000 ms; -1: no limit. */
 	int io_timeout_ms;
+	/* A descriptor (the read end of a pipe, an eventfd) that stops the
+	 * handle once it becomes readable: a wait in progress or to come, in
+	 * the handshake, a read, a write or the shutdown, ends at once with
+	 * -ECANCELED. A signal handler or another thread writes to it to stop
+	 * a transfer blocked on a stalled peer. Only *cancel_fd is kept (the
+	 * handle neither reads it nor closes it). NULL: none. */
+	const int *cancel_fd;
 };
 
 /*

@@ -44,6 +44,7 @@ struct sevmig_receiver {
 	struct sevmig_stream_reader *rd;
 	struct sevmig__layout layout; /* the caller's regions (or the header's in a dry run) */
 	bool have_regions;
+	bool authenticated; /* a first record verified: the header is the source's */
 	bool dry_run;
 	unsigned workers, window;
 	sevmig_vmsa_dest_fn vmsa_dest;
@@ -468,7 +469,6 @@ static int receive(struct sevmig_receiver *r)
 	int rc = sevmig_stream_reader_header(r->rd, &h, &r->fail);
 	if (rc < 0)
 		return rc;
-	SEVMIG__TRY(check_header(r, &h));
 	uint8_t end_tag[SM_TAG] = { 0 };
 	uint64_t end_index = 0;
 	for (;;) {
@@ -480,6 +480,14 @@ static int receive(struct sevmig_receiver *r)
 			return rc;
 		if (rc == 0)
 			break;
+		/* The keys are derived from the whole header, so the first
+		 * record's tag is what authenticates it: nothing the header
+		 * says (the layout the caller allocates for) is acted on
+		 * before that. */
+		if (!r->authenticated) {
+			SEVMIG__TRY(check_header(r, &h));
+			r->authenticated = true;
+		}
 		switch (info.type) {
 		case SEVMIG_REC_SESSION:
 			rc = on_session(r, &info);
@@ -585,6 +593,11 @@ const struct sevmig_pstate *sevmig_receiver_pstate(const struct sevmig_receiver 
 void sevmig_receiver_counts(const struct sevmig_receiver *r, struct sevmig_stream_counts *c)
 {
 	sevmig_stream_reader_counts(r->rd, c);
+}
+
+bool sevmig_receiver_authenticated(const struct sevmig_receiver *r)
+{
+	return r && r->authenticated;
 }
 
 int sevmig_receiver_header(const struct sevmig_receiver *r, struct sevmig_stream_header *hdr)

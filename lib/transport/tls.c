@@ -36,20 +36,28 @@ static int64_t deadline_after(int timeout_ms)
 
 /*
  * Wait until the socket can do what OpenSSL asked for (ssl_err is
- * SSL_ERROR_WANT_READ or _WRITE), or the deadline passes: -ETIMEDOUT. A
- * signal does not end the wait early, nor extend it.
+ * SSL_ERROR_WANT_READ or _WRITE): 0; the deadline passed: -ETIMEDOUT; the
+ * cancel descriptor is readable: -ECANCELED (checked first, so that a
+ * cancel is never lost to a ready socket). A signal does not end the wait
+ * early, nor extend it: the cancel descriptor is how a handler stops it,
+ * without the race of a flag tested before poll().
  */
 static int wait_socket(struct sevmig_tls *t, int ssl_err, int64_t deadline)
 {
-	struct pollfd p = { .fd = t->fd,
-			    .events = ssl_err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT };
+	struct pollfd p[2] = {
+		{ .fd = t->fd, .events = ssl_err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT },
+		{ .fd = t->cancel_fd, .events = POLLIN },
+	};
+	nfds_t np = t->cancel_fd >= 0 ? 2 : 1;
 	for (;;) {
 		int timeout = -1;
 		if (deadline >= 0) {
 			int64_t left = deadline - now_ms();
 			timeout = left <= 0 ? 0 : left > 1000000000 ? 1000000000 : (int)left;
 		}
-		int n = poll(&p, 1, timeout);
+		int n = poll(p, np, timeout);
+		if (n > 0 && np == 2 && p[1].revents)
+			return -ECANCELED;
 		if (n > 0)
 			return 0; /* ready, or POLLERR/POLLHUP: the next call says which */
 		if (n == 0)
@@ -138,6 +146,8 @@ static int handshake(struct sevmig_tls *t, const struct sevmig__tls_cfg *cfg,
 		if (rc == -ETIMEDOUT)
 			return sevmig__tls_fail(t, err, rc, "TLS handshake timed out after %d ms",
 						cfg->hs_timeout_ms);
+		if (rc == -ECANCELED)
+			return sevmig__tls_fail(t, err, rc, "TLS handshake cancelled");
 		if (rc < 0)
 			return sevmig__tls_fail(t, err, rc, "TLS handshake: poll: %s",
 						strerror(-rc));
@@ -171,6 +181,7 @@ static int tls_new(int fd, bool server, const struct sevmig_tls_opts *opts, stru
 	t->server = server;
 	t->psk_mode = cfg.psk != NULL;
 	t->io_timeout_ms = cfg.io_timeout_ms;
+	t->cancel_fd = cfg.cancel_fd;
 	t->cfg = &cfg;
 
 	int rc = sevmig__tls_ctx_new(t, &cfg, err);
@@ -241,6 +252,8 @@ static int io_wait(struct sevmig_tls *t, int ssl_err, const char *what)
 			 "%s timed out: the peer %s for %d ms", what,
 			 ssl_err == SSL_ERROR_WANT_READ ? "sent nothing" : "took nothing",
 			 t->io_timeout_ms);
+	else if (rc == -ECANCELED)
+		snprintf(t->last_error, sizeof(t->last_error), "%s cancelled", what);
 	else if (rc < 0)
 		snprintf(t->last_error, sizeof(t->last_error), "%s: poll: %s", what, strerror(-rc));
 	return rc;

@@ -55,6 +55,11 @@ int sevmig__tls_cfg_from_opts(const struct sevmig_tls_opts *o, struct sevmig__tl
 	cfg->hs_timeout_ms =
 	    timeout_opt(hs, SEVMIG__TLS_HS_TIMEOUT_MS, "handshake_timeout_ms", err);
 	cfg->io_timeout_ms = timeout_opt(io, SEVMIG__TLS_IO_TIMEOUT_MS, "io_timeout_ms", err);
+	const int *cancel = SEVMIG__OPT(o, cancel_fd, (const int *)NULL);
+	cfg->cancel_fd = cancel ? *cancel : -1;
+	if (cancel && *cancel < 0)
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "TLS options: cancel_fd %d is not a descriptor", *cancel);
 
 	bool certs = cfg->cert_file || cfg->key_file || cfg->ca_file || cfg->ca_dir || cfg->pin;
 	bool psk = cfg->psk || cfg->psk_len || cfg->psk_identity;

@@ -24,6 +24,7 @@ struct sevmig__tls_cfg {
 	size_t psk_len;
 	const char *psk_identity;
 	int hs_timeout_ms, io_timeout_ms; /* -1: none */
+	int cancel_fd;			  /* -1: none */
 };
 
 struct sevmig_tls {
@@ -34,6 +35,7 @@ struct sevmig_tls {
 	SSL *ssl;
 	BIO_METHOD *bio_method;
 	int io_timeout_ms;
+	int cancel_fd; /* -1: none */
 
 	/* Valid during the handshake only (NULL after it). */
 	const struct sevmig__tls_cfg *cfg;

@@ -127,7 +127,7 @@ wait
 #    stream, or a reset.
 prime
 rm -f port
-tb "$recv" "${psk[@]}" -k target.key "${recv_mem[@]}" -i tcp://127.0.0.1:0 --port-file port --timeout 20 \
+tb "$recv" "${psk[@]}" -k target.key "${recv_mem[@]}" -i tcp://127.0.0.1:0 --port-file port --timeout 20 --max-attempts 1 \
   2>err &
 rpid=$!
 for i in $(seq 100); do [ -s port ] && break; sleep 0.1; done

@@ -58,13 +58,32 @@ refused() { # WHAT PATTERN RC
   [ ! -e out.mem ] || fail "$1: the target wrote its output"
   grep -Eq "$2" send.err recv.err || fail "$1: $(cat send.err recv.err)"
 }
-rc=$(migrate --tls-cert a/tgt.crt --tls-key a/tgt.key --tls-ca a/ca.crt -- \
+rc=$(migrate --tls-cert a/tgt.crt --tls-key a/tgt.key --tls-ca a/ca.crt --max-attempts 1 -- \
   --tls-cert b/src.crt --tls-key b/src.key --tls-ca a/ca.crt)
 refused "other CA" 'verif|certificate|authent' "$rc"
-rc=$(migrate --tls-cert a/tgt.crt --tls-key a/tgt.key --tls-ca a/ca.crt -- \
+rc=$(migrate --tls-cert a/tgt.crt --tls-key a/tgt.key --tls-ca a/ca.crt --max-attempts 1 -- \
   --tls-cert a/src.crt --tls-key a/src.key --tls-ca a/ca.crt --tls-peer-name elsewhere)
 refused "peer name" 'name|mismatch' "$rc"
-rc=$(migrate --tls-cert a/tgt.crt --tls-key a/tgt.key --tls-ca a/ca.crt -- \
+rc=$(migrate --tls-cert a/tgt.crt --tls-key a/tgt.key --tls-ca a/ca.crt --max-attempts 1 -- \
   --tls-cert a/src.crt --tls-key a/src.key --tls-pin "$(printf '00%.0s' $(seq 32))")
 refused "wrong pin" 'pin|fingerprint' "$rc"
+
+# 4. The listener outlives a refused handshake: a source from another CA is
+#    dropped with a line naming it, and the real source then migrates.
+rm -f port out.mem recv.err
+tb "$recv" -k target.key -m 0:4M:out.mem -i tls://127.0.0.1:0 --port-file port --timeout 20 \
+  --tls-cert a/tgt.crt --tls-key a/tgt.key --tls-ca a/ca.crt >recv.json 2>recv.err &
+rpid=$!
+for i in $(seq 100); do [ -s port ] && break; sleep 0.1; done
+rc=0
+t "$send" -m 0:4M:guest.mem -t target.cert -o "tls://127.0.0.1:$(cat port)" --timeout 20 \
+  --tls-cert b/src.crt --tls-key b/src.key --tls-ca a/ca.crt 2>send.err || rc=$?
+[ "$rc" = 2 ] || fail "other CA before the source: exit $rc"
+t "$send" -m 0:4M:guest.mem -t target.cert -o "tls://127.0.0.1:$(cat port)" --timeout 20 \
+  --tls-cert a/src.crt --tls-key a/src.key --tls-ca a/ca.crt 2>send.err ||
+  fail "the source after a refused one: $(cat send.err recv.err)"
+wait "$rpid" || fail "receiver: $(cat recv.err)"
+grep -q 'dropped the connection from 127.0.0.1:[0-9]* (1 of at most 8)' recv.err ||
+  fail "no dropped line: $(cat recv.err)"
+cmp guest.mem out.mem || fail "memory differs after a refused handshake"
 echo "tls: all passed"

@@ -777,6 +777,95 @@ static void test_random_attacks(void **state)
 
 /* The target side as an attacker plays it: HELLO, then (once the sender
  * has written END) a COMMIT built from the stream the sender wrote. */
+/* ---- nothing allocated for an unauthenticated header -------------------------- */
+
+struct regions_seen {
+	const struct tguest *t;
+	unsigned calls;
+};
+
+static int count_regions(void *arg, const struct sevmig_stream_header *h,
+			 const struct sevmig_mem_region **regions, size_t *n)
+{
+	(void)h;
+	struct regions_seen *rs = arg;
+	rs->calls++;
+	*regions = rs->t->reg;
+	*n = rs->t->n;
+	return 0;
+}
+
+/* A receiver laying out its memory from the header (regions_for), fed s:
+ * its verdict, how often it was asked for memory, whether it called the
+ * peer authenticated. */
+static int recv_lazy(const struct world *w, const uint8_t *s, size_t len, unsigned *calls,
+		     bool *authed, struct sevmig_error *err)
+{
+	struct tguest t;
+	tg_target(&w->g, &t, FILL);
+	struct regions_seen rs = { &t, 0 };
+	struct sevmig_fw *fw = tt_new(&w->tt, 1);
+	struct tsrc src = { s, len, 0, { 0 } };
+	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .vmsa_dest = vmsa_dest,
+		    .regions_for = count_regions, .regions_arg = &rs);
+	struct sevmig_receiver *r;
+	sevmig_error_clear(err);
+	int rc = sevmig_receiver_new(fw, NULL, 0, tsrc_read, &src, &o, &r, err);
+	assert_int_equal(rc, 0);
+	assert_false(sevmig_receiver_authenticated(r));
+	rc = sevmig_receiver_run(r, err);
+	*authed = sevmig_receiver_authenticated(r);
+	sevmig_receiver_free(r);
+	sevmig_fw_free(fw);
+	tg_free(&t);
+	*calls = rs.calls;
+	return rc;
+}
+
+/* A peer without the key (a whole stream under another PSK; the genuine
+ * header with its layout doubled, every unkeyed check recomputed) makes
+ * the target allocate nothing and is not called authenticated; the genuine
+ * stream is, after one call for its memory. */
+static void test_unauthenticated_allocates_nothing(void **state)
+{
+	(void)state;
+	struct tu_rng rng = { tu_seed("unauthenticated") };
+	struct world w;
+	world_new(&rng, &w, 0, 0);
+	unsigned calls;
+	bool authed;
+	struct sevmig_error err;
+	int rc = recv_lazy(&w, w.s, w.len, &calls, &authed, &err);
+	if (rc)
+		fail_msg("genuine: %s", err.message);
+	assert_int_equal(calls, 1);
+	assert_true(authed);
+
+	struct recs x;
+	recs_load(&x, w.s, w.len);
+	struct attack_out o = { 0 };
+	assert_true(a_other_psk(&w, &rng, &x, &o));
+	recs_free(&x);
+	rc = recv_lazy(&w, o.s, o.len, &calls, &authed, &err);
+	assert_int_equal(rc, -EBADMSG);
+	assert_non_null(strstr(err.message, "tag does not verify"));
+	assert_int_equal(calls, 0);
+	assert_false(authed);
+	free(o.s);
+
+	uint8_t *f = malloc(w.len);
+	memcpy(f, w.s, w.len);
+	uint64_t size = sevmig__le64(f + TS_HDR_FIXED + 8);
+	sevmig__put_le64(f + TS_HDR_FIXED + 8, size * 2);
+	ts_restamp(f, w.len, NULL, false);
+	rc = recv_lazy(&w, f, w.len, &calls, &authed, &err);
+	assert_true(rc < 0);
+	assert_int_equal(calls, 0);
+	assert_false(authed);
+	free(f);
+	world_free(&w);
+}
+
 enum commit_kind { C_GOOD, C_WRONG_KEY, C_OTHER_END, C_OTHER_TAG };
 
 struct fake_target {
@@ -983,6 +1072,7 @@ int main(void)
 		cmocka_unit_test(test_attacks),
 		cmocka_unit_test(test_random_attacks),
 		cmocka_unit_test(test_forged_commit),
+		cmocka_unit_test(test_unauthenticated_allocates_nothing),
 		cmocka_unit_test(test_nak),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -247,6 +247,7 @@ struct peer {
 	sem_t *wait_sem, *post_sem;  /* body synchronization, if set */
 	const uint8_t *data;	     /* large transfer */
 	size_t data_len;
+	int fd_cancel_w; /* the write end of o.cancel_fd's pipe, for a body */
 
 	int rc, body_rc;
 	struct sevmig_error err;
@@ -469,6 +470,22 @@ static int body_write_to_gone(struct peer *p)
 		}
 	}
 	return 0;
+}
+
+/* Cancel, then write more than the socket holds to a peer that reads
+ * nothing: the blocked write ends with -ECANCELED, not at the io timeout. */
+static int body_cancel_write(struct peer *p)
+{
+	static uint8_t chunk[1 << 16];
+	int cancel_write = p->fd_cancel_w;
+	int rc = write(cancel_write, "x", 1) == 1 ? 0 : -errno;
+	int64_t t0 = now_ms();
+	for (int i = 0; i < 1024 && rc == 0; i++) /* bounded: 64 MiB at most */
+		rc = sevmig_tls_write(p->t, chunk, sizeof(chunk));
+	p->elapsed_ms = now_ms() - t0;
+	snprintf(p->why, sizeof(p->why), "%s", sevmig_tls_last_error(p->t));
+	sem_post(p->post_sem);
+	return rc;
 }
 
 /* data_len bytes source -> target, then back. */
@@ -967,6 +984,65 @@ static void io_timeout(void **state)
 	sem_destroy(&done);
 }
 
+/* The cancel descriptor ends a handshake and a write blocked on a stalled
+ * peer at once, with a message saying so, and the handle stays dead. */
+static void cancel_fd_stops_waits(void **state)
+{
+	(void)state;
+	int cp[2];
+	assert_int_equal(pipe(cp), 0);
+	assert_int_equal(write(cp[1], "x", 1), 1);
+	int fds[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	struct peer h = { .fd = fds[0], .o = cert_opts("cli", "ca1", NULL) };
+	h.o.cancel_fd = &cp[0];
+	peer_main(&h); /* the other end never answers */
+	expect_fail(&h, -ECANCELED, "TLS handshake cancelled");
+	assert_true(h.elapsed_ms < 5000);
+	close(fds[0]);
+	close(fds[1]);
+	close(cp[0]);
+	close(cp[1]);
+
+	assert_int_equal(pipe(cp), 0);
+	sem_t done;
+	sem_init(&done, 0, 0);
+	struct peer c = { .o = cert_opts("cli", "ca1", "target.example"),
+			  .body = body_cancel_write,
+			  .post_sem = &done,
+			  .fd_cancel_w = cp[1] };
+	c.o.cancel_fd = &cp[0];
+	c.o.io_timeout_ms = 20000; /* a cancel that did not work shows as a timeout */
+	struct peer s = { .o = cert_opts("srv", "ca1", NULL),
+			  .body = body_wait,
+			  .wait_sem = &done };
+	run_pair(&c, &s, true);
+	expect_ok(&s);
+	assert_int_equal(c.rc, 0);
+	if (c.body_rc != -ECANCELED)
+		fprintf(stderr, "write: %d %s\n", c.body_rc, c.why);
+	assert_int_equal(c.body_rc, -ECANCELED);
+	assert_string_equal(c.why, "TLS write cancelled");
+	assert_true(c.elapsed_ms < 10000);
+	assert_int_equal(sevmig_tls_write(c.t, "x", 1), -ECANCELED);
+	pair_done(&c, &s);
+	sem_destroy(&done);
+	close(cp[0]);
+	close(cp[1]);
+
+	int bad_fd = -1;
+	struct sevmig_tls_opts o = cert_opts("cli", "ca1", NULL);
+	o.cancel_fd = &bad_fd;
+	struct sevmig_tls *t = NULL;
+	struct sevmig_error err;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	assert_int_equal(sevmig_tls_client(fds[0], &o, &t, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "cancel_fd -1 is not a descriptor"));
+	assert_null(t);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 static void close_without_close_notify(void **state)
 {
 	(void)state;
@@ -1396,6 +1472,7 @@ int main(void)
 		cmocka_unit_test(pins),
 		cmocka_unit_test(pin_mismatch),
 		cmocka_unit_test(psk_success),
+		cmocka_unit_test(cancel_fd_stops_waits),
 		cmocka_unit_test(psk_mismatch),
 		cmocka_unit_test(handshake_timeout),
 		cmocka_unit_test(io_timeout),
