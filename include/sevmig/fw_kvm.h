@@ -182,12 +182,14 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_kvm_enable_exits(struct sevmig_fw *fw,
  * errno (the VMM should stop the guest):
  *
  *  - KVM_EXIT_HYPERCALL, nr 12: the range [a0, a0 + a1 pages) becomes shared
- *    or private in `ps` (sevmig_pstate_apply_hypercall) and hypercall.ret is
- *    what the guest gets in RAX:
+ *    or private in `ps` by the rules of sevmig_pstate_map_gpa_range() (the
+ *    one place they are written), and hypercall.ret is what the guest gets
+ *    in RAX:
  *        0                 applied;
  *        -SEVMIG_KVM_EINVAL  gpa not page-aligned, no pages, a range that
- *                          wraps or passes the 52-bit limit, or attribute
- *                          bits the ABI does not define;
+ *                          wraps or passes the 52-bit limit, attribute
+ *                          bits the ABI does not define, or a 2 MiB or
+ *                          1 GiB page size the range is not aligned to;
  *        -SEVMIG_KVM_EFAULT  the range leaves the map's coverage (the memory
  *                          the VMM registered), or the library could not
  *                          record it (then the call returns -ENOMEM).

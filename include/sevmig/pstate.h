@@ -96,7 +96,8 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_set_range(struct sevmig_pstate *ps
 /*
  * Apply a guest's page-encryption-status hypercall: the series'
  * KVM_HC_PAGE_ENC_STATUS(gpa, npages, enc) or upstream
- * KVM_HC_MAP_GPA_RANGE(gpa, npages, attrs) with encrypted = attrs & ENC.
+ * KVM_HC_MAP_GPA_RANGE(gpa, npages, attrs) with encrypted = attrs & ENC,
+ * the attributes already checked (sevmig_pstate_map_gpa_range() checks them).
  * -EINVAL: gpa not page-aligned, npages zero, gpa + npages pages overflows
  * or reaches the 52-bit limit; -ERANGE: the range leaves the coverage.
  * Nothing changes on error.
@@ -104,6 +105,55 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_set_range(struct sevmig_pstate *ps
 SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_apply_hypercall(struct sevmig_pstate *ps,
 							      uint64_t gpa, uint64_t npages,
 							      bool encrypted);
+
+/*
+ * KVM_HC_MAP_GPA_RANGE (hypercall 12; Documentation/virt/kvm/x86/
+ * hypercalls.rst): a0 the first gpa, a1 the number of 4 KiB pages, a2 the
+ * attributes: bits 3:0 the page size the guest maps the range with, bit 4
+ * encrypted (1) or plaintext (0), bits 63:5 reserved, must be zero.
+ */
+#define SEVMIG_MAP_GPA_RANGE_PAGE_SZ_MASK 0x0fu
+#define SEVMIG_MAP_GPA_RANGE_PAGE_SZ_4K	  0u
+#define SEVMIG_MAP_GPA_RANGE_PAGE_SZ_2M	  1u
+#define SEVMIG_MAP_GPA_RANGE_PAGE_SZ_1G	  2u
+#define SEVMIG_MAP_GPA_RANGE_ENCRYPTED	  0x10u
+/* What the guest reads in RAX after the hypercall (KVM's kvm_para.h errno
+ * values, negated): success, a malformed request, memory the VMM does not
+ * have. */
+#define SEVMIG_MAP_GPA_RANGE_RET_OK	0u
+#define SEVMIG_MAP_GPA_RANGE_RET_EINVAL ((uint64_t)-22)
+#define SEVMIG_MAP_GPA_RANGE_RET_EFAULT ((uint64_t)-14)
+
+/* The outcome of one hypercall: filled up to `sz` bytes (set it to
+ * sizeof(struct sevmig_map_gpa_range)), so that fields can be added. */
+struct sevmig_map_gpa_range {
+	size_t sz;
+	/* The pages the request names and the state they take (set even
+	 * when the request is refused, as far as the arguments say). */
+	uint64_t gfn, npages;
+	enum sevmig_page_state state;
+	/* The page size the guest named: 4096, 2 MiB or 1 GiB; 0 when the
+	 * size bits are not one of those. */
+	uint64_t page_size;
+	/* The value for the guest's RAX (SEVMIG_MAP_GPA_RANGE_RET_*). */
+	uint64_t guest_ret;
+};
+
+/*
+ * The whole rule set of KVM_HC_MAP_GPA_RANGE, for any VMM's exit loop (the
+ * KVM backend's sevmig_fw_kvm_handle_exit() calls it): raw a0, a1, a2 in;
+ * the change applied to ps and the guest's return value in *out. A range
+ * named with a 2 MiB or 1 GiB page size must start and end on that size.
+ * Returns 0 (applied, guest_ret 0); -EINVAL for a malformed request
+ * (reserved attribute bits, an unknown page size, a gpa or count not
+ * aligned to the page size, no pages, a range that wraps or reaches the
+ * 52-bit limit; guest_ret RET_EINVAL); -ERANGE for pages outside the map's
+ * coverage (guest_ret RET_EFAULT); -ENOMEM (guest_ret RET_EFAULT, the
+ * request not recorded). Nothing changes unless 0 is returned.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_map_gpa_range(struct sevmig_pstate *ps,
+							    uint64_t a0, uint64_t a1, uint64_t a2,
+							    struct sevmig_map_gpa_range *out);
 
 /*
  * Guest reboot or kexec: every covered page becomes private, except that

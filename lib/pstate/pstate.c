@@ -254,17 +254,6 @@ int sevmig_pstate_set_range(struct sevmig_pstate *ps, uint64_t gfn, uint64_t npa
 	return sevmig__range_set(ps, gfn, gfn + npages, state == SEVMIG_PAGE_SHARED);
 }
 
-int sevmig_pstate_apply_hypercall(struct sevmig_pstate *ps, uint64_t gpa, uint64_t npages,
-				  bool encrypted)
-{
-	/* KVM's own checks (!PAGE_ALIGNED(gpa) || !npages || wrap), plus the
-	 * 52-bit physical limit */
-	if (gpa & (SEVMIG_PAGE_SIZE - 1))
-		return -EINVAL;
-	return sevmig_pstate_set_range(ps, gpa >> SEVMIG_PAGE_SHIFT, npages,
-				       encrypted ? SEVMIG_PAGE_PRIVATE : SEVMIG_PAGE_SHARED);
-}
-
 /* Take a shared set built by stealing from ps's (when rc is 0). */
 static int commit(struct sevmig_pstate *ps, int rc, struct sevmig__ents *res)
 {

@@ -61,6 +61,10 @@
 #ifndef KVM_MAP_GPA_RANGE_ENCRYPTED
 #define KVM_MAP_GPA_RANGE_ENCRYPTED (1 << 4)
 #endif
+#ifndef KVM_MAP_GPA_RANGE_PAGE_SZ_2M
+#define KVM_MAP_GPA_RANGE_PAGE_SZ_2M (1 << 0)
+#define KVM_MAP_GPA_RANGE_PAGE_SZ_1G (1 << 1)
+#endif
 
 /* SEV_FW_BLOB_MAX_SIZE (include/linux/psp-sev.h, kernel-internal): the
  * largest certificate or session blob the kernel copies for the firmware. */
@@ -182,5 +186,13 @@ static_assert(SEVMIG_KVM_FEATURE_HC_MAP_GPA_RANGE == KVM_FEATURE_HC_MAP_GPA_RANG
 	      "CPUID feature bits");
 static_assert(SEVMIG_KVM_EINVAL == KVM_EINVAL && SEVMIG_KVM_EFAULT == KVM_EFAULT,
 	      "hypercall error codes");
+/* ...and so does the page-state layer's rule set, which knows no UAPI. */
+static_assert(SEVMIG_MAP_GPA_RANGE_ENCRYPTED == KVM_MAP_GPA_RANGE_ENCRYPTED &&
+		  SEVMIG_MAP_GPA_RANGE_PAGE_SZ_2M == KVM_MAP_GPA_RANGE_PAGE_SZ_2M &&
+		  SEVMIG_MAP_GPA_RANGE_PAGE_SZ_1G == KVM_MAP_GPA_RANGE_PAGE_SZ_1G,
+	      "MAP_GPA_RANGE attributes");
+static_assert(SEVMIG_MAP_GPA_RANGE_RET_EINVAL == (uint64_t)-KVM_EINVAL &&
+		  SEVMIG_MAP_GPA_RANGE_RET_EFAULT == (uint64_t)-KVM_EFAULT,
+	      "MAP_GPA_RANGE return values");
 
 #endif

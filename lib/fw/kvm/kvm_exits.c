@@ -13,10 +13,6 @@
 #include <errno.h>
 #include <string.h>
 
-/* Page-size hints of KVM_HC_MAP_GPA_RANGE's attrs (bits 3:0): 4K, 2M, 1G. */
-#define MAP_GPA_RANGE_PAGE_SZ_MASK 0xfu
-#define MAP_GPA_RANGE_PAGE_SZ_MAX  2u
-
 static int need_kvm(struct sevmig_fw *fw, const char *what, struct sevmig__kvm **out)
 {
 	if (!fw)
@@ -88,42 +84,28 @@ int sevmig_fw_kvm_enable_exits(struct sevmig_fw *fw, unsigned flags)
 	return 0;
 }
 
-/* What the guest gets for a refused hypercall, as KVM writes it to RAX. */
-static uint64_t guest_err(int kvm_errno)
-{
-	return (uint64_t) - (int64_t)kvm_errno;
-}
-
+/*
+ * The rules are the page-state layer's (sevmig_pstate_map_gpa_range()); the
+ * series' PAGE_ENC_STATUS(gpa, npages, enc) is the same request with enc
+ * 0 or 1 where the attributes go.
+ */
 static int handle_hypercall(struct sevmig__kvm *k, struct kvm_run *run, struct sevmig_pstate *ps)
 {
 	uint64_t gpa = run->hypercall.args[0];
 	uint64_t npages = run->hypercall.args[1];
 	uint64_t attrs = run->hypercall.args[2];
-	bool encrypted;
-	int rc = -EINVAL;
-
-	if (k->hc_abi == SEVMIG_KVM_HC_ABI_PAGE_ENC_STATUS) {
-		encrypted = attrs == 1;
-		if (attrs > 1)
-			goto refused;
-	} else {
-		encrypted = attrs & KVM_MAP_GPA_RANGE_ENCRYPTED;
-		if ((attrs &
-		     ~(uint64_t)(KVM_MAP_GPA_RANGE_ENCRYPTED | MAP_GPA_RANGE_PAGE_SZ_MASK)) ||
-		    (attrs & MAP_GPA_RANGE_PAGE_SZ_MASK) > MAP_GPA_RANGE_PAGE_SZ_MAX)
-			goto refused;
-	}
-	rc = sevmig_pstate_apply_hypercall(ps, gpa, npages, encrypted);
+	uint64_t a2 = attrs;
+	if (k->hc_abi == SEVMIG_KVM_HC_ABI_PAGE_ENC_STATUS)
+		a2 = attrs == 1 ? SEVMIG_MAP_GPA_RANGE_ENCRYPTED
+		     : attrs == 0 ? 0
+				  : ~(uint64_t)0; /* reserved bits: refused */
+	struct sevmig_map_gpa_range r = { .sz = sizeof(r) };
+	int rc = sevmig_pstate_map_gpa_range(ps, gpa, npages, a2, &r);
+	run->hypercall.ret = r.guest_ret;
 	if (!rc) {
-		run->hypercall.ret = 0;
 		k->exits.applied++;
 		return 1;
 	}
-refused:
-	/* Malformed is EINVAL, as KVM says it; memory the map does not hold
-	 * (or could not record) is EFAULT, as KVM says for guest addresses it
-	 * cannot reach. */
-	run->hypercall.ret = guest_err(rc == -EINVAL ? KVM_EINVAL : KVM_EFAULT);
 	k->exits.rejected++;
 	k->exits.last_rejected_gpa = gpa;
 	k->exits.last_rejected_npages = npages;
@@ -166,7 +148,7 @@ int sevmig_fw_kvm_handle_exit(struct sevmig_fw *fw, void *run_ptr, struct sevmig
 			break;
 		if (!ps) {
 			/* The VMM routed a hypercall here without a map. */
-			run->hypercall.ret = guest_err(KVM_EFAULT);
+			run->hypercall.ret = SEVMIG_MAP_GPA_RANGE_RET_EFAULT;
 			rc = -EINVAL;
 			break;
 		}
