@@ -43,11 +43,15 @@ int main(void)
 	CHECK(sevmig_pstate_add_slot(ps, 0, 0xc0000));
 	CHECK(sevmig_pstate_add_slot(ps, 0x100000, 0x40000));
 
-	/* The guest shares a 64 MiB bounce buffer and one page, through
-	 * KVM_HC_MAP_GPA_RANGE exits; a bad request changes nothing. */
-	CHECK(sevmig_pstate_apply_hypercall(ps, 0x80000000, 16384, false));
-	CHECK(sevmig_pstate_apply_hypercall(ps, 0x100005000, 1, false));
-	if (sevmig_pstate_apply_hypercall(ps, 0xc0000000, 1, false) != -ERANGE)
+	/* The guest shares a 64 MiB bounce buffer (in 2 MiB pages) and one
+	 * page, through KVM_HC_MAP_GPA_RANGE exits: the raw arguments in, the
+	 * value for the guest's RAX out; a bad request changes nothing. */
+	struct sevmig_map_gpa_range r = { .sz = sizeof(r) };
+	CHECK(sevmig_pstate_map_gpa_range(ps, 0x80000000, 16384, SEVMIG_MAP_GPA_RANGE_PAGE_SZ_2M,
+					  &r));
+	CHECK(sevmig_pstate_map_gpa_range(ps, 0x100005000, 1, 0, &r));
+	if (sevmig_pstate_map_gpa_range(ps, 0xc0000000, 1, 0, &r) != -ERANGE ||
+	    r.guest_ret != SEVMIG_MAP_GPA_RANGE_RET_EFAULT)
 		return 1; /* the MMIO hole is no memory */
 
 	printf("shared runs:\n");

@@ -265,6 +265,52 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_send_dirty(struct sevmig_sender *s
 							 struct sevmig_error *err);
 
 /*
+ * The size in bytes of a region's dirty bitmap in KVM_GET_DIRTY_LOG's
+ * layout (what sevmig_sender_send_dirty() reads): one bit per page, in
+ * 64-bit words.
+ */
+SEVMIG_API size_t sevmig_dirty_bitmap_size(uint64_t region_size);
+
+/*
+ * One entry of KVM's dirty ring (KVM_CAP_DIRTY_LOG_RING; struct
+ * kvm_dirty_gfn, same layout): `slot` is (address space << 16) | memslot
+ * id, `offset` the page within that memslot. `flags` is not looked at: the
+ * VMM harvests the ring (and resets it) itself and hands over what it
+ * collected.
+ */
+struct sevmig_dirty_gfn {
+	uint32_t flags;
+	uint32_t slot;
+	uint64_t offset;
+};
+
+/* Dirty pages as a list, for sevmig_sender_send_dirty_list(): any order,
+ * repeats allowed. */
+struct sevmig_dirty_list {
+	size_t sz; /* SEVMIG_OPTS */
+	/* Absolute gfns... */
+	const uint64_t *gfns;
+	size_t ngfns;
+	/* ...and/or dirty-ring entries, whose `slot` is mapped to the
+	 * sender's regions by kvm_slots: kvm_slots[i] is the KVM slot value
+	 * of regions[i] (index as given to sevmig_sender_new()). */
+	const struct sevmig_dirty_gfn *ring;
+	size_t nring;
+	const uint32_t *kvm_slots;
+};
+
+/*
+ * sevmig_sender_send_dirty() with the dirty pages as a list. A gfn outside
+ * every region (-ERANGE), a ring entry whose slot is none of kvm_slots
+ * (-EINVAL) or whose offset is past its region (-ERANGE) fails the call
+ * before anything is written, naming the entry; the sender stays usable.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_send_dirty_list(struct sevmig_sender *s,
+							      const struct sevmig_pstate *ps,
+							      const struct sevmig_dirty_list *d,
+							      struct sevmig_error *err);
+
+/*
  * SEV-ES: the state of vCPU `vcpu` through SEND_UPDATE_VMSA, as a VMSA
  * record; after the last round, once per vCPU. `vmsa` is what the backend
  * reads (soft: the 4096-byte plaintext VMSA; kvm: NULL).

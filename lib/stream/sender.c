@@ -1073,6 +1073,20 @@ int sevmig_sender_send_dirty(struct sevmig_sender *s, const struct sevmig_pstate
 	return leave(s, rc, err);
 }
 
+int sevmig_sender_send_dirty_list(struct sevmig_sender *s, const struct sevmig_pstate *ps,
+				  const struct sevmig_dirty_list *d, struct sevmig_error *err)
+{
+	if (!s)
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0, "no sender");
+	uint64_t **bm;
+	/* A bad list is the caller's mistake, found before anything is
+	 * written: the sender stays usable. */
+	SEVMIG__TRY(sevmig__dirty_bitmaps(&s->layout, d, &bm, err));
+	int rc = sevmig_sender_send_dirty(s, ps, (const uint64_t *const *)bm, err);
+	sevmig__dirty_free(bm, s->layout.n);
+	return rc;
+}
+
 int sevmig_sender_send_vmsa(struct sevmig_sender *s, uint32_t vcpu, const void *vmsa,
 			    struct sevmig_error *err)
 {

@@ -69,6 +69,12 @@ int sevmig__layout_from_ranges(const struct sevmig_range *r, size_t n, struct se
 void sevmig__layout_free(struct sevmig__layout *l);
 /* The slot holding gfn, or -1. `hint` (may be NULL) speeds up sorted lookups. */
 long sevmig__layout_find(const struct sevmig__layout *l, uint64_t gfn, size_t *hint);
+/* A dirty list as per-region bitmaps in KVM_GET_DIRTY_LOG's layout, indexed
+ * by the caller's region (NULL where nothing is dirty); free with
+ * sevmig__dirty_free(bm, l->n). */
+int sevmig__dirty_bitmaps(const struct sevmig__layout *l, const struct sevmig_dirty_list *d,
+			  uint64_t ***out, struct sevmig_error *err);
+void sevmig__dirty_free(uint64_t **bm, size_t n);
 static inline uint8_t *sevmig__layout_host(const struct sevmig__layout *l, long slot, uint64_t gfn)
 {
 	return l->slots[slot].host + ((gfn - l->slots[slot].gfn) << SEVMIG_PAGE_SHIFT);
