@@ -52,6 +52,9 @@ void cli_json_string(FILE *f, const char *s);
  * with nothing trailing: 0 or -EINVAL. */
 int cli_parse_u64(const char *s, uint64_t *out);
 
+/* Monotonic seconds. */
+double cli_now(void);
+
 /* Load a page-state file (binary or text form): 0 or CLI_ERR (printed). */
 int cli_load_pstate(const char *path, struct sevmig_pstate **out);
 

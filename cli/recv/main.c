@@ -344,8 +344,8 @@ static int accept_input(const struct opts *o, struct input *in)
 {
 	if (cli_tcp_accept(in->lfd, o->x.timeout_ms, &in->fd, in->peer, sizeof(in->peer)))
 		return CLI_ERR;
-	snprintf(in->name, sizeof(in->name), "%s://%s%s%s:%u (from %s)",
-		 in->ep.tls ? "tls" : "tcp", strchr(in->ep.host, ':') ? "[" : "", in->ep.host,
+	snprintf(in->name, sizeof(in->name), "%s://%s%s%s:%u (from %s)", in->ep.tls ? "tls" : "tcp",
+		 strchr(in->ep.host, ':') ? "[" : "", in->ep.host,
 		 strchr(in->ep.host, ':') ? "]" : "", in->port, in->peer);
 	cli_chan_init(&in->chan, in->fd, in->name, o->x.timeout_ms);
 	cli_chan_auth_deadline(&in->chan, o->auth_timeout_ms);
@@ -841,8 +841,8 @@ static int receive_once(const struct opts *o, struct input *in, bool *dropped)
 				  in->name, err.message);
 		else if (!said)
 			stream_error(in, &err, rc);
-		*dropped = two_way && ctx.r && !sevmig_receiver_authenticated(ctx.r) &&
-			   !cli_interrupted();
+		*dropped =
+		    two_way && ctx.r && !sevmig_receiver_authenticated(ctx.r) && !cli_interrupted();
 		rc = CLI_ERR;
 		goto fail;
 	}

@@ -151,8 +151,8 @@ struct sevmig_map_gpa_range {
  * coverage (guest_ret RET_EFAULT); -ENOMEM (guest_ret RET_EFAULT, the
  * request not recorded). Nothing changes unless 0 is returned.
  */
-SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_map_gpa_range(struct sevmig_pstate *ps,
-							    uint64_t a0, uint64_t a1, uint64_t a2,
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_map_gpa_range(struct sevmig_pstate *ps, uint64_t a0,
+							    uint64_t a1, uint64_t a2,
 							    struct sevmig_map_gpa_range *out);
 
 /*

@@ -44,14 +44,14 @@ int sevmig_pstate_map_gpa_range(struct sevmig_pstate *ps, uint64_t a0, uint64_t 
 	struct sevmig_map_gpa_range r = {
 		.gfn = a0 >> SEVMIG_PAGE_SHIFT,
 		.npages = a1,
-		.state = a2 & SEVMIG_MAP_GPA_RANGE_ENCRYPTED ? SEVMIG_PAGE_PRIVATE
-							     : SEVMIG_PAGE_SHARED,
+		.state =
+		    a2 & SEVMIG_MAP_GPA_RANGE_ENCRYPTED ? SEVMIG_PAGE_PRIVATE : SEVMIG_PAGE_SHARED,
 		.page_size = unit * SEVMIG_PAGE_SIZE,
 		.guest_ret = SEVMIG_MAP_GPA_RANGE_RET_EINVAL,
 	};
 	int rc = -EINVAL;
-	bool reserved = a2 & ~(uint64_t)(SEVMIG_MAP_GPA_RANGE_ENCRYPTED |
-					 SEVMIG_MAP_GPA_RANGE_PAGE_SZ_MASK);
+	bool reserved =
+	    a2 & ~(uint64_t)(SEVMIG_MAP_GPA_RANGE_ENCRYPTED | SEVMIG_MAP_GPA_RANGE_PAGE_SZ_MASK);
 	/* A larger page size is a promise about the mapping: the range must
 	 * be made of whole pages of that size. (KVM's own checks, and the
 	 * 52-bit limit, follow in apply_hypercall().) */

@@ -40,7 +40,8 @@ int sevmig__dirty_bitmaps(const struct sevmig__layout *l, const struct sevmig_di
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0, "no dirty list");
 	const uint64_t *gfns = SEVMIG__OPT(d, gfns, (const uint64_t *)NULL);
 	size_t ngfns = SEVMIG__OPT(d, ngfns, (size_t)0);
-	const struct sevmig_dirty_gfn *ring = SEVMIG__OPT(d, ring, (const struct sevmig_dirty_gfn *)NULL);
+	const struct sevmig_dirty_gfn *ring =
+	    SEVMIG__OPT(d, ring, (const struct sevmig_dirty_gfn *)NULL);
 	size_t nring = SEVMIG__OPT(d, nring, (size_t)0);
 	const uint32_t *kvm_slots = SEVMIG__OPT(d, kvm_slots, (const uint32_t *)NULL);
 	if ((ngfns && !gfns) || (nring && !ring))
@@ -80,7 +81,8 @@ int sevmig__dirty_bitmaps(const struct sevmig__layout *l, const struct sevmig_di
 			rc = sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, i,
 					  "dirty ring entry %zu: slot 0x%x (address space %u, "
 					  "memslot %u) is none of the sender's regions",
-					  i, ring[i].slot, ring[i].slot >> 16, ring[i].slot & 0xffff);
+					  i, ring[i].slot, ring[i].slot >> 16,
+					  ring[i].slot & 0xffff);
 		else if (ring[i].offset >= l->slots[k].npages)
 			rc = sevmig__fail(err, -ERANGE, SEVMIG_NO_OFFSET, i,
 					  "dirty ring entry %zu: page %" PRIu64

@@ -12,10 +12,10 @@
 #include <sevmig/pstate.h>
 
 /* 2 GiB at gfn 0 (two 1 GiB pages) and 4 MiB at 8 GiB. */
-#define S0   0x0u
-#define S0_N (512u * 1024)
-#define S1   0x200000u
-#define S1_N 1024u
+#define S0	 0x0u
+#define S0_N	 (512u * 1024)
+#define S1	 0x200000u
+#define S1_N	 1024u
 #define GPA(gfn) ((uint64_t)(gfn) << 12)
 #define SZ_2M	 SEVMIG_MAP_GPA_RANGE_PAGE_SZ_2M
 #define SZ_1G	 SEVMIG_MAP_GPA_RANGE_PAGE_SZ_1G

@@ -81,10 +81,13 @@ static void test_lists_match_bitmaps(void **state)
 					if (!(dirty[k][i / 64] >> (i % 64) & 1))
 						continue;
 					for (int rep = 0; rep < 1 + !tu_below(&rng, 5); rep++) {
-						bool as_ring = round == 1 || (round == 2 && tu_below(&rng, 2));
+						bool as_ring =
+						    round == 1 || (round == 2 && tu_below(&rng, 2));
 						if (as_ring)
 							ring[nr++] = (struct sevmig_dirty_gfn){
-								.flags = 1, .slot = slots[k], .offset = i
+								.flags = 1,
+								.slot = slots[k],
+								.offset = i
 							};
 						else
 							gfns[ng++] = (g.reg[k].gpa >> 12) + i;
@@ -94,9 +97,9 @@ static void test_lists_match_bitmaps(void **state)
 			shuffle(&rng, ring, nr, sizeof(*ring));
 			SEVMIG_OPTS(sevmig_dirty_list, dl, .gfns = gfns, .ngfns = ng, .ring = ring,
 				    .nring = nr, .kvm_slots = slots);
-			assert_int_equal(sevmig_sender_send_dirty(a, g.ps,
-								  (const uint64_t *const *)dirty, &err),
-					 0);
+			assert_int_equal(
+			    sevmig_sender_send_dirty(a, g.ps, (const uint64_t *const *)dirty, &err),
+			    0);
 			if (sevmig_sender_send_dirty_list(b, g.ps, &dl, &err))
 				fail_msg("guest %d round %d: %s", guest, round, err.message);
 			struct sevmig_stream_counts ca, cb;
@@ -104,14 +107,15 @@ static void test_lists_match_bitmaps(void **state)
 			sevmig_sender_counts(b, &cb);
 			if (ca.enc_pages != cb.enc_pages || ca.plain_pages != cb.plain_pages ||
 			    ca.zero_pages != cb.zero_pages || ca.rounds != cb.rounds)
-				fail_msg("guest %d round %d: the list sent %llu/%llu/%llu pages, the "
-					 "bitmaps %llu/%llu/%llu",
-					 guest, round, (unsigned long long)cb.enc_pages,
-					 (unsigned long long)cb.plain_pages,
-					 (unsigned long long)cb.zero_pages,
-					 (unsigned long long)ca.enc_pages,
-					 (unsigned long long)ca.plain_pages,
-					 (unsigned long long)ca.zero_pages);
+				fail_msg(
+				    "guest %d round %d: the list sent %llu/%llu/%llu pages, the "
+				    "bitmaps %llu/%llu/%llu",
+				    guest, round, (unsigned long long)cb.enc_pages,
+				    (unsigned long long)cb.plain_pages,
+				    (unsigned long long)cb.zero_pages,
+				    (unsigned long long)ca.enc_pages,
+				    (unsigned long long)ca.plain_pages,
+				    (unsigned long long)ca.zero_pages);
 			free(gfns);
 			free(ring);
 		}

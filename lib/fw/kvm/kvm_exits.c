@@ -96,7 +96,7 @@ static int handle_hypercall(struct sevmig__kvm *k, struct kvm_run *run, struct s
 	uint64_t attrs = run->hypercall.args[2];
 	uint64_t a2 = attrs;
 	if (k->hc_abi == SEVMIG_KVM_HC_ABI_PAGE_ENC_STATUS)
-		a2 = attrs == 1 ? SEVMIG_MAP_GPA_RANGE_ENCRYPTED
+		a2 = attrs == 1	  ? SEVMIG_MAP_GPA_RANGE_ENCRYPTED
 		     : attrs == 0 ? 0
 				  : ~(uint64_t)0; /* reserved bits: refused */
 	struct sevmig_map_gpa_range r = { .sz = sizeof(r) };
