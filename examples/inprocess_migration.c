@@ -3,11 +3,14 @@
  * A live migration in one process, with libsevmig's software firmware on
  * both ends: a source guest with two memory regions and some shared pages
  * is sent with one pre-copy round (the guest keeps writing and converts a
- * page meanwhile), received through a pipe by a thread, and compared.
+ * page meanwhile) and the VMM's own state for the stopped vCPU (its MSRs,
+ * MSR_KVM_MIGRATION_CONTROL among them) and a device, received through a
+ * socket pair by a thread, and compared.
  *
  * Build: cc inprocess_migration.c $(pkg-config --cflags --libs sevmig) -lpthread
  * Run:   ./inprocess_migration      (exit status 0 when the copies match)
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,8 +25,30 @@
 static const uint64_t reg_gpa[NREG] = { 0x0, 0x100000000ull }; /* below and above 4 GiB */
 static const uint64_t reg_pages[NREG] = { 512, 256 };
 
+/* The VMM state this example carries, in the library's SVMG forms
+ * (docs/stream-format.md 4.10): vCPU 0's MSRs, and a device's opaque state. */
+struct msr_entry {
+	uint32_t index, reserved;
+	uint64_t value;
+};
+struct msrs {
+	uint32_t count, vcpu;
+	struct msr_entry e[3];
+};
+static const struct msrs src_msrs = {
+	3,
+	0,
+	{ { 0xc0000080, 0, 0xd01 },		      /* EFER */
+	  { 0x4b564d08, 0, 1 },			      /* MSR_KVM_MIGRATION_CONTROL: ready */
+	  { 0xc0000102, 0, 0xffff888000000000ull } }, /* KERNEL_GS_BASE */
+};
+static const char uart_state[] = "\x05\x00\x00\x00serial0 lcr=03 ier=01 scr=5a";
+
 struct target {
 	struct sevmig_fw *fw;
+	struct msrs msrs; /* what arrived */
+	char device[64];
+	int vmm_objects;
 	struct sevmig_mem_region mem[NREG];
 	int fd; /* the target's end of the socket pair */
 	const uint8_t *key;
@@ -33,13 +58,30 @@ struct target {
 	struct sevmig_pstate *ps;
 };
 
+/* Each VMM object, whole and verified, after the pages sent before it. */
+static int on_vmm(void *arg, const struct sevmig_vmm_object *obj)
+{
+	struct target *t = arg;
+	if (obj->vendor != SEVMIG_VMM_VENDOR_SEVMIG)
+		return -EPROTO;
+	if (obj->type == SEVMIG_VMM_TYPE_MSRS && obj->len == sizeof(t->msrs))
+		memcpy(&t->msrs, obj->data, obj->len);
+	else if (obj->type == SEVMIG_VMM_TYPE_DEVICE_STATE && obj->len < sizeof(t->device))
+		memcpy(t->device, obj->data, obj->len);
+	else
+		return -EPROTO; /* refused: the source gets a NAK */
+	t->vmm_objects++;
+	return 0;
+}
+
 static void *receive(void *arg)
 {
 	struct target *t = arg;
 	/* Keyed by the shared PSK; the same socket carries the back-channel:
 	 * HELLO, an ACK per round, and COMMIT once everything verified. */
 	SEVMIG_OPTS(sevmig_receiver_opts, o, .workers = 2, .key_source = SEVMIG_KEY_PSK,
-		    .key = t->key, .back_write = sevmig_write_fd, .back_arg = SEVMIG_FD_ARG(t->fd));
+		    .key = t->key, .back_write = sevmig_write_fd, .back_arg = SEVMIG_FD_ARG(t->fd),
+		    .vmm_object = on_vmm, .vmm_arg = t);
 	struct sevmig_receiver *r;
 	t->rc = sevmig_receiver_new(t->fw, t->mem, NREG, sevmig_read_fd, SEVMIG_FD_ARG(t->fd), &o,
 				    &r, &t->err);
@@ -146,6 +188,15 @@ int main(void)
 		if (rc == 0)
 			rc = sevmig_sender_send_dirty(s, ps, dirty, &err);
 	}
+	/* The vCPU is stopped now: its MSRs and the device state go after
+	 * the last round's pages, under the stream's integrity. */
+	if (rc == 0)
+		rc = sevmig_sender_send_vmm(s, SEVMIG_VMM_VENDOR_SEVMIG, SEVMIG_VMM_TYPE_MSRS,
+					    &src_msrs, sizeof(src_msrs), &err);
+	if (rc == 0)
+		rc = sevmig_sender_send_vmm(s, SEVMIG_VMM_VENDOR_SEVMIG,
+					    SEVMIG_VMM_TYPE_DEVICE_STATE, uart_state,
+					    sizeof(uart_state), &err);
 	/* END, then the target's COMMIT: only then is the guest SENT. */
 	if (rc == 0)
 		rc = sevmig_sender_finish(s, &err);
@@ -164,14 +215,19 @@ int main(void)
 	int same = sevmig_pstate_equal(ps, t.ps);
 	for (int i = 0; i < NREG; i++)
 		same = same && !memcmp(src_mem[i].host, t.mem[i].host, src_mem[i].size);
+	same = same && t.vmm_objects == 2 && !memcmp(&t.msrs, &src_msrs, sizeof(src_msrs)) &&
+	       !memcmp(t.device, uart_state, sizeof(uart_state));
 	printf("sent %llu bytes in %llu records: %llu encrypted, %llu plain, %llu zero pages, "
 	       "%llu rounds\n",
 	       (unsigned long long)sc.bytes, (unsigned long long)sc.records,
 	       (unsigned long long)sc.enc_pages, (unsigned long long)sc.plain_pages,
 	       (unsigned long long)sc.zero_pages, (unsigned long long)sc.rounds);
-	printf("received %llu bytes; target memory and page state %s the source's; %s\n",
+	printf("received %llu bytes; target memory, page state and VMM state %s the source's; "
+	       "%s\n",
 	       (unsigned long long)t.counts.bytes, same ? "equal" : "DIFFER FROM",
 	       acked ? "the target committed" : "NOT acknowledged");
+	printf("vCPU 0: MSR_KVM_MIGRATION_CONTROL = %llu on the target\n",
+	       (unsigned long long)t.msrs.e[1].value);
 
 	for (int i = 0; i < NREG; i++) {
 		free(src_mem[i].host);

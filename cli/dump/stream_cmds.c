@@ -279,6 +279,16 @@ static void abort_message(const struct sevmig_record_info *r, char *buf, size_t 
 	buf[n] = '\0';
 }
 
+/* A VMM vendor FourCC as text: its four characters, '?' for unprintable ones. */
+static void vendor_text(uint32_t v, char out[5])
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned c = (v >> (8 * i)) & 0xff;
+		out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	out[4] = '\0';
+}
+
 static void record_text(const struct sevmig_record_info *r)
 {
 	char gfns[40] = "-", pages[24] = "-", det[200] = "";
@@ -317,6 +327,16 @@ static void record_text(const struct sevmig_record_info *r)
 		snprintf(det, sizeof(det), "%s%s%s",
 			 r->abort_reason == SEVMIG_ABORT_CANCELLED ? "cancelled" : "error",
 			 m[0] ? ": " : "", m);
+		break;
+	}
+	case SEVMIG_REC_VMM: {
+		char v[5];
+		vendor_text(r->vmm_vendor, v);
+		snprintf(det, sizeof(det),
+			 "vendor %s type %" PRIu32 ", bytes %" PRIu64 "-%" PRIu64 " of %" PRIu64
+			 "%s",
+			 v, r->vmm_type, r->vmm_offset, r->vmm_offset + r->length - 32, r->vmm_size,
+			 r->vmm_last ? " (last)" : "");
 		break;
 	}
 	case SEVMIG_REC_END:
@@ -370,6 +390,17 @@ static void record_json(const struct sevmig_record_info *r, bool first)
 		printf(",\"reason\":\"%s\",\"message\":",
 		       r->abort_reason == SEVMIG_ABORT_CANCELLED ? "cancelled" : "error");
 		cli_json_string(stdout, m);
+		break;
+	}
+	case SEVMIG_REC_VMM: {
+		char v[5];
+		vendor_text(r->vmm_vendor, v);
+		printf(",\"vendor\":");
+		cli_json_string(stdout, v);
+		printf(",\"vendor_code\":%" PRIu32 ",\"vmm_type\":%" PRIu32
+		       ",\"object_size\":%" PRIu64 ",\"chunk_offset\":%" PRIu64 ",\"last\":%s",
+		       r->vmm_vendor, r->vmm_type, r->vmm_size, r->vmm_offset,
+		       r->vmm_last ? "true" : "false");
 		break;
 	}
 	case SEVMIG_REC_END:

@@ -100,6 +100,7 @@ enum sevmig_record_type {
 	SEVMIG_REC_ROUND = 7,	/* end of a pass over guest memory */
 	SEVMIG_REC_ABORT = 8,	/* the source cancelled: discard everything */
 	SEVMIG_REC_END = 9,	/* the source is done; counters */
+	SEVMIG_REC_VMM = 10,	/* a chunk of the VMM's own state (vCPUs, devices) */
 };
 /* Record flag: a reader that does not know the type may skip the record
  * (it is still checked for CRC and sequence); without it, it must refuse. */
@@ -158,7 +159,30 @@ struct sevmig_stream_counts {
 	uint64_t zero_records;
 	uint64_t plain_wire_bytes; /* PLAIN page data on the wire (compressed or raw) */
 	uint64_t skipped;	   /* records of unknown, skippable types (readers) */
+	uint64_t vmm_records;	   /* VMM records (chunks) */
+	uint64_t vmm_objects;	   /* VMM objects they carried */
 };
+
+/*
+ * VMM records: the VMM's own state (vCPU registers and MSRs, the LAPIC,
+ * device state), carried in the stream under its integrity and ordered
+ * with the rounds. An object is named by a vendor, a FourCC the VMM owns
+ * (SEVMIG_VMM_VENDOR('Q','E','M','U'); docs/stream-format.md §4.10 lists
+ * the registered ones, and vendors with the top bit set are free for
+ * private use), and a type the vendor defines. It may be of any size up to
+ * SEVMIG_VMM_MAX_SIZE; the sender cuts it into chunks, the receiver hands
+ * it over whole. The vendor "SVMG" is this library's own, with the types
+ * below (docs/stream-format.md §4.10 gives their layouts).
+ */
+#define SEVMIG_VMM_VENDOR(a, b, c, d)                                                          \
+	((uint32_t)(uint8_t)(a) | (uint32_t)(uint8_t)(b) << 8 | (uint32_t)(uint8_t)(c) << 16 | \
+	 (uint32_t)(uint8_t)(d) << 24)
+#define SEVMIG_VMM_VENDOR_SEVMIG SEVMIG_VMM_VENDOR('S', 'V', 'M', 'G')
+#define SEVMIG_VMM_MAX_SIZE	 (64u << 20) /* bytes in one object */
+/* Types of vendor SVMG: a list of MSRs (index and value pairs), a device's
+ * opaque state. */
+#define SEVMIG_VMM_TYPE_MSRS	     1u
+#define SEVMIG_VMM_TYPE_DEVICE_STATE 2u
 
 /*
  * Called after each record (on the caller's thread). A non-zero return
@@ -311,6 +335,17 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_send_dirty_list(struct sevmig_send
 							      struct sevmig_error *err);
 
 /*
+ * A VMM object (`vendor`, `type`, `len` bytes at `data`, len <=
+ * SEVMIG_VMM_MAX_SIZE, 0 allowed), as one or more VMM records: after the
+ * first pass has begun (sevmig_sender_send_all()) and before finish, in
+ * order with the rounds (a receiver gets it after everything sent before
+ * it). Authenticated like every record. Not while a pass is in flight.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_send_vmm(struct sevmig_sender *s, uint32_t vendor,
+						       uint32_t type, const void *data, size_t len,
+						       struct sevmig_error *err);
+
+/*
  * SEV-ES: the state of vCPU `vcpu` through SEND_UPDATE_VMSA, as a VMSA
  * record; after the last round, once per vCPU. `vmsa` is what the backend
  * reads (soft: the 4096-byte plaintext VMSA; kvm: NULL).
@@ -415,6 +450,12 @@ struct sevmig_record_info {
 	uint32_t vcpus;	       /* SESSION: vCPUs declared */
 	uint8_t tag[16];       /* the record's tag */
 	bool tag_checked;      /* verified under the reader's key */
+	/* VMM: the object's vendor, type and size, this chunk's place in it
+	 * (data at payload + 32, length - 32 bytes), and whether it is the
+	 * object's last chunk. */
+	uint32_t vmm_vendor, vmm_type;
+	uint64_t vmm_size, vmm_offset;
+	bool vmm_last;
 };
 
 /* A reader over read(read_arg, ...). Nothing is read yet. */
@@ -453,6 +494,14 @@ SEVMIG_API void sevmig_stream_reader_free(struct sevmig_stream_reader *r);
 /* ---- receiver ---------------------------------------------------------- */
 
 struct sevmig_receiver;
+
+/* A VMM object as the receiver hands it over. */
+struct sevmig_vmm_object {
+	uint32_t vendor, type;
+	const void *data;
+	size_t len;
+	uint64_t round;
+};
 
 /* Where RECEIVE_UPDATE_VMSA puts vCPU `vcpu`'s state (soft: a 4096-byte
  * buffer; kvm: NULL), or a negative errno to refuse it. */
@@ -502,6 +551,13 @@ struct sevmig_receiver_opts {
 	int (*regions_for)(void *arg, const struct sevmig_stream_header *h,
 			   const struct sevmig_mem_region **regions, size_t *nregions);
 	void *regions_arg;
+	/* Each VMM object, whole and verified, in stream order (after every
+	 * record sent before it was applied); `round` is the number of ROUND
+	 * records before it. The data is valid during the call. A negative
+	 * return fails the run (NAK to the source). NULL: a stream with VMM
+	 * records is refused. */
+	int (*vmm_object)(void *arg, const struct sevmig_vmm_object *obj);
+	void *vmm_arg;
 };
 
 /*

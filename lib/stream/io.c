@@ -20,7 +20,7 @@ const char *sevmig_record_type_name(uint16_t type)
 		[SEVMIG_REC_ENC] = "ENC",	  [SEVMIG_REC_PLAIN] = "PLAIN",
 		[SEVMIG_REC_ZERO] = "ZERO",	  [SEVMIG_REC_VMSA] = "VMSA",
 		[SEVMIG_REC_ROUND] = "ROUND",	  [SEVMIG_REC_ABORT] = "ABORT",
-		[SEVMIG_REC_END] = "END",
+		[SEVMIG_REC_END] = "END",	  [SEVMIG_REC_VMM] = "VMM",
 	};
 	if (type < sizeof(names) / sizeof(names[0]) && names[type])
 		return names[type];

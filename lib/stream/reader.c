@@ -68,6 +68,9 @@ struct sevmig_stream_reader {
 	uint32_t vcpus;	     /* declared by SESSION */
 	uint8_t *vcpus_seen; /* SM_MAX_VCPUS bits, on first VMSA */
 	uint64_t round_enc, round_plain, round_zero, pstate_since_round;
+	bool vmm_open; /* a VMM object's chunks have begun and not ended */
+	uint32_t vmm_vendor, vmm_type;
+	uint64_t vmm_size, vmm_next;
 	uint32_t abort_reason;
 	char abort_msg[200];
 	uint64_t abort_index;
@@ -902,6 +905,62 @@ static int on_abort(struct sevmig_stream_reader *r, struct sevmig_error *err, co
 	return 0;
 }
 
+/*
+ * A VMM record: one chunk of an object. An object's chunks are consecutive
+ * records: the first at offset 0 (FIRST), each where the previous ended,
+ * the last (LAST) ending at the declared size, the same vendor, type and
+ * size in each; nothing else comes between them.
+ */
+static int on_vmm(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q,
+		  struct sevmig_record_info *info)
+{
+	SEVMIG__TRY(need_full(r, err, q));
+	if (q->len < SM_VMM_FIXED)
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes is too short", RECARGS(q),
+			       q->len);
+	uint32_t vendor = sevmig__le32(q->p), type = sevmig__le32(q->p + 4);
+	uint32_t flags = sevmig__le32(q->p + 8);
+	uint64_t size = sevmig__le64(q->p + 16), off = sevmig__le64(q->p + 24);
+	uint64_t n = q->len - SM_VMM_FIXED;
+	if ((flags & ~(SM_VMM_FIRST | SM_VMM_LAST)) || sevmig__le32(q->p + 12))
+		return RECFAIL(r, err, -EBADMSG, q, "reserved flags 0x%x or field set", RECARGS(q),
+			       flags);
+	if (size > SEVMIG_VMM_MAX_SIZE)
+		return RECFAIL(r, err, -EBADMSG, q,
+			       "a VMM object of %" PRIu64 " bytes (the limit is %u)", RECARGS(q),
+			       size, SEVMIG_VMM_MAX_SIZE);
+	bool first = flags & SM_VMM_FIRST, last = flags & SM_VMM_LAST;
+	if (first == r->vmm_open)
+		return RECFAIL(r, err, -EBADMSG, q, "%s", RECARGS(q),
+			       first ? "a new VMM object begins inside the previous one"
+				     : "a VMM chunk without the object's first chunk");
+	if (!first && (vendor != r->vmm_vendor || type != r->vmm_type || size != r->vmm_size))
+		return RECFAIL(r, err, -EBADMSG, q,
+			       "a chunk of another VMM object (vendor 0x%08x type %u, %" PRIu64
+			       " bytes) inside vendor 0x%08x type %u",
+			       RECARGS(q), vendor, type, size, r->vmm_vendor, r->vmm_type);
+	uint64_t at = first ? 0 : r->vmm_next;
+	if (off != at || n > size - at || (last != (at + n == size)) || (!n && !(first && last)))
+		return RECFAIL(r, err, -EBADMSG, q,
+			       "VMM chunk of %" PRIu64 " bytes at offset %" PRIu64 " of %" PRIu64
+			       "%s does not continue its object (expected offset "
+			       "%" PRIu64 ")",
+			       RECARGS(q), n, off, size, last ? ", marked last," : "", at);
+	r->vmm_open = !last;
+	r->vmm_vendor = vendor;
+	r->vmm_type = type;
+	r->vmm_size = size;
+	r->vmm_next = at + n;
+	r->counts.vmm_records++;
+	r->counts.vmm_objects += last;
+	info->vmm_vendor = vendor;
+	info->vmm_type = type;
+	info->vmm_size = size;
+	info->vmm_offset = off;
+	info->vmm_last = last;
+	return 0;
+}
+
 static int on_end(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q)
 {
 	SEVMIG__TRY(need_full(r, err, q));
@@ -922,10 +981,10 @@ static int on_end(struct sevmig_stream_reader *r, struct sevmig_error *err, cons
 				   r->counts.plain_pages,
 				   r->counts.zero_pages,
 				   r->counts.vmsa,
-				   0 };
+				   r->counts.vmm_records };
 	static const char *const what[8] = { "records",	     "rounds",	    "PSTATE records",
 					     "ENC pages",    "PLAIN pages", "ZERO pages",
-					     "VMSA records", "reserved" };
+					     "VMSA records", "VMM records" };
 	for (int i = 0; i < 8; i++) {
 		uint64_t got = sevmig__le64(q->p + 8 * i);
 		if (got != want[i])
@@ -1022,7 +1081,7 @@ int sevmig_stream_reader_next(struct sevmig_stream_reader *r, struct sevmig_reco
 			     ", expected %" PRIu64
 			     " (a record is missing, repeated or out of order)",
 			     q.offset, seq, q.index);
-	bool known = q.type >= SEVMIG_REC_SESSION && q.type <= SEVMIG_REC_END;
+	bool known = q.type >= SEVMIG_REC_SESSION && q.type <= SEVMIG_REC_VMM;
 	if (q.type == 0)
 		return RFAIL(r, err, -EBADMSG, q.offset, q.index,
 			     "record %" PRIu64 " at byte %" PRIu64 ": type 0 is never valid",
@@ -1082,6 +1141,11 @@ int sevmig_stream_reader_next(struct sevmig_stream_reader *r, struct sevmig_reco
 	}
 
 	int rc = 0;
+	if (r->vmm_open && q.type != SEVMIG_REC_VMM && q.type != SEVMIG_REC_ABORT)
+		return RECFAIL(r, err, -EBADMSG, &q,
+			       "comes inside a VMM object (%" PRIu64 " of its %" PRIu64
+			       " bytes delivered)",
+			       RECARGS(&q), r->vmm_next, r->vmm_size);
 	switch (q.type) {
 	case SEVMIG_REC_SESSION:
 		rc = on_session(r, err, &q, info);
@@ -1109,6 +1173,9 @@ int sevmig_stream_reader_next(struct sevmig_stream_reader *r, struct sevmig_reco
 		break;
 	case SEVMIG_REC_END:
 		rc = on_end(r, err, &q);
+		break;
+	case SEVMIG_REC_VMM:
+		rc = on_vmm(r, err, &q, info);
 		break;
 	default:
 		info->skipped = true;

@@ -59,6 +59,9 @@ struct sevmig_receiver {
 	int (*regions_for)(void *arg, const struct sevmig_stream_header *h,
 			   const struct sevmig_mem_region **regions, size_t *nregions);
 	void *regions_arg;
+	int (*vmm_object)(void *arg, const struct sevmig_vmm_object *obj);
+	void *vmm_arg;
+	struct sevmig__buf vmm; /* the VMM object being assembled */
 
 	struct sevmig__pool *pool;
 	struct rjob *jobs;
@@ -357,6 +360,42 @@ static int on_vmsa(struct sevmig_receiver *r, const struct sevmig_record_info *i
 	return 0;
 }
 
+/* A VMM chunk; on the object's last, the whole object to the caller, once
+ * every record before it has been applied. */
+static int on_vmm(struct sevmig_receiver *r, const struct sevmig_record_info *info)
+{
+	if (!r->vmm_object)
+		return RCVFAIL(r, -EPROTO, info->index, info->offset,
+			       "record %" PRIu64 " (VMM) at byte %" PRIu64
+			       ": the stream carries VMM state (vendor 0x%08x type %u) but the "
+			       "receiver has no vmm_object callback",
+			       info->index, info->offset, info->vmm_vendor, info->vmm_type);
+	size_t n = info->length - SM_VMM_FIXED;
+	if (info->vmm_offset == 0)
+		r->vmm.len = 0;
+	/* The reader checked that the chunks add up to at most
+	 * SEVMIG_VMM_MAX_SIZE; the buffer grows with what arrived. */
+	if (sevmig__buf_append(&r->vmm, (const uint8_t *)info->payload + SM_VMM_FIXED, n) < 0)
+		return RCVFAIL(r, -ENOMEM, info->index, info->offset, "out of memory");
+	if (!info->vmm_last)
+		return 0;
+	SEVMIG__TRY(complete_all(r));
+	struct sevmig_stream_counts c;
+	sevmig_stream_reader_counts(r->rd, &c);
+	struct sevmig_vmm_object obj = { .vendor = info->vmm_vendor,
+					 .type = info->vmm_type,
+					 .data = r->vmm.data,
+					 .len = r->vmm.len,
+					 .round = c.rounds };
+	int rc = r->vmm_object(r->vmm_arg, &obj);
+	if (rc < 0)
+		return RCVFAIL(r, rc, info->index, info->offset,
+			       "record %" PRIu64 " (VMM): the caller refused VMM object vendor "
+			       "0x%08x type %u: %s",
+			       info->index, info->vmm_vendor, info->vmm_type, sevmig_strerror(rc));
+	return 0;
+}
+
 /* The header against this receiver: layout and firmware kind. */
 static int check_header(struct sevmig_receiver *r, const struct sevmig_stream_header *h)
 {
@@ -499,6 +538,9 @@ static int receive(struct sevmig_receiver *r)
 			break;
 		case SEVMIG_REC_VMSA:
 			rc = on_vmsa(r, &info);
+			break;
+		case SEVMIG_REC_VMM:
+			rc = on_vmm(r, &info);
 			break;
 		case SEVMIG_REC_ROUND:
 			rc = complete_all(r);
@@ -645,6 +687,8 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 	r->commit = SEVMIG__OPT(opts, commit, NULL);
 	r->commit_arg = SEVMIG__OPT(opts, commit_arg, NULL);
 	r->regions_for = SEVMIG__OPT(opts, regions_for, NULL);
+	r->vmm_object = SEVMIG__OPT(opts, vmm_object, NULL);
+	r->vmm_arg = SEVMIG__OPT(opts, vmm_arg, NULL);
 	r->regions_arg = SEVMIG__OPT(opts, regions_arg, NULL);
 	uint8_t secret[32];
 	uint32_t ksrc = SEVMIG__OPT(opts, key_source, 0u);
@@ -724,5 +768,9 @@ void sevmig_receiver_free(struct sevmig_receiver *r)
 	free(r->wctx);
 	sevmig_stream_reader_free(r->rd);
 	sevmig__layout_free(&r->layout);
+	/* vCPU registers and device state are the guest's secrets too. */
+	if (r->vmm.data)
+		OPENSSL_cleanse(r->vmm.data, r->vmm.cap);
+	sevmig__buf_free(&r->vmm);
 	free(r);
 }

@@ -1087,6 +1087,43 @@ int sevmig_sender_send_dirty_list(struct sevmig_sender *s, const struct sevmig_p
 	return rc;
 }
 
+int sevmig_sender_send_vmm(struct sevmig_sender *s, uint32_t vendor, uint32_t type,
+			   const void *data, size_t len, struct sevmig_error *err)
+{
+	SEVMIG__TRY(enter(s, err));
+	if (s->state != S_STREAMING && s->state != S_VMSA)
+		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
+				    "VMM records go after the first pass has begun and before "
+				    "finish");
+	if ((len && !data) || len > SEVMIG_VMM_MAX_SIZE)
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "a VMM object of %zu bytes (at most %u, and data for them)",
+				    len, SEVMIG_VMM_MAX_SIZE);
+	size_t chunk = len < SM_VMM_CHUNK ? len : SM_VMM_CHUNK;
+	uint8_t *rec = malloc(SM_REC_OVERHEAD + SM_VMM_FIXED + chunk);
+	int rc = rec ? 0 : SFAIL(s, -ENOMEM, "out of memory");
+	size_t off = 0;
+	do {
+		size_t n = len - off < SM_VMM_CHUNK ? len - off : SM_VMM_CHUNK;
+		uint8_t *p = rec + SM_REC_HDR;
+		sevmig__put_le32(p, vendor);
+		sevmig__put_le32(p + 4, type);
+		sevmig__put_le32(p + 8, (off == 0 ? SM_VMM_FIRST : 0) |
+					    (off + n == len ? SM_VMM_LAST : 0));
+		sevmig__put_le32(p + 12, 0);
+		sevmig__put_le64(p + 16, len);
+		sevmig__put_le64(p + 24, off);
+		if (n)
+			memcpy(p + SM_VMM_FIXED, (const uint8_t *)data + off, n);
+		rc = write_record(s, rec, SEVMIG_REC_VMM, (uint32_t)(SM_VMM_FIXED + n));
+		s->counts.vmm_records += rc == 0;
+		off += n;
+	} while (rc == 0 && off < len);
+	s->counts.vmm_objects += rc == 0;
+	free(rec);
+	return leave(s, rc, err);
+}
+
 int sevmig_sender_send_vmsa(struct sevmig_sender *s, uint32_t vcpu, const void *vmsa,
 			    struct sevmig_error *err)
 {
@@ -1192,6 +1229,7 @@ int sevmig_sender_finish(struct sevmig_sender *s, struct sevmig_error *err)
 	sevmig__put_le64(p + 32, s->counts.plain_pages);
 	sevmig__put_le64(p + 40, s->counts.zero_pages);
 	sevmig__put_le64(p + 48, s->counts.vmsa);
+	sevmig__put_le64(p + 56, s->counts.vmm_records);
 	if (rc == 0) {
 		rc = sevmig__writer_record(&s->w, rec, SEVMIG_REC_END, SM_END_LEN);
 		if (rc < 0)

@@ -37,6 +37,10 @@
 #define SM_ROUND_LEN	 32u
 #define SM_END_LEN	 64u
 #define SM_ABORT_MSG_MAX 1024u
+#define SM_VMM_FIXED	 32u   /* vendor, type, flags, reserved, size, offset */
+#define SM_VMM_CHUNK	 (1u << 20) /* data bytes the sender puts in one record */
+#define SM_VMM_FIRST	 0x1u
+#define SM_VMM_LAST	 0x2u
 #define SM_CHAIN_SIZE	 0x186Cu
 #define SM_MAX_VCPUS	 65536u
 #define SM_MAX_WINDOW	 64u
