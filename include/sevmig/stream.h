@@ -558,6 +558,28 @@ struct sevmig_receiver_opts {
 	 * records is refused. */
 	int (*vmm_object)(void *arg, const struct sevmig_vmm_object *obj);
 	void *vmm_arg;
+	/* Sans-I/O (a receiver made without a read callback): queue the
+	 * back-channel (HELLO, ACKs, COMMIT or NAK) for
+	 * sevmig_receiver_output() instead of calling back_write. */
+	bool back_buffered;
+};
+
+/* What a sans-I/O receiver reports (sevmig_receiver_push()). */
+enum sevmig_recv_event_type {
+	SEVMIG_RECV_NONE = 0,
+	SEVMIG_RECV_SESSION = 1, /* SESSION applied (RECEIVE_START): the source authenticated */
+	SEVMIG_RECV_PSTATE = 2,	 /* the full page state is complete */
+	SEVMIG_RECV_ROUND = 3,	 /* a pass ended, its pages applied (ACK queued) */
+	SEVMIG_RECV_VMM = 4,	 /* a VMM object, whole and verified */
+	SEVMIG_RECV_END = 5,	 /* END verified, RECEIVE_FINISH done: commit or refuse now */
+};
+
+struct sevmig_recv_event {
+	size_t sz;	/* the caller's sizeof(struct sevmig_recv_event): filled up to it */
+	uint32_t type;	/* enum sevmig_recv_event_type */
+	uint64_t round; /* ROUND: its number; VMM: ROUND records before it */
+	struct sevmig_stream_counts counts; /* so far */
+	struct sevmig_vmm_object vmm;	    /* VMM: valid until the next call on the receiver */
 };
 
 /*
@@ -582,6 +604,39 @@ sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *region
  */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_receiver_run(struct sevmig_receiver *r,
 						    struct sevmig_error *err);
+/*
+ * Sans-I/O: a receiver made with read NULL takes the stream as the caller's
+ * bytes arrive and never blocks on I/O (with workers, it may wait for
+ * them to finish the records in flight). Each call takes bytes from buf
+ * (len of them; buf NULL and len 0: the input has ended) until an event or
+ * the end of the bytes: 1 and *ev (ev->sz set by the caller), 0 when it
+ * needs more input, or a negative errno (the reader's and the blocking
+ * run's errors; NAK queued). *consumed says how many bytes it took: keep
+ * the rest for the next call. It never takes a byte past END: what follows
+ * END on the channel is the caller's.
+ *
+ * After SEVMIG_RECV_END the caller makes the target durable and calls
+ * sevmig_receiver_commit() (COMMIT queued; the receiver is done), or
+ * sevmig_receiver_refuse(). After any event it may refuse, for example
+ * between rounds; the source gets a NAK with the reason.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_receiver_push(struct sevmig_receiver *r, const void *buf,
+						     size_t len, size_t *consumed,
+						     struct sevmig_recv_event *ev,
+						     struct sevmig_error *err);
+/* With back_buffered: copy up to cap queued back-channel bytes to buf and
+ * drop them from the queue; the count (0: none). */
+SEVMIG_API size_t sevmig_receiver_output(struct sevmig_receiver *r, void *buf, size_t cap);
+/* Queued back-channel bytes. */
+SEVMIG_API size_t sevmig_receiver_output_pending(const struct sevmig_receiver *r);
+/* After SEVMIG_RECV_END: the target took over; COMMIT is queued. 0, or
+ * -EPROTO before END. */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_receiver_commit(struct sevmig_receiver *r,
+						       struct sevmig_error *err);
+/* Refuse the migration (code: a negative errno, reason: one line for the
+ * source): NAK queued, the receiver dead with that error. */
+SEVMIG_API int sevmig_receiver_refuse(struct sevmig_receiver *r, int code, const char *reason);
+
 /* Stop at the next record boundary with -ECANCELED; any thread. */
 SEVMIG_API void sevmig_receiver_cancel(struct sevmig_receiver *r);
 /* The page state received so far; owned by the receiver. */

@@ -154,6 +154,32 @@ struct sevmig__auth *sevmig__reader_auth(struct sevmig_stream_reader *r)
 	return r->verify && r->auth.ctx[0] ? &r->auth : NULL;
 }
 
+size_t sevmig__reader_next_size(const struct sevmig_stream_reader *r, const uint8_t *p,
+				size_t avail)
+{
+	if (r->state == RS_NEW) {
+		if (avail < SM_HDR_FIXED)
+			return SM_HDR_FIXED;
+		uint32_t hlen = sevmig__le32(p + 12);
+		return hlen >= SM_HDR_FIXED && hlen <= SEVMIG_STREAM_MAX_HEADER ? hlen
+										: SM_HDR_FIXED;
+	}
+	if (r->state != RS_RECS)
+		return 0;
+	if (avail < SM_REC_HDR)
+		return SM_REC_HDR;
+	uint32_t len = sevmig__le32(p + 4);
+	if (sevmig__crc32c(r->uuid_crc, p, 16) != sevmig__le32(p + 16) ||
+	    len > SEVMIG_STREAM_MAX_PAYLOAD)
+		return SM_REC_HDR;
+	return SM_REC_HDR + (size_t)len + SM_TAG + 4;
+}
+
+bool sevmig__reader_pstate_complete(const struct sevmig_stream_reader *r)
+{
+	return r->full_complete;
+}
+
 void sevmig__reader_require_insecure(struct sevmig_stream_reader *r)
 {
 	r->want_insecure = true;

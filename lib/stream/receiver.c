@@ -19,7 +19,9 @@
 
 #include "util/endian.h"
 
-enum rcv_state { RCV_NEW, RCV_DONE, RCV_DEAD };
+/* NEW: HELLO to send; HEADER, RECORDS: reading; END: END verified, waiting
+ * for the commit; DONE: committed; DEAD: failed. */
+enum rcv_state { RCV_NEW, RCV_HEADER, RCV_RECORDS, RCV_END, RCV_DONE, RCV_DEAD };
 
 struct rjob {
 	struct sevmig__job j;
@@ -74,6 +76,22 @@ struct sevmig_receiver {
 	enum rcv_state state;
 	int dead_rc;
 	struct sevmig_error fail;
+
+	struct sevmig_stream_header h;
+	uint8_t end_tag[SM_TAG];
+	uint64_t end_index;
+	bool vmm_ready; /* the object in `vmm` is whole */
+
+	/* Sans-I/O: a unit (header or record) in pieces, and the caller's
+	 * bytes during a push; the back-channel queue. */
+	bool push;
+	struct sevmig__buf in;
+	size_t in_pos;
+	const uint8_t *chunk;
+	size_t chunk_len, chunk_pos;
+	bool queue_back;
+	struct sevmig__buf out;
+	size_t out_pos;
 };
 
 #define RCVFAIL(r, rc_, idx, off, ...) \
@@ -360,16 +378,10 @@ static int on_vmsa(struct sevmig_receiver *r, const struct sevmig_record_info *i
 	return 0;
 }
 
-/* A VMM chunk; on the object's last, the whole object to the caller, once
+/* A VMM chunk; on the object's last, the object is whole (an event), once
  * every record before it has been applied. */
 static int on_vmm(struct sevmig_receiver *r, const struct sevmig_record_info *info)
 {
-	if (!r->vmm_object)
-		return RCVFAIL(r, -EPROTO, info->index, info->offset,
-			       "record %" PRIu64 " (VMM) at byte %" PRIu64
-			       ": the stream carries VMM state (vendor 0x%08x type %u) but the "
-			       "receiver has no vmm_object callback",
-			       info->index, info->offset, info->vmm_vendor, info->vmm_type);
 	size_t n = info->length - SM_VMM_FIXED;
 	if (info->vmm_offset == 0)
 		r->vmm.len = 0;
@@ -380,19 +392,7 @@ static int on_vmm(struct sevmig_receiver *r, const struct sevmig_record_info *in
 	if (!info->vmm_last)
 		return 0;
 	SEVMIG__TRY(complete_all(r));
-	struct sevmig_stream_counts c;
-	sevmig_stream_reader_counts(r->rd, &c);
-	struct sevmig_vmm_object obj = { .vendor = info->vmm_vendor,
-					 .type = info->vmm_type,
-					 .data = r->vmm.data,
-					 .len = r->vmm.len,
-					 .round = c.rounds };
-	int rc = r->vmm_object(r->vmm_arg, &obj);
-	if (rc < 0)
-		return RCVFAIL(r, rc, info->index, info->offset,
-			       "record %" PRIu64 " (VMM): the caller refused VMM object vendor "
-			       "0x%08x type %u: %s",
-			       info->index, info->vmm_vendor, info->vmm_type, sevmig_strerror(rc));
+	r->vmm_ready = true;
 	return 0;
 }
 
@@ -493,99 +493,203 @@ static void send_nak(struct sevmig_receiver *r)
 	r->fail = keep;
 }
 
-static int receive(struct sevmig_receiver *r)
+static int send_hello(struct sevmig_receiver *r)
 {
-	if (r->back_write) {
-		/* A fresh nonce the header must echo: a recorded stream cannot
-		 * be replayed to this receiver. */
-		struct sevmig__back_msg m = { .type = SEVMIG_BACK_HELLO };
-		if (RAND_bytes(m.nonce, 16) != 1)
-			return RCVFAIL(r, -EIO, 0, SEVMIG_NO_OFFSET, "the random generator failed");
-		sevmig__reader_expect_nonce(r->rd, m.nonce);
-		SEVMIG__TRY(back_send(r, &m));
+	if (!r->back_write)
+		return 0;
+	/* A fresh nonce the header must echo: a recorded stream cannot be
+	 * replayed to this receiver. */
+	struct sevmig__back_msg m = { .type = SEVMIG_BACK_HELLO };
+	if (RAND_bytes(m.nonce, 16) != 1)
+		return RCVFAIL(r, -EIO, 0, SEVMIG_NO_OFFSET, "the random generator failed");
+	sevmig__reader_expect_nonce(r->rd, m.nonce);
+	return back_send(r, &m);
+}
+
+static void event(struct sevmig_receiver *r, struct sevmig_recv_event *ev, uint32_t type,
+		  uint64_t round)
+{
+	ev->type = type;
+	ev->round = round;
+	sevmig_stream_reader_counts(r->rd, &ev->counts);
+}
+
+/*
+ * The engine: one step (HELLO, the header, or one record), and the event it
+ * makes (ev->type stays NONE when there is none). The reader pulls the
+ * step's bytes from the read callback, or, sans-I/O, from what
+ * sevmig_receiver_push() has gathered (a whole unit).
+ */
+static int step(struct sevmig_receiver *r, struct sevmig_recv_event *ev)
+{
+	switch (r->state) {
+	case RCV_NEW:
+		SEVMIG__TRY(send_hello(r));
+		r->state = RCV_HEADER;
+		return 0;
+	case RCV_HEADER:
+		SEVMIG__TRY(sevmig_stream_reader_header(r->rd, &r->h, &r->fail));
+		r->state = RCV_RECORDS;
+		return 0;
+	case RCV_RECORDS:
+		break;
+	default:
+		return 0;
 	}
-	struct sevmig_stream_header h;
-	int rc = sevmig_stream_reader_header(r->rd, &h, &r->fail);
+	if (atomic_load(&r->cancel))
+		return RCVFAIL(r, -ECANCELED, 0, SEVMIG_NO_OFFSET, "cancelled");
+	struct sevmig_record_info info;
+	bool had_pstate = sevmig__reader_pstate_complete(r->rd);
+	int rc = sevmig_stream_reader_next(r->rd, &info, &r->fail);
 	if (rc < 0)
 		return rc;
-	uint8_t end_tag[SM_TAG] = { 0 };
-	uint64_t end_index = 0;
-	for (;;) {
-		if (atomic_load(&r->cancel))
-			return RCVFAIL(r, -ECANCELED, 0, SEVMIG_NO_OFFSET, "cancelled");
-		struct sevmig_record_info info;
-		rc = sevmig_stream_reader_next(r->rd, &info, &r->fail);
-		if (rc < 0)
-			return rc;
+	if (rc == 0) /* not reached: END stops the loop */
+		return RCVFAIL(r, -EPROTO, 0, SEVMIG_NO_OFFSET, "the stream ended without END");
+	/* The keys are derived from the whole header, so the first record's
+	 * tag is what authenticates it: nothing the header says (the layout
+	 * the caller allocates for) is acted on before that. */
+	if (!r->authenticated) {
+		SEVMIG__TRY(check_header(r, &r->h));
+		r->authenticated = true;
+	}
+	switch (info.type) {
+	case SEVMIG_REC_SESSION:
+		rc = on_session(r, &info);
 		if (rc == 0)
-			break;
-		/* The keys are derived from the whole header, so the first
-		 * record's tag is what authenticates it: nothing the header
-		 * says (the layout the caller allocates for) is acted on
-		 * before that. */
-		if (!r->authenticated) {
-			SEVMIG__TRY(check_header(r, &h));
-			r->authenticated = true;
+			event(r, ev, SEVMIG_RECV_SESSION, 0);
+		break;
+	case SEVMIG_REC_PSTATE:
+		if (!had_pstate && sevmig__reader_pstate_complete(r->rd))
+			event(r, ev, SEVMIG_RECV_PSTATE, 0);
+		break;
+	case SEVMIG_REC_ENC:
+	case SEVMIG_REC_PLAIN:
+	case SEVMIG_REC_ZERO:
+		rc = dispatch(r, &info);
+		break;
+	case SEVMIG_REC_VMSA:
+		rc = on_vmsa(r, &info);
+		break;
+	case SEVMIG_REC_VMM:
+		rc = on_vmm(r, &info);
+		if (rc == 0 && r->vmm_ready) {
+			r->vmm_ready = false;
+			event(r, ev, SEVMIG_RECV_VMM, 0);
+			ev->round = ev->counts.rounds;
+			ev->vmm = (struct sevmig_vmm_object){ .vendor = info.vmm_vendor,
+							      .type = info.vmm_type,
+							      .data = r->vmm.data,
+							      .len = r->vmm.len,
+							      .round = ev->counts.rounds };
 		}
-		switch (info.type) {
-		case SEVMIG_REC_SESSION:
-			rc = on_session(r, &info);
-			break;
-		case SEVMIG_REC_ENC:
-		case SEVMIG_REC_PLAIN:
-		case SEVMIG_REC_ZERO:
-			rc = dispatch(r, &info);
-			break;
-		case SEVMIG_REC_VMSA:
-			rc = on_vmsa(r, &info);
-			break;
-		case SEVMIG_REC_VMM:
-			rc = on_vmm(r, &info);
-			break;
-		case SEVMIG_REC_ROUND:
-			rc = complete_all(r);
-			if (rc == 0)
-				rc = send_ack(r);
-			break;
-		case SEVMIG_REC_END:
-			rc = complete_all(r);
-			memcpy(end_tag, info.tag, sizeof(end_tag));
-			end_index = info.index;
-			break;
-		default:
-			break;
+		break;
+	case SEVMIG_REC_ROUND:
+		rc = complete_all(r);
+		if (rc == 0)
+			rc = send_ack(r);
+		if (rc == 0)
+			event(r, ev, SEVMIG_RECV_ROUND, info.round);
+		break;
+	case SEVMIG_REC_END: {
+		rc = complete_all(r);
+		memcpy(r->end_tag, info.tag, sizeof(r->end_tag));
+		r->end_index = info.index;
+		uint32_t st;
+		if (rc == 0 && (rc = sevmig_fw_receive_finish(r->fw, &st)) < 0)
+			return RCVFAIL(r, rc, 0, SEVMIG_NO_OFFSET, "RECEIVE_FINISH failed: %s",
+				       sevmig_fw_last_error(r->fw));
+		if (rc == 0) {
+			r->state = RCV_END;
+			event(r, ev, SEVMIG_RECV_END, 0);
 		}
-		if (rc < 0)
-			return rc;
-		if (r->progress) {
-			struct sevmig_stream_counts c;
-			sevmig_stream_reader_counts(r->rd, &c);
-			if (r->progress(r->progress_arg, &c))
-				sevmig_receiver_cancel(r);
-		}
+		break;
 	}
-	SEVMIG__TRY(complete_all(r));
-	uint32_t st;
-	rc = sevmig_fw_receive_finish(r->fw, &st);
+	default:
+		break;
+	}
 	if (rc < 0)
-		return RCVFAIL(r, rc, 0, SEVMIG_NO_OFFSET, "RECEIVE_FINISH failed: %s",
-			       sevmig_fw_last_error(r->fw));
-	if (r->commit) {
-		struct sevmig_error ce;
-		sevmig_error_clear(&ce);
-		rc = r->commit(r->commit_arg, &ce);
-		if (rc < 0)
-			return RCVFAIL(r, rc, 0, SEVMIG_NO_OFFSET,
-				       "committing the outputs failed: %s",
-				       ce.message[0] ? ce.message : sevmig_strerror(rc));
-	}
-	if (r->back_write) {
-		struct sevmig__back_msg m = { .type = SEVMIG_BACK_COMMIT };
-		m.records = end_index;
-		memcpy(m.end_tag, end_tag, SM_TAG);
-		SEVMIG__TRY(back_send(r, &m));
+		return rc;
+	if (r->progress) {
+		struct sevmig_stream_counts c;
+		sevmig_stream_reader_counts(r->rd, &c);
+		if (r->progress(r->progress_arg, &c))
+			sevmig_receiver_cancel(r);
 	}
 	return 0;
+}
+
+/* The receiver failed with rc: the workers finish the records checked
+ * before the failure (nothing may write after we return; a cancel has told
+ * them to stop early), and the source gets a NAK. */
+static int die(struct sevmig_receiver *r, int rc, struct sevmig_error *err)
+{
+	if (r->state != RCV_DEAD) {
+		struct sevmig__job *j;
+		while (r->pool && (j = sevmig__pool_wait_oldest(r->pool)))
+			release(r, (struct rjob *)j);
+		if (!r->fail.code)
+			sevmig__fail(&r->fail, rc, SEVMIG_NO_OFFSET, 0, "%s", sevmig_strerror(rc));
+		send_nak(r);
+		r->state = RCV_DEAD;
+		r->dead_rc = rc;
+	}
+	if (err)
+		*err = r->fail;
+	return r->dead_rc;
+}
+
+static int commit(struct sevmig_receiver *r)
+{
+	if (r->back_write) {
+		struct sevmig__back_msg m = { .type = SEVMIG_BACK_COMMIT };
+		m.records = r->end_index;
+		memcpy(m.end_tag, r->end_tag, SM_TAG);
+		SEVMIG__TRY(back_send(r, &m));
+	}
+	r->state = RCV_DONE;
+	return 0;
+}
+
+/* The blocking run: the engine's steps, its events given to the callbacks. */
+static int run(struct sevmig_receiver *r)
+{
+	for (;;) {
+		struct sevmig_recv_event ev = { .type = SEVMIG_RECV_NONE };
+		SEVMIG__TRY(step(r, &ev));
+		if (ev.type == SEVMIG_RECV_VMM) {
+			if (!r->vmm_object)
+				return RCVFAIL(r, -EPROTO, ev.counts.records - 1, SEVMIG_NO_OFFSET,
+					       "record %" PRIu64 " (VMM): the stream carries VMM "
+					       "state (vendor 0x%08x type %u) but the receiver has "
+					       "no vmm_object callback",
+					       ev.counts.records - 1, ev.vmm.vendor, ev.vmm.type);
+			int rc = r->vmm_object(r->vmm_arg, &ev.vmm);
+			if (rc < 0)
+				return RCVFAIL(r, rc, ev.counts.records - 1, SEVMIG_NO_OFFSET,
+					       "record %" PRIu64 " (VMM): the caller refused VMM "
+					       "object vendor 0x%08x type %u: %s",
+					       ev.counts.records - 1, ev.vmm.vendor, ev.vmm.type,
+					       sevmig_strerror(rc));
+		}
+		if (ev.type != SEVMIG_RECV_END)
+			continue;
+		/* A one-way stream must end at END (unless trailing data is
+		 * allowed): the reader's next call checks. */
+		struct sevmig_record_info info;
+		int rc = sevmig_stream_reader_next(r->rd, &info, &r->fail);
+		if (rc < 0)
+			return rc;
+		if (r->commit) {
+			struct sevmig_error ce;
+			sevmig_error_clear(&ce);
+			rc = r->commit(r->commit_arg, &ce);
+			if (rc < 0)
+				return RCVFAIL(r, rc, 0, SEVMIG_NO_OFFSET,
+					       "committing the outputs failed: %s",
+					       ce.message[0] ? ce.message : sevmig_strerror(rc));
+		}
+		return commit(r);
+	}
 }
 
 int sevmig_receiver_run(struct sevmig_receiver *r, struct sevmig_error *err)
@@ -597,26 +701,150 @@ int sevmig_receiver_run(struct sevmig_receiver *r, struct sevmig_error *err)
 			*err = r->fail;
 		return r->dead_rc;
 	}
+	if (r->push)
+		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
+				    "a sans-I/O receiver takes its input through "
+				    "sevmig_receiver_push()");
 	sevmig_error_clear(&r->fail);
-	int rc = receive(r);
-	if (rc < 0) {
-		/* Let the workers finish the records checked before the
-		 * failure (nothing may write after we return); a cancel has
-		 * already told them to stop early. */
-		struct sevmig__job *j;
-		while ((j = sevmig__pool_wait_oldest(r->pool)))
-			release(r, (struct rjob *)j);
-		if (!r->fail.code)
-			sevmig__fail(&r->fail, rc, SEVMIG_NO_OFFSET, 0, "%s", sevmig_strerror(rc));
-		send_nak(r);
-		r->state = RCV_DEAD;
-		r->dead_rc = rc;
-		if (err)
-			*err = r->fail;
-		return rc;
+	int rc = run(r);
+	return rc < 0 ? die(r, rc, err) : 0;
+}
+
+/* ---- sans-I/O ---------------------------------------------------------------- */
+
+/* The reader's input when pushed: the unit gathered in `in`, then the
+ * caller's bytes. */
+static ptrdiff_t push_read(void *arg, void *buf, size_t len)
+{
+	struct sevmig_receiver *r = arg;
+	size_t n = 0;
+	if (r->in_pos < r->in.len) {
+		n = r->in.len - r->in_pos < len ? r->in.len - r->in_pos : len;
+		memcpy(buf, r->in.data + r->in_pos, n);
+		r->in_pos += n;
+		if (r->in_pos == r->in.len)
+			r->in.len = r->in_pos = 0;
+	} else if (r->chunk_pos < r->chunk_len) {
+		n = r->chunk_len - r->chunk_pos < len ? r->chunk_len - r->chunk_pos : len;
+		memcpy(buf, r->chunk + r->chunk_pos, n);
+		r->chunk_pos += n;
 	}
-	r->state = RCV_DONE;
-	return 0;
+	return (ptrdiff_t)n;
+}
+
+/* Whether the next unit is all here (in `in`, or in the caller's bytes,
+ * read from there without a copy); what is not enough is moved to `in`. */
+static int unit_ready(struct sevmig_receiver *r, bool *ready)
+{
+	size_t avail = r->chunk_len - r->chunk_pos;
+	if (r->in.len == r->in_pos) {
+		size_t need = sevmig__reader_next_size(r->rd, r->chunk + r->chunk_pos, avail);
+		*ready = avail >= need;
+		if (*ready || !avail)
+			return 0;
+	}
+	for (;;) {
+		size_t have = r->in.len - r->in_pos;
+		size_t need = sevmig__reader_next_size(r->rd, r->in.data + r->in_pos, have);
+		if (have >= need) {
+			*ready = true;
+			return 0;
+		}
+		size_t n = need - have < avail ? need - have : avail;
+		if (!n) {
+			*ready = false;
+			return 0;
+		}
+		if (sevmig__buf_append(&r->in, r->chunk + r->chunk_pos, n) < 0)
+			return RCVFAIL(r, -ENOMEM, 0, SEVMIG_NO_OFFSET, "out of memory");
+		r->chunk_pos += n;
+		avail -= n;
+	}
+}
+
+int sevmig_receiver_push(struct sevmig_receiver *r, const void *buf, size_t len, size_t *consumed,
+			 struct sevmig_recv_event *ev, struct sevmig_error *err)
+{
+	if (consumed)
+		*consumed = 0;
+	if (!r || !r->push || !ev || ev->sz < offsetof(struct sevmig_recv_event, round) ||
+	    (!buf && len))
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "push: a sans-I/O receiver, an event to fill and the bytes");
+	struct sevmig_recv_event e = { .type = SEVMIG_RECV_NONE };
+	if (r->state == RCV_DEAD)
+		return die(r, r->dead_rc, err);
+	sevmig_error_clear(&r->fail);
+	bool eof = !buf;
+	r->chunk = buf;
+	r->chunk_len = len;
+	r->chunk_pos = 0;
+	int rc = 0;
+	while (rc == 0 && e.type == SEVMIG_RECV_NONE && r->state < RCV_END) {
+		if (r->state != RCV_NEW) {
+			bool ready;
+			rc = unit_ready(r, &ready);
+			if (rc < 0 || (!ready && !eof))
+				break;
+		}
+		rc = step(r, &e);
+	}
+	if (consumed)
+		*consumed = r->chunk_pos;
+	r->chunk = NULL;
+	r->chunk_len = r->chunk_pos = 0;
+	if (rc < 0)
+		return die(r, rc, err);
+	size_t n = ev->sz < sizeof(e) ? ev->sz : sizeof(e);
+	e.sz = ev->sz;
+	memcpy(ev, &e, n);
+	return e.type != SEVMIG_RECV_NONE;
+}
+
+int sevmig_receiver_commit(struct sevmig_receiver *r, struct sevmig_error *err)
+{
+	if (!r || r->state != RCV_END)
+		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
+				    "commit: only after SEVMIG_RECV_END");
+	int rc = commit(r);
+	return rc < 0 ? die(r, rc, err) : 0;
+}
+
+int sevmig_receiver_refuse(struct sevmig_receiver *r, int code, const char *reason)
+{
+	if (!r)
+		return -EINVAL;
+	if (r->state == RCV_DEAD)
+		return r->dead_rc;
+	if (code >= 0)
+		code = -EPROTO;
+	RCVFAIL(r, code, 0, SEVMIG_NO_OFFSET, "the target refused the migration: %s",
+		reason ? reason : sevmig_strerror(code));
+	return die(r, code, NULL);
+}
+
+/* back_write when buffered: the queue. */
+static int queue_write(void *arg, const void *buf, size_t len)
+{
+	struct sevmig_receiver *r = arg;
+	if (r->out_pos == r->out.len)
+		r->out.len = r->out_pos = 0;
+	return sevmig__buf_append(&r->out, buf, len);
+}
+
+size_t sevmig_receiver_output(struct sevmig_receiver *r, void *buf, size_t cap)
+{
+	if (!r || !buf)
+		return 0;
+	size_t n = r->out.len - r->out_pos < cap ? r->out.len - r->out_pos : cap;
+	memcpy(buf, r->out.data + r->out_pos, n);
+	r->out_pos += n;
+	return n;
+}
+
+size_t sevmig_receiver_output_pending(const struct sevmig_receiver *r)
+{
+	return r ? r->out.len - r->out_pos : 0;
 }
 
 void sevmig_receiver_cancel(struct sevmig_receiver *r)
@@ -655,9 +883,9 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 			const struct sevmig_receiver_opts *opts, struct sevmig_receiver **out,
 			struct sevmig_error *err)
 {
-	if (!fw || !read || !out)
+	if (!fw || !out)
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
-				    "firmware handle, read callback and result are required");
+				    "a firmware handle and a result are required");
 	if (!sevmig__opts_valid(opts, sizeof(*opts), sizeof(size_t)))
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
 				    "receiver options: bad size or non-zero unknown fields");
@@ -684,6 +912,19 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 	r->progress_arg = SEVMIG__OPT(opts, progress_arg, NULL);
 	r->back_write = SEVMIG__OPT(opts, back_write, NULL);
 	r->back_arg = SEVMIG__OPT(opts, back_arg, NULL);
+	/* No read callback: sans-I/O, the input pushed by the caller. */
+	r->push = !read;
+	r->queue_back = SEVMIG__OPT(opts, back_buffered, false);
+	if (r->queue_back && (!r->push || r->back_write)) {
+		free(r);
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "back_buffered is for a sans-I/O receiver (no read callback), "
+				    "without back_write");
+	}
+	if (r->queue_back) {
+		r->back_write = queue_write;
+		r->back_arg = r;
+	}
 	r->commit = SEVMIG__OPT(opts, commit, NULL);
 	r->commit_arg = SEVMIG__OPT(opts, commit_arg, NULL);
 	r->regions_for = SEVMIG__OPT(opts, regions_for, NULL);
@@ -711,9 +952,11 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 	SEVMIG_OPTS(sevmig_reader_opts, ro, .expect_uuid = SEVMIG__OPT(opts, expect_uuid, NULL),
 		    /* On a bidirectional channel the source waits for COMMIT:
 		     * stop at END rather than wait for the channel to close. */
-		    .allow_trailing = SEVMIG__OPT(opts, allow_trailing, false) || r->back_write,
+		    .allow_trailing =
+			SEVMIG__OPT(opts, allow_trailing, false) || r->back_write || r->push,
 		    .key_source = ksrc, .key = key);
-	rc = sevmig_stream_reader_new(read, read_arg, &ro, &r->rd);
+	rc = r->push ? sevmig_stream_reader_new(push_read, r, &ro, &r->rd)
+		     : sevmig_stream_reader_new(read, read_arg, &ro, &r->rd);
 	if (rc == 0) {
 		sevmig__reader_set_decode(r->rd, false);
 		if (insecure)
@@ -739,6 +982,13 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 		sevmig_receiver_free(r);
 		return sevmig__fail(err, rc, SEVMIG_NO_OFFSET, 0, "setting up the receiver: %s",
 				    sevmig_strerror(rc));
+	}
+	/* Sans-I/O: HELLO is queued at once, for the caller to send. */
+	if (r->push && (rc = step(r, &(struct sevmig_recv_event){ .type = 0 })) < 0) {
+		if (err)
+			*err = r->fail;
+		sevmig_receiver_free(r);
+		return rc;
 	}
 	*out = r;
 	return 0;
@@ -772,5 +1022,7 @@ void sevmig_receiver_free(struct sevmig_receiver *r)
 	if (r->vmm.data)
 		OPENSSL_cleanse(r->vmm.data, r->vmm.cap);
 	sevmig__buf_free(&r->vmm);
+	sevmig__buf_free(&r->in);
+	sevmig__buf_free(&r->out);
 	free(r);
 }

@@ -268,6 +268,19 @@ void sevmig__reader_expect_nonce(struct sevmig_stream_reader *r, const uint8_t n
 struct sevmig__auth *sevmig__reader_auth(struct sevmig_stream_reader *r);
 /* Require the KEYED flag clear (insecure receivers). */
 void sevmig__reader_require_insecure(struct sevmig_stream_reader *r);
+/*
+ * For input pushed in pieces: how many bytes the reader's next call reads
+ * (the header, or one whole record), judged from the first `avail` bytes of
+ * them at p. Less than that is not enough to tell yet: the answer is then
+ * the bytes needed to tell (the header's fixed part, a record header). A
+ * damaged length (record header CRC) or one over the limits asks for no
+ * more than the part that shows it, so that the reader reports damage, not
+ * truncation. 0 once END was returned (or the reader is dead).
+ */
+size_t sevmig__reader_next_size(const struct sevmig_stream_reader *r, const uint8_t *p,
+				size_t avail);
+/* The full page state is complete (every FULL part arrived). */
+bool sevmig__reader_pstate_complete(const struct sevmig_stream_reader *r);
 
 /* Check the key options shared by sender, receiver and reader: 0 with
  * *secret set (zeros when insecure), or -EINVAL with err saying why. */
