@@ -96,6 +96,35 @@ struct sevmig_sender {
 	struct sevmig_stream_counts counts;
 	uint64_t round_enc, round_plain, round_zero;
 	struct sevmig_error fail; /* the first failure of the current call */
+
+	/*
+	 * The pass in progress, walked a piece at a time so that a sans-I/O
+	 * caller gets control back (sevmig_sender_produce()): the pages to send
+	 * are every page (the first pass) or the dirty bits and changed
+	 * ranges, scanned word by word; `run` is the run of wanted pages being
+	 * sent.
+	 */
+	struct {
+		bool active, all;
+		const uint64_t *const *dirty; /* by the caller's region index */
+		struct sevmig_range *chg;     /* pages whose state changed */
+		size_t nchg, ci;
+		size_t k;      /* slot */
+		uint64_t page; /* next page of slot k to look at */
+		uint64_t run_gfn, run_left;
+		struct sevmig_pstate *delta;
+	} pass;
+
+	/* Sans-I/O: output queued for sevmig_sender_output(), back-channel
+	 * bytes pushed by sevmig_sender_push_back(). */
+	bool queue;
+	struct sevmig__buf out;
+	size_t out_pos;
+	bool back_pushed;
+	struct sevmig__buf bin;
+	size_t bin_pos;
+	bool have_hello;
+	uint8_t hello_nonce[16];
 };
 
 /* Record the first failure of a call (later ones are consequences). */
@@ -942,6 +971,146 @@ static int end_pass(struct sevmig_sender *s, const struct sevmig_pstate *ps, int
 	return rc;
 }
 
+/* The pass machinery: a word-by-word scan for the next run of pages. */
+
+/* Bits of word w of slot k the pass wants: all, or dirty or changed. */
+static uint64_t want_word(struct sevmig_sender *s, const struct sevmig__slot *sl, uint64_t w)
+{
+	uint64_t np = sl->npages;
+	uint64_t mask = s->pass.all ? ~0ull : 0;
+	const uint64_t *bm = s->pass.dirty ? s->pass.dirty[sl->user_idx] : NULL;
+	if (bm)
+		mask |= bm[w];
+	uint64_t wlo = sl->gfn + w * 64, whi = wlo + 64;
+	/* OR in the changed pages of this word; ranges wholly before it are
+	 * done with (words are asked for in order). */
+	while (s->pass.ci < s->pass.nchg && s->pass.chg[s->pass.ci].gfn + s->pass.chg[s->pass.ci].npages <= wlo)
+		s->pass.ci++;
+	for (size_t c = s->pass.ci; c < s->pass.nchg && s->pass.chg[c].gfn < whi; c++) {
+		uint64_t a = s->pass.chg[c].gfn > wlo ? s->pass.chg[c].gfn : wlo;
+		uint64_t b = s->pass.chg[c].gfn + s->pass.chg[c].npages;
+		uint64_t e = b < whi ? b : whi;
+		if (a < e) {
+			unsigned lo = (unsigned)(a - wlo), cnt = (unsigned)(e - a);
+			mask |= (cnt == 64 ? ~0ull : ((1ull << cnt) - 1)) << lo;
+		}
+	}
+	if (np - w * 64 < 64)
+		mask &= (1ull << (np - w * 64)) - 1;
+	return mask;
+}
+
+/* The next run of wanted pages into pass.run_*: true, or false at the end. */
+static bool next_run(struct sevmig_sender *s)
+{
+	for (; s->pass.k < s->layout.n; s->pass.k++, s->pass.page = 0) {
+		const struct sevmig__slot *sl = &s->layout.slots[s->pass.k];
+		uint64_t np = sl->npages, p = s->pass.page, m = 0;
+		bool sparse = !s->pass.all && !(s->pass.dirty && s->pass.dirty[sl->user_idx]);
+		/* The first wanted page at or after p. */
+		while (p < np) {
+			if (sparse) {
+				/* Only changed pages: go straight to the next range. */
+				size_t c = s->pass.ci;
+				while (c < s->pass.nchg &&
+				       s->pass.chg[c].gfn + s->pass.chg[c].npages <= sl->gfn + p)
+					c++;
+				if (c == s->pass.nchg || s->pass.chg[c].gfn >= sl->gfn + np) {
+					p = np;
+					break;
+				}
+				if (s->pass.chg[c].gfn > sl->gfn + p)
+					p = s->pass.chg[c].gfn - sl->gfn;
+			}
+			m = want_word(s, sl, p / 64) & (~0ull << (p % 64));
+			if (m)
+				break;
+			p = (p / 64 + 1) * 64;
+		}
+		if (p >= np)
+			continue;
+		uint64_t first = p / 64 * 64 + (uint64_t)__builtin_ctzll(m), q = first;
+		/* The first page after it that is not wanted. */
+		for (;;) {
+			uint64_t w = q / 64;
+			uint64_t z = ~want_word(s, sl, w) & (~0ull << (q % 64));
+			if (z) {
+				q = w * 64 + (uint64_t)__builtin_ctzll(z);
+				break;
+			}
+			q = (w + 1) * 64;
+			if (q >= np)
+				break;
+		}
+		if (q > np)
+			q = np;
+		s->pass.run_gfn = sl->gfn + first;
+		s->pass.run_left = q - first;
+		s->pass.page = q;
+		return true;
+	}
+	return false;
+}
+
+/* Pages sent per piece of a run: a sans-I/O caller regains control after
+ * about this much work. */
+#define SM_PIECE_PAGES 256u
+/* Sans-I/O: a pass stops producing while this much output waits. */
+#define SM_OUT_HIGH_WATER (1u << 20)
+
+/*
+ * Send the pass onwards, a piece of a run at a time, until it is done (the
+ * last batches and ROUND written: returns 0) or, with high_water, until the
+ * output queue holds that many bytes (returns 1).
+ */
+static int produce(struct sevmig_sender *s, size_t high_water)
+{
+	int rc = 0;
+	while (s->pass.active && rc == 0) {
+		if (high_water && s->out.len - s->out_pos >= high_water)
+			return 1;
+		if (!s->pass.run_left && !next_run(s)) {
+			rc = end_pass(s, s->ps, 0);
+			break;
+		}
+		uint64_t n = s->pass.run_left < SM_PIECE_PAGES ? s->pass.run_left : SM_PIECE_PAGES;
+		long k = sevmig__layout_find(&s->layout, s->pass.run_gfn, NULL);
+		rc = send_range(s, (uint32_t)k, s->pass.run_gfn, n);
+		s->pass.run_gfn += n;
+		s->pass.run_left -= n;
+		if (rc < 0)
+			rc = end_pass(s, s->ps, rc);
+	}
+	s->pass.active = false;
+	free(s->pass.chg);
+	s->pass.chg = NULL;
+	sevmig_pstate_free(s->pass.delta);
+	s->pass.delta = NULL;
+	return rc;
+}
+
+/* Begin a pass over `ps` (all pages, or the dirty and changed ones). */
+static void begin_pass(struct sevmig_sender *s, const struct sevmig_pstate *ps, bool all,
+		       const uint64_t *const *dirty)
+{
+	s->ps = ps;
+	s->pass.active = true;
+	s->pass.all = all;
+	s->pass.dirty = dirty;
+	s->pass.ci = 0;
+	s->pass.k = 0;
+	s->pass.page = 0;
+	s->pass.run_left = 0;
+}
+
+/* Run the pass: to its end (blocking), or to the first high-water mark of
+ * the output queue (sans-I/O; sevmig_sender_produce() goes on). */
+static int run_pass(struct sevmig_sender *s)
+{
+	int rc = produce(s, s->queue ? SM_OUT_HIGH_WATER : 0);
+	return rc < 0 ? rc : 0;
+}
+
 int sevmig_sender_send_all(struct sevmig_sender *s, const struct sevmig_pstate *ps,
 			   struct sevmig_error *err)
 {
@@ -949,6 +1118,9 @@ int sevmig_sender_send_all(struct sevmig_sender *s, const struct sevmig_pstate *
 	if (s->state != S_NEW)
 		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
 				    "the first pass was already sent");
+	if (s->back_pushed && !s->have_hello)
+		return sevmig__fail(err, -EAGAIN, SEVMIG_NO_OFFSET, 0,
+				    "the target's HELLO has not arrived (sevmig_sender_push_back())");
 	int rc = check_ps(s, ps);
 	if (rc < 0) {
 		if (err)
@@ -966,68 +1138,11 @@ int sevmig_sender_send_all(struct sevmig_sender *s, const struct sevmig_pstate *
 		return rc;
 	}
 	s->state = S_STREAMING;
-	for (size_t k = 0; k < s->layout.n && rc == 0; k++)
-		rc = send_range(s, (uint32_t)k, s->layout.slots[k].gfn, s->layout.slots[k].npages);
-	rc = end_pass(s, ps, rc);
+	if (rc == 0) {
+		begin_pass(s, ps, true, NULL);
+		rc = run_pass(s);
+	}
 	return leave(s, rc, err);
-}
-
-/* The pages of slot k to send this round: dirty bits or a changed state. */
-static int send_slot_dirty(struct sevmig_sender *s, size_t k, const uint64_t *bm,
-			   const struct sevmig_range *chg, size_t nchg, size_t *ci)
-{
-	const struct sevmig__slot *sl = &s->layout.slots[k];
-	uint64_t base = sl->gfn, np = sl->npages;
-	while (*ci < nchg && chg[*ci].gfn + chg[*ci].npages <= base)
-		(*ci)++;
-	if (!bm) {
-		/* Only the changed pages. */
-		for (size_t i = *ci; i < nchg && chg[i].gfn < base + np; i++) {
-			uint64_t a = chg[i].gfn > base ? chg[i].gfn : base;
-			uint64_t b = chg[i].gfn + chg[i].npages;
-			b = b < base + np ? b : base + np;
-			SEVMIG__TRY(send_range(s, (uint32_t)k, a, b - a));
-		}
-		return 0;
-	}
-	uint64_t run_start = 0;
-	bool in_run = false;
-	size_t c = *ci;
-	for (uint64_t w = 0; w * 64 < np; w++) {
-		uint64_t mask = bm[w];
-		uint64_t wlo = base + w * 64, whi = wlo + 64;
-		/* OR in the changed pages of this word. */
-		while (c < nchg && chg[c].gfn < whi) {
-			uint64_t a = chg[c].gfn > wlo ? chg[c].gfn : wlo;
-			uint64_t b = chg[c].gfn + chg[c].npages;
-			uint64_t e = b < whi ? b : whi;
-			if (a < e) {
-				unsigned lo = (unsigned)(a - wlo), cnt = (unsigned)(e - a);
-				mask |= (cnt == 64 ? ~0ull : ((1ull << cnt) - 1)) << lo;
-			}
-			if (b > whi)
-				break; /* continues into the next word */
-			c++;
-		}
-		if (np - w * 64 < 64)
-			mask &= (1ull << (np - w * 64)) - 1;
-		for (unsigned bit = 0; bit < 64; bit++) {
-			bool set = mask >> bit & 1;
-			if (set && !in_run) {
-				run_start = wlo + bit;
-				in_run = true;
-			} else if (!set && in_run) {
-				SEVMIG__TRY(
-				    send_range(s, (uint32_t)k, run_start, wlo + bit - run_start));
-				in_run = false;
-			}
-			if (!(mask >> bit) && !in_run)
-				break;
-		}
-	}
-	if (in_run)
-		SEVMIG__TRY(send_range(s, (uint32_t)k, run_start, base + np - run_start));
-	return 0;
 }
 
 int sevmig_sender_send_dirty(struct sevmig_sender *s, const struct sevmig_pstate *ps,
@@ -1038,6 +1153,9 @@ int sevmig_sender_send_dirty(struct sevmig_sender *s, const struct sevmig_pstate
 		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
 				    s->state == S_NEW ? "send_dirty before the first pass"
 						      : "send_dirty after vCPU state or finish");
+	if (s->pass.active)
+		return sevmig__fail(err, -EBUSY, SEVMIG_NO_OFFSET, 0,
+				    "the previous pass is still being produced");
 	int rc = check_ps(s, ps);
 	if (rc < 0) {
 		if (err)
@@ -1061,16 +1179,16 @@ int sevmig_sender_send_dirty(struct sevmig_sender *s, const struct sevmig_pstate
 	if (rc == 0 && nchg)
 		rc = emit_pstate(s, delta, SEVMIG_PSTATE_DELTA, layout_first(&s->layout),
 				 layout_end(&s->layout));
-	s->ps = ps;
-	size_t ci = 0;
-	for (size_t k = 0; k < s->layout.n && rc == 0; k++) {
-		const uint64_t *bm = dirty ? dirty[s->layout.slots[k].user_idx] : NULL;
-		rc = send_slot_dirty(s, k, bm, chg, nchg, &ci);
+	if (rc < 0) {
+		free(chg);
+		sevmig_pstate_free(delta);
+		return leave(s, rc, err);
 	}
-	rc = end_pass(s, ps, rc);
-	free(chg);
-	sevmig_pstate_free(delta);
-	return leave(s, rc, err);
+	begin_pass(s, ps, false, dirty);
+	s->pass.chg = chg;
+	s->pass.nchg = nchg;
+	s->pass.delta = delta;
+	return leave(s, run_pass(s), err);
 }
 
 int sevmig_sender_send_dirty_list(struct sevmig_sender *s, const struct sevmig_pstate *ps,

@@ -3,7 +3,9 @@
  * Dirty pages as lists (sevmig_sender_send_dirty_list): absolute gfns and
  * KVM dirty-ring entries, in any order and with repeats, send what the
  * KVM_GET_DIRTY_LOG bitmaps send. The reference is a second sender fed the
- * bitmaps of the same rounds; the target then holds the source's memory.
+ * bitmaps of the same rounds, and a per-page model of what a round sends
+ * (each page written or converted, once); the target then holds the
+ * source's memory.
  * Bad entries are refused by name, before anything is written.
  */
 #include "testutil.h"
@@ -67,7 +69,22 @@ static void test_lists_match_bitmaps(void **state)
 		for (size_t k = 0; k < g.n; k++)
 			slots[k] = kvm_slot(k);
 		for (int round = 0; round < 3; round++) {
+			struct sevmig_pstate *before;
+			assert_int_equal(sevmig_pstate_clone(g.ps, &before), 0);
+			struct sevmig_stream_counts c0;
+			sevmig_sender_counts(a, &c0);
 			tg_run(&rng, &g, dirty, true);
+			/* The model: a round sends each page written or converted,
+			 * once. */
+			uint64_t want = 0;
+			for (size_t k = 0; k < g.n; k++)
+				for (uint64_t i = 0; i < g.reg[k].size >> 12; i++) {
+					uint64_t gfn = (g.reg[k].gpa >> 12) + i;
+					want += (dirty[k][i / 64] >> (i % 64) & 1) ||
+						sevmig_pstate_get(before, gfn) !=
+						    sevmig_pstate_get(g.ps, gfn);
+				}
+			sevmig_pstate_free(before);
 			/* The same dirty pages as gfns (round 0), ring entries
 			 * (round 1) or both (round 2), shuffled, some twice. */
 			size_t cap = 0;
@@ -105,6 +122,12 @@ static void test_lists_match_bitmaps(void **state)
 			struct sevmig_stream_counts ca, cb;
 			sevmig_sender_counts(a, &ca);
 			sevmig_sender_counts(b, &cb);
+			uint64_t sent = ca.enc_pages + ca.plain_pages + ca.zero_pages -
+					(c0.enc_pages + c0.plain_pages + c0.zero_pages);
+			if (sent != want)
+				fail_msg("guest %d round %d: %llu pages sent, the model says %llu",
+					 guest, round, (unsigned long long)sent,
+					 (unsigned long long)want);
 			if (ca.enc_pages != cb.enc_pages || ca.plain_pages != cb.plain_pages ||
 			    ca.zero_pages != cb.zero_pages || ca.rounds != cb.rounds)
 				fail_msg(
