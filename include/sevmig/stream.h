@@ -247,6 +247,10 @@ struct sevmig_sender_opts {
 	/* SEV-ES: the guest's vCPU count, declared in SESSION; the target
 	 * refuses a stream without a VMSA record for each. 0 otherwise. */
 	uint32_t vcpus;
+	/* Sans-I/O (a sender made without a write callback): the target's
+	 * back-channel arrives through sevmig_sender_push_back() instead of
+	 * back_read. */
+	bool back_buffered;
 };
 
 /*
@@ -287,6 +291,40 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_send_dirty(struct sevmig_sender *s
 							 const struct sevmig_pstate *ps,
 							 const uint64_t *const *dirty,
 							 struct sevmig_error *err);
+
+/*
+ * Sans-I/O. A sender made with write NULL never blocks on I/O: it queues
+ * the stream for sevmig_sender_output(), and with back_buffered takes the
+ * target's back-channel from sevmig_sender_push_back(). Its calls then
+ * work a piece at a time:
+ *  - sevmig_sender_send_all() (after the target's HELLO was pushed:
+ *    -EAGAIN before) and sevmig_sender_send_dirty() start a pass and
+ *    produce its first output; sevmig_sender_produce() goes on, while it
+ *    returns 1. The page state and the dirty bitmaps (not the array of
+ *    pointers to them, which is copied) must stay valid and unchanged
+ *    until then. Other calls during a pass are -EBUSY.
+ *  - sevmig_sender_finish() queues END (one-way: after SEND_FINISH, as
+ *    always); with a back-channel the migration is complete when
+ *    sevmig_sender_push_back() returns 1 (COMMIT verified, SEND_FINISH
+ *    done). A NAK is its -EREMOTEIO, with the target's reason.
+ * The caller writes the output whenever its transport can take it; the
+ * queue holds about SEVMIG_SENDER_HIGH_WATER bytes before a pass stops to
+ * let it drain.
+ */
+#define SEVMIG_SENDER_HIGH_WATER (1u << 20)
+/* Go on with the pass: 1 while there is more, 0 once its ROUND is queued,
+ * or a negative errno. */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_produce(struct sevmig_sender *s,
+						      struct sevmig_error *err);
+/* Copy up to cap queued stream bytes to buf and drop them: the count. */
+SEVMIG_API size_t sevmig_sender_output(struct sevmig_sender *s, void *buf, size_t cap);
+SEVMIG_API size_t sevmig_sender_output_pending(const struct sevmig_sender *s);
+/* The target's back-channel bytes as they arrive (any split): 1 once the
+ * target's COMMIT is verified and SEND_FINISH done, 0 otherwise (HELLO,
+ * ACKs taken), or a negative errno (-EREMOTEIO for a NAK: err has the
+ * target's reason). */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_push_back(struct sevmig_sender *s, const void *buf,
+							size_t len, struct sevmig_error *err);
 
 /*
  * The size in bytes of a region's dirty bitmap in KVM_GET_DIRTY_LOG's

@@ -203,6 +203,14 @@ static ptrdiff_t read_full(sevmig_read_fn read, void *arg, uint8_t *buf, size_t 
 	return (ptrdiff_t)got;
 }
 
+size_t sevmig__back_size(const uint8_t *p, size_t avail)
+{
+	if (avail < SM_BACK_HDR)
+		return SM_BACK_HDR;
+	uint32_t pl = sevmig__le32(p + 4);
+	return pl > SM_BACK_MAX ? SM_BACK_HDR : SM_BACK_OVERHEAD + pl;
+}
+
 int sevmig__back_read(sevmig_read_fn read, void *arg, struct sevmig__auth *a, uint64_t expect_seq,
 		      struct sevmig__back_msg *m, struct sevmig_error *err)
 {

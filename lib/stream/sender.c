@@ -22,7 +22,8 @@
 
 #include "util/endian.h"
 
-enum sstate { S_NEW, S_STREAMING, S_VMSA, S_DONE, S_DEAD };
+/* S_ENDED: sans-I/O, END queued, waiting for the target's COMMIT. */
+enum sstate { S_NEW, S_STREAMING, S_VMSA, S_ENDED, S_DONE, S_DEAD };
 enum { SJ_ENC, SJ_SHARED };
 
 struct sjob {
@@ -106,13 +107,15 @@ struct sevmig_sender {
 	 */
 	struct {
 		bool active, all;
-		const uint64_t *const *dirty; /* by the caller's region index */
-		struct sevmig_range *chg;     /* pages whose state changed */
+		const uint64_t **dirty;	  /* by the caller's region index (a copy of
+					   * the caller's array, not of the bitmaps) */
+		struct sevmig_range *chg; /* pages whose state changed */
 		size_t nchg, ci;
 		size_t k;      /* slot */
 		uint64_t page; /* next page of slot k to look at */
 		uint64_t run_gfn, run_left;
 		struct sevmig_pstate *delta;
+		uint64_t **own_dirty; /* bitmaps made from a dirty list */
 	} pass;
 
 	/* Sans-I/O: output queued for sevmig_sender_output(), back-channel
@@ -734,14 +737,40 @@ static void *dup_mem(const void *p, size_t n)
 	return d;
 }
 
+/* The writer's output when sans-I/O: the queue. */
+static int queue_write(void *arg, const void *buf, size_t len)
+{
+	struct sevmig_sender *s = arg;
+	if (s->out_pos == s->out.len)
+		s->out.len = s->out_pos = 0;
+	return sevmig__buf_append(&s->out, buf, len);
+}
+
+/* The back-channel when pushed: the bytes gathered (0 once they run out). */
+static ptrdiff_t bin_read(void *arg, void *buf, size_t len)
+{
+	struct sevmig_sender *s = arg;
+	size_t n = s->bin.len - s->bin_pos < len ? s->bin.len - s->bin_pos : len;
+	memcpy(buf, s->bin.data + s->bin_pos, n);
+	s->bin_pos += n;
+	if (s->bin_pos == s->bin.len)
+		s->bin.len = s->bin_pos = 0;
+	return (ptrdiff_t)n;
+}
+
 int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regions,
 		      size_t nregions, sevmig_write_fn write, void *write_arg,
 		      const struct sevmig_sender_opts *opts, struct sevmig_sender **out,
 		      struct sevmig_error *err)
 {
-	if (!fw || !write || !out)
+	if (!fw || !out)
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
-				    "firmware handle, write callback and result are required");
+				    "a firmware handle and a result are required");
+	if (SEVMIG__OPT(opts, back_buffered, false) &&
+	    (write || SEVMIG__OPT(opts, back_read, NULL)))
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "back_buffered is for a sans-I/O sender (no write callback), "
+				    "without back_read");
 	if (!sevmig__opts_valid(opts, sizeof(*opts), sizeof(size_t)))
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
 				    "sender options: bad size or non-zero unknown fields");
@@ -787,6 +816,13 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 	s->key_source = SEVMIG__OPT(opts, key_source, 0u);
 	s->back_read = SEVMIG__OPT(opts, back_read, NULL);
 	s->back_arg = SEVMIG__OPT(opts, back_arg, NULL);
+	/* Sans-I/O: the stream queued, the back-channel pushed. */
+	s->queue = !write;
+	s->back_pushed = SEVMIG__OPT(opts, back_buffered, false);
+	if (s->back_pushed) {
+		s->back_read = bin_read;
+		s->back_arg = s;
+	}
 	s->vcpus = SEVMIG__OPT(opts, vcpus, 0u);
 	int rc = sevmig__key_opts(s->key_source, SEVMIG__OPT(opts, key, NULL),
 				  SEVMIG__OPT(opts, insecure, false), false, s->secret, err);
@@ -843,7 +879,8 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 			rc = -ENOMEM;
 	}
 	if (rc == 0)
-		rc = sevmig__writer_init(&s->w, write, write_arg, s->uuid);
+		rc = write ? sevmig__writer_init(&s->w, write, write_arg, s->uuid)
+			   : sevmig__writer_init(&s->w, queue_write, s, s->uuid);
 	if (rc == 0)
 		rc = sevmig__pool_new(workers, fw_workers, s->window, &s->pool);
 	if (rc < 0) {
@@ -868,7 +905,9 @@ static int start(struct sevmig_sender *s, const struct sevmig_pstate *ps)
 	struct sevmig__hdr_info hi = { .key_source = s->key_source };
 	if (RAND_bytes(hi.sender_nonce, 16) != 1)
 		return SFAIL(s, -EIO, "the random generator failed");
-	if (s->back_read) {
+	if (s->back_pushed) {
+		memcpy(hi.target_nonce, s->hello_nonce, 16); /* push_back() took it */
+	} else if (s->back_read) {
 		/* The target's nonce goes into the header, so a stream recorded
 		 * earlier cannot be replayed to it. */
 		struct sevmig__back_msg m;
@@ -971,6 +1010,15 @@ static int end_pass(struct sevmig_sender *s, const struct sevmig_pstate *ps, int
 	return rc;
 }
 
+/* Sans-I/O: a call that writes records waits for the pass to be produced. */
+static int not_busy(const struct sevmig_sender *s, struct sevmig_error *err)
+{
+	if (!s->pass.active)
+		return 0;
+	return sevmig__fail(err, -EBUSY, SEVMIG_NO_OFFSET, 0,
+			    "the pass is still being produced (sevmig_sender_produce())");
+}
+
 /* The pass machinery: a word-by-word scan for the next run of pages. */
 
 /* Bits of word w of slot k the pass wants: all, or dirty or changed. */
@@ -984,7 +1032,8 @@ static uint64_t want_word(struct sevmig_sender *s, const struct sevmig__slot *sl
 	uint64_t wlo = sl->gfn + w * 64, whi = wlo + 64;
 	/* OR in the changed pages of this word; ranges wholly before it are
 	 * done with (words are asked for in order). */
-	while (s->pass.ci < s->pass.nchg && s->pass.chg[s->pass.ci].gfn + s->pass.chg[s->pass.ci].npages <= wlo)
+	while (s->pass.ci < s->pass.nchg &&
+	       s->pass.chg[s->pass.ci].gfn + s->pass.chg[s->pass.ci].npages <= wlo)
 		s->pass.ci++;
 	for (size_t c = s->pass.ci; c < s->pass.nchg && s->pass.chg[c].gfn < whi; c++) {
 		uint64_t a = s->pass.chg[c].gfn > wlo ? s->pass.chg[c].gfn : wlo;
@@ -1086,21 +1135,32 @@ static int produce(struct sevmig_sender *s, size_t high_water)
 	s->pass.chg = NULL;
 	sevmig_pstate_free(s->pass.delta);
 	s->pass.delta = NULL;
+	sevmig__dirty_free(s->pass.own_dirty, s->layout.n);
+	s->pass.own_dirty = NULL;
+	free(s->pass.dirty);
+	s->pass.dirty = NULL;
 	return rc;
 }
 
 /* Begin a pass over `ps` (all pages, or the dirty and changed ones). */
-static void begin_pass(struct sevmig_sender *s, const struct sevmig_pstate *ps, bool all,
-		       const uint64_t *const *dirty)
+static int begin_pass(struct sevmig_sender *s, const struct sevmig_pstate *ps, bool all,
+		      const uint64_t *const *dirty)
 {
 	s->ps = ps;
 	s->pass.active = true;
 	s->pass.all = all;
-	s->pass.dirty = dirty;
+	s->pass.dirty = NULL;
+	if (dirty) {
+		s->pass.dirty = malloc(s->layout.n * sizeof(*s->pass.dirty));
+		if (!s->pass.dirty)
+			return SFAIL(s, -ENOMEM, "out of memory");
+		memcpy(s->pass.dirty, dirty, s->layout.n * sizeof(*s->pass.dirty));
+	}
 	s->pass.ci = 0;
 	s->pass.k = 0;
 	s->pass.page = 0;
 	s->pass.run_left = 0;
+	return 0;
 }
 
 /* Run the pass: to its end (blocking), or to the first high-water mark of
@@ -1119,8 +1179,9 @@ int sevmig_sender_send_all(struct sevmig_sender *s, const struct sevmig_pstate *
 		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
 				    "the first pass was already sent");
 	if (s->back_pushed && !s->have_hello)
-		return sevmig__fail(err, -EAGAIN, SEVMIG_NO_OFFSET, 0,
-				    "the target's HELLO has not arrived (sevmig_sender_push_back())");
+		return sevmig__fail(
+		    err, -EAGAIN, SEVMIG_NO_OFFSET, 0,
+		    "the target's HELLO has not arrived (sevmig_sender_push_back())");
 	int rc = check_ps(s, ps);
 	if (rc < 0) {
 		if (err)
@@ -1138,10 +1199,10 @@ int sevmig_sender_send_all(struct sevmig_sender *s, const struct sevmig_pstate *
 		return rc;
 	}
 	s->state = S_STREAMING;
-	if (rc == 0) {
-		begin_pass(s, ps, true, NULL);
+	if (rc == 0)
+		rc = begin_pass(s, ps, true, NULL);
+	if (rc == 0)
 		rc = run_pass(s);
-	}
 	return leave(s, rc, err);
 }
 
@@ -1153,9 +1214,7 @@ int sevmig_sender_send_dirty(struct sevmig_sender *s, const struct sevmig_pstate
 		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
 				    s->state == S_NEW ? "send_dirty before the first pass"
 						      : "send_dirty after vCPU state or finish");
-	if (s->pass.active)
-		return sevmig__fail(err, -EBUSY, SEVMIG_NO_OFFSET, 0,
-				    "the previous pass is still being produced");
+	SEVMIG__TRY(not_busy(s, err));
 	int rc = check_ps(s, ps);
 	if (rc < 0) {
 		if (err)
@@ -1184,10 +1243,18 @@ int sevmig_sender_send_dirty(struct sevmig_sender *s, const struct sevmig_pstate
 		sevmig_pstate_free(delta);
 		return leave(s, rc, err);
 	}
-	begin_pass(s, ps, false, dirty);
+	rc = begin_pass(s, ps, false, dirty);
 	s->pass.chg = chg;
 	s->pass.nchg = nchg;
 	s->pass.delta = delta;
+	if (rc < 0) {
+		s->pass.active = false;
+		free(chg);
+		sevmig_pstate_free(delta);
+		s->pass.chg = NULL;
+		s->pass.delta = NULL;
+		return leave(s, rc, err);
+	}
 	return leave(s, run_pass(s), err);
 }
 
@@ -1201,7 +1268,10 @@ int sevmig_sender_send_dirty_list(struct sevmig_sender *s, const struct sevmig_p
 	 * written: the sender stays usable. */
 	SEVMIG__TRY(sevmig__dirty_bitmaps(&s->layout, d, &bm, err));
 	int rc = sevmig_sender_send_dirty(s, ps, (const uint64_t *const *)bm, err);
-	sevmig__dirty_free(bm, s->layout.n);
+	if (s->pass.active)
+		s->pass.own_dirty = bm; /* sans-I/O: the pass goes on reading them */
+	else
+		sevmig__dirty_free(bm, s->layout.n);
 	return rc;
 }
 
@@ -1209,6 +1279,7 @@ int sevmig_sender_send_vmm(struct sevmig_sender *s, uint32_t vendor, uint32_t ty
 			   const void *data, size_t len, struct sevmig_error *err)
 {
 	SEVMIG__TRY(enter(s, err));
+	SEVMIG__TRY(not_busy(s, err));
 	if (s->state != S_STREAMING && s->state != S_VMSA)
 		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
 				    "VMM records go after the first pass has begun and before "
@@ -1246,6 +1317,7 @@ int sevmig_sender_send_vmsa(struct sevmig_sender *s, uint32_t vcpu, const void *
 			    struct sevmig_error *err)
 {
 	SEVMIG__TRY(enter(s, err));
+	SEVMIG__TRY(not_busy(s, err));
 	if (s->state != S_STREAMING && s->state != S_VMSA)
 		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
 				    "vCPU state goes after the first pass and before finish");
@@ -1325,6 +1397,7 @@ static int await_commit(struct sevmig_sender *s)
 int sevmig_sender_finish(struct sevmig_sender *s, struct sevmig_error *err)
 {
 	SEVMIG__TRY(enter(s, err));
+	SEVMIG__TRY(not_busy(s, err));
 	if (s->state != S_STREAMING && s->state != S_VMSA)
 		return sevmig__fail(err, -EPROTO, SEVMIG_NO_OFFSET, 0,
 				    s->state == S_NEW ? "finish before the first pass"
@@ -1358,6 +1431,11 @@ int sevmig_sender_finish(struct sevmig_sender *s, struct sevmig_error *err)
 		s->counts.records = s->w.seq - 1;
 		s->counts.bytes = s->w.bytes;
 	}
+	if (rc == 0 && s->back_pushed) {
+		/* COMMIT comes through sevmig_sender_push_back(). */
+		s->state = S_ENDED;
+		return leave(s, 0, err);
+	}
 	if (rc == 0 && s->back_read) {
 		rc = await_commit(s);
 		if (rc == 0)
@@ -1370,6 +1448,85 @@ int sevmig_sender_finish(struct sevmig_sender *s, struct sevmig_error *err)
 	if (s->progress)
 		s->progress(s->progress_arg, &s->counts);
 	return 0;
+}
+
+int sevmig_sender_produce(struct sevmig_sender *s, struct sevmig_error *err)
+{
+	SEVMIG__TRY(enter(s, err));
+	if (!s->pass.active)
+		return 0;
+	int rc = produce(s, s->queue ? SEVMIG_SENDER_HIGH_WATER : 0);
+	return rc < 0 ? leave(s, rc, err) : rc;
+}
+
+size_t sevmig_sender_output(struct sevmig_sender *s, void *buf, size_t cap)
+{
+	if (!s || !buf)
+		return 0;
+	size_t n = s->out.len - s->out_pos < cap ? s->out.len - s->out_pos : cap;
+	memcpy(buf, s->out.data + s->out_pos, n);
+	s->out_pos += n;
+	return n;
+}
+
+size_t sevmig_sender_output_pending(const struct sevmig_sender *s)
+{
+	return s ? s->out.len - s->out_pos : 0;
+}
+
+/* One whole back-channel message, pushed: 1 for the COMMIT that ends the
+ * migration, 0 for others. */
+static int take_back(struct sevmig_sender *s)
+{
+	struct sevmig__back_msg m;
+	int rc = back_next(s, &m);
+	if (rc <= 0)
+		return rc < 0 ? rc : SFAIL(s, -EPROTO, "back-channel: a message was cut short");
+	if (m.type == SEVMIG_BACK_HELLO) {
+		memcpy(s->hello_nonce, m.nonce, 16);
+		s->have_hello = true;
+		return 0;
+	}
+	if (m.type == SEVMIG_BACK_NAK)
+		return nak_fail(s, &m);
+	if (m.type != SEVMIG_BACK_COMMIT)
+		return 0;
+	if (s->state != S_ENDED)
+		return SFAIL(s, -EPROTO, "back-channel: COMMIT before END was sent");
+	if (m.records != s->w.seq - 1 || CRYPTO_memcmp(m.end_tag, s->w.last_tag, SM_TAG))
+		return SFAIL(s, -EBADMSG,
+			     "back-channel: COMMIT names END %" PRIu64
+			     " of another stream, not END %" PRIu64 " of this one",
+			     m.records, s->w.seq - 1);
+	SEVMIG__TRY(send_finish(s));
+	s->acked = true;
+	s->state = S_DONE;
+	if (s->progress)
+		s->progress(s->progress_arg, &s->counts);
+	return 1;
+}
+
+int sevmig_sender_push_back(struct sevmig_sender *s, const void *buf, size_t len,
+			    struct sevmig_error *err)
+{
+	if (!s || !s->back_pushed || (!buf && len))
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "push_back: a sender with back_buffered, and the bytes");
+	if (s->state == S_DONE)
+		return 1;
+	SEVMIG__TRY(enter(s, err));
+	if (len && sevmig__buf_append(&s->bin, buf, len) < 0)
+		return leave(s, SFAIL(s, -ENOMEM, "out of memory"), err);
+	int rc = 0;
+	while (rc == 0) {
+		size_t have = s->bin.len - s->bin_pos;
+		if (!have || have < sevmig__back_size(s->bin.data + s->bin_pos, have))
+			break;
+		rc = take_back(s);
+	}
+	if (rc < 0)
+		return leave(s, rc, err);
+	return rc;
 }
 
 bool sevmig_sender_acknowledged(const struct sevmig_sender *s)
@@ -1433,6 +1590,12 @@ void sevmig_sender_free(struct sevmig_sender *s)
 	free(s->amd_certs);
 	OPENSSL_cleanse(s->secret, sizeof(s->secret));
 	sevmig_pstate_free(s->last);
+	free(s->pass.chg);
+	sevmig_pstate_free(s->pass.delta);
+	sevmig__dirty_free(s->pass.own_dirty, s->layout.n);
+	free(s->pass.dirty);
 	sevmig__layout_free(&s->layout);
+	sevmig__buf_free(&s->out);
+	sevmig__buf_free(&s->bin);
 	free(s);
 }

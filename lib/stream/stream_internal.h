@@ -177,6 +177,10 @@ int sevmig__back_encode(struct sevmig__auth *a, const struct sevmig__back_msg *m
  * malformed or forged message; -ENODATA for one cut short). `a` may be NULL
  * only for HELLO (expect_seq 0). The sequence number must be expect_seq.
  */
+/* Bytes of the message starting at p (judged from its first avail bytes;
+ * the header's size while that is not enough, or when its length is over
+ * the limit, so that the decoder reports it). */
+size_t sevmig__back_size(const uint8_t *p, size_t avail);
 int sevmig__back_read(sevmig_read_fn read, void *arg, struct sevmig__auth *a, uint64_t expect_seq,
 		      struct sevmig__back_msg *m, struct sevmig_error *err);
 /* Decode a message held whole in buf[0, len) (the reader above and the

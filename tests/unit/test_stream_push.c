@@ -370,12 +370,93 @@ static void test_damage_same_verdict(void **state)
 	tg_free(&g);
 }
 
+/* ---- the sans-I/O sender ---------------------------------------------------------- */
+
+/* A sender with no callbacks: its rules (HELLO first, -EBUSY in a pass),
+ * its output the stream a target takes, the back-channel pushed a byte at
+ * a time, and a NAK as -EREMOTEIO with the target's reason. */
+static void test_sansio_sender(void **state)
+{
+	(void)state;
+	struct tu_rng rng = { tu_seed("push_sansio_sender") };
+	struct ttarget tt;
+	tt_init(&tt);
+	for (int refuse = 0; refuse < 2; refuse++) {
+		struct tguest g, t;
+		tg_new(&rng, &g, 2, 2000);
+		while (g.reg[0].size + g.reg[1].size < (6u << 20)) {
+			tg_free(&g);
+			tg_new(&rng, &g, 2, 2000);
+		}
+		tg_target(&g, &t, 0xee);
+		struct pusher p;
+		pusher_new(&p, &tt, &t, true, 2, tu_next(&rng));
+		p.max_piece = 70000;
+		p.refuse_after_round = refuse ? 0 : -1;
+		struct sevmig_fw *fw = soft_platform(true, 0, 1);
+		SEVMIG_OPTS(sevmig_sender_opts, so, .key_source = SEVMIG_KEY_PSK, .key = ts_psk,
+			    .target_pdh = tt.pdh, .target_pdh_len = SEVMIG_CERT_SIZE,
+			    .back_buffered = true);
+		struct sevmig_sender *s;
+		struct sevmig_error err;
+		assert_int_equal(sevmig_sender_new(fw, g.reg, g.n, NULL, NULL, &so, &s, &err), 0);
+		assert_int_equal(sevmig_sender_send_all(s, g.ps, &err), -EAGAIN);
+		/* the target's HELLO, a byte at a time */
+		uint8_t b[1 << 16];
+		size_t n = sevmig_receiver_output(p.r, b, sizeof(b));
+		assert_true(n > 1);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(sevmig_sender_push_back(s, b + i, 1, &err), 0);
+		assert_int_equal(sevmig_sender_send_all(s, g.ps, &err), 0);
+		/* A pass bigger than the high-water mark stops there. */
+		bool stopped = sevmig_sender_output_pending(s) >= SEVMIG_SENDER_HIGH_WATER;
+		if (stopped)
+			assert_int_equal(sevmig_sender_finish(s, &err), -EBUSY);
+		int more = 1, turns = 0;
+		for (; more == 1; turns++) {
+			while ((n = sevmig_sender_output(s, b, sizeof(b)))) {
+				size_t used = push_all(&p, b, n);
+				assert_true(used == n || p.rc); /* all taken, unless refused */
+			}
+			more = sevmig_sender_produce(s, &err);
+			assert_true(more >= 0);
+		}
+		assert_true(!stopped || turns > 1);
+		if (refuse == 0)
+			assert_true(stopped); /* the test guest is big enough for that */
+		int rc = 0;
+		if (!refuse) {
+			assert_int_equal(sevmig_sender_finish(s, &err), 0);
+			assert_false(sevmig_sender_acknowledged(s));
+		}
+		while ((n = sevmig_sender_output(s, b, sizeof(b))))
+			push_all(&p, b, n);
+		n = sevmig_receiver_output(p.r, b, sizeof(b));
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = sevmig_sender_push_back(s, b + i, 1, &err);
+		if (refuse) {
+			assert_int_equal(rc, -EREMOTEIO);
+			assert_non_null(strstr(err.message, "the operator said no"));
+		} else {
+			assert_int_equal(rc, 1);
+			assert_true(sevmig_sender_acknowledged(s));
+			assert_true(tg_diff(&g, &t) == UINT64_MAX);
+		}
+		sevmig_sender_free(s);
+		sevmig_fw_free(fw);
+		pusher_free(&p);
+		tg_free(&t);
+		tg_free(&g);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pieces),
 		cmocka_unit_test(test_one_thread),
 		cmocka_unit_test(test_damage_same_verdict),
+		cmocka_unit_test(test_sansio_sender),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
