@@ -251,6 +251,14 @@ struct sevmig_sender_opts {
 	 * back-channel arrives through sevmig_sender_push_back() instead of
 	 * back_read. */
 	bool back_buffered;
+	/* The clock the round statistics and the pacing use, in nanoseconds;
+	 * NULL: CLOCK_MONOTONIC. (A VMM with its own clock, or a test that
+	 * wants time to stand still, gives one.) */
+	uint64_t (*clock_ns)(void *arg);
+	void *clock_arg;
+	/* Sans-I/O: at most this many stream bytes per second leave through
+	 * sevmig_sender_output() (0: no limit); bursts of up to 10 ms worth. */
+	uint64_t max_bytes_per_s;
 };
 
 /*
@@ -316,8 +324,12 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_send_dirty(struct sevmig_sender *s
  * or a negative errno. */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_produce(struct sevmig_sender *s,
 						      struct sevmig_error *err);
-/* Copy up to cap queued stream bytes to buf and drop them: the count. */
+/* Copy up to cap queued stream bytes to buf and drop them: the count (with
+ * max_bytes_per_s, no more than the pace allows now). */
 SEVMIG_API size_t sevmig_sender_output(struct sevmig_sender *s, void *buf, size_t cap);
+/* With max_bytes_per_s: nanoseconds until output is allowed again (0: now),
+ * for the caller's poll timeout. */
+SEVMIG_API uint64_t sevmig_sender_output_wait_ns(struct sevmig_sender *s);
 SEVMIG_API size_t sevmig_sender_output_pending(const struct sevmig_sender *s);
 /* The target's back-channel bytes as they arrive (any split): 1 once the
  * target's COMMIT is verified and SEND_FINISH done, 0 otherwise (HELLO,
@@ -406,6 +418,70 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_send_vmsa(struct sevmig_sender *s,
  */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_finish(struct sevmig_sender *s,
 						     struct sevmig_error *err);
+/* ---- steering convergence ---------------------------------------------- */
+
+/* One pass as the sender saw it (the first pass is round 0). */
+struct sevmig_round_stats {
+	size_t sz;	    /* the caller's sizeof(struct sevmig_round_stats) */
+	uint64_t round;	    /* its number */
+	uint64_t pages;	    /* pages it sent: every page (round 0), else the pages
+			     * dirtied or converted since the previous pass */
+	uint64_t enc_pages, plain_pages, zero_pages;
+	uint64_t bytes;	      /* stream bytes it wrote, its PSTATE delta included */
+	uint64_t duration_ns; /* from the call that began it to its ROUND record */
+	uint64_t bytes_per_s; /* bytes over duration */
+	/* The target's last acknowledgement when the round ended, and what
+	 * was not yet acknowledged: the target's backlog. (A blocking sender
+	 * reads ACKs only at finish; a sans-I/O one as they are pushed.) */
+	uint64_t acked_pages;
+	uint64_t backlog_pages;
+};
+
+/* The last pass completed: 0, or -ENODATA before the first. Filled up to
+ * st->sz. */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_round_stats(const struct sevmig_sender *s,
+							  struct sevmig_round_stats *st);
+
+/* What stopping now would cost. */
+struct sevmig_downtime_estimate {
+	size_t sz;
+	uint64_t pages;	      /* the final round's pages (as the caller said) */
+	uint64_t transfer_ns; /* pages x the time per page measured */
+	uint64_t fixed_ns;    /* the time a round takes besides its pages, fitted */
+	uint64_t total_ns;    /* transfer_ns + fixed_ns */
+};
+
+/*
+ * The downtime of a final round of `dirty_pages` (the dirty log's count
+ * now, the page-state changes included), from the rounds measured so far:
+ * a least-squares line through (pages, duration) of every pass, whose
+ * slope is the time per page and whose intercept the fixed cost of a round
+ * (0 until two passes of different sizes were seen; never negative).
+ * -ENODATA before the first pass.
+ */
+SEVMIG_API SEVMIG_NODISCARD int
+sevmig_sender_estimate_downtime(const struct sevmig_sender *s, uint64_t dirty_pages,
+				struct sevmig_downtime_estimate *e);
+
+/* The policy helper's answer. */
+enum sevmig_converge {
+	SEVMIG_CONVERGE_GO_ON = 0,     /* another pre-copy round */
+	SEVMIG_CONVERGE_STOP = 1,      /* the estimate is within the target: stop the guest */
+	SEVMIG_CONVERGE_MAX_ROUNDS = 2, /* the round limit is reached: stop anyway */
+	SEVMIG_CONVERGE_STUCK = 3,     /* three rounds without fewer dirty pages: the guest
+					* writes faster than the link; stop (or throttle it) */
+};
+
+/*
+ * Stop or go on: given the dirty pages now, the downtime the VMM accepts
+ * and a limit on pre-copy rounds (0: none). The rule, in order: within
+ * target_ns, STOP; max_rounds pre-copy rounds done, MAX_ROUNDS; the last
+ * three rounds each sent no fewer pages than the one before, STUCK; else
+ * GO_ON. A negative errno before the first pass.
+ */
+SEVMIG_API int sevmig_sender_converge(const struct sevmig_sender *s, uint64_t dirty_pages,
+				      uint64_t target_ns, unsigned max_rounds);
+
 /* Whether the target's COMMIT was received (so the target took over). */
 SEVMIG_API bool sevmig_sender_acknowledged(const struct sevmig_sender *s);
 /* The target's last acknowledgement: records and pages it applied. */

@@ -837,6 +837,8 @@ size_t sevmig_receiver_output(struct sevmig_receiver *r, void *buf, size_t cap)
 	if (!r || !buf)
 		return 0;
 	size_t n = r->out.len - r->out_pos < cap ? r->out.len - r->out_pos : cap;
+	if (!n)
+		return 0;
 	memcpy(buf, r->out.data + r->out_pos, n);
 	r->out_pos += n;
 	return n;

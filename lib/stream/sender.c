@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -128,6 +129,11 @@ struct sevmig_sender {
 	size_t bin_pos;
 	bool have_hello;
 	uint8_t hello_nonce[16];
+
+	uint64_t (*clock_ns)(void *arg);
+	void *clock_arg;
+	struct sevmig__conv conv;
+	struct sevmig__pace pace;
 };
 
 /* Record the first failure of a call (later ones are consequences). */
@@ -737,6 +743,19 @@ static void *dup_mem(const void *p, size_t n)
 	return d;
 }
 
+static uint64_t mono_ns(void *arg)
+{
+	(void)arg;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ns(const struct sevmig_sender *s)
+{
+	return s->clock_ns(s->clock_arg);
+}
+
 /* The writer's output when sans-I/O: the queue. */
 static int queue_write(void *arg, const void *buf, size_t len)
 {
@@ -751,6 +770,8 @@ static ptrdiff_t bin_read(void *arg, void *buf, size_t len)
 {
 	struct sevmig_sender *s = arg;
 	size_t n = s->bin.len - s->bin_pos < len ? s->bin.len - s->bin_pos : len;
+	if (!n)
+		return 0;
 	memcpy(buf, s->bin.data + s->bin_pos, n);
 	s->bin_pos += n;
 	if (s->bin_pos == s->bin.len)
@@ -824,6 +845,11 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 		s->back_arg = s;
 	}
 	s->vcpus = SEVMIG__OPT(opts, vcpus, 0u);
+	s->clock_ns = SEVMIG__OPT(opts, clock_ns, (uint64_t(*)(void *))NULL);
+	s->clock_arg = SEVMIG__OPT(opts, clock_arg, NULL);
+	if (!s->clock_ns)
+		s->clock_ns = mono_ns;
+	sevmig__pace_init(&s->pace, SEVMIG__OPT(opts, max_bytes_per_s, (uint64_t)0), now_ns(s));
 	int rc = sevmig__key_opts(s->key_source, SEVMIG__OPT(opts, key, NULL),
 				  SEVMIG__OPT(opts, insecure, false), false, s->secret, err);
 	if (rc == 0 && s->vcpus > SM_MAX_VCPUS)
@@ -1004,6 +1030,10 @@ static int end_pass(struct sevmig_sender *s, const struct sevmig_pstate *ps, int
 		rc = flush_batches(s);
 	if (rc == 0)
 		rc = emit_round(s);
+	if (rc == 0) {
+		s->counts.bytes = s->w.bytes;
+		sevmig__conv_end(&s->conv, now_ns(s), &s->counts, s->acked_pages);
+	}
 	if (rc == 0)
 		rc = remember(s, ps);
 	s->ps = NULL;
@@ -1189,6 +1219,8 @@ int sevmig_sender_send_all(struct sevmig_sender *s, const struct sevmig_pstate *
 		return rc;
 	}
 	s->ps = ps;
+	s->counts.bytes = s->w.bytes;
+	sevmig__conv_begin(&s->conv, now_ns(s), &s->counts);
 	rc = start(s, ps);
 	if (rc < 0 && !s->started) {
 		/* Nothing was written and the guest never left RUNNING. */
@@ -1224,6 +1256,8 @@ int sevmig_sender_send_dirty(struct sevmig_sender *s, const struct sevmig_pstate
 	struct sevmig_pstate *delta = NULL;
 	struct sevmig_range *chg = NULL;
 	size_t nchg = 0;
+	s->counts.bytes = s->w.bytes;
+	sevmig__conv_begin(&s->conv, now_ns(s), &s->counts);
 	rc = sevmig_pstate_delta(s->last, ps, &delta);
 	if (rc < 0)
 		rc = SFAIL(s, rc, "computing the page-state delta failed: %s", sevmig_strerror(rc));
@@ -1464,9 +1498,34 @@ size_t sevmig_sender_output(struct sevmig_sender *s, void *buf, size_t cap)
 	if (!s || !buf)
 		return 0;
 	size_t n = s->out.len - s->out_pos < cap ? s->out.len - s->out_pos : cap;
+	if (!n)
+		return 0;
+	n = sevmig__pace_allow(&s->pace, now_ns(s), n);
 	memcpy(buf, s->out.data + s->out_pos, n);
 	s->out_pos += n;
 	return n;
+}
+
+uint64_t sevmig_sender_output_wait_ns(struct sevmig_sender *s)
+{
+	return s ? sevmig__pace_wait_ns(&s->pace, now_ns(s)) : 0;
+}
+
+int sevmig_sender_round_stats(const struct sevmig_sender *s, struct sevmig_round_stats *st)
+{
+	return s ? sevmig__conv_stats(&s->conv, st) : -EINVAL;
+}
+
+int sevmig_sender_estimate_downtime(const struct sevmig_sender *s, uint64_t dirty_pages,
+				    struct sevmig_downtime_estimate *e)
+{
+	return s ? sevmig__conv_estimate(&s->conv, dirty_pages, e) : -EINVAL;
+}
+
+int sevmig_sender_converge(const struct sevmig_sender *s, uint64_t dirty_pages, uint64_t target_ns,
+			   unsigned max_rounds)
+{
+	return s ? sevmig__conv_decide(&s->conv, dirty_pages, target_ns, max_rounds) : -EINVAL;
 }
 
 size_t sevmig_sender_output_pending(const struct sevmig_sender *s)

@@ -73,6 +73,39 @@ int sevmig__layout_from_ranges(const struct sevmig_range *r, size_t n, struct se
 void sevmig__layout_free(struct sevmig__layout *l);
 /* The slot holding gfn, or -1. `hint` (may be NULL) speeds up sorted lookups. */
 long sevmig__layout_find(const struct sevmig__layout *l, uint64_t gfn, size_t *hint);
+/* ---- convergence (convergence.c) ------------------------------------------ */
+
+struct sevmig__conv {
+	uint64_t t0;			 /* the pass's start */
+	struct sevmig_stream_counts at;	 /* the counts then */
+	struct sevmig_round_stats last;	 /* the last pass */
+	bool have;
+	double n, sx, sy, sxx, sxy;	 /* (pages, duration) of every pass */
+	uint64_t recent[4];		 /* pre-copy rounds' pages, newest last */
+	unsigned nrecent;
+};
+void sevmig__conv_begin(struct sevmig__conv *c, uint64_t now_ns,
+			const struct sevmig_stream_counts *at);
+void sevmig__conv_end(struct sevmig__conv *c, uint64_t now_ns,
+		      const struct sevmig_stream_counts *now, uint64_t acked_pages);
+int sevmig__conv_stats(const struct sevmig__conv *c, struct sevmig_round_stats *st);
+int sevmig__conv_estimate(const struct sevmig__conv *c, uint64_t pages,
+			  struct sevmig_downtime_estimate *e);
+int sevmig__conv_decide(const struct sevmig__conv *c, uint64_t pages, uint64_t target_ns,
+			unsigned max_rounds);
+
+/* A token bucket for a paced output. */
+struct sevmig__pace {
+	uint64_t rate, burst; /* bytes per second; 0: no limit */
+	double tokens;
+	uint64_t t;
+};
+void sevmig__pace_init(struct sevmig__pace *p, uint64_t bytes_per_s, uint64_t now_ns);
+/* How many of `want` bytes may go now (taken from the bucket). */
+size_t sevmig__pace_allow(struct sevmig__pace *p, uint64_t now_ns, size_t want);
+/* Nanoseconds until a byte may go. */
+uint64_t sevmig__pace_wait_ns(struct sevmig__pace *p, uint64_t now_ns);
+
 /* A dirty list as per-region bitmaps in KVM_GET_DIRTY_LOG's layout, indexed
  * by the caller's region (NULL where nothing is dirty); free with
  * sevmig__dirty_free(bm, l->n). */
