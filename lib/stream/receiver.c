@@ -576,11 +576,14 @@ static int step(struct sevmig_receiver *r, struct sevmig_recv_event *ev)
 			r->vmm_ready = false;
 			event(r, ev, SEVMIG_RECV_VMM, 0);
 			ev->round = ev->counts.rounds;
-			ev->vmm = (struct sevmig_vmm_object){ .vendor = info.vmm_vendor,
-							      .type = info.vmm_type,
-							      .data = r->vmm.data,
-							      .len = r->vmm.len,
-							      .round = ev->counts.rounds };
+			ev->vmm =
+			    (struct sevmig_vmm_object){ .vendor = info.vmm_vendor,
+							.type = info.vmm_type,
+							/* never NULL, even empty */
+							.data = r->vmm.data ? r->vmm.data
+									    : (const void *)"",
+							.len = r->vmm.len,
+							.round = ev->counts.rounds };
 		}
 		break;
 	case SEVMIG_REC_ROUND:

@@ -37,7 +37,7 @@
 #define SM_ROUND_LEN	 32u
 #define SM_END_LEN	 64u
 #define SM_ABORT_MSG_MAX 1024u
-#define SM_VMM_FIXED	 32u   /* vendor, type, flags, reserved, size, offset */
+#define SM_VMM_FIXED	 32u	    /* vendor, type, flags, reserved, size, offset */
 #define SM_VMM_CHUNK	 (1u << 20) /* data bytes the sender puts in one record */
 #define SM_VMM_FIRST	 0x1u
 #define SM_VMM_LAST	 0x2u
@@ -76,12 +76,12 @@ long sevmig__layout_find(const struct sevmig__layout *l, uint64_t gfn, size_t *h
 /* ---- convergence (convergence.c) ------------------------------------------ */
 
 struct sevmig__conv {
-	uint64_t t0;			 /* the pass's start */
-	struct sevmig_stream_counts at;	 /* the counts then */
-	struct sevmig_round_stats last;	 /* the last pass */
+	uint64_t t0;			/* the pass's start */
+	struct sevmig_stream_counts at; /* the counts then */
+	struct sevmig_round_stats last; /* the last pass */
 	bool have;
-	double n, sx, sy, sxx, sxy;	 /* (pages, duration) of every pass */
-	uint64_t recent[4];		 /* pre-copy rounds' pages, newest last */
+	double n, sx, sy, sxx, sxy; /* (pages, duration) of every pass */
+	uint64_t recent[4];	    /* pre-copy rounds' pages, newest last */
 	unsigned nrecent;
 };
 void sevmig__conv_begin(struct sevmig__conv *c, uint64_t now_ns,

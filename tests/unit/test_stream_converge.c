@@ -143,9 +143,8 @@ static void test_sender_stats(void **state)
 		for (size_t k = 0; k < g.n; k++)
 			for (uint64_t i = 0; i < g.reg[k].size >> 12; i++)
 				want += dirty[k][i / 64] >> (i % 64) & 1;
-		assert_int_equal(sevmig_sender_send_dirty(s, g.ps, (const uint64_t *const *)dirty,
-							  &err),
-				 0);
+		assert_int_equal(
+		    sevmig_sender_send_dirty(s, g.ps, (const uint64_t *const *)dirty, &err), 0);
 		assert_int_equal(sevmig_sender_round_stats(s, &st), 0);
 		assert_int_equal(st.round, (uint64_t)r);
 		assert_int_equal(st.pages, want);

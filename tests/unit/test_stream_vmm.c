@@ -46,6 +46,7 @@ static int take(void *arg, const struct sevmig_vmm_object *v)
 	o->len = v->len;
 	o->round = v->round;
 	o->data = malloc(v->len + 1);
+	assert_non_null(v->data); /* never NULL, even for an empty object */
 	memcpy(o->data, v->data, v->len);
 	return 0;
 }
