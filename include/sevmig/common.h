@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include <stdint.h>
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -73,10 +74,18 @@ SEVMIG_API const char *sevmig_strerror(int err);
  * scheme): the library reads only the fields `sz` covers, and a caller's
  * larger struct must have an all-zero tail. NULL options mean defaults.
  *   SEVMIG_OPTS(sevmig_pstate_save_opts, o, .zstd_level = 3);
- * The tail check reads padding too: a struct filled field by field should
- * be memset() to zero first.
+ * The library checks every byte past the end of the last field it knows,
+ * padding included, so that a field a newer header put in what was
+ * padding is refused, not ignored: the macro zeroes the whole struct
+ * first, and a struct filled field by field must be memset() to zero too.
  */
-#define SEVMIG_OPTS(type, name, ...) struct type name = { .sz = sizeof(struct type), __VA_ARGS__ }
+#define SEVMIG_OPTS(type, name, ...)                   \
+	struct type name;                              \
+	memset(&name, 0, sizeof(name));                \
+	name = (struct type)                           \
+	{                                              \
+		.sz = sizeof(struct type), __VA_ARGS__ \
+	}
 
 /* A guest memory region, as a KVM memslot: gpa and size page-aligned. */
 struct sevmig_mem_region {

@@ -28,6 +28,8 @@
 #include "util/error.h"
 #include "util/varint.h"
 
+SEVMIG__OPTS_LAST(struct sevmig_pstate_save_opts, zstd_level);
+
 static const uint8_t magic[8] = { 0x89, 'S', 'V', 'P', 'S', '\r', '\n', 0x1a };
 
 enum {
@@ -333,7 +335,8 @@ out:
 int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
 			    const struct sevmig_pstate_save_opts *opts, void **buf, size_t *len)
 {
-	if (!ps || !buf || !len || !sevmig__opts_valid(opts, sizeof(*opts), sizeof(size_t)))
+	if (!ps || !buf || !len ||
+	    !SEVMIG__OPTS_VALID(opts, struct sevmig_pstate_save_opts, zstd_level))
 		return -EINVAL;
 	int level = SEVMIG__OPT(opts, zstd_level, 0);
 	if (level < 0 || level > ZSTD_MAX_LEVEL)

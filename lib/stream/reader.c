@@ -19,6 +19,8 @@
 
 #include "util/endian.h"
 
+SEVMIG__OPTS_LAST(struct sevmig_reader_opts, key);
+
 enum rstate {
 	RS_NEW,	  /* header not read */
 	RS_RECS,  /* reading records */
@@ -82,7 +84,7 @@ int sevmig_stream_reader_new(sevmig_read_fn read, void *read_arg,
 			     const struct sevmig_reader_opts *opts,
 			     struct sevmig_stream_reader **out)
 {
-	if (!read || !out || !sevmig__opts_valid(opts, sizeof(*opts), sizeof(size_t)))
+	if (!read || !out || !SEVMIG__OPTS_VALID(opts, struct sevmig_reader_opts, key))
 		return -EINVAL;
 	struct sevmig_stream_reader *r = calloc(1, sizeof(*r));
 	if (!r)

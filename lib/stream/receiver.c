@@ -19,6 +19,8 @@
 
 #include "util/endian.h"
 
+SEVMIG__OPTS_LAST(struct sevmig_receiver_opts, back_buffered);
+
 /* NEW: HELLO to send; HEADER, RECORDS: reading; END: END verified, waiting
  * for the commit; DONE: committed; DEAD: failed. */
 enum rcv_state { RCV_NEW, RCV_HEADER, RCV_RECORDS, RCV_END, RCV_DONE, RCV_DEAD };
@@ -891,7 +893,7 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 	if (!fw || !out)
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
 				    "a firmware handle and a result are required");
-	if (!sevmig__opts_valid(opts, sizeof(*opts), sizeof(size_t)))
+	if (!SEVMIG__OPTS_VALID(opts, struct sevmig_receiver_opts, back_buffered))
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
 				    "receiver options: bad size or non-zero unknown fields");
 	bool dry = SEVMIG__OPT(opts, dry_run, false);

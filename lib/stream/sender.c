@@ -23,6 +23,8 @@
 
 #include "util/endian.h"
 
+SEVMIG__OPTS_LAST(struct sevmig_sender_opts, max_bytes_per_s);
+
 /* S_ENDED: sans-I/O, END queued, waiting for the target's COMMIT. */
 enum sstate { S_NEW, S_STREAMING, S_VMSA, S_ENDED, S_DONE, S_DEAD };
 enum { SJ_ENC, SJ_SHARED };
@@ -792,7 +794,7 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
 				    "back_buffered is for a sans-I/O sender (no write callback), "
 				    "without back_read");
-	if (!sevmig__opts_valid(opts, sizeof(*opts), sizeof(size_t)))
+	if (!SEVMIG__OPTS_VALID(opts, struct sevmig_sender_opts, max_bytes_per_s))
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
 				    "sender options: bad size or non-zero unknown fields");
 	const void *pdh = SEVMIG__OPT(opts, target_pdh, NULL);

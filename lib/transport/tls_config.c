@@ -12,6 +12,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+SEVMIG__OPTS_LAST(struct sevmig_tls_opts, cancel_fd);
+
 /* The SHA-256 TLS 1.3 suites: an external PSK is bound to one hash, so the
  * handshake must pick a suite with it (the PSK sessions say AES-128-GCM). */
 #define PSK_SUITES "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256"
@@ -34,7 +36,7 @@ int sevmig__tls_cfg_from_opts(const struct sevmig_tls_opts *o, struct sevmig__tl
 	if (!o)
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
 				    "TLS options: none given (need a certificate or a PSK)");
-	if (!sevmig__opts_valid(o, sizeof(*o), sizeof(size_t)))
+	if (!SEVMIG__OPTS_VALID(o, struct sevmig_tls_opts, cancel_fd))
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
 				    "TLS options: bad sz, or unknown fields set past it");
 	cfg->cert_file = SEVMIG__OPT(o, cert_file, (const char *)NULL);

@@ -35,6 +35,20 @@ void sevmig__msg(char *dst, size_t size, const char *fmt, ...) SEVMIG__PRINTF(3,
  * usable: at least `min_sz`, and any tail past `our_sz` all zero.
  */
 bool sevmig__opts_valid(const void *opts, size_t our_sz, size_t min_sz);
+/*
+ * Where our knowledge of an options struct ends: the end of its last field,
+ * not its size. A field a newer caller's header added in what is trailing
+ * padding here (a bool after a bool) lies below sizeof, and a check from
+ * sizeof would ignore it; from the last field's end it is refused (libbpf's
+ * __last_field). SEVMIG__OPTS_LAST() at file scope proves `last` is the last
+ * field, so that adding one without moving the check fails to compile.
+ */
+#define SEVMIG__OPTS_END(type, last) (offsetof(type, last) + sizeof(((type *)0)->last))
+#define SEVMIG__OPTS_LAST(type, last)                                                \
+	_Static_assert(sizeof(type) - SEVMIG__OPTS_END(type, last) < _Alignof(type), \
+		       #last " is the last field of " #type)
+#define SEVMIG__OPTS_VALID(opts, type, last) \
+	sevmig__opts_valid(opts, SEVMIG__OPTS_END(type, last), sizeof(size_t))
 /* Read a field of an options struct only if the caller's sz covers it. */
 #define SEVMIG__OPT(opts, field, dflt)                                                        \
 	((opts) && (opts)->sz >= offsetof(__typeof__(*(opts)), field) + sizeof((opts)->field) \

@@ -178,7 +178,11 @@ static void test_sender_pacing(void **state)
 	struct ttarget tt;
 	tt_init(&tt);
 	struct tguest g;
-	tg_new(&rng, &g, 1, 100);
+	tg_new(&rng, &g, 1, 200);
+	while (g.reg[0].size < (150u << 12)) { /* a stream well over the burst */
+		tg_free(&g);
+		tg_new(&rng, &g, 1, 200);
+	}
 	struct sevmig_fw *fw = soft_platform(true, 0, 1);
 	fake_now = 1000000000;
 	SEVMIG_OPTS(sevmig_sender_opts, so, .key_source = SEVMIG_KEY_PSK, .key = ts_psk,

@@ -19,6 +19,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+SEVMIG__OPTS_LAST(struct sevmig_fw_kvm_opts, hypercall_abi);
+
 /* Kernel-internal ENOTSUPP, which some PSP paths let reach user space. */
 #define KERNEL_ENOTSUPP 524
 /* A kernel that keeps interrupting a call is not waited for forever. */
@@ -699,7 +701,7 @@ int sevmig_fw_kvm_open(int vm_fd, int sev_fd, const struct sevmig_fw_kvm_opts *o
 	if (!out)
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0, "no place for the handle");
 	*out = NULL;
-	if (!sevmig__opts_valid(opts, sizeof(*opts), sizeof(size_t)))
+	if (!SEVMIG__OPTS_VALID(opts, struct sevmig_fw_kvm_opts, hypercall_abi))
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
 				    "sevmig_fw_kvm_opts: fields this library does not know are set "
 				    "(sz %zu, known %zu)",

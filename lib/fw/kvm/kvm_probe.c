@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+SEVMIG__OPTS_LAST(struct sevmig_kvm_probe_opts, module_dir);
+
 /* A module parameter's value ("Y", "1", ...), "" when the file is absent. */
 static void read_param(const char *dir, const char *name, char *out, size_t size)
 {
@@ -100,7 +102,7 @@ static void probe_sev(const struct sevmig_kvm_probe_opts *opts, const char *path
 int sevmig_kvm_probe_host(const struct sevmig_kvm_probe_opts *opts,
 			  struct sevmig_kvm_host_info *out)
 {
-	if (!out || !sevmig__opts_valid(opts, sizeof(*opts), sizeof(size_t)))
+	if (!out || !SEVMIG__OPTS_VALID(opts, struct sevmig_kvm_probe_opts, module_dir))
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	struct sevmig__kvm k = {

@@ -27,6 +27,8 @@
 #include "util/endian.h"
 #include "util/error.h"
 
+SEVMIG__OPTS_LAST(struct sevmig_fw_soft_opts, err);
+
 /* Bound on the UPDATE_DATA concurrency a caller may ask for. */
 #define SOFT_MAX_THREADS 1024u
 
@@ -834,7 +836,7 @@ int sevmig_fw_soft_new(const struct sevmig_fw_soft_opts *o, struct sevmig_fw **o
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	if (!sevmig__opts_valid(o, sizeof(*o), sizeof(size_t)))
+	if (!SEVMIG__OPTS_VALID(o, struct sevmig_fw_soft_opts, err))
 		return -EINVAL;
 	struct sevmig_error *err = SEVMIG__OPT(o, err, NULL);
 	bool launch = SEVMIG__OPT(o, launch, false);
