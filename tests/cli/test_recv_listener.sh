@@ -42,9 +42,15 @@ start_recv() { # ARGS...: a listener in the background, its port in ./port
 no_temporaries() { # WHAT
   if ls | grep -q '\.tmp\.'; then fail "$1: temporaries left: $(ls)"; fi
 }
-dropped() { # N: so many "dropped" lines so far
-  [ "$(grep -c '^sevmig-recv: dropped the connection from 127\.0\.0\.1:[0-9]* ' recv.err)" = "$1" ] ||
-    fail "expected $1 dropped connections: $(cat recv.err)"
+dropped() { # N: so many "dropped" lines so far (the receiver logs a drop
+            # after it closed the connection: give it a moment to say so)
+  local n
+  for i in $(seq 50); do
+    n=$(grep -c '^sevmig-recv: dropped the connection from 127\.0\.0\.1:[0-9]* ' recv.err || true)
+    [ "$n" -ge "$1" ] && break
+    sleep 0.1
+  done
+  [ "$n" = "$1" ] || fail "expected $1 dropped connections: $(cat recv.err)"
 }
 
 # 1. Garbage, silence, a trickle and a stream under another PSK, one after
