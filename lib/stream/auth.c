@@ -115,17 +115,20 @@ int sevmig__auth_record(struct sevmig__auth *a, uint64_t round, const uint8_t hd
 	 * already commits to it, and the target's firmware checks it before it
 	 * writes the page. */
 	size_t head = len, npkt = 0;
+	const uint8_t *first = NULL; /* the first packet */
 	if (type == SEVMIG_REC_ENC) {
-		npkt = len >= SM_ENC_FIXED ? sevmig__le32(payload) : 0;
-		head = SM_ENC_FIXED + 8 * npkt;
-		if (!npkt || len != SM_ENC_FIXED + (uint64_t)SM_ENC_ENTRY * npkt)
+		npkt = len >= SM_ENC_FIXED ? sevmig__enc_count(payload) : 0;
+		if (!npkt || npkt > SEVMIG_STREAM_MAX_BATCH || len != sevmig__enc_len(npkt))
 			return -EIO;
+		first = sevmig__enc_packet(payload, (uint32_t)npkt, 0);
 	} else if (type == SEVMIG_REC_VMSA) {
-		npkt = 1;
-		head = 16;
 		if (len != SM_VMSA_LEN)
 			return -EIO;
+		npkt = 1;
+		first = sevmig__vmsa_packet(payload);
 	}
+	if (first)
+		head = (size_t)(first - payload);
 	uint8_t ctx[24];
 	sevmig__put_le64(ctx, round);
 	memcpy(ctx + 8, hdr, 16);
@@ -136,7 +139,7 @@ int sevmig__auth_record(struct sevmig__auth *a, uint64_t round, const uint8_t hd
 	 * calls. */
 	uint8_t buf[64 * SM_PKT_HDR];
 	size_t k = 0;
-	for (const uint8_t *p = payload + head; npkt--; p += SM_PKT_HDR + SM_PAGE) {
+	for (const uint8_t *p = first; npkt--; p += SM_PKT) {
 		memcpy(buf + k, p, SM_PKT_HDR);
 		k += SM_PKT_HDR;
 		if (k == sizeof(buf) || !npkt) {

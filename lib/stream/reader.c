@@ -701,19 +701,21 @@ static int on_enc(struct sevmig_stream_reader *r, struct sevmig_error *err, cons
 	if (q->len < SM_ENC_FIXED)
 		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes is too short", RECARGS(q),
 			       q->len);
-	uint32_t n = sevmig__le32(q->p), hl = sevmig__le32(q->p + 4), tl = sevmig__le32(q->p + 8);
+	uint32_t n = sevmig__enc_count(q->p);
 	if (!n || n > SEVMIG_STREAM_MAX_BATCH)
 		return RECFAIL(r, err, -EBADMSG, q, "%u packets (1..%u allowed)", RECARGS(q), n,
 			       SEVMIG_STREAM_MAX_BATCH);
-	if (hl != SM_PKT_HDR || tl != SM_PAGE || sevmig__le32(q->p + 12))
+	if (!sevmig__enc_lengths_ok(q->p))
 		return RECFAIL(r, err, -EBADMSG, q,
 			       "packet header %u and page %u bytes (must be 52 and 4096), "
 			       "reserved %u",
-			       RECARGS(q), hl, tl, sevmig__le32(q->p + 12));
-	if (q->len != SM_ENC_FIXED + (uint64_t)n * SM_ENC_ENTRY)
-		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes; %u packets need %" PRIu64,
-			       RECARGS(q), q->len, n, SM_ENC_FIXED + (uint64_t)n * SM_ENC_ENTRY);
-	SEVMIG__TRY(check_gfn_list(r, err, q, q->p + SM_ENC_FIXED, n, SEVMIG_PAGE_PRIVATE, info));
+			       RECARGS(q), sevmig__le32(q->p + 4), sevmig__le32(q->p + 8),
+			       sevmig__le32(q->p + 12));
+	if (q->len != sevmig__enc_len(n))
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes; %u packets need %zu",
+			       RECARGS(q), q->len, n, sevmig__enc_len(n));
+	SEVMIG__TRY(
+	    check_gfn_list(r, err, q, sevmig__enc_gfns(q->p), n, SEVMIG_PAGE_PRIVATE, info));
 	r->round_enc += n;
 	r->counts.enc_pages += n;
 	r->counts.enc_records++;
@@ -728,24 +730,25 @@ static int on_plain(struct sevmig_stream_reader *r, struct sevmig_error *err, co
 	if (q->len < SM_PLAIN_FIXED)
 		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes is too short", RECARGS(q),
 			       q->len);
-	uint32_t n = sevmig__le32(q->p), codec = sevmig__le32(q->p + 4);
-	uint32_t d = sevmig__le32(q->p + 8);
+	uint32_t n = sevmig__plain_count(q->p), codec = sevmig__plain_codec(q->p);
+	uint32_t d = sevmig__plain_dlen(q->p);
 	if (!n || n > SEVMIG_STREAM_MAX_BATCH)
 		return RECFAIL(r, err, -EBADMSG, q, "%u pages (1..%u allowed)", RECARGS(q), n,
 			       SEVMIG_STREAM_MAX_BATCH);
-	if (codec > SEVMIG_CODEC_ZSTD || sevmig__le32(q->p + 12))
+	if (codec > SEVMIG_CODEC_ZSTD || sevmig__plain_reserved(q->p))
 		return RECFAIL(r, err, -EBADMSG, q, "unknown codec %u or reserved field set",
 			       RECARGS(q), codec);
 	uint64_t raw = (uint64_t)n * SM_PAGE;
-	if (q->len != SM_PLAIN_FIXED + (uint64_t)8 * n + d)
-		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes; its fields need %" PRIu64,
-			       RECARGS(q), q->len, SM_PLAIN_FIXED + (uint64_t)8 * n + d);
+	if (q->len != sevmig__plain_len(n, d))
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes; its fields need %zu",
+			       RECARGS(q), q->len, sevmig__plain_len(n, d));
 	if ((codec == SEVMIG_CODEC_RAW && d != raw) ||
 	    (codec == SEVMIG_CODEC_ZSTD && (!d || d > raw)))
 		return RECFAIL(
 		    r, err, -EBADMSG, q, "%u data bytes for %u pages (%s: must be %s %" PRIu64 ")",
 		    RECARGS(q), d, n, codec ? "zstd" : "raw", codec ? "1 to" : "exactly", raw);
-	SEVMIG__TRY(check_gfn_list(r, err, q, q->p + SM_PLAIN_FIXED, n, SEVMIG_PAGE_SHARED, info));
+	SEVMIG__TRY(
+	    check_gfn_list(r, err, q, sevmig__plain_gfns(q->p), n, SEVMIG_PAGE_SHARED, info));
 	if (codec == SEVMIG_CODEC_ZSTD && r->decode_plain) {
 		if (!r->scratch) {
 			r->scratch = malloc((size_t)SEVMIG_STREAM_MAX_BATCH * SM_PAGE);
@@ -754,8 +757,8 @@ static int on_plain(struct sevmig_stream_reader *r, struct sevmig_error *err, co
 				return RFAIL(r, err, -ENOMEM, q->offset, q->index, "out of memory");
 		}
 		char msg[160];
-		if (sevmig__plain_decode(r->dctx, q->p + SM_PLAIN_FIXED + (uint64_t)8 * n, d,
-					 r->scratch, raw, msg, sizeof(msg)))
+		if (sevmig__plain_decode(r->dctx, sevmig__plain_data(q->p, n), d, r->scratch, raw,
+					 msg, sizeof(msg)))
 			return RECFAIL(r, err, -EBADMSG, q, "%s", RECARGS(q), msg);
 	}
 	info->codec = codec;
@@ -788,17 +791,17 @@ static int on_zero(struct sevmig_stream_reader *r, struct sevmig_error *err, con
 	if (q->len < SM_ZERO_FIXED)
 		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes is too short", RECARGS(q),
 			       q->len);
-	uint32_t n = sevmig__le32(q->p);
-	if (!n || sevmig__le32(q->p + 4))
+	uint32_t n = sevmig__zero_runs(q->p);
+	if (!n || sevmig__zero_reserved(q->p))
 		return RECFAIL(r, err, -EBADMSG, q, "no runs, or reserved field set", RECARGS(q));
-	if (q->len != SM_ZERO_FIXED + (uint64_t)16 * n)
-		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes; %u runs need %" PRIu64,
-			       RECARGS(q), q->len, n, SM_ZERO_FIXED + (uint64_t)16 * n);
+	if (q->len != sevmig__zero_len(n))
+		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes; %u runs need %zu",
+			       RECARGS(q), q->len, n, sevmig__zero_len(n));
 	uint64_t prev_end = 0, pages = 0;
 	size_t hint = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *e = q->p + SM_ZERO_FIXED + 16 * i;
-		uint64_t g = sevmig__le64(e), np = sevmig__le64(e + 8);
+		uint64_t g, np;
+		sevmig__zero_run(q->p, i, &g, &np);
 		if (!np || g >= SEVMIG_GFN_LIMIT || np > SEVMIG_GFN_LIMIT - g)
 			return RECFAIL(r, err, -EBADMSG, q,
 				       "run %u {0x%" PRIx64 ", %" PRIu64
@@ -831,7 +834,8 @@ static int on_zero(struct sevmig_stream_reader *r, struct sevmig_error *err, con
 	}
 	info->pages = pages;
 	info->runs = n;
-	info->first_gfn = sevmig__le64(q->p + SM_ZERO_FIXED);
+	uint64_t first_np;
+	sevmig__zero_run(q->p, 0, &info->first_gfn, &first_np);
 	info->last_gfn = prev_end - 1;
 	r->round_zero += pages;
 	r->counts.zero_pages += pages;
@@ -852,9 +856,8 @@ static int on_vmsa(struct sevmig_stream_reader *r, struct sevmig_error *err, con
 	if (q->len != SM_VMSA_LEN)
 		return RECFAIL(r, err, -EBADMSG, q, "payload of %u bytes (must be %u)", RECARGS(q),
 			       q->len, SM_VMSA_LEN);
-	uint32_t vcpu = sevmig__le32(q->p);
-	if (sevmig__le32(q->p + 4) != SM_PKT_HDR || sevmig__le32(q->p + 8) != SM_PAGE ||
-	    sevmig__le32(q->p + 12))
+	uint32_t vcpu = sevmig__vmsa_vcpu(q->p);
+	if (!sevmig__vmsa_lengths_ok(q->p))
 		return RECFAIL(r, err, -EBADMSG, q, "bad packet lengths or reserved field",
 			       RECARGS(q));
 	if (vcpu >= r->vcpus)

@@ -105,13 +105,13 @@ static int apply_enc(struct rjob *j, struct rwctx *w)
 {
 	struct sevmig_receiver *r = j->r;
 	const uint8_t *p = j->buf.data;
-	uint32_t n = sevmig__le32(p);
-	const uint8_t *pkt = p + SM_ENC_FIXED + 8 * (size_t)n;
+	uint32_t n = sevmig__enc_count(p);
 	size_t hint = 0;
-	for (uint32_t i = 0; i < n; i++, pkt += SM_PKT_HDR + SM_PAGE) {
+	for (uint32_t i = 0; i < n; i++) {
 		if ((i & 15) == 0 && atomic_load_explicit(&r->stop, memory_order_relaxed))
 			return -ECANCELED;
-		uint64_t gfn = sevmig__le64(p + SM_ENC_FIXED + 8 * i);
+		const uint8_t *pkt = sevmig__enc_packet(p, n, i);
+		uint64_t gfn = sevmig__enc_gfn(p, i);
 		void *dst = w->page;
 		if (!r->dry_run)
 			dst = sevmig__layout_host(&r->layout,
@@ -144,8 +144,9 @@ static int apply_plain(struct rjob *j, struct rwctx *w)
 {
 	struct sevmig_receiver *r = j->r;
 	const uint8_t *p = j->buf.data;
-	uint32_t n = sevmig__le32(p), codec = sevmig__le32(p + 4), d = sevmig__le32(p + 8);
-	const uint8_t *data = p + SM_PLAIN_FIXED + 8 * (size_t)n;
+	uint32_t n = sevmig__plain_count(p), codec = sevmig__plain_codec(p);
+	uint32_t d = sevmig__plain_dlen(p);
+	const uint8_t *data = sevmig__plain_data(p, n);
 	size_t raw = (size_t)n * SM_PAGE;
 	if (codec == SEVMIG_CODEC_ZSTD) {
 		if (!w->dctx)
@@ -169,12 +170,11 @@ static int apply_plain(struct rjob *j, struct rwctx *w)
 	/* Runs of consecutive gfns in one memslot are one copy each. */
 	size_t hint = 0;
 	for (uint32_t i = 0, k; i < n; i = k) {
-		uint64_t gfn = sevmig__le64(p + SM_PLAIN_FIXED + 8 * i);
+		uint64_t gfn = sevmig__plain_gfn(p, i);
 		long slot = sevmig__layout_find(&r->layout, gfn, &hint);
 		uint64_t end = r->layout.slots[slot].gfn + r->layout.slots[slot].npages;
-		for (k = i + 1; k < n && gfn + (k - i) < end &&
-				sevmig__le64(p + SM_PLAIN_FIXED + 8 * k) == gfn + (k - i);
-		     k++)
+		for (k = i + 1;
+		     k < n && gfn + (k - i) < end && sevmig__plain_gfn(p, k) == gfn + (k - i); k++)
 			;
 		sevmig__guest_write(sevmig__layout_host(&r->layout, slot, gfn),
 				    data + (size_t)i * SM_PAGE, (size_t)(k - i) * SM_PAGE);
@@ -189,11 +189,11 @@ static int apply_zero(struct rjob *j)
 	if (r->dry_run)
 		return 0;
 	const uint8_t *p = j->buf.data;
-	uint32_t n = sevmig__le32(p);
+	uint32_t n = sevmig__zero_runs(p);
 	size_t hint = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		uint64_t gfn = sevmig__le64(p + SM_ZERO_FIXED + 16 * i);
-		uint64_t np = sevmig__le64(p + SM_ZERO_FIXED + 16 * i + 8);
+		uint64_t gfn, np;
+		sevmig__zero_run(p, i, &gfn, &np);
 		sevmig__guest_write(sevmig__layout_host(&r->layout,
 							sevmig__layout_find(&r->layout, gfn, &hint),
 							gfn),
@@ -221,16 +221,18 @@ static int run_job(struct sevmig__job *job, unsigned worker)
 
 struct rit {
 	uint16_t type;
-	const uint8_t *list;
+	const uint8_t *p;
 	uint32_t n, i;
 };
 
 static void rit_init(struct rit *it, uint16_t type, const uint8_t *payload)
 {
 	it->type = type;
-	it->n = sevmig__le32(payload);
+	it->p = payload;
+	it->n = type == SEVMIG_REC_ZERO	 ? sevmig__zero_runs(payload)
+		: type == SEVMIG_REC_ENC ? sevmig__enc_count(payload)
+					 : sevmig__plain_count(payload);
 	it->i = 0;
-	it->list = payload + (type == SEVMIG_REC_ZERO ? SM_ZERO_FIXED : SM_ENC_FIXED);
 }
 
 static bool rit_get(const struct rit *it, uint64_t *a, uint64_t *b)
@@ -238,10 +240,12 @@ static bool rit_get(const struct rit *it, uint64_t *a, uint64_t *b)
 	if (it->i >= it->n)
 		return false;
 	if (it->type == SEVMIG_REC_ZERO) {
-		*a = sevmig__le64(it->list + 16 * (size_t)it->i);
-		*b = *a + sevmig__le64(it->list + 16 * (size_t)it->i + 8);
+		uint64_t n;
+		sevmig__zero_run(it->p, it->i, a, &n);
+		*b = *a + n;
 	} else {
-		*a = sevmig__le64(it->list + 8 * (size_t)it->i);
+		*a = it->type == SEVMIG_REC_ENC ? sevmig__enc_gfn(it->p, it->i)
+						: sevmig__plain_gfn(it->p, it->i);
 		*b = *a + 1;
 	}
 	return true;
@@ -365,9 +369,9 @@ static int on_vmsa(struct sevmig_receiver *r, const struct sevmig_record_info *i
 	struct sevmig_fw_receive_update u = {
 		.guest = dst,
 		.guest_len = SEVMIG_VMSA_SIZE,
-		.hdr = p + 16,
+		.hdr = sevmig__vmsa_packet(p),
 		.hdr_len = SM_PKT_HDR,
-		.trans = p + 16 + SM_PKT_HDR,
+		.trans = sevmig__vmsa_packet(p) + SM_PKT_HDR,
 		.trans_len = SM_PAGE,
 	};
 	uint32_t st = SEVMIG_FW_STATUS_NONE;

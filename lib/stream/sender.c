@@ -153,13 +153,10 @@ static int run_enc(struct sjob *j, unsigned worker)
 	uint8_t *rec = j->out.data;
 	uint8_t *pl = rec + SM_REC_HDR;
 	uint32_t n = j->n;
-	sevmig__put_le32(pl, n);
-	sevmig__put_le32(pl + 4, SM_PKT_HDR);
-	sevmig__put_le32(pl + 8, SM_PAGE);
-	sevmig__put_le32(pl + 12, 0);
+	sevmig__enc_put_head(pl, n);
 	for (uint32_t i = 0; i < n; i++)
-		sevmig__put_le64(pl + SM_ENC_FIXED + 8 * i, j->gfn[i]);
-	uint8_t *pkt = pl + SM_ENC_FIXED + 8 * (size_t)n;
+		sevmig__enc_put_gfn(pl, i, j->gfn[i]);
+	uint8_t *pkt = sevmig__enc_packet_w(pl, n, 0);
 	/* The payload's CRC, extended over each packet while it is hot. */
 	uint32_t crc = sevmig__crc32c(0, pl, (size_t)(pkt - pl));
 	for (uint32_t i = 0; i < n; i++) {
@@ -190,13 +187,13 @@ static int run_enc(struct sjob *j, unsigned worker)
 				    j->gfn[i], p.hdr_len, p.trans_len);
 			return -EPROTO;
 		}
-		crc = sevmig__crc32c(crc, pkt, SM_PKT_HDR + SM_PAGE);
-		pkt += SM_PKT_HDR + SM_PAGE;
+		crc = sevmig__crc32c(crc, pkt, SM_PKT);
+		pkt += SM_PKT;
 	}
 	j->nrec = 1;
 	j->rec_off[0] = 0;
 	j->rec_type[0] = SEVMIG_REC_ENC;
-	j->rec_len[0] = SM_ENC_FIXED + n * SM_ENC_ENTRY;
+	j->rec_len[0] = (uint32_t)sevmig__enc_len(n);
 	j->rec_crc[0] = crc;
 	j->enc = n;
 	return 0;
@@ -260,28 +257,21 @@ static int run_shared(struct sjob *j, unsigned worker)
 			run_n++;
 			continue;
 		}
-		if (run_n) {
-			sevmig__put_le64(zp + SM_ZERO_FIXED + 16 * runs, run_gfn);
-			sevmig__put_le64(zp + SM_ZERO_FIXED + 16 * runs + 8, run_n);
-			runs++;
-		}
+		if (run_n)
+			sevmig__zero_put_run(zp, runs++, run_gfn, run_n);
 		run_gfn = j->gfn[i];
 		run_n = 1;
 		run_slot = j->slot[i];
 	}
-	if (run_n) {
-		sevmig__put_le64(zp + SM_ZERO_FIXED + 16 * runs, run_gfn);
-		sevmig__put_le64(zp + SM_ZERO_FIXED + 16 * runs + 8, run_n);
-		runs++;
-	}
+	if (run_n)
+		sevmig__zero_put_run(zp, runs++, run_gfn, run_n);
 	size_t off = 0;
 	j->nrec = 0;
 	if (runs) {
-		sevmig__put_le32(zp, runs);
-		sevmig__put_le32(zp + 4, 0);
+		sevmig__zero_put_head(zp, runs);
 		j->rec_off[0] = 0;
 		j->rec_type[0] = SEVMIG_REC_ZERO;
-		j->rec_len[0] = SM_ZERO_FIXED + 16 * runs;
+		j->rec_len[0] = (uint32_t)sevmig__zero_len(runs);
 		j->rec_crc[0] = sevmig__crc32c(0, zp, j->rec_len[0]);
 		j->nrec = 1;
 		off = SM_REC_OVERHEAD + j->rec_len[0];
@@ -291,8 +281,8 @@ static int run_shared(struct sjob *j, unsigned worker)
 		return 0;
 	uint8_t *pl = base + off + SM_REC_HDR;
 	for (uint32_t i = 0; i < m; i++)
-		sevmig__put_le64(pl + SM_PLAIN_FIXED + 8 * i, j->gfn[j->idx[i]]);
-	uint8_t *data = pl + SM_PLAIN_FIXED + 8 * (size_t)m;
+		sevmig__plain_put_gfn(pl, i, j->gfn[j->idx[i]]);
+	uint8_t *data = sevmig__plain_data_w(pl, m);
 	size_t raw = (size_t)m * SM_PAGE, d = 0;
 	if (s->zlevel)
 		d = compress_pages(s, j, s->wctx[worker].cctx, m, data, raw);
@@ -305,13 +295,10 @@ static int run_shared(struct sjob *j, unsigned worker)
 			    SM_PAGE);
 		d = raw;
 	}
-	sevmig__put_le32(pl, m);
-	sevmig__put_le32(pl + 4, codec);
-	sevmig__put_le32(pl + 8, (uint32_t)d);
-	sevmig__put_le32(pl + 12, 0);
+	sevmig__plain_put_head(pl, m, codec, (uint32_t)d);
 	j->rec_off[j->nrec] = (uint32_t)off;
 	j->rec_type[j->nrec] = SEVMIG_REC_PLAIN;
-	j->rec_len[j->nrec] = SM_PLAIN_FIXED + 8 * m + (uint32_t)d;
+	j->rec_len[j->nrec] = (uint32_t)sevmig__plain_len(m, d);
 	j->rec_crc[j->nrec] = sevmig__crc32c(0, pl, j->rec_len[j->nrec]);
 	j->nrec++;
 	j->plain = m;
@@ -884,9 +871,11 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 	s->jobs = calloc(s->njobs, sizeof(*s->jobs));
 	s->wctx = calloc(s->nwctx, sizeof(*s->wctx));
 	rc = s->target_pdh && s->jobs && s->wctx ? 0 : -ENOMEM;
-	size_t cap = 2 * SM_REC_OVERHEAD + SM_ZERO_FIXED + SM_PLAIN_FIXED +
-		     (size_t)s->batch[SJ_SHARED] * (16 + 8 + SM_PAGE);
-	size_t enc_cap = SM_REC_OVERHEAD + SM_ENC_FIXED + (size_t)s->batch[SJ_ENC] * SM_ENC_ENTRY;
+	/* A shared job's ZERO and PLAIN records at their largest (every page a
+	 * run of its own, or raw), an ENC job's record. */
+	size_t cap = 2 * SM_REC_OVERHEAD + sevmig__zero_len(s->batch[SJ_SHARED]) +
+		     sevmig__plain_len(s->batch[SJ_SHARED], (size_t)s->batch[SJ_SHARED] * SM_PAGE);
+	size_t enc_cap = SM_REC_OVERHEAD + sevmig__enc_len(s->batch[SJ_ENC]);
 	if (enc_cap > cap)
 		cap = enc_cap;
 	for (unsigned i = 0; i < s->njobs && rc == 0; i++) {
@@ -1364,16 +1353,13 @@ int sevmig_sender_send_vmsa(struct sevmig_sender *s, uint32_t vcpu, const void *
 				    s->vcpus);
 	uint8_t rec[SM_REC_OVERHEAD + SM_VMSA_LEN];
 	uint8_t *p = rec + SM_REC_HDR;
-	sevmig__put_le32(p, vcpu);
-	sevmig__put_le32(p + 4, SM_PKT_HDR);
-	sevmig__put_le32(p + 8, SM_PAGE);
-	sevmig__put_le32(p + 12, 0);
+	sevmig__vmsa_put_head(p, vcpu);
 	struct sevmig_fw_send_update u = {
 		.guest = vmsa,
 		.guest_len = SEVMIG_VMSA_SIZE,
-		.hdr = p + 16,
+		.hdr = sevmig__vmsa_packet_w(p),
 		.hdr_len = SM_PKT_HDR,
-		.trans = p + 16 + SM_PKT_HDR,
+		.trans = sevmig__vmsa_packet_w(p) + SM_PKT_HDR,
 		.trans_len = SM_PAGE,
 	};
 	uint32_t st = SEVMIG_FW_STATUS_NONE;

@@ -16,24 +16,18 @@
 
 #include <sevmig/stream.h>
 
+#include "stream/record.h"
 #include "util/buf.h"
 #include "util/error.h"
 
 /* ---- format ---------------------------------------------------------------- */
 
-#define SM_HDR_FIXED	 96u   /* header bytes before the memslots */
-#define SM_REC_HDR	 20u   /* type, flags, length, sequence, header CRC */
-#define SM_TAG		 16u   /* a record's GMAC tag, after its payload */
-#define SM_REC_OVERHEAD	 40u   /* record header + tag + record CRC */
-#define SM_PKT_HDR	 0x34u /* SEND_UPDATE_DATA packet header */
-#define SM_PAGE		 4096u
-#define SM_ENC_ENTRY	 (8u + SM_PKT_HDR + SM_PAGE) /* gfn + packet */
-#define SM_ENC_FIXED	 16u
-#define SM_PLAIN_FIXED	 16u
-#define SM_ZERO_FIXED	 8u
+#define SM_HDR_FIXED	 96u /* header bytes before the memslots */
+#define SM_REC_HDR	 20u /* type, flags, length, sequence, header CRC */
+#define SM_TAG		 16u /* a record's GMAC tag, after its payload */
+#define SM_REC_OVERHEAD	 40u /* record header + tag + record CRC */
 #define SM_PSTATE_FIXED	 24u
 #define SM_SESSION_FIXED 24u
-#define SM_VMSA_LEN	 (16u + SM_PKT_HDR + SM_PAGE)
 #define SM_ROUND_LEN	 32u
 #define SM_END_LEN	 64u
 #define SM_ABORT_MSG_MAX 1024u
