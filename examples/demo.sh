@@ -4,7 +4,8 @@
 # hole; a DMA bounce buffer, virtio rings, per-vCPU GHCB pages and a
 # framebuffer shared; zero, compressible and random pages) and a target
 # platform key, migrate the guest with `sevmig-send | sevmig-recv`, and check
-# that its memory and page state arrived identical.
+# that its memory and page state arrived identical; then, where /dev/kvm is
+# usable, migrate a real running guest live (examples/live_kvm.c).
 # SEVMIG_BUILD_DIR overrides the build directory (default: build/).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,7 +13,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=${SEVMIG_BUILD_DIR:-$src/build}
 cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" --target sevmig-dump sevmig-send sevmig-recv example_synthetic_guest \
-  >/dev/null
+  example_live_kvm >/dev/null
 bin=$build/cli
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 mkdir "$work/source" "$work/target"
@@ -63,3 +64,12 @@ echo "   ..."
 "$bin/sevmig-dump" stream --psk "$work/target/stream.psk" "$work/guest.stream" | tail -n 3
 "$bin/sevmig-dump" verify --psk "$work/target/stream.psk" --pdh-key "$work/target/pdh.key" \
   "$work/guest.stream"
+
+echo "== a real guest, live, on /dev/kvm (where it is usable)"
+rc=0
+"$build/examples/example_live_kvm" || rc=$?
+if [ "$rc" = 77 ]; then
+  echo "(skipped: no usable /dev/kvm on this machine)"
+elif [ "$rc" != 0 ]; then
+  exit "$rc"
+fi
