@@ -748,7 +748,8 @@ SEVMIG_API size_t sevmig_receiver_output_pending(const struct sevmig_receiver *r
 SEVMIG_API SEVMIG_NODISCARD int sevmig_receiver_commit(struct sevmig_receiver *r,
 						       struct sevmig_error *err);
 /* Refuse the migration (code: a negative errno, reason: one line for the
- * source): NAK queued, the receiver dead with that error. */
+ * source): NAK queued, the receiver dead with that error; code. After
+ * sevmig_receiver_commit() it is too late: -EPROTO, nothing sent. */
 SEVMIG_API int sevmig_receiver_refuse(struct sevmig_receiver *r, int code, const char *reason);
 
 /* Stop at the next record boundary with -ECANCELED; any thread. */

@@ -825,6 +825,8 @@ int sevmig_receiver_refuse(struct sevmig_receiver *r, int code, const char *reas
 		return -EINVAL;
 	if (r->state == RCV_DEAD)
 		return r->dead_rc;
+	if (r->state == RCV_DONE)
+		return -EPROTO; /* COMMIT is out: too late to take it back */
 	if (code >= 0)
 		code = -EPROTO;
 	RCVFAIL(r, code, 0, SEVMIG_NO_OFFSET, "the target refused the migration: %s",
