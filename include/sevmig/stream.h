@@ -422,10 +422,10 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_finish(struct sevmig_sender *s,
 
 /* One pass as the sender saw it (the first pass is round 0). */
 struct sevmig_round_stats {
-	size_t sz;	    /* the caller's sizeof(struct sevmig_round_stats) */
-	uint64_t round;	    /* its number */
-	uint64_t pages;	    /* pages it sent: every page (round 0), else the pages
-			     * dirtied or converted since the previous pass */
+	size_t sz;	/* the caller's sizeof(struct sevmig_round_stats) */
+	uint64_t round; /* its number */
+	uint64_t pages; /* pages it sent: every page (round 0), else the pages
+			 * dirtied or converted since the previous pass */
 	uint64_t enc_pages, plain_pages, zero_pages;
 	uint64_t bytes;	      /* stream bytes it wrote, its PSTATE delta included */
 	uint64_t duration_ns; /* from the call that began it to its ROUND record */
@@ -459,17 +459,17 @@ struct sevmig_downtime_estimate {
  * (0 until two passes of different sizes were seen; never negative).
  * -ENODATA before the first pass.
  */
-SEVMIG_API SEVMIG_NODISCARD int
-sevmig_sender_estimate_downtime(const struct sevmig_sender *s, uint64_t dirty_pages,
-				struct sevmig_downtime_estimate *e);
+SEVMIG_API SEVMIG_NODISCARD int sevmig_sender_estimate_downtime(const struct sevmig_sender *s,
+								uint64_t dirty_pages,
+								struct sevmig_downtime_estimate *e);
 
 /* The policy helper's answer. */
 enum sevmig_converge {
-	SEVMIG_CONVERGE_GO_ON = 0,     /* another pre-copy round */
-	SEVMIG_CONVERGE_STOP = 1,      /* the estimate is within the target: stop the guest */
+	SEVMIG_CONVERGE_GO_ON = 0,	/* another pre-copy round */
+	SEVMIG_CONVERGE_STOP = 1,	/* the estimate is within the target: stop the guest */
 	SEVMIG_CONVERGE_MAX_ROUNDS = 2, /* the round limit is reached: stop anyway */
-	SEVMIG_CONVERGE_STUCK = 3,     /* three rounds without fewer dirty pages: the guest
-					* writes faster than the link; stop (or throttle it) */
+	SEVMIG_CONVERGE_STUCK = 3,	/* three rounds without fewer dirty pages: the guest
+					 * writes faster than the link; stop (or throttle it) */
 };
 
 /*

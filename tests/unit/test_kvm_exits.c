@@ -260,8 +260,8 @@ static void test_random_against_model(void **state)
 
 		int64_t want = 0;
 		uint64_t unit = (attrs & 0xf) == 1 ? 512 : (attrs & 0xf) == 2 ? 512 * 512 : 1;
-		if ((gpa & 0xfff) || !n || (attrs & ~0x1full) || (attrs & 0xf) > 2 ||
-		    gfn % unit || n % unit) {
+		if ((gpa & 0xfff) || !n || (attrs & ~0x1full) || (attrs & 0xf) > 2 || gfn % unit ||
+		    n % unit) {
 			want = -KVM_EINVAL;
 		} else {
 			for (uint64_t g = gfn; g < gfn + n; g++)
