@@ -87,13 +87,11 @@ struct sevmig_receiver {
 	/* Sans-I/O: a unit (header or record) in pieces, and the caller's
 	 * bytes during a push; the back-channel queue. */
 	bool push;
-	struct sevmig__buf in;
-	size_t in_pos;
+	struct sevmig__queue in;
 	const uint8_t *chunk;
 	size_t chunk_len, chunk_pos;
 	bool queue_back;
-	struct sevmig__buf out;
-	size_t out_pos;
+	struct sevmig__queue out;
 };
 
 #define RCVFAIL(r, rc_, idx, off, ...) \
@@ -727,12 +725,8 @@ static ptrdiff_t push_read(void *arg, void *buf, size_t len)
 {
 	struct sevmig_receiver *r = arg;
 	size_t n = 0;
-	if (r->in_pos < r->in.len) {
-		n = r->in.len - r->in_pos < len ? r->in.len - r->in_pos : len;
-		memcpy(buf, r->in.data + r->in_pos, n);
-		r->in_pos += n;
-		if (r->in_pos == r->in.len)
-			r->in.len = r->in_pos = 0;
+	if (sevmig__queue_pending(&r->in)) {
+		n = sevmig__queue_take(&r->in, buf, len);
 	} else if (r->chunk_pos < r->chunk_len) {
 		n = r->chunk_len - r->chunk_pos < len ? r->chunk_len - r->chunk_pos : len;
 		memcpy(buf, r->chunk + r->chunk_pos, n);
@@ -746,15 +740,15 @@ static ptrdiff_t push_read(void *arg, void *buf, size_t len)
 static int unit_ready(struct sevmig_receiver *r, bool *ready)
 {
 	size_t avail = r->chunk_len - r->chunk_pos;
-	if (r->in.len == r->in_pos) {
+	if (!sevmig__queue_pending(&r->in)) {
 		size_t need = sevmig__reader_next_size(r->rd, r->chunk + r->chunk_pos, avail);
 		*ready = avail >= need;
 		if (*ready || !avail)
 			return 0;
 	}
 	for (;;) {
-		size_t have = r->in.len - r->in_pos;
-		size_t need = sevmig__reader_next_size(r->rd, r->in.data + r->in_pos, have);
+		size_t have = sevmig__queue_pending(&r->in);
+		size_t need = sevmig__reader_next_size(r->rd, sevmig__queue_front(&r->in), have);
 		if (have >= need) {
 			*ready = true;
 			return 0;
@@ -764,7 +758,7 @@ static int unit_ready(struct sevmig_receiver *r, bool *ready)
 			*ready = false;
 			return 0;
 		}
-		if (sevmig__buf_append(&r->in, r->chunk + r->chunk_pos, n) < 0)
+		if (sevmig__queue_push(&r->in, r->chunk + r->chunk_pos, n) < 0)
 			return RCVFAIL(r, -ENOMEM, 0, SEVMIG_NO_OFFSET, "out of memory");
 		r->chunk_pos += n;
 		avail -= n;
@@ -838,26 +832,17 @@ int sevmig_receiver_refuse(struct sevmig_receiver *r, int code, const char *reas
 static int queue_write(void *arg, const void *buf, size_t len)
 {
 	struct sevmig_receiver *r = arg;
-	if (r->out_pos == r->out.len)
-		r->out.len = r->out_pos = 0;
-	return sevmig__buf_append(&r->out, buf, len);
+	return sevmig__queue_push(&r->out, buf, len);
 }
 
 size_t sevmig_receiver_output(struct sevmig_receiver *r, void *buf, size_t cap)
 {
-	if (!r || !buf)
-		return 0;
-	size_t n = r->out.len - r->out_pos < cap ? r->out.len - r->out_pos : cap;
-	if (!n)
-		return 0;
-	memcpy(buf, r->out.data + r->out_pos, n);
-	r->out_pos += n;
-	return n;
+	return r && buf ? sevmig__queue_take(&r->out, buf, cap) : 0;
 }
 
 size_t sevmig_receiver_output_pending(const struct sevmig_receiver *r)
 {
-	return r ? r->out.len - r->out_pos : 0;
+	return r ? sevmig__queue_pending(&r->out) : 0;
 }
 
 void sevmig_receiver_cancel(struct sevmig_receiver *r)
@@ -1035,7 +1020,7 @@ void sevmig_receiver_free(struct sevmig_receiver *r)
 	if (r->vmm.data)
 		OPENSSL_cleanse(r->vmm.data, r->vmm.cap);
 	sevmig__buf_free(&r->vmm);
-	sevmig__buf_free(&r->in);
-	sevmig__buf_free(&r->out);
+	sevmig__queue_free(&r->in);
+	sevmig__queue_free(&r->out);
 	free(r);
 }

@@ -124,11 +124,9 @@ struct sevmig_sender {
 	/* Sans-I/O: output queued for sevmig_sender_output(), back-channel
 	 * bytes pushed by sevmig_sender_push_back(). */
 	bool queue;
-	struct sevmig__buf out;
-	size_t out_pos;
+	struct sevmig__queue out;
 	bool back_pushed;
-	struct sevmig__buf bin;
-	size_t bin_pos;
+	struct sevmig__queue bin;
 	bool have_hello;
 	uint8_t hello_nonce[16];
 
@@ -749,23 +747,14 @@ static uint64_t now_ns(const struct sevmig_sender *s)
 static int queue_write(void *arg, const void *buf, size_t len)
 {
 	struct sevmig_sender *s = arg;
-	if (s->out_pos == s->out.len)
-		s->out.len = s->out_pos = 0;
-	return sevmig__buf_append(&s->out, buf, len);
+	return sevmig__queue_push(&s->out, buf, len);
 }
 
 /* The back-channel when pushed: the bytes gathered (0 once they run out). */
 static ptrdiff_t bin_read(void *arg, void *buf, size_t len)
 {
 	struct sevmig_sender *s = arg;
-	size_t n = s->bin.len - s->bin_pos < len ? s->bin.len - s->bin_pos : len;
-	if (!n)
-		return 0;
-	memcpy(buf, s->bin.data + s->bin_pos, n);
-	s->bin_pos += n;
-	if (s->bin_pos == s->bin.len)
-		s->bin.len = s->bin_pos = 0;
-	return (ptrdiff_t)n;
+	return (ptrdiff_t)sevmig__queue_take(&s->bin, buf, len);
 }
 
 int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regions,
@@ -1137,7 +1126,7 @@ static int produce(struct sevmig_sender *s, size_t high_water)
 {
 	int rc = 0;
 	while (s->pass.active && rc == 0) {
-		if (high_water && s->out.len - s->out_pos >= high_water)
+		if (high_water && sevmig__queue_pending(&s->out) >= high_water)
 			return 1;
 		if (!s->pass.run_left && !next_run(s)) {
 			rc = end_pass(s, s->ps, 0);
@@ -1485,13 +1474,10 @@ size_t sevmig_sender_output(struct sevmig_sender *s, void *buf, size_t cap)
 {
 	if (!s || !buf)
 		return 0;
-	size_t n = s->out.len - s->out_pos < cap ? s->out.len - s->out_pos : cap;
+	size_t n = sevmig__queue_pending(&s->out) < cap ? sevmig__queue_pending(&s->out) : cap;
 	if (!n)
 		return 0;
-	n = sevmig__pace_allow(&s->pace, now_ns(s), n);
-	memcpy(buf, s->out.data + s->out_pos, n);
-	s->out_pos += n;
-	return n;
+	return sevmig__queue_take(&s->out, buf, sevmig__pace_allow(&s->pace, now_ns(s), n));
 }
 
 uint64_t sevmig_sender_output_wait_ns(struct sevmig_sender *s)
@@ -1518,7 +1504,7 @@ int sevmig_sender_converge(const struct sevmig_sender *s, uint64_t dirty_pages, 
 
 size_t sevmig_sender_output_pending(const struct sevmig_sender *s)
 {
-	return s ? s->out.len - s->out_pos : 0;
+	return s ? sevmig__queue_pending(&s->out) : 0;
 }
 
 /* One whole back-channel message, pushed: 1 for the COMMIT that ends the
@@ -1562,12 +1548,12 @@ int sevmig_sender_push_back(struct sevmig_sender *s, const void *buf, size_t len
 	if (s->state == S_DONE)
 		return 1;
 	SEVMIG__TRY(enter(s, err));
-	if (len && sevmig__buf_append(&s->bin, buf, len) < 0)
+	if (len && sevmig__queue_push(&s->bin, buf, len) < 0)
 		return leave(s, SFAIL(s, -ENOMEM, "out of memory"), err);
 	int rc = 0;
 	while (rc == 0) {
-		size_t have = s->bin.len - s->bin_pos;
-		if (!have || have < sevmig__back_size(s->bin.data + s->bin_pos, have))
+		size_t have = sevmig__queue_pending(&s->bin);
+		if (!have || have < sevmig__back_size(sevmig__queue_front(&s->bin), have))
 			break;
 		rc = take_back(s);
 	}
@@ -1642,7 +1628,7 @@ void sevmig_sender_free(struct sevmig_sender *s)
 	sevmig__dirty_free(s->pass.own_dirty, s->layout.n);
 	free(s->pass.dirty);
 	sevmig__layout_free(&s->layout);
-	sevmig__buf_free(&s->out);
-	sevmig__buf_free(&s->bin);
+	sevmig__queue_free(&s->out);
+	sevmig__queue_free(&s->bin);
 	free(s);
 }

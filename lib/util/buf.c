@@ -50,3 +50,27 @@ void sevmig__buf_free(struct sevmig__buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
+
+int sevmig__queue_push(struct sevmig__queue *q, const void *p, size_t n)
+{
+	if (q->pos == q->b.len)
+		q->b.len = q->pos = 0;
+	return sevmig__buf_append(&q->b, p, n);
+}
+
+void sevmig__queue_drop(struct sevmig__queue *q, size_t n)
+{
+	q->pos += n;
+	if (q->pos == q->b.len)
+		q->b.len = q->pos = 0;
+}
+
+size_t sevmig__queue_take(struct sevmig__queue *q, void *buf, size_t cap)
+{
+	size_t n = sevmig__queue_pending(q) < cap ? sevmig__queue_pending(q) : cap;
+	if (!n)
+		return 0;
+	memcpy(buf, sevmig__queue_front(q), n);
+	sevmig__queue_drop(q, n);
+	return n;
+}

@@ -198,6 +198,41 @@ static void error_record_as_documented(void **state)
 	free(text);
 }
 
+/* The byte queue against a model (a flat array and two indexes), random
+ * pushes and takes, and its compaction when it runs empty. */
+static void queue_against_model(void **state)
+{
+	(void)state;
+	struct tu_rng rng = { tu_seed("queue") };
+	static uint8_t model[1 << 20], in[4096], out[4096];
+	size_t head = 0, tail = 0;
+	struct sevmig__queue q = { { NULL, 0, 0 }, 0 };
+	assert_int_equal(sevmig__queue_take(&q, out, sizeof(out)), 0);
+	for (int i = 0; i < 20000; i++) {
+		if (tu_below(&rng, 2) && tail + sizeof(in) <= sizeof(model)) {
+			size_t n = tu_below(&rng, sizeof(in));
+			tu_fill(&rng, in, n);
+			assert_int_equal(sevmig__queue_push(&q, in, n), 0);
+			memcpy(model + tail, in, n);
+			tail += n;
+		} else {
+			size_t cap = tu_below(&rng, sizeof(out));
+			size_t n = sevmig__queue_take(&q, out, cap);
+			size_t want = tail - head < cap ? tail - head : cap;
+			assert_int_equal(n, want);
+			assert_memory_equal(out, model + head, n);
+			head += n;
+		}
+		assert_int_equal(sevmig__queue_pending(&q), tail - head);
+		if (head == tail) {
+			/* empty: the next push starts at the front again */
+			head = tail = 0;
+			assert_true(q.b.len == q.pos);
+		}
+	}
+	sevmig__queue_free(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +241,7 @@ int main(void)
 		cmocka_unit_test(varint_round_trip_and_rejects),
 		cmocka_unit_test(endian_helpers),
 		cmocka_unit_test(buf_grows_and_hands_over),
+		cmocka_unit_test(queue_against_model),
 		cmocka_unit_test(options_struct_rules),
 		cmocka_unit_test(error_records),
 		cmocka_unit_test(error_record_as_documented),
