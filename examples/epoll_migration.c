@@ -6,7 +6,9 @@
  * source sends a first pass, three pre-copy rounds while the guest keeps
  * writing (and converts a page), the stopped vCPU's MSRs and a device's
  * state as VMM records, and END; the target applies everything, checks
- * the VMM state, commits, and the source hears the COMMIT.
+ * the VMM state, commits, and the source hears the COMMIT. Both engines use
+ * two workers: their eventfds are in the same epoll set, so the loop
+ * sleeps while the workers work and wakes when they are done.
  *
  * Build: cc epoll_migration.c $(pkg-config --cflags --libs sevmig)
  * Run:   ./epoll_migration      (exit status 0 when the copies match)
@@ -81,6 +83,11 @@ struct source {
 	bool committed;
 };
 
+/* Bytes from the source the target could not take yet (its workers were
+ * catching up), pushed again when its eventfd says they are done. */
+static uint8_t pend[1 << 16];
+static size_t pend_len;
+
 /* The guest runs a little: it writes some pages (the dirty log sees them)
  * and converts one page to shared. */
 static int guest_runs(struct source *src, int round)
@@ -136,7 +143,8 @@ struct target {
 	bool ended;
 };
 
-/* Bytes from the source: events until they are all taken. */
+/* Bytes from the source: events until they are all taken, or until the
+ * receiver's workers must catch up (the rest waits in pend). */
 static int target_input(struct target *t, const uint8_t *buf, size_t len, struct sevmig_error *err)
 {
 	while (len && !t->ended) {
@@ -147,8 +155,11 @@ static int target_input(struct target *t, const uint8_t *buf, size_t len, struct
 			return rc;
 		buf += used;
 		len -= used;
-		if (rc == 0)
-			break;
+		if (rc == 0) {
+			memmove(pend, buf, len); /* buf may be pend itself */
+			pend_len = len;
+			return 0;
+		}
 		if (ev.type == SEVMIG_RECV_ROUND)
 			t->rounds++;
 		if (ev.type == SEVMIG_RECV_VMM) {
@@ -173,6 +184,7 @@ static int target_input(struct target *t, const uint8_t *buf, size_t len, struct
 				return rc;
 		}
 	}
+	pend_len = 0;
 	return 0;
 }
 
@@ -216,9 +228,9 @@ int main(void)
 	/* No callbacks at all: both engines queue their output and take their
 	 * input from this loop. */
 	SEVMIG_OPTS(sevmig_sender_opts, sopt, .target_pdh = pdh, .target_pdh_len = pdh_len,
-		    .key_source = SEVMIG_KEY_PSK, .key = psk, .back_buffered = true);
+		    .key_source = SEVMIG_KEY_PSK, .key = psk, .back_buffered = true, .workers = 2);
 	SEVMIG_OPTS(sevmig_receiver_opts, ropt, .key_source = SEVMIG_KEY_PSK, .key = psk,
-		    .back_buffered = true);
+		    .back_buffered = true, .workers = 2);
 	if ((rc = sevmig_sender_new(sfw, &src.mem, 1, NULL, NULL, &sopt, &src.s, &err)))
 		return fail("sender", rc, &err);
 	if ((rc = sevmig_receiver_new(tfw, &tmem, 1, NULL, NULL, &ropt, &tgt.r, &err)))
@@ -228,10 +240,16 @@ int main(void)
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds))
 		return fail("socketpair", -errno, NULL);
-	for (int i = 0; i < 2; i++) {
-		struct epoll_event e = { .events = EPOLLIN | EPOLLOUT | EPOLLET,
-					 .data.fd = fds[i] };
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e))
+	/* The sockets, and the engines' eventfds (their workers finished
+	 * something: the engine may go on). */
+	int wfd[2] = { sevmig_sender_fd(src.s), sevmig_receiver_fd(tgt.r) };
+	if (wfd[0] < 0 || wfd[1] < 0)
+		return fail("eventfd", wfd[0] < 0 ? wfd[0] : wfd[1], NULL);
+	for (int i = 0; i < 4; i++) {
+		int fd = i < 2 ? fds[i] : wfd[i - 2];
+		struct epoll_event e = { .events = i < 2 ? EPOLLIN | EPOLLOUT | EPOLLET : EPOLLIN,
+					 .data.fd = fd };
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e))
 			return fail("epoll_ctl", -errno, NULL);
 	}
 	struct outq sq = { .len = 0 }, tq = { .len = 0 };
@@ -246,10 +264,14 @@ int main(void)
 		if ((rc = flush(fds[0], &sq, take_sender, src.s)) ||
 		    (rc = flush(fds[1], &tq, take_receiver, tgt.r)))
 			return fail("write", rc, NULL);
-		bool busy = src.in_pass || (src.step > 0 && src.step <= ROUNDS + 3) ||
-			    sq.pos < sq.len || tq.pos < tq.len;
-		struct epoll_event evs[2];
-		int n = epoll_wait(ep, evs, 2, busy ? 0 : 5000);
+		/* Work to do now, or only once something arrives: a pass whose
+		 * output is all out waits for its workers (their eventfd). */
+		bool src_waits = src.in_pass && !sevmig_sender_output_pending(src.s);
+		bool busy = (src.in_pass && !src_waits) ||
+			    (src.step > ROUNDS + 1 && src.step <= ROUNDS + 3) || sq.pos < sq.len ||
+			    tq.pos < tq.len;
+		struct epoll_event evs[4];
+		int n = epoll_wait(ep, evs, 4, busy ? 0 : 5000);
 		if (n < 0 && errno != EINTR)
 			return fail("epoll_wait", -errno, NULL);
 		if (n == 0 && !busy)
@@ -258,13 +280,20 @@ int main(void)
 			if (!(evs[i].events & EPOLLIN))
 				continue;
 			int fd = evs[i].data.fd;
-			ssize_t k;
-			while ((k = read(fd, buf, sizeof(buf))) > 0) {
-				if (fd == fds[1]) {
-					rc = target_input(&tgt, buf, (size_t)k, &err);
-					if (rc < 0)
-						return fail("target", rc, &err);
-				} else {
+			uint64_t ticks;
+			if (fd == wfd[0] || fd == wfd[1]) /* level-triggered: clear it */
+				(void)!read(fd, &ticks, sizeof(ticks));
+			if (fd == wfd[0]) { /* the source's workers: go on */
+				if (src.in_pass && (rc = source_step(&src, &err)))
+					return fail("source", rc, &err);
+				continue;
+			}
+			if (fd == wfd[1] && pend_len &&
+			    (rc = target_input(&tgt, pend, pend_len, &err)) < 0)
+				return fail("target", rc, &err);
+			if (fd == fds[0]) {
+				ssize_t k;
+				while ((k = read(fd, buf, sizeof(buf))) > 0) {
 					rc = sevmig_sender_push_back(src.s, buf, (size_t)k, &err);
 					if (rc < 0)
 						return fail("source back-channel", rc, &err);
@@ -272,7 +301,15 @@ int main(void)
 					if (src.step == 0)
 						src.step = 1; /* HELLO arrived: start */
 				}
+				continue;
 			}
+			/* The target's socket, or its workers done: read on (the
+			 * socket is edge-triggered: until it is empty), but not
+			 * while bytes wait for the workers. */
+			ssize_t k;
+			while (!pend_len && (k = read(fds[1], buf, sizeof(buf))) > 0)
+				if ((rc = target_input(&tgt, buf, (size_t)k, &err)) < 0)
+					return fail("target", rc, &err);
 		}
 		loops++;
 	}

@@ -331,6 +331,15 @@ SEVMIG_API size_t sevmig_sender_output(struct sevmig_sender *s, void *buf, size_
  * for the caller's poll timeout. */
 SEVMIG_API uint64_t sevmig_sender_output_wait_ns(struct sevmig_sender *s);
 SEVMIG_API size_t sevmig_sender_output_pending(const struct sevmig_sender *s);
+/*
+ * With workers, a sans-I/O sender never waits for them either:
+ * sevmig_sender_produce() returns 1 when the next piece needs a worker to
+ * finish first (and, as always, when the output queue is full). This
+ * eventfd becomes readable when a worker finishes a batch: with no output
+ * to write, poll it, then call produce again (reading it clears it, as
+ * the sender does when it looks). A negative errno if it cannot be made.
+ */
+SEVMIG_API int sevmig_sender_fd(struct sevmig_sender *s);
 /* The target's back-channel bytes as they arrive (any split): 1 once the
  * target's COMMIT is verified and SEND_FINISH done, 0 otherwise (HELLO,
  * ACKs taken), or a negative errno (-EREMOTEIO for a NAK: err has the
@@ -741,6 +750,16 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_receiver_push(struct sevmig_receiver *r, 
 /* With back_buffered: copy up to cap queued back-channel bytes to buf and
  * drop them from the queue; the count (0: none). */
 SEVMIG_API size_t sevmig_receiver_output(struct sevmig_receiver *r, void *buf, size_t cap);
+/*
+ * With workers, a sans-I/O receiver never waits for them either: when the
+ * next record needs them to catch up (a free job, or all of them done
+ * before a ROUND, a VMM object or END), sevmig_receiver_push() returns 0
+ * without taking it (*consumed < len). This eventfd becomes readable when a
+ * worker finishes a record: poll it, then push the rest again (reading
+ * it, 8 bytes, clears it; the receiver clears it too when it looks). A
+ * negative errno if it cannot be made.
+ */
+SEVMIG_API int sevmig_receiver_fd(struct sevmig_receiver *r);
 /* Queued back-channel bytes. */
 SEVMIG_API size_t sevmig_receiver_output_pending(const struct sevmig_receiver *r);
 /* After SEVMIG_RECV_END: the target took over; COMMIT is queued. 0, or

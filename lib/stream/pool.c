@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 enum { JOB_QUEUED = 0, JOB_RUNNING = 1, JOB_DONE = 2 };
 
@@ -36,6 +38,7 @@ struct sevmig__pool {
 	bool stop;
 	pthread_t *threads;
 	unsigned started;
+	int efd; /* eventfd, written when a worker finishes a job; -1 until asked for */
 };
 
 /* The oldest k jobs are done (lock held). */
@@ -77,6 +80,8 @@ static void run(struct sevmig__pool *p, struct sevmig__job *j, unsigned id)
 	j->state = JOB_DONE;
 	if (p->want && head_done(p, p->want))
 		pthread_cond_signal(&p->done);
+	if (p->efd >= 0)
+		(void)!write(p->efd, &(uint64_t){ 1 }, sizeof(uint64_t));
 }
 
 static void *worker_main(void *arg)
@@ -106,6 +111,7 @@ int sevmig__pool_new(unsigned workers, unsigned fw_workers, unsigned window,
 	if (!p)
 		return -ENOMEM;
 	p->cap = window ? window : 1;
+	p->efd = -1;
 	/* One worker stays a thread of its own, so that with kvm the firmware
 	 * calls overlap with the caller's writing. */
 	p->nthreads = workers >= 2 ? workers - 1 : workers;
@@ -151,6 +157,8 @@ void sevmig__pool_free(struct sevmig__pool *p)
 	pthread_cond_destroy(&p->work);
 	pthread_cond_destroy(&p->done);
 	pthread_mutex_destroy(&p->lock);
+	if (p->efd >= 0)
+		close(p->efd);
 	free(p->threads);
 	free(p->ring);
 	free(p);
@@ -212,6 +220,42 @@ struct sevmig__job *sevmig__pool_wait_oldest(struct sevmig__pool *p)
 		while (!head_done(p, p->want))
 			pthread_cond_wait(&p->done, &p->lock);
 		p->want = 0;
+	}
+	p->head = (p->head + 1) % p->cap;
+	p->count--;
+	pthread_mutex_unlock(&p->lock);
+	return j;
+}
+
+int sevmig__pool_fd(struct sevmig__pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->efd < 0)
+		p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	int fd = p->efd < 0 ? -errno : p->efd;
+	pthread_mutex_unlock(&p->lock);
+	return fd;
+}
+
+struct sevmig__job *sevmig__pool_try_oldest(struct sevmig__pool *p)
+{
+	if (!p->count)
+		return NULL;
+	if (!p->nthreads)
+		return sevmig__pool_wait_oldest(p); /* inline: done at submit */
+	uint64_t n;
+	/* Clear the event before looking, so that a job finishing after the
+	 * look sets it again and the caller's poll sees it. */
+	if (p->efd >= 0)
+		(void)!read(p->efd, &n, sizeof(n));
+	pthread_mutex_lock(&p->lock);
+	struct sevmig__job *j = p->ring[p->head], *h;
+	/* The caller's thread is a worker too: one queued job, then look. */
+	if (j->state != JOB_DONE && p->helper != UINT_MAX && (h = claim(p, p->helper)))
+		run(p, h, p->helper);
+	if (j->state != JOB_DONE) {
+		pthread_mutex_unlock(&p->lock);
+		return NULL;
 	}
 	p->head = (p->head + 1) % p->cap;
 	p->count--;

@@ -735,6 +735,37 @@ static ptrdiff_t push_read(void *arg, void *buf, size_t len)
 	return (ptrdiff_t)n;
 }
 
+/* Take the records the workers finished, without waiting: 0, or the first
+ * failure among them. */
+static int retire_done(struct sevmig_receiver *r)
+{
+	struct rjob *j;
+	while ((j = (struct rjob *)sevmig__pool_try_oldest(r->pool))) {
+		int rc = j->j.rc;
+		if (rc < 0)
+			RCVFAIL(r, rc, j->index, j->offset, "%s",
+				j->msg[0] ? j->msg : sevmig_strerror(rc));
+		release(r, j);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Sans-I/O with worker threads: whether the next record (whose header is
+ * at hdr) would have to wait for them: a page record for a free job, any
+ * other for all of them (its effects follow every record before it). */
+static int workers_busy(struct sevmig_receiver *r, const uint8_t *hdr, bool *busy)
+{
+	*busy = false;
+	if (!r->workers || r->state != RCV_RECORDS)
+		return 0;
+	SEVMIG__TRY(retire_done(r));
+	*busy = sevmig__rec_carries_pages(sevmig__rec_type(hdr)) ? !r->free_jobs
+								 : sevmig__pool_inflight(r->pool) > 0;
+	return 0;
+}
+
 /* Whether the next unit is all here (in `in`, or in the caller's bytes,
  * read from there without a copy); what is not enough is moved to `in`. */
 static int unit_ready(struct sevmig_receiver *r, bool *ready)
@@ -785,9 +816,24 @@ int sevmig_receiver_push(struct sevmig_receiver *r, const void *buf, size_t len,
 	int rc = 0;
 	while (rc == 0 && e.type == SEVMIG_RECV_NONE && r->state < RCV_END) {
 		if (r->state != RCV_NEW) {
-			bool ready;
+			bool ready, busy;
+			size_t at = r->chunk_pos;
 			rc = unit_ready(r, &ready);
 			if (rc < 0 || (!ready && !eof))
+				break;
+			const uint8_t *hdr = sevmig__queue_pending(&r->in)
+						 ? sevmig__queue_front(&r->in)
+						 : r->chunk + r->chunk_pos;
+			if (ready && (rc = workers_busy(r, hdr, &busy)) == 0 && busy) {
+				/* Not a byte more until the workers caught up: what
+				 * this call added to the gathered unit goes back to
+				 * the caller (*consumed < len says so), who polls
+				 * sevmig_receiver_fd() and pushes it again. */
+				sevmig__queue_unpush(&r->in, r->chunk_pos - at);
+				r->chunk_pos = at;
+				break;
+			}
+			if (rc < 0)
 				break;
 		}
 		rc = step(r, &e);
@@ -838,6 +884,11 @@ static int queue_write(void *arg, const void *buf, size_t len)
 size_t sevmig_receiver_output(struct sevmig_receiver *r, void *buf, size_t cap)
 {
 	return r && buf ? sevmig__queue_take(&r->out, buf, cap) : 0;
+}
+
+int sevmig_receiver_fd(struct sevmig_receiver *r)
+{
+	return r ? sevmig__pool_fd(r->pool) : -EINVAL;
 }
 
 size_t sevmig_receiver_output_pending(const struct sevmig_receiver *r)

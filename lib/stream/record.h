@@ -24,6 +24,16 @@
 #define SM_ZERO_FIXED  8u		      /* runs, reserved */
 #define SM_VMSA_LEN    (16u + SM_PKT)	      /* vCPU, lengths, reserved, packet */
 
+/* A record's type, from its header (§4). */
+static inline uint16_t sevmig__rec_type(const uint8_t *hdr)
+{
+	return sevmig__le16(hdr);
+}
+static inline int sevmig__rec_carries_pages(uint16_t type)
+{
+	return type == 3 || type == 4 || type == 5; /* ENC, PLAIN, ZERO */
+}
+
 /* ---- ENC: n, 52, 4096, 0; n gfns; n packets ---------------------------- */
 
 static inline size_t sevmig__enc_len(uint64_t n)

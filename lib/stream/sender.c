@@ -110,6 +110,7 @@ struct sevmig_sender {
 	 */
 	struct {
 		bool active, all;
+		bool scanned; /* no run left: only the last batches and ROUND */
 		const uint64_t **dirty;	  /* by the caller's region index (a copy of
 					   * the caller's array, not of the bitmaps) */
 		struct sevmig_range *chg; /* pages whose state changed */
@@ -367,12 +368,30 @@ static struct sjob *take_oldest(struct sevmig_sender *s)
 	return j;
 }
 
+static int write_job(struct sevmig_sender *s, struct sjob *j);
+
 /* Take the oldest finished job and write its records. */
 static int drain_one(struct sevmig_sender *s)
 {
 	struct sjob *j = take_oldest(s);
-	if (!j)
-		return 0;
+	return j ? write_job(s, j) : 0;
+}
+
+/* Write the records of the jobs that are done, without waiting for any. */
+static int drain_done(struct sevmig_sender *s)
+{
+	struct sjob *j;
+	while ((j = (struct sjob *)sevmig__pool_try_oldest(s->pool))) {
+		if (j->kind == SJ_ENC)
+			s->enc_inflight--;
+		SEVMIG__TRY(write_job(s, j));
+	}
+	return 0;
+}
+
+/* A finished job's records, written in stream order. */
+static int write_job(struct sevmig_sender *s, struct sjob *j)
+{
 	int rc = j->j.rc;
 	if (rc < 0) {
 		if (rc == -ECANCELED)
@@ -1114,8 +1133,17 @@ static bool next_run(struct sevmig_sender *s)
 /* Pages sent per piece of a run: a sans-I/O caller regains control after
  * about this much work. */
 #define SM_PIECE_PAGES 256u
-/* Sans-I/O: a pass stops producing while this much output waits. */
-#define SM_OUT_HIGH_WATER (1u << 20)
+
+/* Sans-I/O with worker threads: room for a piece (one ENC and one shared
+ * batch at most: pieces are then a batch long) without waiting. */
+static bool room_for_piece(struct sevmig_sender *s)
+{
+	unsigned inflight = sevmig__pool_inflight(s->pool);
+	/* (A window below 2 has room only when empty, and may then wait.) */
+	return s->free_jobs && s->free_jobs->next_free &&
+	       (inflight + 2 <= s->window || !inflight) &&
+	       (s->enc_inflight < s->enc_window || !s->enc_inflight);
+}
 
 /*
  * Send the pass onwards, a piece of a run at a time, until it is done (the
@@ -1125,14 +1153,40 @@ static bool next_run(struct sevmig_sender *s)
 static int produce(struct sevmig_sender *s, size_t high_water)
 {
 	int rc = 0;
+	/* Sans-I/O with threads: never wait for the workers; the caller
+	 * polls sevmig_sender_fd() when this returns 1 with no output. */
+	bool nowait = s->queue && s->workers;
 	while (s->pass.active && rc == 0) {
 		if (high_water && sevmig__queue_pending(&s->out) >= high_water)
 			return 1;
-		if (!s->pass.run_left && !next_run(s)) {
+		if (nowait && (rc = drain_done(s)) < 0)
+			break;
+		if (nowait && !s->pass.run_left && s->pass.scanned) {
+			/* The last batches, then the end once they are written. */
+			for (int k = 0; k < 2 && rc == 0; k++) {
+				if (!s->cur[k])
+					continue;
+				if (!room_for_piece(s))
+					return 1;
+				struct sjob *j = s->cur[k];
+				s->cur[k] = NULL;
+				if ((rc = submit(s, j)) < 0)
+					release(s, j);
+			}
+			if (rc == 0 && sevmig__pool_inflight(s->pool))
+				return 1;
+		}
+		if (!s->pass.run_left && (s->pass.scanned || !next_run(s))) {
+			s->pass.scanned = true;
+			if (nowait && (s->cur[0] || s->cur[1] || sevmig__pool_inflight(s->pool)))
+				continue; /* the end, above */
 			rc = end_pass(s, s->ps, 0);
 			break;
 		}
-		uint64_t n = s->pass.run_left < SM_PIECE_PAGES ? s->pass.run_left : SM_PIECE_PAGES;
+		if (nowait && !room_for_piece(s))
+			return 1;
+		uint64_t piece = nowait ? s->batch[SJ_ENC] : SM_PIECE_PAGES;
+		uint64_t n = s->pass.run_left < piece ? s->pass.run_left : piece;
 		long k = sevmig__layout_find(&s->layout, s->pass.run_gfn, NULL);
 		rc = send_range(s, (uint32_t)k, s->pass.run_gfn, n);
 		s->pass.run_gfn += n;
@@ -1141,6 +1195,7 @@ static int produce(struct sevmig_sender *s, size_t high_water)
 			rc = end_pass(s, s->ps, rc);
 	}
 	s->pass.active = false;
+	s->pass.scanned = false;
 	free(s->pass.chg);
 	s->pass.chg = NULL;
 	sevmig_pstate_free(s->pass.delta);
@@ -1177,7 +1232,7 @@ static int begin_pass(struct sevmig_sender *s, const struct sevmig_pstate *ps, b
  * the output queue (sans-I/O; sevmig_sender_produce() goes on). */
 static int run_pass(struct sevmig_sender *s)
 {
-	int rc = produce(s, s->queue ? SM_OUT_HIGH_WATER : 0);
+	int rc = produce(s, s->queue ? SEVMIG_SENDER_HIGH_WATER : 0);
 	return rc < 0 ? rc : 0;
 }
 
@@ -1500,6 +1555,11 @@ int sevmig_sender_converge(const struct sevmig_sender *s, uint64_t dirty_pages, 
 			   unsigned max_rounds)
 {
 	return s ? sevmig__conv_decide(&s->conv, dirty_pages, target_ns, max_rounds) : -EINVAL;
+}
+
+int sevmig_sender_fd(struct sevmig_sender *s)
+{
+	return s ? sevmig__pool_fd(s->pool) : -EINVAL;
 }
 
 size_t sevmig_sender_output_pending(const struct sevmig_sender *s)

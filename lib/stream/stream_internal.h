@@ -277,6 +277,13 @@ bool sevmig__pool_full(const struct sevmig__pool *p);
 void sevmig__pool_submit(struct sevmig__pool *p, struct sevmig__job *job);
 /* Wait for the oldest job in flight and take it out; NULL when none. */
 struct sevmig__job *sevmig__pool_wait_oldest(struct sevmig__pool *p);
+/* The oldest job in flight if it is done (taken out), else NULL at once;
+ * the caller's thread may run one queued job first. Never waits. */
+struct sevmig__job *sevmig__pool_try_oldest(struct sevmig__pool *p);
+/* An eventfd that becomes readable when a worker finishes a job (made on
+ * the first call): for a sans-I/O caller's poll. A negative errno if it
+ * cannot be made. */
+int sevmig__pool_fd(struct sevmig__pool *p);
 /* The i-th job in flight, oldest first (i < inflight). */
 struct sevmig__job *sevmig__pool_peek(const struct sevmig__pool *p, unsigned i);
 

@@ -36,6 +36,11 @@ struct sevmig__queue {
 int sevmig__queue_push(struct sevmig__queue *q, const void *p, size_t n);
 /* Take up to cap bytes into buf: the count. */
 size_t sevmig__queue_take(struct sevmig__queue *q, void *buf, size_t cap);
+/* Take back the last n bytes pushed (n <= pending). */
+static inline void sevmig__queue_unpush(struct sevmig__queue *q, size_t n)
+{
+	q->b.len -= n;
+}
 /* Drop n bytes from the front (n <= pending). */
 void sevmig__queue_drop(struct sevmig__queue *q, size_t n);
 static inline size_t sevmig__queue_pending(const struct sevmig__queue *q)
