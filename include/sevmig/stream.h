@@ -4,7 +4,8 @@
  * typed, numbered, checksummed and authenticated records carrying the
  * SEND_START session, the page state, encrypted pages (SEND_UPDATE_DATA
  * packets), shared pages (zero runs and zstd batches), SEV-ES vCPU state,
- * pre-copy round marks, and an END record with counters. Every record
+ * pre-copy round marks, the VMM's own state (VMM records), and an END
+ * record with counters. Every record
  * carries a tag (AES-256-GMAC) under a key the two hosts share (a PSK or
  * the TLS exporter), bound to the header, its position and its pass; on
  * bidirectional transports a back-channel from the target carries HELLO
@@ -12,9 +13,12 @@
  *
  * Three objects:
  *  - struct sevmig_sender: guest memory + page state + a firmware handle on
- *    the source -> stream bytes through a write callback.
- *  - struct sevmig_receiver: stream bytes through a read callback -> guest
- *    memory + page state on the target, through the target's firmware.
+ *    the source -> stream bytes through a write callback, or (sans-I/O, no
+ *    callback) queued for sevmig_sender_output().
+ *  - struct sevmig_receiver: stream bytes through a read callback, or
+ *    (sans-I/O) pushed with sevmig_receiver_push(), which returns events ->
+ *    guest memory + page state on the target, through the target's
+ *    firmware. docs/live-migration.md shows both ways.
  *  - struct sevmig_stream_reader: the key-less reader both tools and the
  *    receiver build on. It checks everything that can be checked without
  *    the session keys (framing, CRCs, sequence, bounds, every gfn against
@@ -30,8 +34,11 @@
  * except sevmig_sender_cancel() and sevmig_receiver_cancel(), which any
  * thread may call at any time. With `workers` > 0 the handle runs its own
  * threads (workers - 1 of them from 2 on: the caller's thread does a
- * worker's share while it waits), which never call the caller's callbacks:
- * callbacks always run on the thread that called into the library.
+ * worker's share while it waits, or, sans-I/O, each time it looks), which
+ * never call the caller's callbacks: callbacks always run on the thread
+ * that called into the library. A sans-I/O handle never waits for its
+ * workers: its eventfd (sevmig_sender_fd(), sevmig_receiver_fd()) says
+ * when to call again.
  */
 #ifndef SEVMIG_STREAM_H
 #define SEVMIG_STREAM_H
