@@ -313,7 +313,7 @@ int main(void)
 		}
 		loops++;
 	}
-	struct sevmig_stream_counts c;
+	struct sevmig_stream_counts c = { .sz = sizeof(c) };
 	sevmig_sender_counts(src.s, &c);
 	bool same = !memcmp(src.mem.host, tmem.host, size) &&
 		    sevmig_pstate_equal(src.ps, sevmig_receiver_pstate(tgt.r)) &&

@@ -87,6 +87,7 @@ static void *receive(void *arg)
 				    &r, &t->err);
 	if (t->rc == 0) {
 		t->rc = sevmig_receiver_run(r, &t->err);
+		t->counts.sz = sizeof(t->counts);
 		sevmig_receiver_counts(r, &t->counts);
 		if (t->rc == 0)
 			t->rc = sevmig_pstate_clone(sevmig_receiver_pstate(r), &t->ps);
@@ -201,7 +202,7 @@ int main(void)
 	if (rc == 0)
 		rc = sevmig_sender_finish(s, &err);
 	bool acked = sevmig_sender_acknowledged(s);
-	struct sevmig_stream_counts sc;
+	struct sevmig_stream_counts sc = { .sz = sizeof(sc) };
 	sevmig_sender_counts(s, &sc);
 	sevmig_sender_free(s);
 	close(fds[1]);

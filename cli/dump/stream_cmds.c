@@ -457,7 +457,7 @@ int dump_stream(int argc, char **argv)
 	bool header_ok = rc == 0, first = true, ended = false;
 	if (header_ok)
 		(a.json ? header_json : header_text)(ch.name, &h);
-	struct sevmig_record_info rec;
+	struct sevmig_record_info rec = { .sz = sizeof(rec) };
 	while (rc == 0) {
 		rc = sevmig_stream_reader_next(rd, &rec, &err);
 		if (rc == 1) {
@@ -475,7 +475,7 @@ int dump_stream(int argc, char **argv)
 	/* After ABORT the reader says "cancelled": that is the stream's end. */
 	if (rc == -ECANCELED && ended)
 		rc = 0;
-	struct sevmig_stream_counts c;
+	struct sevmig_stream_counts c = { .sz = sizeof(c) };
 	sevmig_stream_reader_counts(rd, &c);
 	char msg[400] = "";
 	if (rc)
@@ -521,7 +521,7 @@ static int verify_keyless(const struct sargs *a, struct cli_chan *ch,
 	int rc = sevmig_stream_reader_new(cli_chan_read, ch, &ko, &rd);
 	if (rc)
 		return rc;
-	struct sevmig_record_info rec;
+	struct sevmig_record_info rec = { .sz = sizeof(rec) };
 	while ((rc = sevmig_stream_reader_next(rd, &rec, err)) == 1)
 		;
 	sevmig_stream_reader_counts(rd, c);

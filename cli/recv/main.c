@@ -858,6 +858,7 @@ static int receive_once(const struct opts *o, struct input *in, bool *dropped)
 							: ksrc		       ? "psk"
 									       : "insecure",
 					   .delivery = two_way ? "committed" : "written" };
+		sum.counts.sz = sizeof(sum.counts);
 		sevmig_receiver_counts(ctx.r, &sum.counts);
 		if (o->x.json)
 			cli_summary_print(stdout, &sum, true);

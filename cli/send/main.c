@@ -405,6 +405,7 @@ static int send_stream(const struct opts *o, struct sevmig_mem_region *reg, uint
 	sum.delivery = s && sevmig_sender_acknowledged(s) ? "committed" : "written";
 	uint8_t uuid[16];
 	if (s) {
+		sum.counts.sz = sizeof(sum.counts);
 		sevmig_sender_counts(s, &sum.counts);
 		sevmig_sender_uuid(s, uuid);
 		sum.uuid = uuid;

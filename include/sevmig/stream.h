@@ -153,6 +153,8 @@ SEVMIG_API ptrdiff_t sevmig_read_fd(void *fd_arg, void *buf, size_t len);
 
 /* What went through a sender, receiver or reader so far. */
 struct sevmig_stream_counts {
+	size_t sz;		 /* the caller's sizeof(struct sevmig_stream_counts): filled up
+				  * to it (the functions that fill it read it) */
 	uint64_t records;	 /* records, END excluded (so END's sequence number) */
 	uint64_t bytes;		 /* stream bytes, header and END included */
 	uint64_t rounds;	 /* ROUND records */
@@ -558,6 +560,7 @@ struct sevmig_stream_header {
 
 /* One checked record, as sevmig_stream_reader_next() returns it. */
 struct sevmig_record_info {
+	size_t sz;	 /* the caller's sizeof(struct sevmig_record_info): filled up to it */
 	uint64_t index;	 /* sequence number = 0-based position */
 	uint64_t offset; /* byte offset of the record's header in the stream */
 	uint16_t type;	 /* enum sevmig_record_type, or an unknown type */

@@ -5,6 +5,7 @@
  * attributes), in one place for every exit loop.
  */
 #include "pstate/pstate_impl.h"
+#include "util/error.h"
 
 #include <errno.h>
 #include <string.h>
@@ -61,7 +62,6 @@ int sevmig_pstate_map_gpa_range(struct sevmig_pstate *ps, uint64_t a0, uint64_t 
 		r.guest_ret = SEVMIG_MAP_GPA_RANGE_RET_OK;
 	else if (rc != -EINVAL)
 		r.guest_ret = SEVMIG_MAP_GPA_RANGE_RET_EFAULT;
-	r.sz = out->sz;
-	memcpy(out, &r, out->sz < sizeof(r) ? out->sz : sizeof(r));
+	sevmig__out_fill(out, &r, sizeof(r));
 	return rc;
 }

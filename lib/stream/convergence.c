@@ -22,6 +22,7 @@ void sevmig__conv_end(struct sevmig__conv *c, uint64_t now_ns,
 {
 	struct sevmig_round_stats *r = &c->last;
 	memset(r, 0, sizeof(*r));
+	r->sz = sizeof(*r);
 	r->round = now->rounds - 1;
 	r->enc_pages = now->enc_pages - c->at.enc_pages;
 	r->plain_pages = now->plain_pages - c->at.plain_pages;
@@ -56,10 +57,7 @@ int sevmig__conv_stats(const struct sevmig__conv *c, struct sevmig_round_stats *
 		return -EINVAL;
 	if (!c->have)
 		return -ENODATA;
-	size_t sz = st->sz;
-	struct sevmig_round_stats r = c->last;
-	r.sz = sz;
-	memcpy(st, &r, sz < sizeof(r) ? sz : sizeof(r));
+	sevmig__out_fill(st, &c->last, sizeof(c->last));
 	return 0;
 }
 
@@ -82,11 +80,11 @@ int sevmig__conv_estimate(const struct sevmig__conv *c, uint64_t pages,
 		per_page = c->sx > 0 ? c->sy / c->sx : 0;
 		fixed = 0;
 	}
-	struct sevmig_downtime_estimate r = { .sz = e->sz, .pages = pages };
+	struct sevmig_downtime_estimate r = { .pages = pages };
 	r.transfer_ns = (uint64_t)(per_page * (double)pages);
 	r.fixed_ns = (uint64_t)fixed;
 	r.total_ns = r.transfer_ns + r.fixed_ns;
-	memcpy(e, &r, e->sz < sizeof(r) ? e->sz : sizeof(r));
+	sevmig__out_fill(e, &r, sizeof(r));
 	return 0;
 }
 

@@ -105,6 +105,7 @@ int sevmig_stream_reader_new(sevmig_read_fn read, void *read_arg,
 		return -EINVAL;
 	}
 	r->keyed = SEVMIG__OPT(opts, key, NULL) != NULL;
+	r->counts.sz = sizeof(r->counts);
 	*out = r;
 	return 0;
 }
@@ -195,8 +196,9 @@ const struct sevmig_pstate *sevmig_stream_reader_pstate(const struct sevmig_stre
 void sevmig_stream_reader_counts(const struct sevmig_stream_reader *r,
 				 struct sevmig_stream_counts *c)
 {
-	*c = r->counts;
-	c->bytes = r->offset;
+	struct sevmig_stream_counts all = r->counts;
+	all.bytes = r->offset;
+	sevmig__out_fill(c, &all, sizeof(all));
 }
 
 /* Fail and make the reader dead: every later call repeats the error. */
@@ -1050,8 +1052,22 @@ static int after_end(struct sevmig_stream_reader *r, struct sevmig_error *err)
 	return 0;
 }
 
+static int next(struct sevmig_stream_reader *r, struct sevmig_record_info *info,
+		struct sevmig_error *err);
+
 int sevmig_stream_reader_next(struct sevmig_stream_reader *r, struct sevmig_record_info *info,
 			      struct sevmig_error *err)
+{
+	/* Built whole here, handed over up to the caller's size. */
+	struct sevmig_record_info all = { .sz = sizeof(all) };
+	int rc = next(r, &all, err);
+	if (info && rc == 1) /* otherwise the caller's info stays as it was */
+		sevmig__out_fill(info, &all, sizeof(all));
+	return rc;
+}
+
+static int next(struct sevmig_stream_reader *r, struct sevmig_record_info *info,
+		struct sevmig_error *err)
 {
 	switch (r->state) {
 	case RS_NEW:
@@ -1075,9 +1091,6 @@ int sevmig_stream_reader_next(struct sevmig_stream_reader *r, struct sevmig_reco
 		return r->dead_rc;
 	}
 
-	struct sevmig_record_info dummy;
-	if (!info)
-		info = &dummy;
 	memset(info, 0, sizeof(*info));
 	struct rec q = { .index = r->counts.records, .offset = r->offset };
 	uint8_t h[SM_REC_HDR];

@@ -473,7 +473,7 @@ static int send_ack(struct sevmig_receiver *r)
 {
 	if (!r->back_write)
 		return 0;
-	struct sevmig_stream_counts c;
+	struct sevmig_stream_counts c = { .sz = sizeof(c) };
 	sevmig_stream_reader_counts(r->rd, &c);
 	struct sevmig__back_msg m = { .type = SEVMIG_BACK_ACK };
 	m.records = c.records;
@@ -515,6 +515,7 @@ static void event(struct sevmig_receiver *r, struct sevmig_recv_event *ev, uint3
 {
 	ev->type = type;
 	ev->round = round;
+	ev->counts.sz = sizeof(ev->counts);
 	sevmig_stream_reader_counts(r->rd, &ev->counts);
 }
 
@@ -542,7 +543,7 @@ static int step(struct sevmig_receiver *r, struct sevmig_recv_event *ev)
 	}
 	if (atomic_load(&r->cancel))
 		return RCVFAIL(r, -ECANCELED, 0, SEVMIG_NO_OFFSET, "cancelled");
-	struct sevmig_record_info info;
+	struct sevmig_record_info info = { .sz = sizeof(info) };
 	bool had_pstate = sevmig__reader_pstate_complete(r->rd);
 	int rc = sevmig_stream_reader_next(r->rd, &info, &r->fail);
 	if (rc < 0)
@@ -617,7 +618,7 @@ static int step(struct sevmig_receiver *r, struct sevmig_recv_event *ev)
 	if (rc < 0)
 		return rc;
 	if (r->progress) {
-		struct sevmig_stream_counts c;
+		struct sevmig_stream_counts c = { .sz = sizeof(c) };
 		sevmig_stream_reader_counts(r->rd, &c);
 		if (r->progress(r->progress_arg, &c))
 			sevmig_receiver_cancel(r);
@@ -682,7 +683,7 @@ static int run(struct sevmig_receiver *r)
 			continue;
 		/* A one-way stream must end at END (unless trailing data is
 		 * allowed): the reader's next call checks. */
-		struct sevmig_record_info info;
+		struct sevmig_record_info info = { .sz = sizeof(info) };
 		int rc = sevmig_stream_reader_next(r->rd, &info, &r->fail);
 		if (rc < 0)
 			return rc;
@@ -761,8 +762,9 @@ static int workers_busy(struct sevmig_receiver *r, const uint8_t *hdr, bool *bus
 	if (!r->workers || r->state != RCV_RECORDS)
 		return 0;
 	SEVMIG__TRY(retire_done(r));
-	*busy = sevmig__rec_carries_pages(sevmig__rec_type(hdr)) ? !r->free_jobs
-								 : sevmig__pool_inflight(r->pool) > 0;
+	*busy = sevmig__rec_carries_pages(sevmig__rec_type(hdr))
+		    ? !r->free_jobs
+		    : sevmig__pool_inflight(r->pool) > 0;
 	return 0;
 }
 
@@ -844,9 +846,7 @@ int sevmig_receiver_push(struct sevmig_receiver *r, const void *buf, size_t len,
 	r->chunk_len = r->chunk_pos = 0;
 	if (rc < 0)
 		return die(r, rc, err);
-	size_t n = ev->sz < sizeof(e) ? ev->sz : sizeof(e);
-	e.sz = ev->sz;
-	memcpy(ev, &e, n);
+	sevmig__out_fill(ev, &e, sizeof(e));
 	return e.type != SEVMIG_RECV_NONE;
 }
 

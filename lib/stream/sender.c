@@ -110,7 +110,7 @@ struct sevmig_sender {
 	 */
 	struct {
 		bool active, all;
-		bool scanned; /* no run left: only the last batches and ROUND */
+		bool scanned;		  /* no run left: only the last batches and ROUND */
 		const uint64_t **dirty;	  /* by the caller's region index (a copy of
 					   * the caller's array, not of the bitmaps) */
 		struct sevmig_range *chg; /* pages whose state changed */
@@ -816,6 +816,7 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 	if (!s)
 		return -ENOMEM;
 	s->fw = fw;
+	s->counts.sz = sizeof(s->counts);
 	s->batch[SJ_ENC] = batch ? batch : SM_DEFAULT_ENC_BATCH;
 	s->batch[SJ_SHARED] = batch ? batch : SM_DEFAULT_BATCH;
 	batch = s->batch[SJ_ENC] > s->batch[SJ_SHARED] ? s->batch[SJ_ENC] : s->batch[SJ_SHARED];
@@ -1650,7 +1651,7 @@ void sevmig_sender_cancel(struct sevmig_sender *s)
 
 void sevmig_sender_counts(const struct sevmig_sender *s, struct sevmig_stream_counts *c)
 {
-	*c = s->counts;
+	sevmig__out_fill(c, &s->counts, sizeof(s->counts));
 }
 
 void sevmig_sender_uuid(const struct sevmig_sender *s, uint8_t uuid[16])

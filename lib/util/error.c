@@ -56,6 +56,14 @@ bool sevmig__opts_valid(const void *opts, size_t our_sz, size_t min_sz)
 	return true;
 }
 
+void sevmig__out_fill(void *dst, const void *src, size_t size)
+{
+	size_t sz;
+	memcpy(&sz, dst, sizeof(sz));
+	memcpy(dst, src, sz < size ? sz : size);
+	memcpy(dst, &sz, sizeof(sz));
+}
+
 const char *sevmig_strerror(int err)
 {
 	switch (err) {

@@ -47,6 +47,13 @@ bool sevmig__opts_valid(const void *opts, size_t our_sz, size_t min_sz);
 #define SEVMIG__OPTS_LAST(type, last)                                                \
 	_Static_assert(sizeof(type) - SEVMIG__OPTS_END(type, last) < _Alignof(type), \
 		       #last " is the last field of " #type)
+/*
+ * Output structs that start with `size_t sz` (the caller's sizeof): copy
+ * the library's full struct `src` of `size` bytes into `dst` up to the
+ * caller's sz, which stays as it was. A caller built against an older,
+ * smaller struct gets the fields it knows and nothing written past them.
+ */
+void sevmig__out_fill(void *dst, const void *src, size_t size);
 #define SEVMIG__OPTS_VALID(opts, type, last) \
 	sevmig__opts_valid(opts, SEVMIG__OPTS_END(type, last), sizeof(size_t))
 /* Read a field of an options struct only if the caller's sz covers it. */

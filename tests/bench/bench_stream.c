@@ -567,6 +567,7 @@ static void run_sansio(struct run *r, struct sevmig_fw *src, uint32_t pl)
 		fprintf(stderr, "%s\n", err.message);
 		die("sans-I/O run", e < 0 ? e : -EPROTO);
 	}
+	r->c.sz = sizeof(r->c);
 	sevmig_sender_counts(s, &r->c);
 	sevmig_receiver_free(rc);
 	sevmig_sender_free(s);
@@ -641,6 +642,7 @@ static double run_once(struct run *r, bool e2e, double *cpu)
 		fprintf(stderr, "%s\n", err.message);
 		die("send", rc);
 	}
+	r->c.sz = sizeof(r->c);
 	sevmig_sender_counts(s, &r->c);
 	sevmig_sender_free(s);
 	if (e2e) {

@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool all_checked = true;
 	struct sevmig_error err;
 	sevmig_error_clear(&err);
-	struct sevmig_record_info info;
+	struct sevmig_record_info info = { .sz = sizeof(info) };
 	uint64_t n = 0, last_end = 0, pages[3] = { 0, 0, 0 }, vmsa = 0, ends = 0;
 	int rc;
 	while ((rc = sevmig_stream_reader_next(r, &info, &err)) == 1) {
@@ -116,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		n++;
 	}
-	struct sevmig_stream_counts c;
+	struct sevmig_stream_counts c = { .sz = sizeof(c) };
 	sevmig_stream_reader_counts(r, &c);
 	CHECK(c.bytes <= size);
 	CHECK(c.enc_pages == pages[0] && c.plain_pages == pages[1] && c.zero_pages == pages[2]);

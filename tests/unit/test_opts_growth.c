@@ -74,10 +74,83 @@ static void test_padding_is_checked(void **state)
 	sevmig_fw_free(fw);
 }
 
+struct tbuf {
+	const uint8_t *p;
+	size_t len, pos;
+};
+
+static ptrdiff_t read_buf(void *arg, void *buf, size_t len)
+{
+	struct tbuf *in = arg;
+	size_t n = in->len - in->pos < len ? in->len - in->pos : len;
+	memcpy(buf, in->p + in->pos, n);
+	in->pos += n;
+	return (ptrdiff_t)n;
+}
+
+/* Output structs: an older caller's smaller struct is filled up to its sz
+ * and not a byte past it; its sz stays. */
+static void test_output_structs_sized(void **state)
+{
+	(void)state;
+	/* counts from a sender that has written nothing yet */
+	struct sevmig_fw *fw;
+	SEVMIG_OPTS(sevmig_fw_soft_opts, so, .launch = true, .policy = 1);
+	assert_int_equal(sevmig_fw_soft_new(&so, &fw), 0);
+	struct sevmig_fw *tfw;
+	assert_int_equal(sevmig_fw_soft_new(NULL, &tfw), 0);
+	uint8_t pdh[SEVMIG_CERT_SIZE], chain[SEVMIG_CERT_CHAIN_SIZE];
+	uint32_t pl = sizeof(pdh), cl = sizeof(chain);
+	assert_int_equal(sevmig_fw_pdh_cert_export(tfw, pdh, &pl, chain, &cl, NULL), 0);
+	sevmig_fw_free(tfw);
+	struct sevmig_pstate *ps;
+	assert_int_equal(sevmig_pstate_new(&ps), 0);
+	static uint8_t mem[4096] __attribute__((aligned(4096)));
+	struct sevmig_mem_region reg = { 0, 4096, mem };
+	SEVMIG_OPTS(sevmig_sender_opts, o, .target_pdh = pdh, .target_pdh_len = sizeof(pdh),
+		    .insecure = true);
+	struct sevmig_sender *s;
+	struct sevmig_error err;
+	assert_int_equal(sevmig_sender_new(fw, &reg, 1, NULL, NULL, &o, &s, &err), 0);
+	/* a record's info, of the first record of a real (insecure) stream */
+	assert_int_equal(sevmig_pstate_add_slot(ps, 0, 1), 0);
+	assert_int_equal(sevmig_sender_send_all(s, ps, &err), 0);
+	static uint8_t out[1 << 16];
+	struct tbuf in = { out, sevmig_sender_output(s, out, sizeof(out)), 0 };
+	struct sevmig_stream_reader *rd;
+	assert_int_equal(sevmig_stream_reader_new(read_buf, &in, NULL, &rd), 0);
+	struct sevmig_record_info info;
+	memset(&info, 0x5a, sizeof(info));
+	info.sz = offsetof(struct sevmig_record_info, type);
+	assert_int_equal(sevmig_stream_reader_next(rd, &info, &err), 1);
+	assert_int_equal(info.sz, offsetof(struct sevmig_record_info, type));
+	assert_int_equal(info.index, 0);
+	assert_true(info.offset > 0);
+	assert_int_equal(info.type, 0x5a5a);
+	sevmig_stream_reader_free(rd);
+
+	struct sevmig_stream_counts c;
+	memset(&c, 0x5a, sizeof(c));
+	c.sz = offsetof(struct sevmig_stream_counts, bytes);
+	sevmig_sender_counts(s, &c);
+	assert_int_equal(c.sz, offsetof(struct sevmig_stream_counts, bytes));
+	assert_true(c.records > 0);
+	assert_int_equal(c.bytes, 0x5a5a5a5a5a5a5a5aull);
+	memset(&c, 0x5a, sizeof(c));
+	c.sz = sizeof(c);
+	sevmig_sender_counts(s, &c);
+	assert_int_equal(c.bytes, in.len);
+	assert_int_equal(c.vmm_objects, 0);
+	sevmig_sender_free(s);
+	sevmig_pstate_free(ps);
+	sevmig_fw_free(fw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_padding_is_checked),
+		cmocka_unit_test(test_output_structs_sized),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

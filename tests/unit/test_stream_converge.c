@@ -33,7 +33,7 @@ static void test_estimate_and_rule(void **state)
 	(void)state;
 	struct sevmig__conv c;
 	memset(&c, 0, sizeof(c));
-	struct sevmig_stream_counts k;
+	struct sevmig_stream_counts k = { .sz = sizeof(k) };
 	memset(&k, 0, sizeof(k));
 	uint64_t t = 1000;
 	struct sevmig_downtime_estimate e = { .sz = sizeof(e) };

@@ -71,7 +71,7 @@ static void test_lists_match_bitmaps(void **state)
 		for (int round = 0; round < 3; round++) {
 			struct sevmig_pstate *before;
 			assert_int_equal(sevmig_pstate_clone(g.ps, &before), 0);
-			struct sevmig_stream_counts c0;
+			struct sevmig_stream_counts c0 = { .sz = sizeof(c0) };
 			sevmig_sender_counts(a, &c0);
 			tg_run(&rng, &g, dirty, true);
 			/* The model: a round sends each page written or converted,
@@ -119,7 +119,8 @@ static void test_lists_match_bitmaps(void **state)
 			    0);
 			if (sevmig_sender_send_dirty_list(b, g.ps, &dl, &err))
 				fail_msg("guest %d round %d: %s", guest, round, err.message);
-			struct sevmig_stream_counts ca, cb;
+			struct sevmig_stream_counts ca = { .sz = sizeof(ca) },
+						    cb = { .sz = sizeof(cb) };
 			sevmig_sender_counts(a, &ca);
 			sevmig_sender_counts(b, &cb);
 			uint64_t sent = ca.enc_pages + ca.plain_pages + ca.zero_pages -

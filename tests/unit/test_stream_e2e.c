@@ -93,7 +93,7 @@ static void migrate_check(struct tu_rng *rng, const struct mopt *o)
 	uint8_t pdh[SEVMIG_CERT_SIZE];
 	tfw_pdh(tgt, pdh);
 	struct tsink out = { 0 };
-	struct sevmig_stream_counts sc;
+	struct sevmig_stream_counts sc = { .sz = sizeof(sc) };
 	uint8_t vmsa[4][4096];
 	send_guest(rng, &g, o, src, pdh, &out, &sc, vmsa, NULL);
 
@@ -113,7 +113,7 @@ static void migrate_check(struct tu_rng *rng, const struct mopt *o)
 		fail_msg("target memory differs at gfn 0x%llx (state %s)", (unsigned long long)bad,
 			 sevmig_page_state_name(sevmig_pstate_get(g.ps, bad)));
 	assert_true(sevmig_pstate_equal(sevmig_receiver_pstate(r), g.ps));
-	struct sevmig_stream_counts rc_;
+	struct sevmig_stream_counts rc_ = { .sz = sizeof(rc_) };
 	sevmig_receiver_counts(r, &rc_);
 	assert_int_equal(rc_.records, sc.records);
 	assert_int_equal(rc_.bytes, sc.bytes);
@@ -230,7 +230,7 @@ static void test_split_pstate(void **state)
 	sevmig__sender_set_pstate_limit(s, 96);
 	if (sevmig_sender_send_all(s, g.ps, &err))
 		fail_msg("send_all: %s", err.message);
-	struct sevmig_stream_counts c;
+	struct sevmig_stream_counts c = { .sz = sizeof(c) };
 	sevmig_sender_counts(s, &c);
 	uint64_t full = c.pstate_records;
 	assert_true(full >= 3); /* split: the halves of the range, recursively */
@@ -282,7 +282,7 @@ static void test_deterministic(void **state)
 		tt_init(&tt);
 		const uint8_t *pdh = tt.pdh;
 		memset(&outs[i], 0, sizeof(outs[i]));
-		struct sevmig_stream_counts sc;
+		struct sevmig_stream_counts sc = { .sz = sizeof(sc) };
 		struct mopt o = { .zlevel = 3, .sw = w[i], .batch = 16, .rounds = 2, .flip = true };
 		uint8_t vm[4][4096];
 		send_guest(&rng, &g, &o, src, pdh, &outs[i], &sc, vm, uuid);
@@ -345,7 +345,7 @@ static void after_cancel(struct tu_rng *rng, struct tguest *g, struct sevmig_fw 
 	tt_init(&tt2);
 	const uint8_t *pdh = tt2.pdh;
 	struct tsink again = { 0 };
-	struct sevmig_stream_counts sc;
+	struct sevmig_stream_counts sc = { .sz = sizeof(sc) };
 	struct mopt o = { .zlevel = 1, .sw = 2, .rounds = 1, .flip = true };
 	uint8_t vm[4][4096];
 	send_guest(rng, g, &o, src, pdh, &again, &sc, vm, NULL);
@@ -525,7 +525,7 @@ static void make_stream(struct tu_rng *rng, struct tguest *g, struct ttarget *tt
 	tt_init(tt);
 	const uint8_t *pdh = tt->pdh;
 	memset(out, 0, sizeof(*out));
-	struct sevmig_stream_counts sc;
+	struct sevmig_stream_counts sc = { .sz = sizeof(sc) };
 	struct mopt o = { .zlevel = zlevel, .rounds = 1, .flip = true };
 	uint8_t vm[4][4096];
 	send_guest(rng, g, &o, src, pdh, out, &sc, vm, NULL);

@@ -222,7 +222,7 @@ static void test_read_valid(void **state)
 			SEVMIG_REC_PLAIN,   SEVMIG_REC_ZERO,   SEVMIG_REC_ROUND, SEVMIG_REC_PSTATE,
 			SEVMIG_REC_ENC,	    SEVMIG_REC_PLAIN,  SEVMIG_REC_ROUND, SEVMIG_REC_END
 		};
-		struct sevmig_record_info info;
+		struct sevmig_record_info info = { .sz = sizeof(info) };
 		uint64_t off = h.header_len;
 		for (unsigned i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 			int rc = sevmig_stream_reader_next(r, &info, &err);
@@ -237,7 +237,7 @@ static void test_read_valid(void **state)
 		}
 		assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 0);
 		assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 0);
-		struct sevmig_stream_counts c;
+		struct sevmig_stream_counts c = { .sz = sizeof(c) };
 		sevmig_stream_reader_counts(r, &c);
 		assert_int_equal(c.records, 11);
 		assert_int_equal(c.bytes, len);
@@ -263,7 +263,7 @@ static void test_record_details(void **state)
 	struct sevmig_stream_reader *r;
 	SEVMIG_OPTS(sevmig_reader_opts, ro, TS_KEY);
 	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, &ro, &r), 0);
-	struct sevmig_record_info info;
+	struct sevmig_record_info info = { .sz = sizeof(info) };
 	struct sevmig_error err;
 	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1); /* SESSION */
 	assert_int_equal(info.policy, 0);
@@ -350,7 +350,7 @@ static void test_variants(void **state)
 			struct sevmig_stream_reader *r;
 			SEVMIG_OPTS(sevmig_reader_opts, ro, TS_KEY);
 			assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, &ro, &r), 0);
-			struct sevmig_record_info info;
+			struct sevmig_record_info info = { .sz = sizeof(info) };
 			assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1);
 			assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1);
 			assert_true(info.skipped);
@@ -412,7 +412,7 @@ static void test_keys(void **state)
 	struct sevmig_stream_reader *r;
 	SEVMIG_OPTS(sevmig_reader_opts, ro, .key_source = SEVMIG_KEY_TLS, .key = ts_psk);
 	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, &ro, &r), 0);
-	struct sevmig_record_info info;
+	struct sevmig_record_info info = { .sz = sizeof(info) };
 	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), -EPROTO);
 	assert_non_null(strstr(err.message, "keyed by a pre-shared key, this reader by TLS"));
 	sevmig_stream_reader_free(r);
@@ -813,7 +813,7 @@ static void test_sticky_error(void **state)
 	struct tsrc src = { s, len, 0, { 0 } };
 	struct sevmig_stream_reader *r;
 	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, NULL, &r), 0);
-	struct sevmig_record_info info;
+	struct sevmig_record_info info = { .sz = sizeof(info) };
 	struct sevmig_error e1, e2;
 	int rc;
 	while ((rc = sevmig_stream_reader_next(r, &info, &e1)) == 1)

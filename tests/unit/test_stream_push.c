@@ -428,8 +428,8 @@ static void test_sansio_sender(void **state)
 			assert_int_equal(sevmig_sender_finish(s, &err), -EBUSY);
 		/* without workers, only the high-water mark stops it */
 		if (refuse)
-			assert_true(stopped == (sevmig_sender_output_pending(s) >=
-						SEVMIG_SENDER_HIGH_WATER));
+			assert_true(stopped ==
+				    (sevmig_sender_output_pending(s) >= SEVMIG_SENDER_HIGH_WATER));
 		for (; more == 1; turns++) {
 			while ((n = sevmig_sender_output(s, b, sizeof(b)))) {
 				size_t used = push_all(&p, b, n);

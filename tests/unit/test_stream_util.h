@@ -286,7 +286,7 @@ static inline int ts_verify_key(const uint8_t *s, size_t len, const uint8_t *key
 		    .key_source = key ? SEVMIG_KEY_PSK : 0, .key = key);
 	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, &o, &r), 0);
 	sevmig_error_clear(err);
-	struct sevmig_record_info info;
+	struct sevmig_record_info info = { .sz = sizeof(info) };
 	int rc;
 	uint64_t n = 0;
 	while ((rc = sevmig_stream_reader_next(r, &info, err)) == 1)

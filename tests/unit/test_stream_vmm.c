@@ -133,7 +133,7 @@ static int receive(const uint8_t *s, size_t len, const struct tguest *g, const s
 	int rc = sevmig_receiver_new(fw, t.reg, t.n, tsrc_read, &src, &o, &r, err);
 	if (rc == 0) {
 		rc = sevmig_receiver_run(r, err);
-		struct sevmig_stream_counts c;
+		struct sevmig_stream_counts c = { .sz = sizeof(c) };
 		sevmig_receiver_counts(r, &c);
 		if (rc == 0)
 			assert_int_equal(c.vmm_objects, got->n);
