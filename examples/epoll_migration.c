@@ -208,7 +208,7 @@ int main(void)
 	for (size_t b = 0; b < size; b += 512)
 		((uint8_t *)src.mem.host)[b] = (uint8_t)(b / 4096);
 	memset(tmem.host, 0xee, size);
-	int rc = sevmig_pstate_new(&src.ps);
+	int rc = sevmig_pstate_new(&src.ps, NULL);
 	if (rc == 0)
 		rc = sevmig_pstate_add_slot(src.ps, 0, PAGES);
 	if (rc == 0)

@@ -90,7 +90,7 @@ static void *receive(void *arg)
 		t->counts.sz = sizeof(t->counts);
 		sevmig_receiver_counts(r, &t->counts);
 		if (t->rc == 0)
-			t->rc = sevmig_pstate_clone(sevmig_receiver_pstate(r), &t->ps);
+			t->rc = sevmig_pstate_clone(sevmig_receiver_pstate(r), &t->ps, NULL);
 		sevmig_receiver_free(r);
 	}
 	return NULL;
@@ -112,7 +112,7 @@ int main(void)
 
 	/* The source guest: memory, then its page state (private unless the
 	 * guest said shared). */
-	int rc = sevmig_pstate_new(&ps);
+	int rc = sevmig_pstate_new(&ps, NULL);
 	for (int i = 0; i < NREG && rc == 0; i++) {
 		size_t size = reg_pages[i] * SEVMIG_PAGE_SIZE;
 		/* Host memory is page-aligned, as a memslot's is. */

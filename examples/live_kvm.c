@@ -348,7 +348,7 @@ int main(void)
 		return 77;
 	}
 	struct sevmig_pstate *ps;
-	int rc = sevmig_pstate_new(&ps);
+	int rc = sevmig_pstate_new(&ps, NULL);
 	if (rc == 0)
 		rc = sevmig_pstate_add_slot(ps, 0, PAGES);
 	if (rc == 0) /* a shared buffer the guest announced at boot */

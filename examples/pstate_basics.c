@@ -39,7 +39,7 @@ int main(void)
 {
 	/* A 4 GiB guest: RAM below the 3 GiB MMIO hole and 1 GiB above 4 GiB. */
 	struct sevmig_pstate *ps;
-	CHECK(sevmig_pstate_new(&ps));
+	CHECK(sevmig_pstate_new(&ps, NULL));
 	CHECK(sevmig_pstate_add_slot(ps, 0, 0xc0000));
 	CHECK(sevmig_pstate_add_slot(ps, 0x100000, 0x40000));
 
@@ -73,7 +73,7 @@ int main(void)
 
 	/* A later snapshot: the guest unshares the page, shares another. */
 	struct sevmig_pstate *later, *delta;
-	CHECK(sevmig_pstate_clone(ps, &later));
+	CHECK(sevmig_pstate_clone(ps, &later, NULL));
 	CHECK(sevmig_pstate_set_range(later, 0x100005, 1, SEVMIG_PAGE_PRIVATE));
 	CHECK(sevmig_pstate_set_range(later, 0x120000, 2, SEVMIG_PAGE_SHARED));
 	printf("changes:\n");

@@ -183,7 +183,7 @@ int main(int argc, char **argv)
 	    (struct region){ "virtio-gpu framebuffer", high_gpa + high / 2, 4 * MIB, 20, 70, 10 };
 
 	struct sevmig_pstate *ps;
-	int rc = sevmig_pstate_new(&ps);
+	int rc = sevmig_pstate_new(&ps, NULL);
 	if (!rc)
 		rc = sevmig_pstate_add_slot(ps, 0, low / PAGE);
 	if (!rc)

@@ -161,7 +161,8 @@ int main(void)
 		return 1;
 	}
 	struct sevmig_pstate *ps;
-	if (sevmig_pstate_new(&ps) || sevmig_pstate_add_slot(ps, 0, MEM_SIZE / SEVMIG_PAGE_SIZE))
+	if (sevmig_pstate_new(&ps, NULL) ||
+	    sevmig_pstate_add_slot(ps, 0, MEM_SIZE / SEVMIG_PAGE_SIZE))
 		return 1;
 	int rc = sevmig_fw_kvm_enable_exits(fw, SEVMIG_KVM_EXIT_HYPERCALL | SEVMIG_KVM_EXIT_MSR);
 	if (rc) {

@@ -497,7 +497,7 @@ static int read_raw(const char *path, const struct args *a, const uint8_t *buf, 
 		    struct sevmig_pstate **out)
 {
 	struct sevmig_pstate *ps;
-	int rc = sevmig_pstate_new(&ps);
+	int rc = sevmig_pstate_new(&ps, NULL);
 	if (!rc)
 		rc = sevmig_pstate_add_slot(ps, a->base, a->pages);
 	if (rc) {

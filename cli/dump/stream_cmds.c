@@ -447,7 +447,7 @@ int dump_stream(int argc, char **argv)
 	sevmig_error_clear(&err);
 	struct sevmig_reader_opts ko;
 	key_opts(&a, &ko);
-	int rc = sevmig_stream_reader_new(cli_chan_read, &ch, &ko, &rd);
+	int rc = sevmig_stream_reader_new(cli_chan_read, &ch, &ko, &rd, NULL);
 	if (rc) {
 		close_stream(&ch);
 		return cli_error("%s", sevmig_strerror(rc));
@@ -518,7 +518,7 @@ static int verify_keyless(const struct sargs *a, struct cli_chan *ch,
 	struct sevmig_stream_reader *rd;
 	struct sevmig_reader_opts ko;
 	key_opts(a, &ko);
-	int rc = sevmig_stream_reader_new(cli_chan_read, ch, &ko, &rd);
+	int rc = sevmig_stream_reader_new(cli_chan_read, ch, &ko, &rd, NULL);
 	if (rc)
 		return rc;
 	struct sevmig_record_info rec = { .sz = sizeof(rec) };

@@ -249,7 +249,7 @@ static int load_pstate(const struct opts *o, const struct sevmig_mem_region *reg
 		return 0;
 	}
 	/* Without a page state every page is private: the safe default. */
-	int rc = sevmig_pstate_new(out);
+	int rc = sevmig_pstate_new(out, NULL);
 	for (size_t i = 0; i < o->x.nmem && !rc; i++)
 		rc = sevmig_pstate_add_slot(*out, reg[i].gpa >> SEVMIG_PAGE_SHIFT,
 					    reg[i].size >> SEVMIG_PAGE_SHIFT);

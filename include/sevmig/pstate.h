@@ -56,10 +56,12 @@ SEVMIG_API const char *sevmig_page_state_name(enum sevmig_page_state st);
 /* ---- lifetime ---------------------------------------------------------- */
 
 /* A new, empty map (no coverage). */
-SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_new(struct sevmig_pstate **out);
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_new(struct sevmig_pstate **out,
+						  struct sevmig_error *err);
 SEVMIG_API void sevmig_pstate_free(struct sevmig_pstate *ps);
 SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_clone(const struct sevmig_pstate *ps,
-						    struct sevmig_pstate **out);
+						    struct sevmig_pstate **out,
+						    struct sevmig_error *err);
 /* True when both maps cover the same pages with the same states (slot
  * boundaries do not matter). */
 SEVMIG_API bool sevmig_pstate_equal(const struct sevmig_pstate *a, const struct sevmig_pstate *b);

@@ -594,7 +594,8 @@ struct sevmig_record_info {
 /* A reader over read(read_arg, ...). Nothing is read yet. */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_stream_reader_new(sevmig_read_fn read, void *read_arg,
 							 const struct sevmig_reader_opts *opts,
-							 struct sevmig_stream_reader **out);
+							 struct sevmig_stream_reader **out,
+							 struct sevmig_error *err);
 /* Read and check the header (first call), or return it again. */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_stream_reader_header(struct sevmig_stream_reader *r,
 							    struct sevmig_stream_header *hdr,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The page-state map: lifetime, memslots, updates and queries. */
 #include "pstate/pstate_impl.h"
+#include "util/error.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,10 +22,12 @@ const char *sevmig_page_state_name(enum sevmig_page_state st)
 
 /* ---- lifetime -------------------------------------------------------------- */
 
-int sevmig_pstate_new(struct sevmig_pstate **out)
+int sevmig_pstate_new(struct sevmig_pstate **out, struct sevmig_error *err)
 {
+	if (!out)
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0, "no map to fill");
 	*out = calloc(1, sizeof(**out));
-	return *out ? 0 : -ENOMEM;
+	return *out ? 0 : sevmig__fail(err, -ENOMEM, SEVMIG_NO_OFFSET, 0, "out of memory");
 }
 
 void sevmig_pstate_free(struct sevmig_pstate *ps)
@@ -53,7 +56,18 @@ int sevmig__pstate_adopt(struct sevmig__slot *slots, size_t nslots, struct sevmi
 	return 0;
 }
 
-int sevmig_pstate_clone(const struct sevmig_pstate *ps, struct sevmig_pstate **out)
+static int clone(const struct sevmig_pstate *ps, struct sevmig_pstate **out);
+
+int sevmig_pstate_clone(const struct sevmig_pstate *ps, struct sevmig_pstate **out,
+			struct sevmig_error *err)
+{
+	if (!ps || !out)
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0, "no map to copy or to fill");
+	int rc = clone(ps, out);
+	return rc ? sevmig__fail(err, rc, SEVMIG_NO_OFFSET, 0, "out of memory") : 0;
+}
+
+static int clone(const struct sevmig_pstate *ps, struct sevmig_pstate **out)
 {
 	struct sevmig__slot *slots = NULL;
 	struct sevmig__ents sh;

@@ -807,7 +807,7 @@ int sevmig_pstate_deserialize(const void *buf, size_t len, struct sevmig_pstate 
 		.p = p + HDR_LEN, .n = len - CRC_LEN - HDR_LEN, .base = HDR_LEN, .err = err
 	};
 	struct sevmig_pstate *ps;
-	int rc = sevmig_pstate_new(&ps);
+	int rc = sevmig_pstate_new(&ps, NULL);
 	if (rc)
 		return rc;
 	rc = read_coverage(&r, ps);

@@ -312,7 +312,7 @@ int sevmig_pstate_parse_text(const char *text, size_t len, struct sevmig_pstate 
 	}
 	struct sevmig_pstate *ps = NULL;
 	if (!rc)
-		rc = sevmig_pstate_new(&ps);
+		rc = sevmig_pstate_new(&ps, NULL);
 	if (!rc)
 		rc = build(t, n, ps, err);
 	sevmig__buf_free(&lines);

@@ -142,7 +142,7 @@ bool sevmig__layout_covers(const struct sevmig__layout *l, const struct sevmig_p
 int sevmig__layout_pstate(const struct sevmig__layout *l, struct sevmig_pstate **out)
 {
 	struct sevmig_pstate *ps;
-	SEVMIG__TRY(sevmig_pstate_new(&ps));
+	SEVMIG__TRY(sevmig_pstate_new(&ps, NULL));
 	for (size_t i = 0; i < l->n; i++) {
 		int rc = sevmig_pstate_add_slot(ps, l->slots[i].gfn, l->slots[i].npages);
 		if (rc < 0) {
@@ -168,7 +168,7 @@ int sevmig__pstate_restrict(const struct sevmig_pstate *src, uint64_t first, uin
 			    struct sevmig_pstate **out)
 {
 	struct sevmig_pstate *ps;
-	SEVMIG__TRY(sevmig_pstate_new(&ps));
+	SEVMIG__TRY(sevmig_pstate_new(&ps, NULL));
 	int rc = 0;
 	size_t n = sevmig_pstate_slot_count(src);
 	for (size_t i = 0; i < n && rc == 0; i++) {

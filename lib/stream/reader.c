@@ -82,13 +82,17 @@ struct sevmig_stream_reader {
 
 int sevmig_stream_reader_new(sevmig_read_fn read, void *read_arg,
 			     const struct sevmig_reader_opts *opts,
-			     struct sevmig_stream_reader **out)
+			     struct sevmig_stream_reader **out, struct sevmig_error *err)
 {
-	if (!read || !out || !SEVMIG__OPTS_VALID(opts, struct sevmig_reader_opts, key))
-		return -EINVAL;
+	if (!read || !out)
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "a read callback and a result are required");
+	if (!SEVMIG__OPTS_VALID(opts, struct sevmig_reader_opts, key))
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+				    "reader options: bad size or non-zero unknown fields");
 	struct sevmig_stream_reader *r = calloc(1, sizeof(*r));
 	if (!r)
-		return -ENOMEM;
+		return sevmig__fail(err, -ENOMEM, SEVMIG_NO_OFFSET, 0, "out of memory");
 	r->read = read;
 	r->arg = read_arg;
 	const uint8_t *u = SEVMIG__OPT(opts, expect_uuid, NULL);
@@ -99,10 +103,11 @@ int sevmig_stream_reader_new(sevmig_read_fn read, void *read_arg,
 	r->allow_trailing = SEVMIG__OPT(opts, allow_trailing, false);
 	r->decode_plain = true;
 	r->key_source = SEVMIG__OPT(opts, key_source, 0u);
-	if (sevmig__key_opts(r->key_source, SEVMIG__OPT(opts, key, NULL), false, true, r->secret,
-			     NULL) < 0) {
+	int rc = sevmig__key_opts(r->key_source, SEVMIG__OPT(opts, key, NULL), false, true,
+				  r->secret, err);
+	if (rc < 0) {
 		free(r);
-		return -EINVAL;
+		return rc;
 	}
 	r->keyed = SEVMIG__OPT(opts, key, NULL) != NULL;
 	r->counts.sz = sizeof(r->counts);

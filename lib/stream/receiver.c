@@ -1004,8 +1004,8 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 		    .allow_trailing =
 			SEVMIG__OPT(opts, allow_trailing, false) || r->back_write || r->push,
 		    .key_source = ksrc, .key = key);
-	rc = r->push ? sevmig_stream_reader_new(push_read, r, &ro, &r->rd)
-		     : sevmig_stream_reader_new(read, read_arg, &ro, &r->rd);
+	rc = r->push ? sevmig_stream_reader_new(push_read, r, &ro, &r->rd, err)
+		     : sevmig_stream_reader_new(read, read_arg, &ro, &r->rd, err);
 	if (rc == 0) {
 		sevmig__reader_set_decode(r->rd, false);
 		if (insecure)

@@ -1014,7 +1014,7 @@ static int start(struct sevmig_sender *s, const struct sevmig_pstate *ps)
 static int remember(struct sevmig_sender *s, const struct sevmig_pstate *ps)
 {
 	struct sevmig_pstate *c;
-	int rc = sevmig_pstate_clone(ps, &c);
+	int rc = sevmig_pstate_clone(ps, &c, NULL);
 	if (rc < 0)
 		return SFAIL(s, rc, "out of memory");
 	sevmig_pstate_free(s->last);

@@ -309,7 +309,7 @@ static uint64_t random_gfn(const struct guest *g)
 static void build_ours(const struct guest *g, struct sevmig_pstate **out)
 {
 	struct sevmig_pstate *ps;
-	CHECK(sevmig_pstate_new(&ps));
+	CHECK(sevmig_pstate_new(&ps, NULL));
 	CHECK(sevmig_pstate_add_slot(ps, 0, LOW_END));
 	CHECK(sevmig_pstate_add_slot(ps, HIGH_START, g->span - HIGH_START));
 	CHECK(sevmig_pstate_apply_hypercall(ps, BOUNCE_GFN << 12, BOUNCE_PAGES, false));
@@ -421,7 +421,7 @@ static void run_case(unsigned gib, uint64_t scattered)
 	struct sevmig_pstate_stats st;
 	sevmig_pstate_stats(a, &st);
 	uint64_t flips = st.shared_pages / 100, half = flips / 2;
-	CHECK(sevmig_pstate_clone(a, &b));
+	CHECK(sevmig_pstate_clone(a, &b, NULL));
 	dense_init(&db, g.span);
 	memcpy(db.w, da.w, da.nwords * 8);
 	for (uint64_t i = 0; i < flips; i++) {
@@ -515,7 +515,7 @@ static void run_case(unsigned gib, uint64_t scattered)
 	if (!runs || !druns)
 		die("runs", -ENOMEM);
 	struct sevmig_pstate *e;
-	CHECK(sevmig_pstate_new(&e));
+	CHECK(sevmig_pstate_new(&e, NULL));
 	CHECK(sevmig_pstate_add_slot(e, 0, LOW_END));
 	CHECK(sevmig_pstate_add_slot(e, HIGH_START, g.span - HIGH_START));
 	double t_bl, t_bl_d, t_lb, t_lb_d;

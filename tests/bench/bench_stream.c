@@ -192,11 +192,11 @@ static void guest_new(struct guest *g, uint64_t bytes)
 		for (uint64_t j = 0; j < len && i < g->pages; j++, i++)
 			g->kind[i] = (uint8_t)k;
 	}
-	int rc = sevmig_pstate_new(&g->ps);
+	int rc = sevmig_pstate_new(&g->ps, NULL);
 	if (rc == 0)
 		rc = sevmig_pstate_add_slot(g->ps, 0, g->pages);
 	if (rc == 0)
-		rc = sevmig_pstate_clone(g->ps, &g->all_private);
+		rc = sevmig_pstate_clone(g->ps, &g->all_private, NULL);
 	for (uint64_t i = 0; i < g->pages && rc == 0; i++) {
 		uint8_t *p = g->src + i * PAGE;
 		g->n[g->kind[i]]++;

@@ -115,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len = size - 9;
 
 	struct sevmig_pstate *ps, *before;
-	FUZZ_CHECK(sevmig_pstate_new(&ps) == 0);
+	FUZZ_CHECK(sevmig_pstate_new(&ps, NULL) == 0);
 	FUZZ_CHECK(sevmig_pstate_add_slot(ps, base, npages) == 0);
 	uint64_t lo = base, hi = base + npages;
 	if ((mode & 4) && base >= 64) {
@@ -125,7 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mode & 2)
 		FUZZ_CHECK(sevmig_pstate_set_range(ps, base + npages / 2, (npages + 1) / 2,
 						   SEVMIG_PAGE_SHARED) == 0);
-	FUZZ_CHECK(sevmig_pstate_clone(ps, &before) == 0);
+	FUZZ_CHECK(sevmig_pstate_clone(ps, &before, NULL) == 0);
 
 	struct sevmig_error err;
 	sevmig_error_clear(&err);

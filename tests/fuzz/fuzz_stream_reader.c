@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct src s = { data, size, 0, mode };
 	struct sevmig_stream_reader *r;
 	SEVMIG_OPTS(sevmig_reader_opts, o, .key_source = SEVMIG_KEY_PSK, .key = fuzz_key);
-	if (sevmig_stream_reader_new(src_read, &s, keyed ? &o : NULL, &r))
+	if (sevmig_stream_reader_new(src_read, &s, keyed ? &o : NULL, &r, NULL))
 		abort();
 	bool all_checked = true;
 	struct sevmig_error err;

@@ -7,7 +7,7 @@
 int main(void)
 {
 	struct sevmig_pstate *ps;
-	if (sevmig_pstate_new(&ps))
+	if (sevmig_pstate_new(&ps, NULL))
 		return 1;
 	int rc = sevmig_pstate_add_slot(ps, 0, 16);
 	rc = rc ? rc : sevmig_pstate_set_range(ps, 4, 2, SEVMIG_PAGE_SHARED);

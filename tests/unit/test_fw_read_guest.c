@@ -59,7 +59,7 @@ static void guest_init(struct guest *g, struct tu_rng *rng)
 		tu_fill(rng, g->mem[i], pages[i] * 4096);
 		g->r[i] = (struct sevmig_mem_region){ gfn[i] << 12, pages[i] << 12, g->mem[i] };
 	}
-	assert_int_equal(sevmig_pstate_new(&g->ps), 0);
+	assert_int_equal(sevmig_pstate_new(&g->ps, NULL), 0);
 	assert_int_equal(sevmig_pstate_add_slot(g->ps, 0x100, 0x18), 0);
 	assert_int_equal(sevmig_pstate_add_slot(g->ps, 0x200, 2), 0);
 	assert_int_equal(sevmig__fw_new(&xor_ops, NULL, 1, &g->fw), 0);

@@ -34,7 +34,7 @@ int main(void)
 static struct sevmig_pstate *new_map(void)
 {
 	struct sevmig_pstate *ps;
-	assert_int_equal(sevmig_pstate_new(&ps), 0);
+	assert_int_equal(sevmig_pstate_new(&ps, NULL), 0);
 	assert_int_equal(sevmig_pstate_add_slot(ps, SLOT0, SLOT0_N), 0);
 	assert_int_equal(sevmig_pstate_add_slot(ps, SLOT1, SLOT1_N), 0);
 	return ps;
@@ -156,7 +156,7 @@ static void test_map_gpa_range(void **state)
 	/* a range over two touching slots is one covered range */
 
 	struct sevmig_pstate *before;
-	assert_int_equal(sevmig_pstate_clone(ps, &before), 0);
+	assert_int_equal(sevmig_pstate_clone(ps, &before, NULL), 0);
 	/* a 2 MiB or 1 GiB page size on a range not made of such pages (the
 	 * aligned cases: test_pstate_hypercall) */
 	assert_int_equal(hc(fw, ps, GPA(0x180), 0x80, KVM_MAP_GPA_RANGE_PAGE_SZ_2M), einval);

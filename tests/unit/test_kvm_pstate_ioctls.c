@@ -92,7 +92,7 @@ static void probe_args(void *data, void *ctx)
 static struct sevmig_pstate *two_slots(uint64_t big)
 {
 	struct sevmig_pstate *ps;
-	assert_int_equal(sevmig_pstate_new(&ps), 0);
+	assert_int_equal(sevmig_pstate_new(&ps, NULL), 0);
 	assert_int_equal(sevmig_pstate_add_slot(ps, 0x100, 13), 0);
 	assert_int_equal(sevmig_pstate_add_slot(ps, 0x1000, big), 0);
 	return ps;
@@ -203,7 +203,7 @@ static void test_bitmap_get_all_or_nothing(void **state)
 	struct sevmig_fw *fw = kd_open(&kd, -1, SEVMIG_KVM_SERIES_ENC_BITMAP_V6);
 	struct sevmig_pstate *ps = two_slots(64), *before;
 	assert_int_equal(sevmig_pstate_set_range(ps, 0x1010, 4, SEVMIG_PAGE_SHARED), 0);
-	assert_int_equal(sevmig_pstate_clone(ps, &before), 0);
+	assert_int_equal(sevmig_pstate_clone(ps, &before, NULL), 0);
 	const unsigned long get = SEVMIG__KVM_GET_PAGE_ENC_BITMAP_V6;
 	struct win w = { 0x100, 13, ps };
 	kd_add(&kd, KD_VM_FD, get, 0, NULL, 0, 0);
@@ -247,7 +247,7 @@ static void test_list_get(void **state)
 	struct kd kd;
 	struct sevmig_fw *fw = kd_open(&kd, -1, SEVMIG_KVM_SERIES_SHARED_LIST_V10);
 	struct sevmig_pstate *ps;
-	assert_int_equal(sevmig_pstate_new(&ps), 0);
+	assert_int_equal(sevmig_pstate_new(&ps, NULL), 0);
 	assert_int_equal(sevmig_pstate_add_slot(ps, 0x100, 0x100), 0);
 	assert_int_equal(sevmig_pstate_add_slot(ps, 0x1000, 0x10), 0);
 	assert_int_equal(sevmig_pstate_set_range(ps, 0x1f0, 4, SEVMIG_PAGE_SHARED), 0);
@@ -282,7 +282,7 @@ static void test_list_get(void **state)
 
 	/* answers that make no sense are refused, the map untouched */
 	struct sevmig_pstate *before;
-	assert_int_equal(sevmig_pstate_clone(ps, &before), 0);
+	assert_int_equal(sevmig_pstate_clone(ps, &before, NULL), 0);
 	static const uint64_t reversed[] = { 0x120, 0x120 };
 	struct list_reply bad[] = { { 4096, -1, NULL },
 				    { 4096, 300, NULL },
@@ -313,7 +313,7 @@ static void test_list_more_pieces_than_entries(void **state)
 	struct kd kd;
 	struct sevmig_fw *fw = kd_open(&kd, -1, SEVMIG_KVM_SERIES_SHARED_LIST_V10);
 	struct sevmig_pstate *ps;
-	assert_int_equal(sevmig_pstate_new(&ps), 0);
+	assert_int_equal(sevmig_pstate_new(&ps, NULL), 0);
 	for (uint64_t g = 0x100; g <= 0x300; g += 0x100)
 		assert_int_equal(sevmig_pstate_add_slot(ps, g, 0x10), 0);
 	assert_int_equal(sevmig_pstate_add_slot(ps, 0x1000, 0x200), 0);
@@ -366,7 +366,7 @@ static void test_list_set(void **state)
 	struct kd kd;
 	struct sevmig_fw *fw = kd_open(&kd, -1, SEVMIG_KVM_SERIES_SHARED_LIST_V10);
 	struct sevmig_pstate *ps;
-	assert_int_equal(sevmig_pstate_new(&ps), 0);
+	assert_int_equal(sevmig_pstate_new(&ps, NULL), 0);
 	assert_int_equal(sevmig_pstate_add_slot(ps, 0x100, 0x100), 0);
 	const unsigned long set = SEVMIG__KVM_SET_SHARED_PAGES_LIST;
 	kd_add(&kd, KD_VM_FD, SEVMIG__KVM_GET_SHARED_PAGES_LIST, 0, NULL, 0, 0);

@@ -244,7 +244,7 @@ static void test_real_guest(void **state)
 	struct guest g;
 	guest_setup(&g, vmfd);
 	struct sevmig_pstate *ps;
-	assert_int_equal(sevmig_pstate_new(&ps), 0);
+	assert_int_equal(sevmig_pstate_new(&ps, NULL), 0);
 	assert_int_equal(sevmig_pstate_add_slot(ps, 0, 16), 0);
 
 	int handled = 0;

@@ -23,7 +23,7 @@ static void test_padding_is_checked(void **state)
 	(void)state;
 	/* pstate_save_opts ends with an int: padding after it on LP64 */
 	struct sevmig_pstate *ps;
-	assert_int_equal(sevmig_pstate_new(&ps), 0);
+	assert_int_equal(sevmig_pstate_new(&ps, NULL), 0);
 	assert_int_equal(sevmig_pstate_add_slot(ps, 0, 16), 0);
 	size_t at = PAD_AT(struct sevmig_pstate_save_opts, zstd_level);
 	if (at < sizeof(struct sevmig_pstate_save_opts)) {
@@ -104,7 +104,7 @@ static void test_output_structs_sized(void **state)
 	assert_int_equal(sevmig_fw_pdh_cert_export(tfw, pdh, &pl, chain, &cl, NULL), 0);
 	sevmig_fw_free(tfw);
 	struct sevmig_pstate *ps;
-	assert_int_equal(sevmig_pstate_new(&ps), 0);
+	assert_int_equal(sevmig_pstate_new(&ps, NULL), 0);
 	static uint8_t mem[4096] __attribute__((aligned(4096)));
 	struct sevmig_mem_region reg = { 0, 4096, mem };
 	SEVMIG_OPTS(sevmig_sender_opts, o, .target_pdh = pdh, .target_pdh_len = sizeof(pdh),
@@ -118,7 +118,7 @@ static void test_output_structs_sized(void **state)
 	static uint8_t out[1 << 16];
 	struct tbuf in = { out, sevmig_sender_output(s, out, sizeof(out)), 0 };
 	struct sevmig_stream_reader *rd;
-	assert_int_equal(sevmig_stream_reader_new(read_buf, &in, NULL, &rd), 0);
+	assert_int_equal(sevmig_stream_reader_new(read_buf, &in, NULL, &rd, NULL), 0);
 	struct sevmig_record_info info;
 	memset(&info, 0x5a, sizeof(info));
 	info.sz = offsetof(struct sevmig_record_info, type);

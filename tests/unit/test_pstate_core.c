@@ -19,7 +19,7 @@
 static struct sevmig_pstate *map_new(void)
 {
 	struct sevmig_pstate *ps = NULL;
-	assert_int_equal(sevmig_pstate_new(&ps), 0);
+	assert_int_equal(sevmig_pstate_new(&ps, NULL), 0);
 	assert_non_null(ps);
 	return ps;
 }
@@ -175,7 +175,7 @@ static void test_empty_map(void **state)
 	assert_int_equal(sevmig_pstate_apply(a, m), 0);
 	map_free(m);
 	assert_int_equal(sevmig_pstate_reset(a, NULL, 0), 0);
-	assert_int_equal(sevmig_pstate_clone(a, &m), 0);
+	assert_int_equal(sevmig_pstate_clone(a, &m, NULL), 0);
 	assert_true(sevmig_pstate_equal(a, m));
 	map_free(m);
 	/* an empty map's bitmap is all private */
@@ -274,7 +274,7 @@ static void test_set_range_errors(void **state)
 	add(ps, 100, 100); /* touching */
 	add(ps, 300, 100); /* after a gap */
 	set(ps, 10, 5, SH);
-	assert_int_equal(sevmig_pstate_clone(ps, &before), 0);
+	assert_int_equal(sevmig_pstate_clone(ps, &before, NULL), 0);
 	assert_int_equal(sevmig_pstate_set_range(ps, 0, 1, AB), -EINVAL);
 	assert_int_equal(sevmig_pstate_set_range(ps, 0, 1, (enum sevmig_page_state)9), -EINVAL);
 	assert_int_equal(sevmig_pstate_set_range(ps, 0, 0, SH), -EINVAL);
@@ -303,7 +303,7 @@ static void test_hypercall(void **state)
 	struct sevmig_pstate *ps = map_new(), *before;
 	add(ps, 0, 1024);
 	add(ps, LIMIT - 16, 16);
-	assert_int_equal(sevmig_pstate_clone(ps, &before), 0);
+	assert_int_equal(sevmig_pstate_clone(ps, &before, NULL), 0);
 	assert_int_equal(sevmig_pstate_apply_hypercall(ps, 0x1001, 1, false), -EINVAL);
 	assert_int_equal(sevmig_pstate_apply_hypercall(ps, 0x800, 1, false), -EINVAL);
 	assert_int_equal(sevmig_pstate_apply_hypercall(ps, 0x1000, 0, false), -EINVAL);
@@ -480,7 +480,7 @@ static void test_reset(void **state)
 	set(ps, 0, 1000, SH);
 	set(ps, 2000, 1000, SH);
 	set(ps, 500, 10, PR);
-	assert_int_equal(sevmig_pstate_clone(ps, &before), 0);
+	assert_int_equal(sevmig_pstate_clone(ps, &before, NULL), 0);
 	const struct sevmig_range bad[] = { { 10, 5 }, { 5, UINT64_MAX } };
 	assert_int_equal(sevmig_pstate_reset(ps, bad, 2), -EINVAL);
 	assert_true(sevmig_pstate_equal(ps, before));
@@ -564,7 +564,7 @@ static void test_list(void **state)
 	add(ps, 1000, 1000);
 	add(ps, 5000, 100);
 	set(ps, 3, 4, SH);
-	assert_int_equal(sevmig_pstate_clone(ps, &before), 0);
+	assert_int_equal(sevmig_pstate_clone(ps, &before, NULL), 0);
 	struct sevmig_error err;
 
 	const struct sevmig_range unsorted[] = { { 10, 5 }, { 5, 2 } };
@@ -710,7 +710,7 @@ static void test_bitmap(void **state)
 	add(b, 0, 100);
 	add(b, 200, 100);
 	uint8_t in[2] = { 0xf9, 0x00 };
-	assert_int_equal(sevmig_pstate_clone(b, &before), 0);
+	assert_int_equal(sevmig_pstate_clone(b, &before, NULL), 0);
 	assert_int_equal(sevmig_pstate_set_from_bitmap(b, 0, 13, in, 1), -EINVAL);
 	assert_int_equal(sevmig_pstate_set_from_bitmap(b, 0, 0, in, 2), -EINVAL);
 	assert_int_equal(sevmig_pstate_set_from_bitmap(b, 95, 13, in, 2), -ERANGE);
@@ -1020,7 +1020,7 @@ static void test_delta_apply(void **state)
 	map_free(d);
 	/* a delta that reaches outside the map is refused whole */
 	set(b, 500, 1, SH);
-	assert_int_equal(sevmig_pstate_clone(b, &before), 0);
+	assert_int_equal(sevmig_pstate_clone(b, &before, NULL), 0);
 	struct sevmig_pstate *wide = map_new();
 	add(wide, 400, 200);
 	assert_int_equal(sevmig_pstate_apply(b, wide), -ERANGE);
@@ -1043,7 +1043,7 @@ static void test_clone_equal(void **state)
 	for (int i = 0; i < 150; i++)
 		set(b, (uint64_t)i, 1, SH);
 	assert_true(sevmig_pstate_equal(a, b));
-	assert_int_equal(sevmig_pstate_clone(a, &c), 0);
+	assert_int_equal(sevmig_pstate_clone(a, &c, NULL), 0);
 	assert_true(sevmig_pstate_equal(a, c));
 	set(c, 199, 1, SH);
 	assert_false(sevmig_pstate_equal(a, c));
@@ -1139,7 +1139,7 @@ static void test_huge_guest(void **state)
 	add(a, 1 << 20, 1ull << 30);
 	set(a, 1000, 16384, SH);
 	set(a, (1ull << 30) - 7, 100, SH);
-	assert_int_equal(sevmig_pstate_clone(a, &b), 0);
+	assert_int_equal(sevmig_pstate_clone(a, &b, NULL), 0);
 	set(b, (1ull << 29) + 3, 1, SH);
 	set(b, 1 << 20, 1ull << 29, SH); /* half of it, as a few full spans */
 	struct changes *x = diff(a, b);

@@ -13,7 +13,7 @@
 static inline struct sevmig_pstate *map_new(void)
 {
 	struct sevmig_pstate *ps = NULL;
-	assert_int_equal(sevmig_pstate_new(&ps), 0);
+	assert_int_equal(sevmig_pstate_new(&ps, NULL), 0);
 	return ps;
 }
 

@@ -24,7 +24,7 @@
 static struct sevmig_pstate *new_map(void)
 {
 	struct sevmig_pstate *ps;
-	assert_int_equal(sevmig_pstate_new(&ps), 0);
+	assert_int_equal(sevmig_pstate_new(&ps, NULL), 0);
 	assert_int_equal(sevmig_pstate_add_slot(ps, S0, S0_N), 0);
 	assert_int_equal(sevmig_pstate_add_slot(ps, S1, S1_N), 0);
 	return ps;
@@ -44,7 +44,7 @@ static void refused(struct sevmig_pstate *ps, uint64_t a0, uint64_t a1, uint64_t
 		    uint64_t ret)
 {
 	struct sevmig_pstate *before;
-	assert_int_equal(sevmig_pstate_clone(ps, &before), 0);
+	assert_int_equal(sevmig_pstate_clone(ps, &before, NULL), 0);
 	struct sevmig_map_gpa_range r;
 	int got = call(ps, a0, a1, a2, &r);
 	if (got != rc || r.guest_ret != ret)

@@ -88,7 +88,7 @@ static void check(const struct sevmig_pstate *ps)
 static struct sevmig_pstate *sample(void)
 {
 	struct sevmig_pstate *ps;
-	assert_int_equal(sevmig_pstate_new(&ps), 0);
+	assert_int_equal(sevmig_pstate_new(&ps, NULL), 0);
 	assert_int_equal(sevmig_pstate_add_slot(ps, 0, 40 * CH), 0);
 	assert_int_equal(sevmig_pstate_add_slot(ps, 50 * CH, 10 * CH), 0);
 	assert_int_equal(sevmig_pstate_set_range(ps, 3 * CH + 7, 10 * CH, SH), 0);
@@ -117,12 +117,12 @@ static long exhaust(const struct sevmig_pstate *base, mutator op, const void *ar
 	return 0;
 #else
 	struct sevmig_pstate *want;
-	assert_int_equal(sevmig_pstate_clone(base, &want), 0);
+	assert_int_equal(sevmig_pstate_clone(base, &want, NULL), 0);
 	assert_int_equal(op(want, arg), 0);
 	long failures = 0;
 	for (long n = 0;; n++) {
 		struct sevmig_pstate *work;
-		assert_int_equal(sevmig_pstate_clone(base, &work), 0);
+		assert_int_equal(sevmig_pstate_clone(base, &work, NULL), 0);
 		long before = live;
 		fail_at = n;
 		nalloc = 0;
@@ -181,7 +181,7 @@ static void test_set_range(void **state)
 	}
 	/* a run container over its limit becomes a bitmap */
 	struct sevmig_pstate *r;
-	assert_int_equal(sevmig_pstate_new(&r), 0);
+	assert_int_equal(sevmig_pstate_new(&r, NULL), 0);
 	assert_int_equal(sevmig_pstate_add_slot(r, 0, CH), 0);
 	for (uint32_t i = 0; i < SEVMIG__RUN_MAX; i++)
 		assert_int_equal(sevmig_pstate_set_range(r, 2 * i, 1, SH), 0);
@@ -274,7 +274,7 @@ static void test_updates(void **state)
 	ALLOCATES(exhaust(ps, op_reset, NULL));
 	ALLOCATES(exhaust(ps, op_remove, NULL));
 	ALLOCATES(exhaust(ps, op_add, NULL));
-	assert_int_equal(sevmig_pstate_clone(ps, &other), 0);
+	assert_int_equal(sevmig_pstate_clone(ps, &other, NULL), 0);
 	assert_int_equal(sevmig_pstate_set_range(other, 4 * CH, 20 * CH, PR), 0);
 	assert_int_equal(sevmig_pstate_set_range(other, 54 * CH + 1, 2 * CH, SH), 0);
 	assert_int_equal(sevmig_pstate_delta(ps, other, &d), 0);
@@ -290,7 +290,7 @@ static void test_constructors(void **state)
 	(void)state;
 #ifndef SKIP_ALL
 	struct sevmig_pstate *a = sample(), *b;
-	assert_int_equal(sevmig_pstate_clone(a, &b), 0);
+	assert_int_equal(sevmig_pstate_clone(a, &b, NULL), 0);
 	assert_int_equal(sevmig_pstate_set_range(b, 4 * CH, 20 * CH, PR), 0);
 	assert_int_equal(sevmig_pstate_remove_slot(b, 50 * CH, 10 * CH), 0);
 	assert_int_equal(sevmig_pstate_add_slot(b, 45 * CH, 10 * CH), 0);
@@ -307,9 +307,9 @@ static void test_constructors(void **state)
 			else if (which == 3)
 				rc = sevmig_pstate_delta(a, b, &out);
 			else if (which == 4)
-				rc = sevmig_pstate_clone(a, &out);
+				rc = sevmig_pstate_clone(a, &out, NULL);
 			else
-				rc = sevmig_pstate_new(&out);
+				rc = sevmig_pstate_new(&out, NULL);
 			fail_at = -1;
 			if (!rc) {
 				check(out);
@@ -344,7 +344,7 @@ static void test_deserialize(void **state)
 	maps[0] = sample(); /* RUNS */
 	/* BITMAP: every third page shared; the second slot's bits start
 	 * inside a byte */
-	assert_int_equal(sevmig_pstate_new(&maps[1]), 0);
+	assert_int_equal(sevmig_pstate_new(&maps[1], NULL), 0);
 	assert_int_equal(sevmig_pstate_add_slot(maps[1], 0, 3 * CH + 3), 0);
 	assert_int_equal(sevmig_pstate_add_slot(maps[1], 5 * CH, 2 * CH), 0);
 	for (uint64_t g = 0; g < 3 * CH + 3; g += 3)

@@ -299,7 +299,7 @@ static void check_basic(const struct sevmig_pstate *ps, const struct model *m)
 static struct sevmig_pstate *empty_like(const struct model *m)
 {
 	struct sevmig_pstate *ps;
-	assert_int_equal(sevmig_pstate_new(&ps), 0);
+	assert_int_equal(sevmig_pstate_new(&ps, NULL), 0);
 	for (size_t s = 0; s < m->ns; s++)
 		assert_int_equal(sevmig_pstate_add_slot(ps, m->slots[s].gfn, m->slots[s].npages),
 				 0);
@@ -568,7 +568,7 @@ static void op_reset(struct sevmig_pstate *ps, struct model *m)
 static void op_apply(struct sevmig_pstate *ps, struct model *m)
 {
 	struct sevmig_pstate *d;
-	assert_int_equal(sevmig_pstate_new(&d), 0);
+	assert_int_equal(sevmig_pstate_new(&d, NULL), 0);
 	uint8_t *dst = calloc(V, 1);
 	assert_non_null(dst);
 	size_t nr = 1 + rnd(3);
@@ -863,7 +863,7 @@ static void check_pair(const struct sevmig_pstate *a, const struct model *ma,
 		rl_equal(&got, &want, "delta");
 	}
 	/* applying it turns a into b wherever both cover */
-	assert_int_equal(sevmig_pstate_clone(a, &c), 0);
+	assert_int_equal(sevmig_pstate_clone(a, &c, NULL), 0);
 	assert_int_equal(sevmig_pstate_apply(c, d), 0);
 	memcpy(mm.st, ma->st, V);
 	memcpy(mm.slots, ma->slots, sizeof(ma->slots));
@@ -900,8 +900,8 @@ static void test_random(void **state)
 	model_init(&ma);
 	model_init(&mb);
 	struct sevmig_pstate *a, *b;
-	assert_int_equal(sevmig_pstate_new(&a), 0);
-	assert_int_equal(sevmig_pstate_new(&b), 0);
+	assert_int_equal(sevmig_pstate_new(&a, NULL), 0);
+	assert_int_equal(sevmig_pstate_new(&b, NULL), 0);
 	initial_slots(a, &ma);
 	initial_slots(b, &mb);
 	for (int batch = 0; batch < BATCHES; batch++) {
@@ -912,7 +912,7 @@ static void test_random(void **state)
 		if (batch % 6 == 5) {
 			/* B becomes a near copy of A, as a second snapshot is */
 			struct sevmig_pstate *c;
-			assert_int_equal(sevmig_pstate_clone(a, &c), 0);
+			assert_int_equal(sevmig_pstate_clone(a, &c, NULL), 0);
 			sevmig_pstate_free(b);
 			b = c;
 			memcpy(mb.st, ma.st, V);

@@ -70,7 +70,7 @@ static void test_lists_match_bitmaps(void **state)
 			slots[k] = kvm_slot(k);
 		for (int round = 0; round < 3; round++) {
 			struct sevmig_pstate *before;
-			assert_int_equal(sevmig_pstate_clone(g.ps, &before), 0);
+			assert_int_equal(sevmig_pstate_clone(g.ps, &before, NULL), 0);
 			struct sevmig_stream_counts c0 = { .sz = sizeof(c0) };
 			sevmig_sender_counts(a, &c0);
 			tg_run(&rng, &g, dirty, true);

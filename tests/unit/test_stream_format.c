@@ -76,7 +76,7 @@ enum variant {
 static struct sevmig_pstate *map_m(void)
 {
 	struct sevmig_pstate *m;
-	assert_int_equal(sevmig_pstate_new(&m), 0);
+	assert_int_equal(sevmig_pstate_new(&m, NULL), 0);
 	assert_int_equal(sevmig_pstate_add_slot(m, SLOTS[0].gfn, SLOTS[0].npages), 0);
 	assert_int_equal(sevmig_pstate_add_slot(m, SLOTS[1].gfn, SLOTS[1].npages), 0);
 	assert_int_equal(sevmig_pstate_set_range(m, 0x110, 16, SEVMIG_PAGE_SHARED), 0);
@@ -120,10 +120,10 @@ static uint8_t *build(enum variant v, const uint8_t uuid[16], size_t *len)
 	struct sevmig_pstate *m = map_m(), *m2 = map_m2();
 	if (v == V_FULL_SPLIT || v == V_FULL_PART) {
 		struct sevmig_pstate *a, *c;
-		assert_int_equal(sevmig_pstate_new(&a), 0);
+		assert_int_equal(sevmig_pstate_new(&a, NULL), 0);
 		assert_int_equal(sevmig_pstate_add_slot(a, 0x100, 64), 0);
 		assert_int_equal(sevmig_pstate_set_range(a, 0x110, 16, SEVMIG_PAGE_SHARED), 0);
-		assert_int_equal(sevmig_pstate_new(&c), 0);
+		assert_int_equal(sevmig_pstate_new(&c, NULL), 0);
 		assert_int_equal(sevmig_pstate_add_slot(c, 0x1000, 32), 0);
 		assert_int_equal(sevmig_pstate_set_range(c, 0x1000, 8, SEVMIG_PAGE_SHARED), 0);
 		tb_pstate(&b, SEVMIG_PSTATE_FULL, 0x100, 0x800, a);
@@ -133,7 +133,7 @@ static uint8_t *build(enum variant v, const uint8_t uuid[16], size_t *len)
 		sevmig_pstate_free(c);
 	} else if (v == V_FULL_SHORT) {
 		struct sevmig_pstate *a;
-		assert_int_equal(sevmig_pstate_new(&a), 0);
+		assert_int_equal(sevmig_pstate_new(&a, NULL), 0);
 		assert_int_equal(sevmig_pstate_add_slot(a, 0x100, 63), 0);
 		assert_int_equal(sevmig_pstate_add_slot(a, 0x1000, 32), 0);
 		tb_pstate(&b, SEVMIG_PSTATE_FULL, 0x100, 0x1020, a);
@@ -205,7 +205,7 @@ static void test_read_valid(void **state)
 		/* Odd passes: key-less (tags left unchecked). */
 		SEVMIG_OPTS(sevmig_reader_opts, ro, TS_KEY);
 		assert_int_equal(
-		    sevmig_stream_reader_new(tsrc_read, &src, pass % 2 ? NULL : &ro, &r), 0);
+		    sevmig_stream_reader_new(tsrc_read, &src, pass % 2 ? NULL : &ro, &r, NULL), 0);
 		struct sevmig_error err;
 		struct sevmig_stream_header h;
 		assert_int_equal(sevmig_stream_reader_header(r, &h, &err), 0);
@@ -262,7 +262,7 @@ static void test_record_details(void **state)
 	struct tsrc src = { s, len, 0, { 0 } };
 	struct sevmig_stream_reader *r;
 	SEVMIG_OPTS(sevmig_reader_opts, ro, TS_KEY);
-	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, &ro, &r), 0);
+	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, &ro, &r, NULL), 0);
 	struct sevmig_record_info info = { .sz = sizeof(info) };
 	struct sevmig_error err;
 	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1); /* SESSION */
@@ -349,7 +349,8 @@ static void test_variants(void **state)
 			struct tsrc src = { s, len, 0, { 0 } };
 			struct sevmig_stream_reader *r;
 			SEVMIG_OPTS(sevmig_reader_opts, ro, TS_KEY);
-			assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, &ro, &r), 0);
+			assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, &ro, &r, NULL),
+					 0);
 			struct sevmig_record_info info = { .sz = sizeof(info) };
 			assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1);
 			assert_int_equal(sevmig_stream_reader_next(r, &info, &err), 1);
@@ -411,7 +412,7 @@ static void test_keys(void **state)
 	struct tsrc src = { s, len, 0, { 0 } };
 	struct sevmig_stream_reader *r;
 	SEVMIG_OPTS(sevmig_reader_opts, ro, .key_source = SEVMIG_KEY_TLS, .key = ts_psk);
-	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, &ro, &r), 0);
+	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, &ro, &r, NULL), 0);
 	struct sevmig_record_info info = { .sz = sizeof(info) };
 	assert_int_equal(sevmig_stream_reader_next(r, &info, &err), -EPROTO);
 	assert_non_null(strstr(err.message, "keyed by a pre-shared key, this reader by TLS"));
@@ -753,7 +754,7 @@ static void test_touching_memslots(void **state)
 	tb_header(&b, UUID_A, SEVMIG_STREAM_FLAG_KEYED, 0, slots, 2);
 	tb_session(&b, 0, 0);
 	struct sevmig_pstate *m, *m2, *d;
-	assert_int_equal(sevmig_pstate_new(&m), 0);
+	assert_int_equal(sevmig_pstate_new(&m, NULL), 0);
 	assert_int_equal(sevmig_pstate_add_slot(m, 0x100, 0x40), 0);
 	assert_int_equal(sevmig_pstate_add_slot(m, 0x140, 0x20), 0);
 	tb_pstate(&b, SEVMIG_PSTATE_FULL, 0x100, 0x160, m);
@@ -762,7 +763,7 @@ static void test_touching_memslots(void **state)
 		all[i] = 0x100 + i;
 	tb_enc(&b, all, 0x60); /* the first pass: every page, across both */
 	tb_round(&b);
-	assert_int_equal(sevmig_pstate_clone(m, &m2), 0);
+	assert_int_equal(sevmig_pstate_clone(m, &m2, NULL), 0);
 	assert_int_equal(sevmig_pstate_set_range(m2, 0x13e, 4, SEVMIG_PAGE_SHARED), 0);
 	assert_int_equal(sevmig_pstate_delta(m, m2, &d), 0);
 	tb_pstate(&b, SEVMIG_PSTATE_DELTA, 0x100, 0x160, d);
@@ -812,7 +813,7 @@ static void test_sticky_error(void **state)
 	s[len / 2] ^= 1;
 	struct tsrc src = { s, len, 0, { 0 } };
 	struct sevmig_stream_reader *r;
-	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, NULL, &r), 0);
+	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, NULL, &r, NULL), 0);
 	struct sevmig_record_info info = { .sz = sizeof(info) };
 	struct sevmig_error e1, e2;
 	int rc;

@@ -284,7 +284,7 @@ static inline int ts_verify_key(const uint8_t *s, size_t len, const uint8_t *key
 	struct sevmig_stream_reader *r;
 	SEVMIG_OPTS(sevmig_reader_opts, o, .expect_uuid = expect_uuid,
 		    .key_source = key ? SEVMIG_KEY_PSK : 0, .key = key);
-	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, &o, &r), 0);
+	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &src, &o, &r, NULL), 0);
 	sevmig_error_clear(err);
 	struct sevmig_record_info info = { .sz = sizeof(info) };
 	int rc;
@@ -361,7 +361,7 @@ static inline void tg_new(struct tu_rng *r, struct tguest *g, size_t nslots, uin
 {
 	memset(g, 0, sizeof(*g));
 	g->n = nslots;
-	assert_int_equal(sevmig_pstate_new(&g->ps), 0);
+	assert_int_equal(sevmig_pstate_new(&g->ps, NULL), 0);
 	uint64_t gfn = tu_below(r, 64);
 	for (size_t k = 0; k < nslots; k++) {
 		uint64_t np = 1 + tu_below(r, maxpages);
@@ -504,7 +504,8 @@ static inline int ts_receive(const uint8_t *s, size_t len, const struct ttarget 
 	if (rc == 0) {
 		rc = sevmig_receiver_run(r, err);
 		if (ps)
-			assert_int_equal(sevmig_pstate_clone(sevmig_receiver_pstate(r), ps), 0);
+			assert_int_equal(sevmig_pstate_clone(sevmig_receiver_pstate(r), ps, NULL),
+					 0);
 		sevmig_receiver_free(r);
 	}
 	sevmig_fw_free(fw);

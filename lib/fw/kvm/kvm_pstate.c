@@ -320,7 +320,7 @@ int sevmig_fw_kvm_get_pstate(struct sevmig_fw *fw, struct sevmig_pstate *ps)
 	struct sevmig__kvm *k = sevmig__kvm_of(fw);
 	/* Work on a copy so that a failure half-way leaves ps as it was. */
 	struct sevmig_pstate *work;
-	int rc = sevmig_pstate_clone(ps, &work);
+	int rc = sevmig_pstate_clone(ps, &work, NULL);
 	if (rc < 0)
 		return sevmig__fw_fail(fw, rc, SEVMIG_FW_STATUS_NONE, "out of memory");
 	struct chunk c = { .fw = fw, .k = k, .src = ps, .dst = work };
