@@ -218,7 +218,8 @@ int main(void)
 
 	struct sevmig_fw *sfw, *tfw;
 	SEVMIG_OPTS(sevmig_fw_soft_opts, so, .launch = true, .policy = SEVMIG_POLICY_NOKS);
-	if ((rc = sevmig_fw_soft_new(&so, &sfw)) || (rc = sevmig_fw_soft_new(NULL, &tfw)))
+	if ((rc = sevmig_fw_soft_new(&so, &sfw, NULL)) ||
+	    (rc = sevmig_fw_soft_new(NULL, &tfw, NULL)))
 		return fail("software firmware", rc, NULL);
 	uint8_t pdh[SEVMIG_CERT_SIZE], chain[SEVMIG_CERT_CHAIN_SIZE];
 	uint32_t pdh_len = sizeof(pdh), chain_len = sizeof(chain);

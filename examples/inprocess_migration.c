@@ -139,7 +139,8 @@ int main(void)
 	 * and a target; the target's PDH certificate goes to the source. */
 	struct sevmig_fw *src_fw;
 	SEVMIG_OPTS(sevmig_fw_soft_opts, so, .launch = true, .policy = SEVMIG_POLICY_NOKS);
-	if ((rc = sevmig_fw_soft_new(&so, &src_fw)) || (rc = sevmig_fw_soft_new(NULL, &t.fw)))
+	if ((rc = sevmig_fw_soft_new(&so, &src_fw, NULL)) ||
+	    (rc = sevmig_fw_soft_new(NULL, &t.fw, NULL)))
 		return fail("software firmware", rc, NULL);
 	uint8_t pdh[SEVMIG_CERT_SIZE], chain[SEVMIG_CERT_CHAIN_SIZE];
 	uint32_t pdh_len = sizeof(pdh), chain_len = sizeof(chain);

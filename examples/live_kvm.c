@@ -355,7 +355,8 @@ int main(void)
 		rc = sevmig_pstate_set_range(ps, 300, 64, SEVMIG_PAGE_SHARED);
 	struct sevmig_fw *sfw, *tfw;
 	SEVMIG_OPTS(sevmig_fw_soft_opts, so, .launch = true, .policy = SEVMIG_POLICY_NOKS);
-	if (rc || (rc = sevmig_fw_soft_new(&so, &sfw)) || (rc = sevmig_fw_soft_new(NULL, &tfw)))
+	if (rc || (rc = sevmig_fw_soft_new(&so, &sfw, NULL)) ||
+	    (rc = sevmig_fw_soft_new(NULL, &tfw, NULL)))
 		return fail("set-up", rc, NULL);
 	uint8_t pdh[SEVMIG_CERT_SIZE], chain[SEVMIG_CERT_CHAIN_SIZE];
 	uint32_t pl = sizeof(pdh), cl = sizeof(chain);

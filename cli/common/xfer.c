@@ -135,8 +135,8 @@ int cli_soft_fw(const char *key_path, bool launch, uint32_t policy, struct sevmi
 	struct sevmig_error err;
 	sevmig_error_clear(&err);
 	SEVMIG_OPTS(sevmig_fw_soft_opts, fo, .pdh_key_path = key_path, .launch = launch,
-		    .policy = policy, .err = &err);
-	int rc = sevmig_fw_soft_new(&fo, fw);
+		    .policy = policy);
+	int rc = sevmig_fw_soft_new(&fo, fw, &err);
 	if (!rc)
 		return 0;
 	*fw = NULL;

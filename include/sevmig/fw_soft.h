@@ -54,8 +54,6 @@ struct sevmig_fw_soft_opts {
 	 * guest with SEVMIG_POLICY_DOMAIN may be sent. NULL: a key unique to
 	 * this platform. */
 	const char *oca_key_path;
-	/* Where to describe a failure of sevmig_fw_soft_new() (may be NULL). */
-	struct sevmig_error *err;
 };
 
 /*
@@ -65,7 +63,8 @@ struct sevmig_fw_soft_opts {
  * fresh key, no guest).
  */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_soft_new(const struct sevmig_fw_soft_opts *opts,
-						   struct sevmig_fw **out);
+						   struct sevmig_fw **out,
+						   struct sevmig_error *err);
 
 /* Write the platform's PDH private key as PEM (PKCS#8) to `path`, created
  * with mode 0600 and replaced atomically. -EINVAL if fw is not a soft

@@ -143,7 +143,8 @@ static void setup(struct cmd *c, unsigned threads)
 	SEVMIG_OPTS(sevmig_fw_soft_opts, so, .launch = true, .max_threads = threads);
 	SEVMIG_OPTS(sevmig_fw_soft_opts, to, .max_threads = threads);
 	int rc;
-	if ((rc = sevmig_fw_soft_new(&so, &c->src)) || (rc = sevmig_fw_soft_new(&to, &c->tgt)))
+	if ((rc = sevmig_fw_soft_new(&so, &c->src, NULL)) ||
+	    (rc = sevmig_fw_soft_new(&to, &c->tgt, NULL)))
 		die("sevmig_fw_soft_new", rc);
 	uint8_t tpdh[SEVMIG_CERT_SIZE], spdh[SEVMIG_CERT_SIZE], chain[SEVMIG_CERT_CHAIN_SIZE],
 	    session[SEVMIG_SESSION_SIZE];

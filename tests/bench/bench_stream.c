@@ -594,9 +594,9 @@ static double run_once(struct run *r, bool e2e, double *cpu)
 	struct sevmig_fw *src;
 	SEVMIG_OPTS(sevmig_fw_soft_opts, so, .launch = true, .max_threads = 2);
 	SEVMIG_OPTS(sevmig_fw_soft_opts, to, .max_threads = 2);
-	int rc = sevmig_fw_soft_new(&so, &src);
+	int rc = sevmig_fw_soft_new(&so, &src, NULL);
 	if (rc == 0)
-		rc = sevmig_fw_soft_new(&to, &r->tgt);
+		rc = sevmig_fw_soft_new(&to, &r->tgt, NULL);
 	uint32_t pl = SEVMIG_CERT_SIZE, cl = SEVMIG_CERT_CHAIN_SIZE;
 	uint8_t chain[SEVMIG_CERT_CHAIN_SIZE];
 	if (rc == 0)

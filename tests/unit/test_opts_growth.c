@@ -43,7 +43,7 @@ static void test_padding_is_checked(void **state)
 	at = PAD_AT(struct sevmig_receiver_opts, back_buffered);
 	assert_true(at < sizeof(struct sevmig_receiver_opts));
 	struct sevmig_fw *fw;
-	assert_int_equal(sevmig_fw_soft_new(NULL, &fw), 0);
+	assert_int_equal(sevmig_fw_soft_new(NULL, &fw, NULL), 0);
 	static const uint8_t key[SEVMIG_KEY_SIZE] = { 1 };
 	SEVMIG_OPTS(sevmig_receiver_opts, ro, .key_source = SEVMIG_KEY_PSK, .key = key,
 		    .dry_run = true);
@@ -96,9 +96,9 @@ static void test_output_structs_sized(void **state)
 	/* counts from a sender that has written nothing yet */
 	struct sevmig_fw *fw;
 	SEVMIG_OPTS(sevmig_fw_soft_opts, so, .launch = true, .policy = 1);
-	assert_int_equal(sevmig_fw_soft_new(&so, &fw), 0);
+	assert_int_equal(sevmig_fw_soft_new(&so, &fw, NULL), 0);
 	struct sevmig_fw *tfw;
-	assert_int_equal(sevmig_fw_soft_new(NULL, &tfw), 0);
+	assert_int_equal(sevmig_fw_soft_new(NULL, &tfw, NULL), 0);
 	uint8_t pdh[SEVMIG_CERT_SIZE], chain[SEVMIG_CERT_CHAIN_SIZE];
 	uint32_t pl = sizeof(pdh), cl = sizeof(chain);
 	assert_int_equal(sevmig_fw_pdh_cert_export(tfw, pdh, &pl, chain, &cl, NULL), 0);

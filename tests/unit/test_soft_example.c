@@ -46,7 +46,8 @@ static int migrate_one_page_in_software(const void *page, void *dst)
 	uint32_t pdh_len = sizeof(pdh), chain_len = sizeof(chain), st;
 	int rc;
 
-	if ((rc = sevmig_fw_soft_new(&src_opts, &src)) || (rc = sevmig_fw_soft_new(NULL, &tgt)))
+	if ((rc = sevmig_fw_soft_new(&src_opts, &src, NULL)) ||
+	    (rc = sevmig_fw_soft_new(NULL, &tgt, NULL)))
 		goto out;
 	/* The target's PDH certificate goes to the source ... */
 	if ((rc = sevmig_fw_pdh_cert_export(tgt, pdh, &pdh_len, chain, &chain_len, &st)))

@@ -391,7 +391,7 @@ static void policies(void **state)
 	p = pair_new(SEVMIG_POLICY_ES, 1);
 	sevmig_fw_free(p->tgt);
 	SEVMIG_OPTS(sevmig_fw_soft_opts, no_es, .no_es = true);
-	assert_int_equal(sevmig_fw_soft_new(&no_es, &p->tgt), 0);
+	assert_int_equal(sevmig_fw_soft_new(&no_es, &p->tgt, NULL), 0);
 	export_certs(p->tgt, p->tgt_pdh, p->tgt_chain);
 	assert_int_equal(pair_send_start(p, &st), 0);
 	expect_refusal(p->tgt, pair_receive_start(p, p->tgt, p->policy, p->session, &st), st,
@@ -435,8 +435,8 @@ static void domain_policy(void **state)
 	/* Same owner (one OCA key): accepted, the chain verified. */
 	sevmig_fw_free(p->src);
 	sevmig_fw_free(p->tgt);
-	assert_int_equal(sevmig_fw_soft_new(&so, &p->src), 0);
-	assert_int_equal(sevmig_fw_soft_new(&to, &p->tgt), 0);
+	assert_int_equal(sevmig_fw_soft_new(&so, &p->src, NULL), 0);
+	assert_int_equal(sevmig_fw_soft_new(&to, &p->tgt, NULL), 0);
 	export_certs(p->tgt, p->tgt_pdh, p->tgt_chain);
 	export_certs(p->src, p->src_pdh, p->src_chain);
 	struct sevmig_fw_platform_status ps;
@@ -630,7 +630,7 @@ static void keys_saved_and_loaded(void **state)
 	uint8_t ca[SEVMIG_CERT_SIZE], cb[SEVMIG_CERT_SIZE], chain[SEVMIG_CERT_CHAIN_SIZE];
 	export_certs(a, ca, chain);
 	SEVMIG_OPTS(sevmig_fw_soft_opts, o, .pdh_key_path = path);
-	assert_int_equal(sevmig_fw_soft_new(&o, &b), 0);
+	assert_int_equal(sevmig_fw_soft_new(&o, &b, NULL), 0);
 	export_certs(b, cb, chain);
 	/* The same key: the same signed public key (signatures differ). */
 	assert_memory_equal(ca + CERT_OFF_PUBKEY, cb + CERT_OFF_PUBKEY, CERT_PUBKEY_SIZE);
@@ -648,24 +648,24 @@ static void keys_saved_and_loaded(void **state)
 	assert_int_equal(cap, len);
 	assert_non_null(strstr(pem, "-----BEGIN PRIVATE KEY-----"));
 	SEVMIG_OPTS(sevmig_fw_soft_opts, m, .pdh_key_pem = pem, .pdh_key_pem_len = len);
-	assert_int_equal(sevmig_fw_soft_new(&m, &b), 0);
+	assert_int_equal(sevmig_fw_soft_new(&m, &b, NULL), 0);
 	export_certs(b, cb, chain);
 	assert_memory_equal(ca + CERT_OFF_PUBKEY, cb + CERT_OFF_PUBKEY, CERT_PUBKEY_SIZE);
 	sevmig_fw_free(b);
 	free(pem);
 	/* Bad keys: missing file, not PEM, the wrong curve. */
 	struct sevmig_error err;
-	SEVMIG_OPTS(sevmig_fw_soft_opts, x, .pdh_key_path = bad, .err = &err);
-	assert_int_equal(sevmig_fw_soft_new(&x, &b), -ENOENT);
+	SEVMIG_OPTS(sevmig_fw_soft_opts, x, .pdh_key_path = bad);
+	assert_int_equal(sevmig_fw_soft_new(&x, &b, &err), -ENOENT);
 	assert_null(b);
 	assert_non_null(strstr(err.message, bad));
 	FILE *f = fopen(bad, "w");
 	fputs("hello\n", f);
 	fclose(f);
-	assert_int_equal(sevmig_fw_soft_new(&x, &b), -EBADMSG);
+	assert_int_equal(sevmig_fw_soft_new(&x, &b, &err), -EBADMSG);
 	assert_non_null(strstr(err.message, "PEM"));
 	write_key_file(bad, "P-256");
-	assert_int_equal(sevmig_fw_soft_new(&x, &b), -EBADMSG);
+	assert_int_equal(sevmig_fw_soft_new(&x, &b, &err), -EBADMSG);
 	assert_non_null(strstr(err.message, "P-384"));
 	/* Not a soft handle; a path that cannot be written. */
 	assert_int_equal(sevmig_fw_soft_save_pdh_key(NULL, path), -EINVAL);
@@ -684,31 +684,31 @@ static void options_checked(void **state)
 	(void)state;
 	struct sevmig_fw *fw = NULL;
 	struct sevmig_error err;
-	SEVMIG_OPTS(sevmig_fw_soft_opts, a, .policy = 1, .err = &err);
-	assert_int_equal(sevmig_fw_soft_new(&a, &fw), -EINVAL);
+	SEVMIG_OPTS(sevmig_fw_soft_opts, a, .policy = 1);
+	assert_int_equal(sevmig_fw_soft_new(&a, &fw, &err), -EINVAL);
 	SEVMIG_OPTS(sevmig_fw_soft_opts, b, .launch = true, .policy = SEVMIG_POLICY_ES,
-		    .no_es = true, .err = &err);
-	assert_int_equal(sevmig_fw_soft_new(&b, &fw), -EINVAL);
+		    .no_es = true);
+	assert_int_equal(sevmig_fw_soft_new(&b, &fw, &err), -EINVAL);
 	assert_non_null(strstr(err.message, "SEV-ES"));
-	SEVMIG_OPTS(sevmig_fw_soft_opts, c, .max_threads = 100000, .err = &err);
-	assert_int_equal(sevmig_fw_soft_new(&c, &fw), -EINVAL);
-	SEVMIG_OPTS(sevmig_fw_soft_opts, d, .pdh_key_path = "x", .pdh_key_pem = "y", .err = &err);
-	assert_int_equal(sevmig_fw_soft_new(&d, &fw), -EINVAL);
-	SEVMIG_OPTS(sevmig_fw_soft_opts, e, .launch = true, .policy = 0x00020000u, .err = &err);
-	assert_int_equal(sevmig_fw_soft_new(&e, &fw), -EINVAL);
+	SEVMIG_OPTS(sevmig_fw_soft_opts, c, .max_threads = 100000);
+	assert_int_equal(sevmig_fw_soft_new(&c, &fw, &err), -EINVAL);
+	SEVMIG_OPTS(sevmig_fw_soft_opts, d, .pdh_key_path = "x", .pdh_key_pem = "y");
+	assert_int_equal(sevmig_fw_soft_new(&d, &fw, &err), -EINVAL);
+	SEVMIG_OPTS(sevmig_fw_soft_opts, e, .launch = true, .policy = 0x00020000u);
+	assert_int_equal(sevmig_fw_soft_new(&e, &fw, &err), -EINVAL);
 	/* A caller's larger struct must have a zero tail. */
 	struct {
 		struct sevmig_fw_soft_opts o;
 		uint64_t more;
 	} big = { .o = { .sz = sizeof(big) }, .more = 1 };
-	assert_int_equal(sevmig_fw_soft_new(&big.o, &fw), -EINVAL);
+	assert_int_equal(sevmig_fw_soft_new(&big.o, &fw, NULL), -EINVAL);
 	big.more = 0;
-	assert_int_equal(sevmig_fw_soft_new(&big.o, &fw), 0);
+	assert_int_equal(sevmig_fw_soft_new(&big.o, &fw, NULL), 0);
 	assert_true(sevmig_fw_max_threads(fw) >= 1);
 	sevmig_fw_free(fw);
-	assert_int_equal(sevmig_fw_soft_new(NULL, &fw), 0);
+	assert_int_equal(sevmig_fw_soft_new(NULL, &fw, NULL), 0);
 	sevmig_fw_free(fw);
-	assert_int_equal(sevmig_fw_soft_new(NULL, NULL), -EINVAL);
+	assert_int_equal(sevmig_fw_soft_new(NULL, NULL, NULL), -EINVAL);
 	sevmig_fw_free(NULL);
 }
 

@@ -29,9 +29,9 @@ static inline struct sevmig_fw *soft_platform(bool launch, uint32_t policy, unsi
 	struct sevmig_error err;
 	sevmig_error_clear(&err);
 	SEVMIG_OPTS(sevmig_fw_soft_opts, o, .launch = launch, .policy = policy,
-		    .max_threads = threads, .err = &err);
+		    .max_threads = threads);
 	struct sevmig_fw *fw = NULL;
-	int rc = sevmig_fw_soft_new(&o, &fw);
+	int rc = sevmig_fw_soft_new(&o, &fw, &err);
 	if (rc)
 		fail_msg("sevmig_fw_soft_new: %d %s", rc, err.message);
 	return fw;

@@ -483,9 +483,9 @@ static inline struct sevmig_fw *tt_new(const struct ttarget *tt, unsigned thread
 	struct sevmig_error err;
 	sevmig_error_clear(&err);
 	SEVMIG_OPTS(sevmig_fw_soft_opts, o, .max_threads = threads, .pdh_key_pem = tt->pem,
-		    .pdh_key_pem_len = tt->pem_len, .err = &err);
+		    .pdh_key_pem_len = tt->pem_len);
 	struct sevmig_fw *fw = NULL;
-	int rc = sevmig_fw_soft_new(&o, &fw);
+	int rc = sevmig_fw_soft_new(&o, &fw, &err);
 	if (rc)
 		fail_msg("sevmig_fw_soft_new: %d %s", rc, err.message);
 	return fw;

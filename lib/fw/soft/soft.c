@@ -27,7 +27,7 @@
 #include "util/endian.h"
 #include "util/error.h"
 
-SEVMIG__OPTS_LAST(struct sevmig_fw_soft_opts, err);
+SEVMIG__OPTS_LAST(struct sevmig_fw_soft_opts, oca_key_path);
 
 /* Bound on the UPDATE_DATA concurrency a caller may ask for. */
 #define SOFT_MAX_THREADS 1024u
@@ -831,14 +831,16 @@ static int make_pool(struct soft *s, unsigned n)
 	return 0;
 }
 
-int sevmig_fw_soft_new(const struct sevmig_fw_soft_opts *o, struct sevmig_fw **out)
+int sevmig_fw_soft_new(const struct sevmig_fw_soft_opts *o, struct sevmig_fw **out,
+		       struct sevmig_error *err)
 {
 	if (!out)
-		return -EINVAL;
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0, "no handle to fill");
 	*out = NULL;
-	if (!SEVMIG__OPTS_VALID(o, struct sevmig_fw_soft_opts, err))
-		return -EINVAL;
-	struct sevmig_error *err = SEVMIG__OPT(o, err, NULL);
+	if (!SEVMIG__OPTS_VALID(o, struct sevmig_fw_soft_opts, oca_key_path))
+		return sevmig__fail(
+		    err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+		    "software firmware options: bad size or non-zero unknown fields");
 	bool launch = SEVMIG__OPT(o, launch, false);
 	uint32_t policy = SEVMIG__OPT(o, policy, 0);
 	bool es = !SEVMIG__OPT(o, no_es, false);
