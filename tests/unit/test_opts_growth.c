@@ -15,6 +15,8 @@
 
 #include <sevmig/sevmig.h>
 
+#include "test_stream_util.h"
+
 /* The first byte after `last`, if the struct has padding there. */
 #define PAD_AT(type, last) (offsetof(type, last) + sizeof(((type *)0)->last))
 
@@ -74,20 +76,6 @@ static void test_padding_is_checked(void **state)
 	sevmig_fw_free(fw);
 }
 
-struct tbuf {
-	const uint8_t *p;
-	size_t len, pos;
-};
-
-static ptrdiff_t read_buf(void *arg, void *buf, size_t len)
-{
-	struct tbuf *in = arg;
-	size_t n = in->len - in->pos < len ? in->len - in->pos : len;
-	memcpy(buf, in->p + in->pos, n);
-	in->pos += n;
-	return (ptrdiff_t)n;
-}
-
 /* Output structs: an older caller's smaller struct is filled up to its sz
  * and not a byte past it; its sz stays. */
 static void test_output_structs_sized(void **state)
@@ -116,9 +104,9 @@ static void test_output_structs_sized(void **state)
 	assert_int_equal(sevmig_pstate_add_slot(ps, 0, 1), 0);
 	assert_int_equal(sevmig_sender_send_all(s, ps, &err), 0);
 	static uint8_t out[1 << 16];
-	struct tbuf in = { out, sevmig_sender_output(s, out, sizeof(out)), 0 };
+	struct tsrc in = { out, sevmig_sender_output(s, out, sizeof(out)), 0, { 0 } };
 	struct sevmig_stream_reader *rd;
-	assert_int_equal(sevmig_stream_reader_new(read_buf, &in, NULL, &rd, NULL), 0);
+	assert_int_equal(sevmig_stream_reader_new(tsrc_read, &in, NULL, &rd, NULL), 0);
 	struct sevmig_record_info info;
 	memset(&info, 0x5a, sizeof(info));
 	info.sz = offsetof(struct sevmig_record_info, type);
