@@ -39,6 +39,8 @@ struct sevmig__pool {
 	pthread_t *threads;
 	unsigned started;
 	int efd; /* eventfd, written when a worker finishes a job; -1 until asked for */
+	struct sevmig__job *free_head; /* jobs not in flight (the caller's) */
+	unsigned nfree;
 };
 
 /* The oldest k jobs are done (lock held). */
@@ -225,6 +227,28 @@ struct sevmig__job *sevmig__pool_wait_oldest(struct sevmig__pool *p)
 	p->count--;
 	pthread_mutex_unlock(&p->lock);
 	return j;
+}
+
+void sevmig__pool_put(struct sevmig__pool *p, struct sevmig__job *job)
+{
+	job->next_free = p->free_head;
+	p->free_head = job;
+	p->nfree++;
+}
+
+struct sevmig__job *sevmig__pool_get(struct sevmig__pool *p)
+{
+	struct sevmig__job *j = p->free_head;
+	if (j) {
+		p->free_head = j->next_free;
+		p->nfree--;
+	}
+	return j;
+}
+
+unsigned sevmig__pool_free_count(const struct sevmig__pool *p)
+{
+	return p->nfree;
 }
 
 int sevmig__pool_fd(struct sevmig__pool *p)

@@ -34,7 +34,6 @@ struct rjob {
 	struct sevmig__buf buf; /* the record's payload */
 	uint32_t len;
 	char msg[256];
-	struct rjob *next_free;
 };
 
 struct rwctx {
@@ -69,7 +68,6 @@ struct sevmig_receiver {
 
 	struct sevmig__pool *pool;
 	struct rjob *jobs;
-	struct rjob *free_jobs;
 	struct rwctx *wctx;
 	unsigned nwctx;
 
@@ -95,7 +93,7 @@ struct sevmig_receiver {
 };
 
 #define RCVFAIL(r, rc_, idx, off, ...) \
-	((r)->fail.code ? (rc_) : sevmig__fail(&(r)->fail, (rc_), (off), (idx), __VA_ARGS__))
+	SEVMIG__FIRST_FAIL(&(r)->fail, (rc_), (off), (idx), __VA_ARGS__)
 
 /* ---- applying records ----------------------------------------------------- */
 
@@ -271,8 +269,7 @@ static bool share_page(uint16_t ta, const uint8_t *pa, uint16_t tb, const uint8_
 
 static void release(struct sevmig_receiver *r, struct rjob *j)
 {
-	j->next_free = r->free_jobs;
-	r->free_jobs = j;
+	sevmig__pool_put(r->pool, &j->j);
 }
 
 static int complete_oldest(struct sevmig_receiver *r)
@@ -296,7 +293,7 @@ static int complete_all(struct sevmig_receiver *r)
 
 static int dispatch(struct sevmig_receiver *r, const struct sevmig_record_info *info)
 {
-	while (!r->free_jobs)
+	while (!sevmig__pool_free_count(r->pool))
 		SEVMIG__TRY(complete_oldest(r));
 	/* Wait until no record in flight shares a page with this one. */
 	for (unsigned i = 0; i < sevmig__pool_inflight(r->pool);) {
@@ -309,8 +306,7 @@ static int dispatch(struct sevmig_receiver *r, const struct sevmig_record_info *
 		}
 		i++;
 	}
-	struct rjob *j = r->free_jobs;
-	r->free_jobs = j->next_free;
+	struct rjob *j = (struct rjob *)sevmig__pool_get(r->pool);
 	j->type = info->type;
 	j->index = info->index;
 	j->offset = info->offset;
@@ -763,7 +759,7 @@ static int workers_busy(struct sevmig_receiver *r, const uint8_t *hdr, bool *bus
 		return 0;
 	SEVMIG__TRY(retire_done(r));
 	*busy = sevmig__rec_carries_pages(sevmig__rec_type(hdr))
-		    ? !r->free_jobs
+		    ? !sevmig__pool_free_count(r->pool)
 		    : sevmig__pool_inflight(r->pool) > 0;
 	return 0;
 }

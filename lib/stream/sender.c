@@ -45,7 +45,6 @@ struct sjob {
 	uint32_t rec_crc[2]; /* each payload's CRC32C, for the writer to extend */
 	uint64_t enc, plain, zero, plain_wire;
 	char msg[200];
-	struct sjob *next_free;
 };
 
 struct wctx {
@@ -73,7 +72,6 @@ struct sevmig_sender {
 	struct sevmig__pool *pool;
 	struct sjob *jobs;
 	unsigned njobs;
-	struct sjob *free_jobs;
 	struct wctx *wctx;
 	unsigned nwctx;
 	struct sjob *cur[2]; /* batches being filled: ENC, SHARED */
@@ -139,9 +137,7 @@ struct sevmig_sender {
 
 /* Record the first failure of a call (later ones are consequences). */
 #define SFAIL(s, rc_, ...) \
-	((s)->fail.code    \
-	     ? (rc_)       \
-	     : sevmig__fail(&(s)->fail, (rc_), SEVMIG_NO_OFFSET, (s)->w.seq, __VA_ARGS__))
+	SEVMIG__FIRST_FAIL(&(s)->fail, (rc_), SEVMIG_NO_OFFSET, (s)->w.seq, __VA_ARGS__)
 
 /* ---- jobs ------------------------------------------------------------------ */
 
@@ -355,8 +351,7 @@ static int emit(struct sevmig_sender *s, uint16_t type, const void *payload, uin
 
 static void release(struct sevmig_sender *s, struct sjob *j)
 {
-	j->next_free = s->free_jobs;
-	s->free_jobs = j;
+	sevmig__pool_put(s->pool, &j->j);
 }
 
 /* The oldest job in flight once finished, or NULL. */
@@ -456,10 +451,9 @@ static int add_page(struct sevmig_sender *s, uint64_t gfn, uint32_t slot, int ki
 {
 	struct sjob *j = s->cur[kind];
 	if (!j) {
-		while (!s->free_jobs)
+		while (!sevmig__pool_free_count(s->pool))
 			SEVMIG__TRY(drain_one(s));
-		j = s->free_jobs;
-		s->free_jobs = j->next_free;
+		j = (struct sjob *)sevmig__pool_get(s->pool);
 		j->kind = kind;
 		j->n = 0;
 		s->cur[kind] = j;
@@ -887,6 +881,8 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 	size_t enc_cap = SM_REC_OVERHEAD + sevmig__enc_len(s->batch[SJ_ENC]);
 	if (enc_cap > cap)
 		cap = enc_cap;
+	if (rc == 0) /* first: it keeps the free jobs */
+		rc = sevmig__pool_new(workers, fw_workers, s->window, &s->pool);
 	for (unsigned i = 0; i < s->njobs && rc == 0; i++) {
 		struct sjob *j = &s->jobs[i];
 		j->s = s;
@@ -907,8 +903,6 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 	if (rc == 0)
 		rc = write ? sevmig__writer_init(&s->w, write, write_arg, s->uuid)
 			   : sevmig__writer_init(&s->w, queue_write, s, s->uuid);
-	if (rc == 0)
-		rc = sevmig__pool_new(workers, fw_workers, s->window, &s->pool);
 	if (rc < 0) {
 		sevmig_sender_free(s);
 		return sevmig__fail(err, rc, SEVMIG_NO_OFFSET, 0, "setting up the sender: %s",
@@ -1141,8 +1135,7 @@ static bool room_for_piece(struct sevmig_sender *s)
 {
 	unsigned inflight = sevmig__pool_inflight(s->pool);
 	/* (A window below 2 has room only when empty, and may then wait.) */
-	return s->free_jobs && s->free_jobs->next_free &&
-	       (inflight + 2 <= s->window || !inflight) &&
+	return sevmig__pool_free_count(s->pool) >= 2 && (inflight + 2 <= s->window || !inflight) &&
 	       (s->enc_inflight < s->enc_window || !s->enc_inflight);
 }
 

@@ -260,7 +260,8 @@ struct sevmig__job {
 	int (*run)(struct sevmig__job *job, unsigned worker);
 	bool needs_fw; /* only workers below fw_workers may take it */
 	int rc;
-	int state; /* internal */
+	int state;		       /* internal */
+	struct sevmig__job *next_free; /* internal: the pool's free list */
 };
 
 struct sevmig__pool;
@@ -284,6 +285,11 @@ struct sevmig__job *sevmig__pool_try_oldest(struct sevmig__pool *p);
  * the first call): for a sans-I/O caller's poll. A negative errno if it
  * cannot be made. */
 int sevmig__pool_fd(struct sevmig__pool *p);
+/* The engine's jobs not in flight (the caller's thread only): put one
+ * back, take one (NULL when none is free), how many are free. */
+void sevmig__pool_put(struct sevmig__pool *p, struct sevmig__job *job);
+struct sevmig__job *sevmig__pool_get(struct sevmig__pool *p);
+unsigned sevmig__pool_free_count(const struct sevmig__pool *p);
 /* The i-th job in flight, oldest first (i < inflight). */
 struct sevmig__job *sevmig__pool_peek(const struct sevmig__pool *p, unsigned i);
 

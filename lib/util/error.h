@@ -54,6 +54,12 @@ bool sevmig__opts_valid(const void *opts, size_t our_sz, size_t min_sz);
  * smaller struct gets the fields it knows and nothing written past them.
  */
 void sevmig__out_fill(void *dst, const void *src, size_t size);
+/*
+ * The engines keep the first failure of a call (later ones are its
+ * consequences): fill `rec` only if it holds none yet; rc either way.
+ */
+#define SEVMIG__FIRST_FAIL(rec, rc_, off, idx, ...) \
+	((rec)->code ? (rc_) : sevmig__fail((rec), (rc_), (off), (idx), __VA_ARGS__))
 #define SEVMIG__OPTS_VALID(opts, type, last) \
 	sevmig__opts_valid(opts, SEVMIG__OPTS_END(type, last), sizeof(size_t))
 /* Read a field of an options struct only if the caller's sz covers it. */
