@@ -766,7 +766,8 @@ SEVMIG_API size_t sevmig_receiver_output(struct sevmig_receiver *r, void *buf, s
  * next record needs them to catch up (a free job, or all of them done
  * before a ROUND, a VMM object or END), sevmig_receiver_push() returns 0
  * without taking it (*consumed < len). This eventfd becomes readable when a
- * worker finishes a record: poll it, then push the rest again (reading
+ * worker finishes a record (it exists from the start, so none is missed):
+ * poll it, then push the rest again (reading
  * it, 8 bytes, clears it; the receiver clears it too when it looks). A
  * negative errno if it cannot be made.
  */

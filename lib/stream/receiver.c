@@ -1023,6 +1023,10 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 	for (unsigned i = 0; rc == 0 && i < r->nwctx; i++)
 		if (posix_memalign((void **)&r->wctx[i].page, SM_PAGE, SM_PAGE))
 			rc = -ENOMEM;
+	/* Sans-I/O with workers: the eventfd exists before any job can finish,
+	 * so that no completion goes unsignalled. */
+	if (rc == 0 && r->push && r->workers && (rc = sevmig__pool_fd(r->pool)) > 0)
+		rc = 0;
 	if (rc < 0) {
 		sevmig_receiver_free(r);
 		return sevmig__fail(err, rc, SEVMIG_NO_OFFSET, 0, "setting up the receiver: %s",

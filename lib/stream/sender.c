@@ -903,6 +903,10 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 	if (rc == 0)
 		rc = write ? sevmig__writer_init(&s->w, write, write_arg, s->uuid)
 			   : sevmig__writer_init(&s->w, queue_write, s, s->uuid);
+	/* Sans-I/O with workers: the eventfd exists before any job can finish,
+	 * so that no completion goes unsignalled. */
+	if (rc == 0 && s->queue && workers && (rc = sevmig__pool_fd(s->pool)) > 0)
+		rc = 0;
 	if (rc < 0) {
 		sevmig_sender_free(s);
 		return sevmig__fail(err, rc, SEVMIG_NO_OFFSET, 0, "setting up the sender: %s",

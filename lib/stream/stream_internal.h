@@ -282,8 +282,9 @@ struct sevmig__job *sevmig__pool_wait_oldest(struct sevmig__pool *p);
  * the caller's thread may run one queued job first. Never waits. */
 struct sevmig__job *sevmig__pool_try_oldest(struct sevmig__pool *p);
 /* An eventfd that becomes readable when a worker finishes a job (made on
- * the first call): for a sans-I/O caller's poll. A negative errno if it
- * cannot be made. */
+ * the first call, which must come before the first job is submitted: no
+ * completion before it is signalled): for a sans-I/O caller's poll. A
+ * negative errno if it cannot be made. */
 int sevmig__pool_fd(struct sevmig__pool *p);
 /* The engine's jobs not in flight (the caller's thread only): put one
  * back, take one (NULL when none is free), how many are free. */
