@@ -200,15 +200,6 @@ struct world {
 	size_t blen;
 };
 
-static uint8_t vmsa_buf[4][4096];
-
-static int vmsa_dest(void *arg, uint32_t vcpu, void **guest)
-{
-	(void)arg;
-	*guest = vmsa_buf[vcpu % 4];
-	return 0;
-}
-
 static void send_stream(struct tu_rng *rng, struct world *w, const uint8_t *key, unsigned rounds,
 			bool run, struct tsink *out)
 {
@@ -250,18 +241,7 @@ static int recv_into(const struct world *w, const uint8_t *s, size_t len, struct
 		     struct sevmig_error *err)
 {
 	tg_target(&w->g, t, FILL);
-	struct sevmig_fw *fw = tt_new(&w->tt, 1);
-	struct tsrc src = { s, len, 0, { 0 } };
-	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .vmsa_dest = vmsa_dest);
-	struct sevmig_receiver *r;
-	sevmig_error_clear(err);
-	int rc = sevmig_receiver_new(fw, t->reg, t->n, tsrc_read, &src, &o, &r, err);
-	if (rc == 0) {
-		rc = sevmig_receiver_run(r, err);
-		sevmig_receiver_free(r);
-	}
-	sevmig_fw_free(fw);
-	return rc;
+	return ts_receive(s, len, &w->tt, t, 0, 1, err, NULL);
 }
 
 /* A random small guest whose keyed stream has, in its first pass, an ENC
@@ -806,7 +786,7 @@ static int recv_lazy(const struct world *w, const uint8_t *s, size_t len, unsign
 	struct regions_seen rs = { &t, 0 };
 	struct sevmig_fw *fw = tt_new(&w->tt, 1);
 	struct tsrc src = { s, len, 0, { 0 } };
-	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .vmsa_dest = vmsa_dest,
+	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .vmsa_dest = ts_vmsa_scratch,
 		    .regions_for = count_regions, .regions_arg = &rs);
 	struct sevmig_receiver *r;
 	sevmig_error_clear(err);

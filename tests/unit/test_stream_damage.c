@@ -58,32 +58,12 @@ static void send_one(struct tu_rng *rng, struct tguest *g, struct tsink *out, bo
 	sevmig_fw_free(src);
 }
 
-static uint8_t vmsa_buf[4][4096];
-
-static int vmsa_dest(void *arg, uint32_t vcpu, void **guest)
-{
-	(void)arg;
-	*guest = vmsa_buf[vcpu % 4];
-	return 0;
-}
-
 /* Receive into a fresh 0xcc-filled target; the target is left in *t. */
 static int recv_into(const uint8_t *s, size_t len, struct tguest *t, unsigned workers,
 		     struct sevmig_error *err)
 {
 	tg_target(&fx.g, t, 0xcc);
-	struct sevmig_fw *fw = tt_new(&fx.tt, 2);
-	struct tsrc src = { s, len, 0, { 0 } };
-	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .workers = workers, .vmsa_dest = vmsa_dest);
-	struct sevmig_receiver *r;
-	sevmig_error_clear(err);
-	int rc = sevmig_receiver_new(fw, t->reg, t->n, tsrc_read, &src, &o, &r, err);
-	if (rc == 0) {
-		rc = sevmig_receiver_run(r, err);
-		sevmig_receiver_free(r);
-	}
-	sevmig_fw_free(fw);
-	return rc;
+	return ts_receive(s, len, &fx.tt, t, workers, 2, err, NULL);
 }
 
 /* Which record holds byte `off` (-1: the header). */

@@ -20,14 +20,6 @@
 
 #define QEMU SEVMIG_VMM_VENDOR('Q', 'E', 'M', 'U')
 
-static uint8_t vmsa_page[4][4096];
-static int vmsa_dest(void *arg, uint32_t vcpu, void **guest)
-{
-	(void)arg;
-	*guest = vmsa_page[vcpu % 4];
-	return 0;
-}
-
 static int vmm_any(void *arg, const struct sevmig_vmm_object *obj)
 {
 	(void)arg;
@@ -66,7 +58,7 @@ static void pusher_new(struct pusher *p, const struct ttarget *tt, struct tguest
 	p->refuse_after_round = -1;
 	p->commit_at_end = true;
 	p->fw = tt_new(tt, 1);
-	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .vmsa_dest = vmsa_dest, .workers = workers,
+	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .vmsa_dest = ts_vmsa_scratch, .workers = workers,
 		    .back_buffered = back);
 	assert_int_equal(sevmig_receiver_new(p->fw, t->reg, t->n, NULL, NULL, &o, &p->r, &p->err),
 			 0);
@@ -349,7 +341,7 @@ static void test_damage_same_verdict(void **state)
 		tg_target(&g, &t1, 0xee);
 		tg_target(&g, &t2, 0xee);
 		struct sevmig_error e1;
-		SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .vmsa_dest = vmsa_dest,
+		SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .vmsa_dest = ts_vmsa_scratch,
 			    .vmm_object = vmm_any);
 		struct sevmig_fw *fw = tt_new(&tt, 1);
 		struct tsrc src = { c, len, 0, { 0 } };

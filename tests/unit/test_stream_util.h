@@ -491,15 +491,28 @@ static inline struct sevmig_fw *tt_new(const struct ttarget *tt, unsigned thread
 	return fw;
 }
 
-/* Receive a stream in memory into t with a fresh target holding tt's key. */
+/* A vmsa_dest for tests that keep no vCPU state: a scratch page per vCPU
+ * (modulo 4). */
+static inline int ts_vmsa_scratch(void *arg, uint32_t vcpu, void **guest)
+{
+	static uint8_t page[4][4096];
+	(void)arg;
+	*guest = page[vcpu % 4];
+	return 0;
+}
+
+/* Receive a stream in memory into t with a fresh target holding tt's key
+ * (SEV-ES vCPU state into ts_vmsa_scratch). */
 static inline int ts_receive(const uint8_t *s, size_t len, const struct ttarget *tt,
 			     struct tguest *t, unsigned workers, unsigned threads,
 			     struct sevmig_error *err, struct sevmig_pstate **ps)
 {
 	struct sevmig_fw *fw = tt_new(tt, threads);
 	struct tsrc src = { s, len, 0, { 0 } };
-	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .workers = workers);
+	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .workers = workers,
+		    .vmsa_dest = ts_vmsa_scratch);
 	struct sevmig_receiver *r;
+	sevmig_error_clear(err);
 	int rc = sevmig_receiver_new(fw, t->reg, t->n, tsrc_read, &src, &o, &r, err);
 	if (rc == 0) {
 		rc = sevmig_receiver_run(r, err);

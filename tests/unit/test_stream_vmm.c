@@ -58,14 +58,6 @@ static void objs_free(struct objs *x)
 	x->n = 0;
 }
 
-static uint8_t vmsa_page[4][4096];
-static int vmsa_dest(void *arg, uint32_t vcpu, void **guest)
-{
-	(void)arg;
-	*guest = vmsa_page[vcpu % 4];
-	return 0;
-}
-
 /* A stream of g (SEV-ES with 2 vCPUs) with `sent` objects: sizes drawn
  * from the classes, placed after the first pass, between the 2 rounds and
  * after the VMSAs. */
@@ -126,7 +118,7 @@ static int receive(const uint8_t *s, size_t len, const struct tguest *g, const s
 	tg_target(g, &t, 0);
 	struct sevmig_fw *fw = tt_new(tt, 1);
 	struct tsrc src = { s, len, 0, { 0 } };
-	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .vmsa_dest = vmsa_dest,
+	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .vmsa_dest = ts_vmsa_scratch,
 		    .vmm_object = with_cb ? take : NULL, .vmm_arg = got);
 	struct sevmig_receiver *r;
 	sevmig_error_clear(err);
