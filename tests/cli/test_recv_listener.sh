@@ -96,31 +96,9 @@ no_temporaries "max attempts"
 
 # 3. An authenticated source that fails is the migration failing: no retry.
 #    A proxy passes the source's first 300000 bytes, then cuts both ends.
-cat >cut.py <<'EOF'
-import socket, sys, threading
-up = int(sys.argv[1])
-l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1)
-open(sys.argv[2], "w").write("%d\n" % l.getsockname()[1])
-l.settimeout(30)
-a, _ = l.accept()
-b = socket.create_connection(("127.0.0.1", up), timeout=30)
-def back():
-    try:
-        while (d := b.recv(65536)):
-            a.sendall(d)
-    except OSError:
-        pass
-threading.Thread(target=back, daemon=True).start()
-left = 300000
-while left > 0 and (d := a.recv(min(left, 65536))):
-    b.sendall(d)
-    left -= len(d)
-b.close(); a.close()
-EOF
 start_recv --auth-timeout 2 --max-attempts 6
-rm -f port2
-tb python3 cut.py "$(cat port)" port2 & ppid=$!
-for i in $(seq 100); do [ -s port2 ] && break; sleep 0.1; done
+proxy "$(cat port)" port2 300000 -1 cut
+ppid=$proxy_pid
 rc=0
 t "$send" "${psk[@]}" -m 0:4M:guest.mem -t target.cert -o "tcp://127.0.0.1:$(cat port2)" \
   --timeout 20 2>send.err || rc=$?

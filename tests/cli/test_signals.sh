@@ -88,29 +88,10 @@ kill "$ppid"; wait "$ppid" 2>/dev/null || true
 #    the source's first megabyte, then reads nothing more, so the sender
 #    blocks in a write. It still ends within its grace; the receiver, given
 #    the signal too, leaves nothing behind.
-cat >stall.py <<'EOF'
-import socket, sys, threading, time
-up = int(sys.argv[1])
-l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1)
-open(sys.argv[2], "w").write("%d\n" % l.getsockname()[1])
-a, _ = l.accept()
-b = socket.create_connection(("127.0.0.1", up))
-def back():
-    while (d := b.recv(65536)):
-        a.sendall(d)
-threading.Thread(target=back, daemon=True).start()
-left = 1 << 20
-while left > 0 and (d := a.recv(min(left, 65536))):
-    b.sendall(d)
-    left -= len(d)
-open(sys.argv[2] + ".stalled", "w").write("1\n")
-time.sleep(30)
-EOF
 recv_bg -i tcp://127.0.0.1:0
 wait_port port
-rm -f port2 port2.stalled
-tb python3 stall.py "$(cat port)" port2 & ppid=$!
-wait_port port2
+proxy "$(cat port)" port2 $((1 << 20)) -1 stall
+ppid=$proxy_pid
 tb "$send" "${psk[@]}" "${mem[@]}" -t target.cert -o "tcp://127.0.0.1:$(cat port2)" --timeout 30 \
   2>send.err &
 spid=$!
@@ -138,26 +119,10 @@ grep -q 'interrupted by a signal' send.err || fail "full pipe: $(cat send.err)"
 
 # 6. A sender waiting for COMMIT that never comes: a proxy passes the
 #    target's HELLO (68 bytes) back, and nothing after it.
-cat >nocommit.py <<'EOF'
-import socket, sys, threading
-up = int(sys.argv[1])
-l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1)
-open(sys.argv[2], "w").write("%d\n" % l.getsockname()[1])
-a, _ = l.accept()
-b = socket.create_connection(("127.0.0.1", up))
-hello = b""
-while len(hello) < 68:
-    hello += b.recv(68 - len(hello))
-a.sendall(hello)
-threading.Thread(target=lambda: [None for _ in iter(lambda: b.recv(65536), b"")], daemon=True).start()
-while (d := a.recv(65536)):
-    b.sendall(d)
-EOF
 recv_bg -i tcp://127.0.0.1:0
 wait_port port
-rm -f port2
-tb python3 nocommit.py "$(cat port)" port2 & ppid=$!
-wait_port port2
+proxy "$(cat port)" port2 -1 68 cut # HELLO is 68 bytes
+ppid=$proxy_pid
 tb "$send" "${psk[@]}" "${mem[@]}" -t target.cert -o "tcp://127.0.0.1:$(cat port2)" --timeout 30 \
   2>send.err &
 spid=$!
