@@ -1143,6 +1143,27 @@ static bool room_for_piece(struct sevmig_sender *s)
 	       (s->enc_inflight < s->enc_window || !s->enc_inflight);
 }
 
+/* Sans-I/O with threads, at the end of a pass: submit the partial batches
+ * when there is room: 1 while they (or others) are still in flight, 0 once
+ * all are written, or a negative errno. */
+static int flush_nowait(struct sevmig_sender *s)
+{
+	for (int k = 0; k < 2; k++) {
+		if (!s->cur[k])
+			continue;
+		if (!room_for_piece(s))
+			return 1;
+		struct sjob *j = s->cur[k];
+		s->cur[k] = NULL;
+		int rc = submit(s, j);
+		if (rc < 0) {
+			release(s, j);
+			return rc;
+		}
+	}
+	return sevmig__pool_inflight(s->pool) ? 1 : 0;
+}
+
 /*
  * Send the pass onwards, a piece of a run at a time, until it is done (the
  * last batches and ROUND written: returns 0) or, with high_water, until the
@@ -1157,28 +1178,19 @@ static int produce(struct sevmig_sender *s, size_t high_water)
 	while (s->pass.active && rc == 0) {
 		if (high_water && sevmig__queue_pending(&s->out) >= high_water)
 			return 1;
-		if (nowait && (rc = drain_done(s)) < 0)
+		if (nowait && (rc = drain_done(s)) < 0) {
+			rc = end_pass(s, s->ps, rc);
 			break;
-		if (nowait && !s->pass.run_left && s->pass.scanned) {
-			/* The last batches, then the end once they are written. */
-			for (int k = 0; k < 2 && rc == 0; k++) {
-				if (!s->cur[k])
-					continue;
-				if (!room_for_piece(s))
-					return 1;
-				struct sjob *j = s->cur[k];
-				s->cur[k] = NULL;
-				if ((rc = submit(s, j)) < 0)
-					release(s, j);
-			}
-			if (rc == 0 && sevmig__pool_inflight(s->pool))
-				return 1;
 		}
-		if (!s->pass.run_left && (s->pass.scanned || !next_run(s))) {
+		if (!s->pass.run_left && !s->pass.scanned && !next_run(s))
 			s->pass.scanned = true;
-			if (nowait && (s->cur[0] || s->cur[1] || sevmig__pool_inflight(s->pool)))
-				continue; /* the end, above */
-			rc = end_pass(s, s->ps, 0);
+		if (s->pass.scanned) {
+			/* Without waiting, the last batches go once there is
+			 * room, and the end once they are written. */
+			int w = nowait ? flush_nowait(s) : 0;
+			if (w > 0)
+				return 1;
+			rc = end_pass(s, s->ps, w);
 			break;
 		}
 		if (nowait && !room_for_piece(s))
