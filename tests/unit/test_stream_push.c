@@ -58,8 +58,8 @@ static void pusher_new(struct pusher *p, const struct ttarget *tt, struct tguest
 	p->refuse_after_round = -1;
 	p->commit_at_end = true;
 	p->fw = tt_new(tt, 1);
-	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .vmsa_dest = ts_vmsa_scratch, .workers = workers,
-		    .back_buffered = back);
+	SEVMIG_OPTS(sevmig_receiver_opts, o, TS_KEY, .vmsa_dest = ts_vmsa_scratch,
+		    .workers = workers, .back_buffered = back);
 	assert_int_equal(sevmig_receiver_new(p->fw, t->reg, t->n, NULL, NULL, &o, &p->r, &p->err),
 			 0);
 }
