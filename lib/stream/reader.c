@@ -59,6 +59,10 @@ struct sevmig_stream_reader {
 	struct sevmig_pstate *ps;
 
 	struct sevmig__buf payload; /* the current record's payload + CRC */
+	/* The memslot of each page (ENC, PLAIN) or run (ZERO) of the current
+	 * record, as uint32_t, found while checking it: the receiver writes
+	 * through these and never looks a page up again. */
+	struct sevmig__buf entry_slots;
 	uint8_t *scratch;	    /* PLAIN decode buffer (decode_plain) */
 	ZSTD_DCtx *dctx;
 
@@ -128,6 +132,7 @@ void sevmig_stream_reader_free(struct sevmig_stream_reader *r)
 	if (r->payload.data)
 		OPENSSL_cleanse(r->payload.data, r->payload.cap);
 	sevmig__buf_free(&r->payload);
+	sevmig__buf_free(&r->entry_slots);
 	free(r->scratch);
 	ZSTD_freeDCtx(r->dctx);
 	free(r->vcpus_seen);
@@ -139,11 +144,25 @@ void sevmig__reader_set_decode(struct sevmig_stream_reader *r, bool decode)
 	r->decode_plain = decode;
 }
 
-void sevmig__reader_swap_payload(struct sevmig_stream_reader *r, struct sevmig__buf *b)
+void sevmig__reader_swap_payload(struct sevmig_stream_reader *r, struct sevmig__buf *payload,
+				 struct sevmig__buf *slots)
 {
 	struct sevmig__buf t = r->payload;
-	r->payload = *b;
-	*b = t;
+	r->payload = *payload;
+	*payload = t;
+	t = r->entry_slots;
+	r->entry_slots = *slots;
+	*slots = t;
+}
+
+/* Room for the slot of each of n entries of the current record. */
+static uint32_t *slots_for(struct sevmig_stream_reader *r, uint32_t n)
+{
+	r->entry_slots.len = 0;
+	if (sevmig__buf_reserve(&r->entry_slots, (size_t)n * sizeof(uint32_t)) < 0)
+		return NULL;
+	r->entry_slots.len = (size_t)n * sizeof(uint32_t);
+	return (uint32_t *)(void *)r->entry_slots.data;
 }
 
 const struct sevmig__layout *sevmig__reader_layout(const struct sevmig_stream_reader *r)
@@ -468,11 +487,13 @@ static int need_before_vmsa(struct sevmig_stream_reader *r, struct sevmig_error 
 
 /* gfn inside the layout and in state `want`. */
 static int check_page(struct sevmig_stream_reader *r, struct sevmig_error *err, const struct rec *q,
-		      uint64_t gfn, size_t *hint, enum sevmig_page_state want)
+		      uint64_t gfn, size_t *hint, enum sevmig_page_state want, uint32_t *slot)
 {
-	if (gfn >= SEVMIG_GFN_LIMIT || sevmig__layout_find(&r->layout, gfn, hint) < 0)
+	long k = gfn < SEVMIG_GFN_LIMIT ? sevmig__layout_find(&r->layout, gfn, hint) : -1;
+	if (k < 0)
 		return RECFAIL(r, err, -EBADMSG, q, "gfn 0x%" PRIx64 " is outside every memslot",
 			       RECARGS(q), gfn);
+	*slot = (uint32_t)k;
 	enum sevmig_page_state st = sevmig_pstate_get(r->ps, gfn);
 	if (st != want)
 		return RECFAIL(r, err, -EBADMSG, q,
@@ -506,6 +527,9 @@ static int check_gfn_list(struct sevmig_stream_reader *r, struct sevmig_error *e
 {
 	size_t hint = 0;
 	uint64_t prev = 0;
+	uint32_t *slots = slots_for(r, n);
+	if (!slots)
+		return RFAIL(r, err, -ENOMEM, q->offset, q->index, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t g = sevmig__le64(list + 8 * i);
 		if (i && g <= prev)
@@ -513,7 +537,7 @@ static int check_gfn_list(struct sevmig_stream_reader *r, struct sevmig_error *e
 				       "gfn list not strictly increasing at entry %u (0x%" PRIx64
 				       " after 0x%" PRIx64 ")",
 				       RECARGS(q), i, g, prev);
-		SEVMIG__TRY(check_page(r, err, q, g, &hint, want));
+		SEVMIG__TRY(check_page(r, err, q, g, &hint, want, &slots[i]));
 		prev = g;
 	}
 	/* Runs of consecutive gfns (all inside the layout: touching memslots
@@ -806,6 +830,9 @@ static int on_zero(struct sevmig_stream_reader *r, struct sevmig_error *err, con
 			       RECARGS(q), q->len, n, sevmig__zero_len(n));
 	uint64_t prev_end = 0, pages = 0;
 	size_t hint = 0;
+	uint32_t *slots = slots_for(r, n);
+	if (!slots)
+		return RFAIL(r, err, -ENOMEM, q->offset, q->index, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t g, np;
 		sevmig__zero_run(q->p, i, &g, &np);
@@ -825,6 +852,7 @@ static int on_zero(struct sevmig_stream_reader *r, struct sevmig_error *err, con
 				       "run [0x%" PRIx64 ", 0x%" PRIx64
 				       ") is not inside one memslot",
 				       RECARGS(q), g, g + np);
+		slots[i] = (uint32_t)k;
 		struct zero_check z = { false, 0 };
 		int rc = sevmig_pstate_walk(r->ps, g, np, SEVMIG_PAGE_PRIVATE, find_private, &z);
 		if (rc < 0)

@@ -31,7 +31,8 @@ struct rjob {
 	uint16_t type;
 	uint64_t index, offset;
 	uint64_t first, last;	/* gfn bounds */
-	struct sevmig__buf buf; /* the record's payload */
+	struct sevmig__buf buf;	  /* the record's payload */
+	struct sevmig__buf slots; /* its entries' memslots (the reader's) */
 	uint32_t len;
 	char msg[256];
 };
@@ -101,8 +102,8 @@ static int apply_enc(struct rjob *j, struct rwctx *w)
 {
 	struct sevmig_receiver *r = j->r;
 	const uint8_t *p = j->buf.data;
+	const uint32_t *slot = (const uint32_t *)(const void *)j->slots.data;
 	uint32_t n = sevmig__enc_count(p);
-	size_t hint = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		if ((i & 15) == 0 && atomic_load_explicit(&r->stop, memory_order_relaxed))
 			return -ECANCELED;
@@ -110,8 +111,7 @@ static int apply_enc(struct rjob *j, struct rwctx *w)
 		uint64_t gfn = sevmig__enc_gfn(p, i);
 		void *dst = w->page;
 		if (!r->dry_run)
-			dst = sevmig__layout_host(&r->layout,
-						  sevmig__layout_find(&r->layout, gfn, &hint), gfn);
+			dst = sevmig__layout_host(&r->layout, slot[i], gfn);
 		struct sevmig_fw_receive_update u = {
 			.guest = dst,
 			.guest_len = SM_PAGE,
@@ -164,15 +164,13 @@ static int apply_plain(struct rjob *j, struct rwctx *w)
 	if (r->dry_run)
 		return 0;
 	/* Runs of consecutive gfns in one memslot are one copy each. */
-	size_t hint = 0;
+	const uint32_t *slot = (const uint32_t *)(const void *)j->slots.data;
 	for (uint32_t i = 0, k; i < n; i = k) {
 		uint64_t gfn = sevmig__plain_gfn(p, i);
-		long slot = sevmig__layout_find(&r->layout, gfn, &hint);
-		uint64_t end = r->layout.slots[slot].gfn + r->layout.slots[slot].npages;
 		for (k = i + 1;
-		     k < n && gfn + (k - i) < end && sevmig__plain_gfn(p, k) == gfn + (k - i); k++)
+		     k < n && slot[k] == slot[i] && sevmig__plain_gfn(p, k) == gfn + (k - i); k++)
 			;
-		sevmig__guest_write(sevmig__layout_host(&r->layout, slot, gfn),
+		sevmig__guest_write(sevmig__layout_host(&r->layout, slot[i], gfn),
 				    data + (size_t)i * SM_PAGE, (size_t)(k - i) * SM_PAGE);
 	}
 	sevmig__guest_write_done();
@@ -185,15 +183,13 @@ static int apply_zero(struct rjob *j)
 	if (r->dry_run)
 		return 0;
 	const uint8_t *p = j->buf.data;
+	const uint32_t *slot = (const uint32_t *)(const void *)j->slots.data;
 	uint32_t n = sevmig__zero_runs(p);
-	size_t hint = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t gfn, np;
 		sevmig__zero_run(p, i, &gfn, &np);
-		sevmig__guest_write(sevmig__layout_host(&r->layout,
-							sevmig__layout_find(&r->layout, gfn, &hint),
-							gfn),
-				    NULL, np << SEVMIG_PAGE_SHIFT);
+		sevmig__guest_write(sevmig__layout_host(&r->layout, slot[i], gfn), NULL,
+				    np << SEVMIG_PAGE_SHIFT);
 	}
 	sevmig__guest_write_done();
 	return 0;
@@ -315,7 +311,7 @@ static int dispatch(struct sevmig_receiver *r, const struct sevmig_record_info *
 	j->len = info->length;
 	j->msg[0] = 0;
 	j->j.needs_fw = info->type == SEVMIG_REC_ENC;
-	sevmig__reader_swap_payload(r->rd, &j->buf);
+	sevmig__reader_swap_payload(r->rd, &j->buf, &j->slots);
 	sevmig__pool_submit(r->pool, &j->j);
 	return 0;
 }
@@ -1054,8 +1050,10 @@ void sevmig_receiver_free(struct sevmig_receiver *r)
 			;
 		sevmig__pool_free(r->pool);
 	}
-	for (unsigned i = 0; r->jobs && i < r->window; i++)
+	for (unsigned i = 0; r->jobs && i < r->window; i++) {
 		sevmig__buf_free(&r->jobs[i].buf);
+		sevmig__buf_free(&r->jobs[i].slots);
+	}
 	free(r->jobs);
 	for (unsigned i = 0; r->wctx && i < r->nwctx; i++) {
 		ZSTD_freeDCtx(r->wctx[i].dctx);

@@ -302,9 +302,12 @@ unsigned sevmig__window(unsigned workers, unsigned window);
 /* Whether the reader decodes zstd itself (true for key-less readers; the
  * receiver's workers decode and check instead). */
 void sevmig__reader_set_decode(struct sevmig_stream_reader *r, bool decode);
-/* Exchange the reader's payload buffer (holding the last record's payload)
- * with *b, so the record outlives the next read. */
-void sevmig__reader_swap_payload(struct sevmig_stream_reader *r, struct sevmig__buf *b);
+/* Exchange the reader's buffers holding the last record's payload and its
+ * entries' memslots (uint32_t each: a page of ENC or PLAIN, a run of ZERO,
+ * as the reader found them while checking) with *payload and *slots, so
+ * the record outlives the next read. */
+void sevmig__reader_swap_payload(struct sevmig_stream_reader *r, struct sevmig__buf *payload,
+				 struct sevmig__buf *slots);
 /* The layout of the stream (after the header). */
 const struct sevmig__layout *sevmig__reader_layout(const struct sevmig_stream_reader *r);
 /* Refuse a header whose target nonce is not `nonce` (the receiver's HELLO). */
