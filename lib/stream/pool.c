@@ -8,6 +8,11 @@
  * with a firmware that allows one caller (kvm) one worker makes every
  * firmware call while the others compress.
  *
+ * The pool is the one engine under sender and receiver: it also keeps the
+ * engine's free jobs, retires finished ones through the engine's callback
+ * (write a job's records, or report a record's failure) and carries the
+ * flag that tells running jobs to give up.
+ *
  * With 2 or more workers the caller's thread is the last of them: the pool
  * starts one thread fewer, and the caller runs queued jobs whenever it would
  * otherwise wait for one. On a machine with as many cores as workers no
@@ -19,6 +24,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -41,6 +47,9 @@ struct sevmig__pool {
 	int efd; /* eventfd, written when a worker finishes a job; -1 until asked for */
 	struct sevmig__job *free_head; /* jobs not in flight (the caller's) */
 	unsigned nfree;
+	sevmig__retire_fn retire;
+	void *retire_arg;
+	atomic_bool stopping;
 };
 
 /* The oldest k jobs are done (lock held). */
@@ -107,11 +116,14 @@ static void *worker_main(void *arg)
 }
 
 int sevmig__pool_new(unsigned workers, unsigned fw_workers, unsigned window,
-		     struct sevmig__pool **out)
+		     sevmig__retire_fn retire, void *retire_arg, struct sevmig__pool **out)
 {
 	struct sevmig__pool *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	p->retire = retire;
+	p->retire_arg = retire_arg;
+	atomic_init(&p->stopping, false);
 	p->cap = window ? window : 1;
 	p->efd = -1;
 	/* One worker stays a thread of its own, so that with kvm the firmware
@@ -150,6 +162,7 @@ void sevmig__pool_free(struct sevmig__pool *p)
 {
 	if (!p)
 		return;
+	sevmig__pool_discard(p);
 	pthread_mutex_lock(&p->lock);
 	p->stop = true;
 	pthread_cond_broadcast(&p->work);
@@ -197,7 +210,8 @@ void sevmig__pool_submit(struct sevmig__pool *p, struct sevmig__job *job)
 	pthread_mutex_unlock(&p->lock);
 }
 
-struct sevmig__job *sevmig__pool_wait_oldest(struct sevmig__pool *p)
+/* Wait for the oldest job in flight and take it out; NULL when none. */
+static struct sevmig__job *wait_oldest(struct sevmig__pool *p)
 {
 	if (!p->count)
 		return NULL;
@@ -261,12 +275,14 @@ int sevmig__pool_fd(struct sevmig__pool *p)
 	return fd;
 }
 
-struct sevmig__job *sevmig__pool_try_oldest(struct sevmig__pool *p)
+/* The oldest job in flight if it is done (taken out), else NULL at once;
+ * the caller's thread may run one queued job first. */
+static struct sevmig__job *try_oldest(struct sevmig__pool *p)
 {
 	if (!p->count)
 		return NULL;
 	if (!p->nthreads)
-		return sevmig__pool_wait_oldest(p); /* inline: done at submit */
+		return wait_oldest(p); /* inline: done at submit */
 	uint64_t n;
 	/* Clear the event before looking, so that a job finishing after the
 	 * look sets it again and the caller's poll sees it. */
@@ -290,4 +306,59 @@ struct sevmig__job *sevmig__pool_try_oldest(struct sevmig__pool *p)
 struct sevmig__job *sevmig__pool_peek(const struct sevmig__pool *p, unsigned i)
 {
 	return p->ring[(p->head + i) % p->cap];
+}
+
+/* Retire a job taken out of the window: the engine's callback, then back
+ * to the free list whatever it said. */
+static int retire(struct sevmig__pool *p, struct sevmig__job *j)
+{
+	int rc = p->retire(p->retire_arg, j);
+	sevmig__pool_put(p, j);
+	return rc;
+}
+
+int sevmig__pool_retire_oldest(struct sevmig__pool *p)
+{
+	struct sevmig__job *j = wait_oldest(p);
+	return j ? retire(p, j) : 0;
+}
+
+int sevmig__pool_retire_done(struct sevmig__pool *p)
+{
+	struct sevmig__job *j;
+	while ((j = try_oldest(p)))
+		SEVMIG__TRY(retire(p, j));
+	return 0;
+}
+
+int sevmig__pool_retire_all(struct sevmig__pool *p)
+{
+	while (p->count)
+		SEVMIG__TRY(sevmig__pool_retire_oldest(p));
+	return 0;
+}
+
+int sevmig__pool_make_room(struct sevmig__pool *p)
+{
+	while (!p->nfree || p->count == p->cap)
+		SEVMIG__TRY(sevmig__pool_retire_oldest(p));
+	return 0;
+}
+
+void sevmig__pool_discard(struct sevmig__pool *p)
+{
+	struct sevmig__job *j;
+	while (p && (j = wait_oldest(p)))
+		sevmig__pool_put(p, j);
+}
+
+void sevmig__pool_stop(struct sevmig__pool *p)
+{
+	if (p)
+		atomic_store(&p->stopping, true);
+}
+
+bool sevmig__pool_stopping(const struct sevmig__pool *p)
+{
+	return atomic_load_explicit(&p->stopping, memory_order_relaxed);
 }

@@ -63,7 +63,7 @@ struct sevmig_stream_reader {
 	 * record, as uint32_t, found while checking it: the receiver writes
 	 * through these and never looks a page up again. */
 	struct sevmig__buf entry_slots;
-	uint8_t *scratch;	    /* PLAIN decode buffer (decode_plain) */
+	uint8_t *scratch; /* PLAIN decode buffer (decode_plain) */
 	ZSTD_DCtx *dctx;
 
 	/* order state */

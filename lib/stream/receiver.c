@@ -30,7 +30,7 @@ struct rjob {
 	struct sevmig_receiver *r;
 	uint16_t type;
 	uint64_t index, offset;
-	uint64_t first, last;	/* gfn bounds */
+	uint64_t first, last;	  /* gfn bounds */
 	struct sevmig__buf buf;	  /* the record's payload */
 	struct sevmig__buf slots; /* its entries' memslots (the reader's) */
 	uint32_t len;
@@ -73,7 +73,6 @@ struct sevmig_receiver {
 	unsigned nwctx;
 
 	atomic_int cancel;
-	atomic_int stop;
 	enum rcv_state state;
 	int dead_rc;
 	struct sevmig_error fail;
@@ -105,7 +104,7 @@ static int apply_enc(struct rjob *j, struct rwctx *w)
 	const uint32_t *slot = (const uint32_t *)(const void *)j->slots.data;
 	uint32_t n = sevmig__enc_count(p);
 	for (uint32_t i = 0; i < n; i++) {
-		if ((i & 15) == 0 && atomic_load_explicit(&r->stop, memory_order_relaxed))
+		if ((i & 15) == 0 && sevmig__pool_stopping(r->pool))
 			return -ECANCELED;
 		const uint8_t *pkt = sevmig__enc_packet(p, n, i);
 		uint64_t gfn = sevmig__enc_gfn(p, i);
@@ -263,40 +262,28 @@ static bool share_page(uint16_t ta, const uint8_t *pa, uint16_t tb, const uint8_
 
 /* ---- the loop ---------------------------------------------------------------- */
 
-static void release(struct sevmig_receiver *r, struct rjob *j)
+/* A finished record (the pool's retire callback): its failure, if any,
+ * named with the record. */
+static int retire_job(void *arg, struct sevmig__job *job)
 {
-	sevmig__pool_put(r->pool, &j->j);
-}
-
-static int complete_oldest(struct sevmig_receiver *r)
-{
-	struct rjob *j = (struct rjob *)sevmig__pool_wait_oldest(r->pool);
-	if (!j)
-		return 0;
+	struct sevmig_receiver *r = arg;
+	struct rjob *j = (struct rjob *)job;
 	int rc = j->j.rc;
 	if (rc < 0)
 		RCVFAIL(r, rc, j->index, j->offset, "%s", j->msg[0] ? j->msg : sevmig_strerror(rc));
-	release(r, j);
 	return rc;
-}
-
-static int complete_all(struct sevmig_receiver *r)
-{
-	while (sevmig__pool_inflight(r->pool))
-		SEVMIG__TRY(complete_oldest(r));
-	return 0;
 }
 
 static int dispatch(struct sevmig_receiver *r, const struct sevmig_record_info *info)
 {
 	while (!sevmig__pool_free_count(r->pool))
-		SEVMIG__TRY(complete_oldest(r));
+		SEVMIG__TRY(sevmig__pool_retire_oldest(r->pool));
 	/* Wait until no record in flight shares a page with this one. */
 	for (unsigned i = 0; i < sevmig__pool_inflight(r->pool);) {
 		struct rjob *o = (struct rjob *)sevmig__pool_peek(r->pool, i);
 		if (o->first <= info->last_gfn && info->first_gfn <= o->last &&
 		    share_page(o->type, o->buf.data, info->type, info->payload)) {
-			SEVMIG__TRY(complete_oldest(r));
+			SEVMIG__TRY(sevmig__pool_retire_oldest(r->pool));
 			i = 0;
 			continue;
 		}
@@ -339,7 +326,7 @@ static int on_session(struct sevmig_receiver *r, const struct sevmig_record_info
 
 static int on_vmsa(struct sevmig_receiver *r, const struct sevmig_record_info *info)
 {
-	SEVMIG__TRY(complete_all(r));
+	SEVMIG__TRY(sevmig__pool_retire_all(r->pool));
 	const uint8_t *p = info->payload;
 	void *dst = r->wctx[0].page;
 	if (!r->dry_run) {
@@ -387,7 +374,7 @@ static int on_vmm(struct sevmig_receiver *r, const struct sevmig_record_info *in
 		return RCVFAIL(r, -ENOMEM, info->index, info->offset, "out of memory");
 	if (!info->vmm_last)
 		return 0;
-	SEVMIG__TRY(complete_all(r));
+	SEVMIG__TRY(sevmig__pool_retire_all(r->pool));
 	r->vmm_ready = true;
 	return 0;
 }
@@ -584,14 +571,14 @@ static int step(struct sevmig_receiver *r, struct sevmig_recv_event *ev)
 		}
 		break;
 	case SEVMIG_REC_ROUND:
-		rc = complete_all(r);
+		rc = sevmig__pool_retire_all(r->pool);
 		if (rc == 0)
 			rc = send_ack(r);
 		if (rc == 0)
 			event(r, ev, SEVMIG_RECV_ROUND, info.round);
 		break;
 	case SEVMIG_REC_END: {
-		rc = complete_all(r);
+		rc = sevmig__pool_retire_all(r->pool);
 		memcpy(r->end_tag, info.tag, sizeof(r->end_tag));
 		r->end_index = info.index;
 		uint32_t st;
@@ -624,9 +611,7 @@ static int step(struct sevmig_receiver *r, struct sevmig_recv_event *ev)
 static int die(struct sevmig_receiver *r, int rc, struct sevmig_error *err)
 {
 	if (r->state != RCV_DEAD) {
-		struct sevmig__job *j;
-		while (r->pool && (j = sevmig__pool_wait_oldest(r->pool)))
-			release(r, (struct rjob *)j);
+		sevmig__pool_discard(r->pool);
 		if (!r->fail.code)
 			sevmig__fail(&r->fail, rc, SEVMIG_NO_OFFSET, 0, "%s", sevmig_strerror(rc));
 		send_nak(r);
@@ -728,23 +713,6 @@ static ptrdiff_t push_read(void *arg, void *buf, size_t len)
 	return (ptrdiff_t)n;
 }
 
-/* Take the records the workers finished, without waiting: 0, or the first
- * failure among them. */
-static int retire_done(struct sevmig_receiver *r)
-{
-	struct rjob *j;
-	while ((j = (struct rjob *)sevmig__pool_try_oldest(r->pool))) {
-		int rc = j->j.rc;
-		if (rc < 0)
-			RCVFAIL(r, rc, j->index, j->offset, "%s",
-				j->msg[0] ? j->msg : sevmig_strerror(rc));
-		release(r, j);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
 /* Sans-I/O with worker threads: whether the next record (whose header is
  * at hdr) would have to wait for them: a page record for a free job, any
  * other for all of them (its effects follow every record before it). */
@@ -753,7 +721,7 @@ static int workers_busy(struct sevmig_receiver *r, const uint8_t *hdr, bool *bus
 	*busy = false;
 	if (!r->workers || r->state != RCV_RECORDS)
 		return 0;
-	SEVMIG__TRY(retire_done(r));
+	SEVMIG__TRY(sevmig__pool_retire_done(r->pool));
 	*busy = sevmig__rec_carries_pages(sevmig__rec_type(hdr))
 		    ? !sevmig__pool_free_count(r->pool)
 		    : sevmig__pool_inflight(r->pool) > 0;
@@ -893,7 +861,7 @@ void sevmig_receiver_cancel(struct sevmig_receiver *r)
 	if (!r)
 		return;
 	atomic_store(&r->cancel, 1);
-	atomic_store(&r->stop, 1);
+	sevmig__pool_stop(r->pool);
 }
 
 const struct sevmig_pstate *sevmig_receiver_pstate(const struct sevmig_receiver *r)
@@ -1003,8 +971,8 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 		if (insecure)
 			sevmig__reader_require_insecure(r->rd);
 		unsigned maxt = sevmig_fw_max_threads(fw);
-		rc =
-		    sevmig__pool_new(workers, workers < maxt ? workers : maxt, r->window, &r->pool);
+		rc = sevmig__pool_new(workers, workers < maxt ? workers : maxt, r->window,
+				      retire_job, r, &r->pool);
 	}
 	r->nwctx = workers ? workers : 1;
 	r->jobs = calloc(r->window, sizeof(*r->jobs));
@@ -1014,7 +982,7 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 	for (unsigned i = 0; rc == 0 && i < r->window; i++) {
 		r->jobs[i].r = r;
 		r->jobs[i].j.run = run_job;
-		release(r, &r->jobs[i]);
+		sevmig__pool_put(r->pool, &r->jobs[i].j);
 	}
 	for (unsigned i = 0; rc == 0 && i < r->nwctx; i++)
 		if (posix_memalign((void **)&r->wctx[i].page, SM_PAGE, SM_PAGE))
@@ -1044,12 +1012,7 @@ void sevmig_receiver_free(struct sevmig_receiver *r)
 	if (!r)
 		return;
 	sevmig_receiver_cancel(r);
-	if (r->pool) {
-		struct sevmig__job *j;
-		while ((j = sevmig__pool_wait_oldest(r->pool)))
-			;
-		sevmig__pool_free(r->pool);
-	}
+	sevmig__pool_free(r->pool);
 	for (unsigned i = 0; r->jobs && i < r->window; i++) {
 		sevmig__buf_free(&r->jobs[i].buf);
 		sevmig__buf_free(&r->jobs[i].slots);

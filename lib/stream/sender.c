@@ -77,7 +77,6 @@ struct sevmig_sender {
 	struct sjob *cur[2]; /* batches being filled: ENC, SHARED */
 
 	atomic_int cancel; /* sevmig_sender_cancel() */
-	atomic_int stop;   /* workers: give up (cancel or a failure) */
 	enum sstate state;
 	int dead_rc;
 	bool started;  /* SEND_START succeeded: cancel on failure */
@@ -155,7 +154,7 @@ static int run_enc(struct sjob *j, unsigned worker)
 	/* The payload's CRC, extended over each packet while it is hot. */
 	uint32_t crc = sevmig__crc32c(0, pl, (size_t)(pkt - pl));
 	for (uint32_t i = 0; i < n; i++) {
-		if ((i & 15) == 0 && atomic_load_explicit(&s->stop, memory_order_relaxed))
+		if ((i & 15) == 0 && sevmig__pool_stopping(s->pool))
 			return -ECANCELED;
 		struct sevmig_fw_send_update p = {
 			.guest = sevmig__layout_host(&s->layout, j->slot[i], j->gfn[i]),
@@ -241,7 +240,7 @@ static int run_shared(struct sjob *j, unsigned worker)
 	uint64_t run_gfn = 0, run_n = 0;
 	uint32_t run_slot = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		if ((i & 63) == 0 && atomic_load_explicit(&s->stop, memory_order_relaxed))
+		if ((i & 63) == 0 && sevmig__pool_stopping(s->pool))
 			return -ECANCELED;
 		const uint8_t *p = sevmig__layout_host(&s->layout, j->slot[i], j->gfn[i]);
 		if (!sevmig__page_is_zero(p)) {
@@ -354,47 +353,19 @@ static void release(struct sevmig_sender *s, struct sjob *j)
 	sevmig__pool_put(s->pool, &j->j);
 }
 
-/* The oldest job in flight once finished, or NULL. */
-static struct sjob *take_oldest(struct sevmig_sender *s)
+/* A finished job's records, written in stream order (the pool's retire
+ * callback: it gives the job back to the free list afterwards). */
+static int write_job(void *arg, struct sevmig__job *job)
 {
-	struct sjob *j = (struct sjob *)sevmig__pool_wait_oldest(s->pool);
-	if (j && j->kind == SJ_ENC)
+	struct sevmig_sender *s = arg;
+	struct sjob *j = (struct sjob *)job;
+	if (j->kind == SJ_ENC)
 		s->enc_inflight--;
-	return j;
-}
-
-static int write_job(struct sevmig_sender *s, struct sjob *j);
-
-/* Take the oldest finished job and write its records. */
-static int drain_one(struct sevmig_sender *s)
-{
-	struct sjob *j = take_oldest(s);
-	return j ? write_job(s, j) : 0;
-}
-
-/* Write the records of the jobs that are done, without waiting for any. */
-static int drain_done(struct sevmig_sender *s)
-{
-	struct sjob *j;
-	while ((j = (struct sjob *)sevmig__pool_try_oldest(s->pool))) {
-		if (j->kind == SJ_ENC)
-			s->enc_inflight--;
-		SEVMIG__TRY(write_job(s, j));
-	}
-	return 0;
-}
-
-/* A finished job's records, written in stream order. */
-static int write_job(struct sevmig_sender *s, struct sjob *j)
-{
 	int rc = j->j.rc;
 	if (rc < 0) {
 		if (rc == -ECANCELED)
-			rc = SFAIL(s, rc, "cancelled");
-		else
-			rc = SFAIL(s, rc, "%s", j->msg[0] ? j->msg : sevmig_strerror(rc));
-		release(s, j);
-		return rc;
+			return SFAIL(s, rc, "cancelled");
+		return SFAIL(s, rc, "%s", j->msg[0] ? j->msg : sevmig_strerror(rc));
 	}
 	for (uint32_t i = 0; i < j->nrec && rc == 0; i++) {
 		rc = write_job_record(s, j, i);
@@ -415,15 +386,7 @@ static int write_job(struct sevmig_sender *s, struct sjob *j)
 		s->round_plain += j->plain;
 		s->round_zero += j->zero;
 	}
-	release(s, j);
 	return rc;
-}
-
-static int drain_all(struct sevmig_sender *s)
-{
-	while (sevmig__pool_inflight(s->pool))
-		SEVMIG__TRY(drain_one(s));
-	return 0;
 }
 
 static int check_cancel(struct sevmig_sender *s)
@@ -437,7 +400,7 @@ static int submit(struct sevmig_sender *s, struct sjob *j)
 {
 	while (sevmig__pool_full(s->pool) ||
 	       (j->kind == SJ_ENC && s->enc_inflight == s->enc_window))
-		SEVMIG__TRY(drain_one(s));
+		SEVMIG__TRY(sevmig__pool_retire_oldest(s->pool));
 	SEVMIG__TRY(check_cancel(s));
 	s->enc_inflight += j->kind == SJ_ENC;
 	j->j.needs_fw = j->kind == SJ_ENC;
@@ -452,7 +415,7 @@ static int add_page(struct sevmig_sender *s, uint64_t gfn, uint32_t slot, int ki
 	struct sjob *j = s->cur[kind];
 	if (!j) {
 		while (!sevmig__pool_free_count(s->pool))
-			SEVMIG__TRY(drain_one(s));
+			SEVMIG__TRY(sevmig__pool_retire_oldest(s->pool));
 		j = (struct sjob *)sevmig__pool_get(s->pool);
 		j->kind = kind;
 		j->n = 0;
@@ -484,7 +447,7 @@ static int flush_batches(struct sevmig_sender *s)
 			return rc;
 		}
 	}
-	SEVMIG__TRY(drain_all(s));
+	SEVMIG__TRY(sevmig__pool_retire_all(s->pool));
 	/* A cancel that came while the last batches drained ends this call
 	 * rather than the next one. */
 	return check_cancel(s);
@@ -677,10 +640,9 @@ static void back_reason(struct sevmig_sender *s)
  */
 static int sender_fail(struct sevmig_sender *s, int rc, struct sevmig_error *err)
 {
-	atomic_store(&s->stop, 1);
-	struct sjob *j;
-	while ((j = take_oldest(s)))
-		release(s, j);
+	sevmig__pool_stop(s->pool);
+	sevmig__pool_discard(s->pool);
+	s->enc_inflight = 0;
 	for (int k = 0; k < 2; k++) {
 		if (s->cur[k])
 			release(s, s->cur[k]);
@@ -882,7 +844,7 @@ int sevmig_sender_new(struct sevmig_fw *fw, const struct sevmig_mem_region *regi
 	if (enc_cap > cap)
 		cap = enc_cap;
 	if (rc == 0) /* first: it keeps the free jobs */
-		rc = sevmig__pool_new(workers, fw_workers, s->window, &s->pool);
+		rc = sevmig__pool_new(workers, fw_workers, s->window, write_job, s, &s->pool);
 	for (unsigned i = 0; i < s->njobs && rc == 0; i++) {
 		struct sjob *j = &s->jobs[i];
 		j->s = s;
@@ -1178,7 +1140,7 @@ static int produce(struct sevmig_sender *s, size_t high_water)
 	while (s->pass.active && rc == 0) {
 		if (high_water && sevmig__queue_pending(&s->out) >= high_water)
 			return 1;
-		if (nowait && (rc = drain_done(s)) < 0) {
+		if (nowait && (rc = sevmig__pool_retire_done(s->pool)) < 0) {
 			rc = end_pass(s, s->ps, rc);
 			break;
 		}
@@ -1655,7 +1617,7 @@ void sevmig_sender_cancel(struct sevmig_sender *s)
 	if (!s)
 		return;
 	atomic_store(&s->cancel, 1);
-	atomic_store(&s->stop, 1);
+	sevmig__pool_stop(s->pool);
 }
 
 void sevmig_sender_counts(const struct sevmig_sender *s, struct sevmig_stream_counts *c)

@@ -266,21 +266,40 @@ struct sevmig__job {
 
 struct sevmig__pool;
 
+/*
+ * Called on the caller's thread for each finished job, in submission
+ * order, as it leaves the pool (the engine writes its records or reports
+ * its failure): 0 or a negative errno. The job goes back to the free list
+ * afterwards either way.
+ */
+typedef int (*sevmig__retire_fn)(void *arg, struct sevmig__job *job);
+
 /* workers 0: every job runs inline in submit(); from 2 on, the caller's
  * thread is worker `workers - 1` (it runs jobs while it waits) and the pool
  * starts workers - 1 threads. window: jobs in flight. */
 int sevmig__pool_new(unsigned workers, unsigned fw_workers, unsigned window,
-		     struct sevmig__pool **out);
+		     sevmig__retire_fn retire, void *retire_arg, struct sevmig__pool **out);
+/* Waits for the jobs in flight (discarding them), then ends the threads. */
 void sevmig__pool_free(struct sevmig__pool *p);
 unsigned sevmig__pool_inflight(const struct sevmig__pool *p);
 bool sevmig__pool_full(const struct sevmig__pool *p);
 /* Queue a job (the pool must not be full). */
 void sevmig__pool_submit(struct sevmig__pool *p, struct sevmig__job *job);
-/* Wait for the oldest job in flight and take it out; NULL when none. */
-struct sevmig__job *sevmig__pool_wait_oldest(struct sevmig__pool *p);
-/* The oldest job in flight if it is done (taken out), else NULL at once;
- * the caller's thread may run one queued job first. Never waits. */
-struct sevmig__job *sevmig__pool_try_oldest(struct sevmig__pool *p);
+/* Retire the oldest job in flight, waiting for it (0 when none is in
+ * flight); every finished one without waiting for any; all of them; until
+ * a job is free and the window has room. Each stops at the first failure
+ * the retire callback returns. */
+int sevmig__pool_retire_oldest(struct sevmig__pool *p);
+int sevmig__pool_retire_done(struct sevmig__pool *p);
+int sevmig__pool_retire_all(struct sevmig__pool *p);
+int sevmig__pool_make_room(struct sevmig__pool *p);
+/* After a failure: wait for every job in flight (nothing may run once the
+ * engine returns) and free them without retiring them. p may be NULL. */
+void sevmig__pool_discard(struct sevmig__pool *p);
+/* Ask running jobs to give up early (cancel, a failure: any thread; p may
+ * be NULL); jobs poll sevmig__pool_stopping() every few pages. */
+void sevmig__pool_stop(struct sevmig__pool *p);
+bool sevmig__pool_stopping(const struct sevmig__pool *p);
 /* An eventfd that becomes readable when a worker finishes a job (made on
  * the first call, which must come before the first job is submitted: no
  * completion before it is signalled): for a sans-I/O caller's poll. A
