@@ -120,7 +120,7 @@ static bool first_shared(const struct sevmig__ent *e)
 		return true;
 	if (e->c->kind == SEVMIG__CTR_BITMAP)
 		return e->c->data[0] & 1;
-	return sevmig__ctr_runs(e->c)[0] == 0;
+	return sevmig__ctr_runs(e->c)[0] == 0; /* an ARRAY's first offset too */
 }
 
 static bool last_shared(const struct sevmig__ent *e)
@@ -129,6 +129,8 @@ static bool last_shared(const struct sevmig__ent *e)
 		return true;
 	if (e->c->kind == SEVMIG__CTR_BITMAP)
 		return e->c->data[SEVMIG__CHUNK_WORDS - 1] >> 63;
+	if (e->c->kind == SEVMIG__CTR_ARRAY)
+		return sevmig__ctr_runs(e->c)[e->c->card - 1] == SEVMIG__CHUNK_MASK;
 	return sevmig__ctr_runs(e->c)[2 * e->c->nruns - 1] == SEVMIG__CHUNK_MASK;
 }
 
@@ -274,14 +276,14 @@ static void builder_push(struct sevmig__builder *b, uint32_t key, uint32_t span,
 }
 
 /* Store the open chunk from wc's words and their counts: as nothing, a full
- * span, a RUN container, or wc itself as the BITMAP container. */
+ * span, a RUN or ARRAY container, or wc itself as the BITMAP container. */
 static void close_words(struct sevmig__builder *b, uint32_t card, uint32_t nruns,
 			const uint64_t *edges)
 {
 	struct sevmig__ctr *c = NULL;
 	if (!card)
 		return;
-	if (card < SEVMIG__CHUNK_PAGES && nruns <= SEVMIG__RUN_MAX) {
+	if (card < SEVMIG__CHUNK_PAGES && sevmig__canon_kind(card, nruns) != SEVMIG__CTR_BITMAP) {
 		c = sevmig__ctr_from_words(b->wc->data, card, nruns, edges);
 		if (!c) {
 			b->err = -ENOMEM;
@@ -290,7 +292,7 @@ static void close_words(struct sevmig__builder *b, uint32_t card, uint32_t nruns
 	} else if (card < SEVMIG__CHUNK_PAGES) {
 		c = b->wc;
 		c->card = card;
-		c->nruns = nruns;
+		c->nruns = (uint16_t)nruns;
 	}
 	builder_push(b, (uint32_t)b->key, 1, c);
 }
@@ -308,7 +310,8 @@ static void builder_close(struct sevmig__builder *b)
 	} else if (b->card == SEVMIG__CHUNK_PAGES) {
 		builder_push(b, (uint32_t)b->key, 1, NULL);
 	} else {
-		struct sevmig__ctr *c = sevmig__ctr_from_runs(b->runs, b->n, b->card);
+		struct sevmig__cview v = { SEVMIG__CTR_RUN, b->n, b->card, b->runs, NULL, NULL };
+		struct sevmig__ctr *c = sevmig__ctr_canon(&v);
 		if (c)
 			builder_push(b, (uint32_t)b->key, 1, c);
 		else
@@ -845,6 +848,19 @@ static int chunk_runs(struct run_emit *r, const struct sevmig__ctr *c, uint64_t 
 	const uint16_t *p = (const uint16_t *)c->data;
 	uint32_t i = 0;
 	int rc = 0;
+	if (c->kind == SEVMIG__CTR_ARRAY) {
+		uint32_t n = c->card;
+		while (i < n && p[i] < clo)
+			i++;
+		while (i < n && p[i] < chi && !rc) {
+			uint32_t s = p[i];
+			while (i + 1 < n && p[i + 1] == p[i] + 1u && p[i + 1] < chi)
+				i++;
+			rc = run_put(r, base + s, base + p[i] + 1u);
+			i++;
+		}
+		return rc;
+	}
 	while (i < c->nruns && p[2 * i + 1] < clo)
 		i++;
 	for (; i < c->nruns && p[2 * i] < chi && !rc; i++)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Chunk containers of the page-state map (65536 pages each): RUN and BITMAP
- * containers, runs from words and back, and the operations between two
- * chunks. The counting word loops are in word_ops.c.
+ * Chunk containers of the page-state map (65536 pages each): RUN, ARRAY and
+ * BITMAP containers, conversions between their forms, and the operations
+ * between two chunks. The counting word loops are in word_ops.c.
  */
 #include "pstate/pstate_impl.h"
 
@@ -88,6 +88,75 @@ static void runs_to_words(const uint16_t *runs, uint32_t n, uint64_t *w)
 		sevmig__words_fill(w, runs[2 * i], runs[2 * i + 1] + 1u, true);
 }
 
+/* ---- arrays: sorted offsets -------------------------------------------------- */
+
+static void vals_to_words(const uint16_t *v, uint32_t n, uint64_t *w)
+{
+	memset(w, 0, WORDS_BYTES);
+	for (uint32_t i = 0; i < n; i++)
+		w[v[i] >> 6] |= UINT64_C(1) << (v[i] & 63);
+}
+
+/* The set bits of a chunk's words as offsets; returns how many. */
+static uint32_t words_to_vals(const uint64_t *w, uint16_t *v)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < SEVMIG__CHUNK_WORDS; i++)
+		for (uint64_t x = w[i]; x; x &= x - 1)
+			v[n++] = (uint16_t)(i * 64 + (uint32_t)__builtin_ctzll(x));
+	return n;
+}
+
+static uint32_t vals_to_runs(const uint16_t *v, uint32_t n, uint16_t *runs)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (k && runs[2 * k - 1] + 1u == v[i]) {
+			runs[2 * k - 1] = v[i];
+			continue;
+		}
+		runs[2 * k] = runs[2 * k + 1] = v[i];
+		k++;
+	}
+	return k;
+}
+
+static void runs_to_vals(const uint16_t *runs, uint32_t n, uint16_t *v)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < n; i++)
+		for (uint32_t x = runs[2 * i]; x <= runs[2 * i + 1]; x++)
+			v[k++] = (uint16_t)x;
+}
+
+uint32_t sevmig__vals_nruns(const uint16_t *v, uint32_t n)
+{
+	if (!n)
+		return 0;
+	/* branch-free, so that it vectorizes: a reader checks every array */
+	uint32_t runs = 1, bad = 0;
+	for (uint32_t i = 1; i < n; i++) {
+		uint32_t a = v[i - 1], b = v[i];
+		bad |= b <= a;
+		runs += b != a + 1;
+	}
+	return bad ? 0 : runs;
+}
+
+/* First offset at or after x. */
+static uint32_t vals_lower(const uint16_t *v, uint32_t n, uint32_t x)
+{
+	uint32_t base = 0, len = n;
+	if (!len)
+		return 0;
+	while (len > 1) {
+		uint32_t half = len / 2;
+		base = v[base + half - 1] < x ? base + half : base;
+		len -= half;
+	}
+	return base + (v[base] < x);
+}
+
 /* ---- views -------------------------------------------------------------- */
 
 void sevmig__view(const struct sevmig__ent *e, struct sevmig__cview *v)
@@ -106,6 +175,7 @@ void sevmig__view(const struct sevmig__ent *e, struct sevmig__cview *v)
 	v->card = c->card;
 	v->runs = c->kind == SEVMIG__CTR_RUN ? (const uint16_t *)c->data : NULL;
 	v->words = c->kind == SEVMIG__CTR_BITMAP ? c->data : NULL;
+	v->vals = c->kind == SEVMIG__CTR_ARRAY ? (const uint16_t *)c->data : NULL;
 }
 
 void sevmig__view_scratch(const struct sevmig__scratch *s, struct sevmig__cview *v)
@@ -115,32 +185,36 @@ void sevmig__view_scratch(const struct sevmig__scratch *s, struct sevmig__cview 
 	v->card = s->card;
 	v->runs = s->runs;
 	v->words = s->words;
+	v->vals = s->vals;
 }
 
 const uint64_t *sevmig__view_words(const struct sevmig__cview *v, uint64_t *buf)
 {
 	if (v->kind == SEVMIG__CTR_BITMAP)
 		return v->words;
-	runs_to_words(v->runs, v->nruns, buf);
+	if (v->kind == SEVMIG__CTR_ARRAY)
+		vals_to_words(v->vals, v->card, buf);
+	else
+		runs_to_words(v->runs, v->nruns, buf);
 	return buf;
 }
 
 /* ---- containers ----------------------------------------------------------- */
 
-static size_t ctr_size(uint16_t kind, uint32_t cap)
+static size_t ctr_size(unsigned kind, uint32_t cap)
 {
-	return sizeof(struct sevmig__ctr) +
-	       (kind == SEVMIG__CTR_RUN ? (size_t)cap * 2 * sizeof(uint16_t) : WORDS_BYTES);
+	return sizeof(struct sevmig__ctr) + (kind == SEVMIG__CTR_RUN	 ? (size_t)cap * 4
+					     : kind == SEVMIG__CTR_ARRAY ? (size_t)cap * 2
+									 : WORDS_BYTES);
 }
 
-static struct sevmig__ctr *ctr_alloc(uint16_t kind, uint32_t cap)
+static struct sevmig__ctr *ctr_alloc(unsigned kind, uint32_t cap)
 {
 	struct sevmig__ctr *c = malloc(ctr_size(kind, cap));
 	if (!c)
 		return NULL;
-	c->kind = kind;
-	c->cap = kind == SEVMIG__CTR_RUN ? (uint16_t)cap : 0;
-	c->pad_ = 0;
+	c->kind = kind & 3;
+	c->cap = kind == SEVMIG__CTR_BITMAP ? 0 : cap & 0x3fff;
 	return c;
 }
 
@@ -151,8 +225,10 @@ size_t sevmig__ctr_bytes(const struct sevmig__ctr *c)
 
 struct sevmig__ctr *sevmig__ctr_clone(const struct sevmig__ctr *c)
 {
-	/* a clone gets no spare capacity: memory follows the runs */
-	uint32_t cap = c->kind == SEVMIG__CTR_RUN ? c->nruns : 0;
+	/* a clone gets no spare capacity: memory follows the content */
+	uint32_t cap = c->kind == SEVMIG__CTR_RUN     ? c->nruns
+		       : c->kind == SEVMIG__CTR_ARRAY ? c->card
+						      : 0;
 	struct sevmig__ctr *n = ctr_alloc(c->kind, cap);
 	if (!n)
 		return NULL;
@@ -181,23 +257,76 @@ struct sevmig__ctr *sevmig__ctr_new_bitmap(void)
 struct sevmig__ctr *sevmig__ctr_from_words(const uint64_t *w, uint32_t card, uint32_t nruns,
 					   const uint64_t *edges)
 {
-	struct sevmig__ctr *c;
-	if (nruns <= SEVMIG__RUN_MAX) {
-		c = ctr_alloc(SEVMIG__CTR_RUN, nruns);
-		if (c && edges)
-			sevmig__words_to_runs_edges(w, edges, sevmig__ctr_runs(c));
-		else if (c)
-			sevmig__words_to_runs(w, sevmig__ctr_runs(c));
-	} else {
-		c = ctr_alloc(SEVMIG__CTR_BITMAP, 0);
-		if (c)
-			memcpy(c->data, w, WORDS_BYTES);
-	}
-	if (c) {
-		c->card = card;
-		c->nruns = nruns;
-	}
+	unsigned kind = sevmig__canon_kind(card, nruns);
+	struct sevmig__ctr *c = ctr_alloc(kind, kind == SEVMIG__CTR_RUN ? nruns : card);
+	if (!c)
+		return NULL;
+	if (kind == SEVMIG__CTR_RUN && edges)
+		sevmig__words_to_runs_edges(w, edges, sevmig__ctr_runs(c));
+	else if (kind == SEVMIG__CTR_RUN)
+		sevmig__words_to_runs(w, sevmig__ctr_runs(c));
+	else if (kind == SEVMIG__CTR_ARRAY)
+		words_to_vals(w, (uint16_t *)c->data);
+	else
+		memcpy(c->data, w, WORDS_BYTES);
+	c->card = card;
+	c->nruns = (uint16_t)nruns;
 	return c;
+}
+
+struct sevmig__ctr *sevmig__ctr_of_view(unsigned kind, const struct sevmig__cview *v)
+{
+	struct sevmig__ctr *c = ctr_alloc(kind, kind == SEVMIG__CTR_RUN	    ? v->nruns
+						: kind == SEVMIG__CTR_ARRAY ? v->card
+									    : 0);
+	if (!c)
+		return NULL;
+	void *d = c->data;
+	if (kind == v->kind)
+		memcpy(d,
+		       kind == SEVMIG__CTR_RUN	   ? (const void *)v->runs
+		       : kind == SEVMIG__CTR_ARRAY ? (const void *)v->vals
+						   : (const void *)v->words,
+		       sevmig__kind_bytes(kind, v->card, v->nruns));
+	else if (kind == SEVMIG__CTR_BITMAP)
+		sevmig__view_words(v, d);
+	else if (kind == SEVMIG__CTR_RUN && v->kind == SEVMIG__CTR_ARRAY)
+		vals_to_runs(v->vals, v->card, d);
+	else if (kind == SEVMIG__CTR_RUN)
+		sevmig__words_to_runs(v->words, d);
+	else if (v->kind == SEVMIG__CTR_RUN)
+		runs_to_vals(v->runs, v->nruns, d);
+	else
+		words_to_vals(v->words, d);
+	c->card = v->card;
+	c->nruns = (uint16_t)v->nruns;
+	return c;
+}
+
+uint64_t sevmig__ctr_word(const struct sevmig__ctr *c, uint32_t x)
+{
+	if (c->kind == SEVMIG__CTR_BITMAP)
+		return c->data[x];
+	uint32_t lo = x * 64, hi = lo + 64;
+	uint64_t w = 0;
+	if (c->kind == SEVMIG__CTR_ARRAY) {
+		const uint16_t *v = (const uint16_t *)c->data;
+		for (uint32_t i = vals_lower(v, c->card, lo); i < c->card && v[i] < hi; i++)
+			w |= UINT64_C(1) << (v[i] - lo);
+		return w;
+	}
+	const uint16_t *r = (const uint16_t *)c->data;
+	for (uint32_t j = 0; j < c->nruns; j++) {
+		uint32_t f = r[2 * j], e = r[2 * j + 1] + 1u;
+		if (e <= lo)
+			continue;
+		if (f >= hi)
+			break;
+		f = f > lo ? f - lo : 0;
+		e = e < hi ? e - lo : 64;
+		sevmig__words_fill(&w, f, e, true);
+	}
+	return w;
 }
 
 /* First run whose last page is at or after x. */
@@ -218,6 +347,11 @@ bool sevmig__ctr_test(const struct sevmig__ctr *c, uint32_t bit)
 {
 	if (c->kind == SEVMIG__CTR_BITMAP)
 		return (c->data[bit >> 6] >> (bit & 63)) & 1;
+	if (c->kind == SEVMIG__CTR_ARRAY) {
+		const uint16_t *v = (const uint16_t *)c->data;
+		uint32_t i = vals_lower(v, c->card, bit);
+		return i < c->card && v[i] == bit;
+	}
 	const uint16_t *r = (const uint16_t *)c->data;
 	uint32_t i = run_lower(r, c->nruns, bit);
 	return i < c->nruns && r[2 * i] <= bit;
@@ -273,7 +407,18 @@ static int run_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool share
 		runs_to_words(r, n, b->data);
 		sevmig__words_fill(b->data, lo, hi, shared);
 		b->card = card2;
-		b->nruns = n2;
+		b->nruns = (uint16_t)n2;
+		if (card2 <= SEVMIG__ARRAY_MAX) {
+			/* scattered pages: an ARRAY is smaller (best effort) */
+			struct sevmig__ctr *a = ctr_alloc(SEVMIG__CTR_ARRAY, card2);
+			if (a) {
+				words_to_vals(b->data, (uint16_t *)a->data);
+				a->card = card2;
+				a->nruns = (uint16_t)n2;
+				free(b);
+				b = a;
+			}
+		}
 		free(c);
 		*pc = b;
 		return 0;
@@ -293,9 +438,92 @@ static int run_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool share
 	}
 	memmove(&r[2 * (i + nnew)], &r[2 * j], (size_t)(n - j) * 2 * sizeof(uint16_t));
 	memcpy(&r[2 * i], nr, (size_t)nnew * 2 * sizeof(uint16_t));
-	c->nruns = n2;
+	c->nruns = (uint16_t)n2;
 	c->card = card2;
 	return 0;
+}
+
+/* One page of an ARRAY, in place: the counts follow from its neighbours. A
+ * page past SEVMIG__ARRAY_MAX makes it a BITMAP or a RUN container. */
+static int array_set_one(struct sevmig__ctr **pc, uint32_t x, bool shared)
+{
+	struct sevmig__ctr *c = *pc;
+	uint16_t *v = (uint16_t *)c->data;
+	uint32_t n = c->card, i = vals_lower(v, n, x);
+	bool here = i < n && v[i] == x;
+	if (here == shared)
+		return 0;
+	bool below = i && v[i - 1] + 1u == x;
+	bool above = i + here < n && v[i + here] == x + 1;
+	if (!shared) {
+		memmove(&v[i], &v[i + 1], (size_t)(n - i - 1) * 2);
+		c->card = n - 1;
+		c->nruns = (uint16_t)(c->nruns + (below && above) - (!below && !above));
+		return 0;
+	}
+	uint32_t nruns = c->nruns + (!below && !above) - (below && above);
+	if (n == SEVMIG__ARRAY_MAX) {
+		uint64_t w[SEVMIG__CHUNK_WORDS];
+		vals_to_words(v, n, w);
+		w[x >> 6] |= UINT64_C(1) << (x & 63);
+		struct sevmig__ctr *g = sevmig__ctr_from_words(w, n + 1, nruns, NULL);
+		if (!g)
+			return -ENOMEM;
+		free(c);
+		*pc = g;
+		return 0;
+	}
+	if (n == c->cap) {
+		uint32_t cap = n + n / 2 + 4;
+		cap = cap > SEVMIG__ARRAY_MAX ? SEVMIG__ARRAY_MAX : cap;
+		struct sevmig__ctr *g = realloc(c, ctr_size(SEVMIG__CTR_ARRAY, cap));
+		if (!g)
+			return -ENOMEM;
+		c = g;
+		c->cap = cap & 0x3fff;
+		v = (uint16_t *)c->data;
+		*pc = c;
+	}
+	memmove(&v[i + 1], &v[i], (size_t)(n - i) * 2);
+	v[i] = (uint16_t)x;
+	c->card = n + 1;
+	c->nruns = (uint16_t)nruns;
+	return 0;
+}
+
+/* A range of an ARRAY: the chunk operation, then the smallest kind. */
+static int array_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool shared)
+{
+	if (hi == lo + 1)
+		return array_set_one(pc, lo, shared);
+	struct sevmig__scratch *s = malloc(sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	struct sevmig__ent e = { 0, 1, *pc };
+	struct sevmig__cview old, rv;
+	sevmig__view(&e, &old);
+	uint16_t run[2] = { (uint16_t)lo, (uint16_t)(hi - 1) };
+	rv = (struct sevmig__cview){ SEVMIG__CTR_RUN, 1, hi - lo, run, NULL, NULL };
+	sevmig__chunk_op(&old, &rv, shared ? SEVMIG__OR : SEVMIG__ANDNOT, s);
+	struct sevmig__ctr *n = NULL;
+	int rc = 0;
+	if (!s->card || s->card == SEVMIG__CHUNK_PAGES) {
+		/* the caller turns an empty or full container into no entry or a
+		 * full span: only the count matters */
+		(*pc)->card = s->card;
+	} else {
+		struct sevmig__cview sv;
+		sevmig__view_scratch(s, &sv);
+		n = sevmig__ctr_canon(&sv);
+		if (!n)
+			rc = -ENOMEM;
+		else {
+			free(*pc);
+			*pc = n;
+		}
+	}
+	free(s);
+	return rc;
 }
 
 static inline bool bit_at(const uint64_t *w, uint32_t i)
@@ -309,14 +537,12 @@ static inline bool bit_at(const uint64_t *w, uint32_t i)
 static void bitmap_shrink(struct sevmig__ctr **pc)
 {
 	struct sevmig__ctr *c = *pc;
-	if (c->nruns >= SEVMIG__BITMAP_MIN || !c->card || c->card == SEVMIG__CHUNK_PAGES)
+	if ((c->nruns >= SEVMIG__BITMAP_MIN && c->card >= SEVMIG__ARRAY_MAX / 2) || !c->card ||
+	    c->card == SEVMIG__CHUNK_PAGES)
 		return;
-	struct sevmig__ctr *r = ctr_alloc(SEVMIG__CTR_RUN, c->nruns);
+	struct sevmig__ctr *r = sevmig__ctr_from_words(c->data, c->card, c->nruns, NULL);
 	if (!r)
 		return;
-	sevmig__words_to_runs(c->data, sevmig__ctr_runs(r));
-	r->card = c->card;
-	r->nruns = c->nruns;
 	free(c);
 	*pc = r;
 }
@@ -333,7 +559,7 @@ static int bitmap_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool sh
 		int joins = (lo && bit_at(w, lo - 1)) + (hi < SEVMIG__CHUNK_PAGES && bit_at(w, hi));
 		w[lo >> 6] ^= UINT64_C(1) << (lo & 63);
 		c->card += shared ? 1 : (uint32_t)-1;
-		c->nruns += (uint32_t)(shared ? 1 - joins : joins - 1);
+		c->nruns = (uint16_t)(c->nruns + (shared ? 1 - joins : joins - 1));
 	} else {
 		/* bits [lo, hi) change; whether a run starts can change in
 		 * [lo, hi] */
@@ -345,7 +571,7 @@ static int bitmap_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool sh
 		sevmig__words_fill(w, lo, hi, shared);
 		sevmig__words_count(w + a, b - a + 1, carry, &c1, &r1);
 		c->card = c->card - c0 + c1;
-		c->nruns = c->nruns - r0 + r1;
+		c->nruns = (uint16_t)(c->nruns - r0 + r1);
 	}
 	bitmap_shrink(pc);
 	return 0;
@@ -355,6 +581,8 @@ int sevmig__ctr_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool shar
 {
 	if ((*pc)->kind == SEVMIG__CTR_BITMAP)
 		return bitmap_set(pc, lo, hi, shared);
+	if ((*pc)->kind == SEVMIG__CTR_ARRAY)
+		return array_set(pc, lo, hi, shared);
 	return run_set(pc, lo, hi, shared);
 }
 
@@ -409,9 +637,133 @@ static uint32_t runs_op(const uint16_t *a, uint32_t na, const uint16_t *b, uint3
 	return n;
 }
 
+/* out's offsets: a's (a sorted array) that are (keep) or are not (!keep) in
+ * b's chunk, whatever b's kind. */
+static void vals_filter(const uint16_t *v, uint32_t n, const struct sevmig__cview *b, bool keep,
+			struct sevmig__scratch *out)
+{
+	uint32_t k = 0, runs = 0, prev = UINT32_MAX - 1;
+	if (b->kind == SEVMIG__CTR_BITMAP) {
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t x = v[i];
+			if ((bool)((b->words[x >> 6] >> (x & 63)) & 1) == keep) {
+				runs += x != prev + 1;
+				out->vals[k++] = (uint16_t)(prev = x);
+			}
+		}
+	} else if (b->kind == SEVMIG__CTR_ARRAY) {
+		uint32_t j = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t x = v[i];
+			while (j < b->card && b->vals[j] < x)
+				j++;
+			if ((j < b->card && b->vals[j] == x) == keep) {
+				runs += x != prev + 1;
+				out->vals[k++] = (uint16_t)(prev = x);
+			}
+		}
+	} else {
+		uint32_t j = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t x = v[i];
+			while (j < b->nruns && b->runs[2 * j + 1] < x)
+				j++;
+			if ((j < b->nruns && b->runs[2 * j] <= x) == keep) {
+				runs += x != prev + 1;
+				out->vals[k++] = (uint16_t)(prev = x);
+			}
+		}
+	}
+	out->kind = SEVMIG__CTR_ARRAY;
+	out->card = k;
+	out->nruns = runs;
+}
+
+/* a | b of two sorted arrays, when it fits an ARRAY: false otherwise. */
+static bool vals_union(const struct sevmig__cview *a, const struct sevmig__cview *b,
+		       struct sevmig__scratch *out)
+{
+	const uint16_t *x = a->vals, *y = b->vals;
+	uint32_t na = a->card, nb = b->card, i = 0, j = 0, k = 0, runs = 0, prev = UINT32_MAX - 1;
+	if (na + nb > SEVMIG__ARRAY_MAX) {
+		/* too big only if the overlap is small: count first */
+		uint32_t common = 0;
+		while (i < na && j < nb) {
+			uint32_t p = x[i], q = y[j];
+			common += p == q;
+			i += p <= q;
+			j += q <= p;
+		}
+		if (na + nb - common > SEVMIG__ARRAY_MAX)
+			return false;
+		i = j = 0;
+	}
+	while (i < na && j < nb) {
+		uint32_t p = x[i], q = y[j], m = p < q ? p : q;
+		i += p == m;
+		j += q == m;
+		runs += m != prev + 1;
+		out->vals[k++] = (uint16_t)(prev = m);
+	}
+	for (; i < na; i++, k++) {
+		runs += x[i] != prev + 1u;
+		out->vals[k] = (uint16_t)(prev = x[i]);
+	}
+	for (; j < nb; j++, k++) {
+		runs += y[j] != prev + 1u;
+		out->vals[k] = (uint16_t)(prev = y[j]);
+	}
+	out->kind = SEVMIG__CTR_ARRAY;
+	out->card = k;
+	out->nruns = runs;
+	return true;
+}
+
+/* The operations with an ARRAY side: filters where the result is inside
+ * the array, else words with the array's bits set or cleared. */
+static void array_op(const struct sevmig__cview *a, const struct sevmig__cview *b,
+		     enum sevmig__op op, struct sevmig__scratch *out)
+{
+	bool a_arr = a->kind == SEVMIG__CTR_ARRAY, b_arr = b->kind == SEVMIG__CTR_ARRAY;
+	if (op == SEVMIG__AND) {
+		if (a_arr)
+			vals_filter(a->vals, a->card, b, true, out);
+		else
+			vals_filter(b->vals, b->card, a, true, out);
+		return;
+	}
+	if (op == SEVMIG__ANDNOT && a_arr) {
+		vals_filter(a->vals, a->card, b, false, out);
+		return;
+	}
+	if (op == SEVMIG__OR && a_arr && b_arr && vals_union(a, b, out))
+		return;
+	/* OR, or a non-array minus an array: the other side's words, then the
+	 * array's bits */
+	const struct sevmig__cview *arr = b_arr ? b : a, *oth = b_arr ? a : b;
+	uint64_t *w = out->words;
+	if (oth->kind == SEVMIG__CTR_BITMAP)
+		memcpy(w, oth->words, WORDS_BYTES);
+	else
+		sevmig__view_words(oth, w);
+	if (op == SEVMIG__OR) {
+		for (uint32_t i = 0; i < arr->card; i++)
+			w[arr->vals[i] >> 6] |= UINT64_C(1) << (arr->vals[i] & 63);
+	} else {
+		for (uint32_t i = 0; i < arr->card; i++)
+			w[arr->vals[i] >> 6] &= ~(UINT64_C(1) << (arr->vals[i] & 63));
+	}
+	sevmig__words_count(w, SEVMIG__CHUNK_WORDS, 0, &out->card, &out->nruns);
+	out->kind = SEVMIG__CTR_BITMAP;
+}
+
 void sevmig__chunk_op(const struct sevmig__cview *a, const struct sevmig__cview *b,
 		      enum sevmig__op op, struct sevmig__scratch *out)
 {
+	if (a->kind == SEVMIG__CTR_ARRAY || b->kind == SEVMIG__CTR_ARRAY) {
+		array_op(a, b, op, out);
+		return;
+	}
 	if (a->kind == SEVMIG__CTR_RUN && b->kind == SEVMIG__CTR_RUN) {
 		out->nruns =
 		    runs_op(a->runs, a->nruns, b->runs, b->nruns, op, out->runs, &out->card);
@@ -437,9 +789,9 @@ int sevmig__scratch_store(const struct sevmig__scratch *s, struct sevmig__ctr **
 		return SEVMIG__EMPTY;
 	if (s->card == SEVMIG__CHUNK_PAGES)
 		return SEVMIG__FULL;
-	struct sevmig__ctr *c = s->kind == SEVMIG__CTR_RUN
-				    ? sevmig__ctr_from_runs(s->runs, s->nruns, s->card)
-				    : sevmig__ctr_from_words(s->words, s->card, s->nruns, NULL);
+	struct sevmig__cview v;
+	sevmig__view_scratch(s, &v);
+	struct sevmig__ctr *c = sevmig__ctr_canon(&v);
 	if (!c)
 		return -ENOMEM;
 	*out = c;

@@ -34,6 +34,14 @@ static const char *check_ctr(const struct sevmig__ctr *c)
 			return "bitmap container counts are wrong";
 		return NULL;
 	}
+	if (c->kind == SEVMIG__CTR_ARRAY) {
+		if (c->card > SEVMIG__ARRAY_MAX || c->card > c->cap)
+			return "array container is too big for its kind or its allocation";
+		uint32_t runs = sevmig__vals_nruns((const uint16_t *)c->data, c->card);
+		if (!runs)
+			return "array container offsets are not strictly increasing";
+		return runs == c->nruns ? NULL : "array container run count is wrong";
+	}
 	if (c->kind != SEVMIG__CTR_RUN)
 		return "unknown container kind";
 	if (!c->nruns || c->nruns > c->cap || c->nruns > SEVMIG__RUN_MAX)

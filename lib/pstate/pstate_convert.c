@@ -193,23 +193,7 @@ static uint64_t shared_word(const struct sevmig__ents *sh, uint64_t g)
 	const struct sevmig__ctr *c = sh->v[i].c;
 	if (!c)
 		return ~UINT64_C(0);
-	uint32_t x = (uint32_t)(g & (SEVMIG__CHUNK_WORDS - 1));
-	if (c->kind == SEVMIG__CTR_BITMAP)
-		return c->data[x];
-	const uint16_t *r = (const uint16_t *)c->data;
-	uint32_t lo = x * 64, hi = lo + 64;
-	uint64_t w[1] = { 0 };
-	for (uint32_t j = 0; j < c->nruns; j++) {
-		uint32_t f = r[2 * j], e = r[2 * j + 1] + 1u;
-		if (e <= lo)
-			continue;
-		if (f >= hi)
-			break;
-		f = f > lo ? f - lo : 0;
-		e = e < hi ? e - lo : 64;
-		sevmig__words_fill(w, f, e, true);
-	}
-	return w[0];
+	return sevmig__ctr_word(c, (uint32_t)(g & (SEVMIG__CHUNK_WORDS - 1)));
 }
 
 /* The words of chunk k, or a value every word of the chunk has. */

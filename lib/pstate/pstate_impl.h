@@ -9,14 +9,17 @@
  * shared pages, in the manner of roaring bitmaps:
  *  - a RUN container: sorted, maximal (first, last) uint16 pairs, for chunks
  *    of a few runs (memory and time O(runs));
+ *  - an ARRAY container: the sorted uint16 offsets of the shared pages, for
+ *    chunks of at most SEVMIG__ARRAY_MAX scattered pages (2 bytes a page);
  *  - a BITMAP container: 1024 words, for chunks of many scattered pages
  *    (word operations, no worse than a dense bitmap);
  *  - no container at all for a span of completely shared chunks (c == NULL,
  *    span >= 1), so one huge shared run costs one entry.
  * A RUN container becomes a BITMAP above SEVMIG__RUN_MAX runs; a BITMAP goes
  * back below SEVMIG__BITMAP_MIN (hysteresis, so that a page flipping at the
- * threshold does not convert each time). Containers built from scratch are
- * RUN exactly when they have at most SEVMIG__RUN_MAX runs.
+ * threshold does not convert each time); an ARRAY becomes a BITMAP above
+ * SEVMIG__ARRAY_MAX pages, a BITMAP an ARRAY below half that. Containers
+ * built from scratch take the smallest kind (sevmig__canon_kind()).
  *
  * Invariants: entries sorted by key, key ranges [key, key + span) disjoint;
  * an entry with a container has span 1 and 1 <= card < 65536; full spans
@@ -45,25 +48,47 @@
 #ifndef SEVMIG__BITMAP_MIN
 #define SEVMIG__BITMAP_MIN (SEVMIG__RUN_MAX / 2)
 #endif
+/* An ARRAY's 2 bytes a page pass a BITMAP's 8 KiB above this. */
+#define SEVMIG__ARRAY_MAX 4096
 
 enum sevmig__ctr_kind {
 	SEVMIG__CTR_RUN = 1,
 	SEVMIG__CTR_BITMAP = 2,
+	SEVMIG__CTR_ARRAY = 3,
 };
 
+/* 8 bytes of header: a map of scattered pages has a container per chunk. */
 struct sevmig__ctr {
-	uint32_t card;	/* shared pages, 1..65535 */
-	uint32_t nruns; /* maximal runs */
-	uint16_t kind;
-	uint16_t cap; /* RUN: pairs allocated */
-	uint32_t pad_;
-	/* RUN: cap pairs of uint16_t {first, last}; BITMAP: 1024 words */
+	uint32_t card;	   /* shared pages, 1..65535 */
+	uint16_t nruns;	   /* maximal runs, 1..32768 */
+	uint16_t kind : 2; /* enum sevmig__ctr_kind */
+	uint16_t cap : 14; /* RUN: pairs allocated; ARRAY: pages allocated */
+	/* RUN: cap pairs of uint16_t {first, last}; ARRAY: cap uint16_t
+	 * offsets; BITMAP: 1024 words */
 	uint64_t data[];
 };
 
 static inline uint16_t *sevmig__ctr_runs(struct sevmig__ctr *c)
 {
 	return (uint16_t *)c->data;
+}
+
+/* The kind a container built from scratch takes: the smallest of RUN (4
+ * bytes a run, at most SEVMIG__RUN_MAX runs), ARRAY (2 bytes a page, at
+ * most SEVMIG__ARRAY_MAX) and BITMAP (8 KiB); RUN on a tie. */
+static inline unsigned sevmig__canon_kind(uint32_t card, uint32_t nruns)
+{
+	if (nruns <= SEVMIG__RUN_MAX && (2 * nruns <= card || card > SEVMIG__ARRAY_MAX))
+		return SEVMIG__CTR_RUN;
+	return card <= SEVMIG__ARRAY_MAX ? SEVMIG__CTR_ARRAY : SEVMIG__CTR_BITMAP;
+}
+
+/* Bytes of a container's content. */
+static inline size_t sevmig__kind_bytes(unsigned kind, uint32_t card, uint32_t nruns)
+{
+	return kind == SEVMIG__CTR_RUN	   ? (size_t)nruns * 4
+	       : kind == SEVMIG__CTR_ARRAY ? (size_t)card * 2
+					   : SEVMIG__CHUNK_WORDS * sizeof(uint64_t);
 }
 
 struct sevmig__ent {
@@ -79,6 +104,15 @@ struct sevmig__ents {
 
 struct sevmig__slot {
 	uint64_t gfn, end; /* [gfn, end) */
+	/*
+	 * guest_memfd binding (pstate_gmem.c): page gfn is at byte gmem_off
+	 * of guest_memfd gmem_fd. It holds only while gmem_end == end: zero
+	 * means unbound, and a slot a merge grew loses it. Slots are made
+	 * with these fields zero ((struct sevmig__slot){ gfn, end }).
+	 */
+	uint64_t gmem_off;
+	uint64_t gmem_end;
+	int32_t gmem_fd;
 };
 
 struct sevmig_pstate {
@@ -89,22 +123,25 @@ struct sevmig_pstate {
 
 /* A read-only look at one chunk's content, whatever holds it. */
 struct sevmig__cview {
-	uint32_t kind; /* RUN or BITMAP */
+	uint32_t kind; /* RUN, BITMAP or ARRAY */
 	uint32_t nruns;
 	uint32_t card;
 	const uint16_t *runs;
 	const uint64_t *words;
+	const uint16_t *vals;
 };
 
 /*
  * The result of an operation on two chunks before it is stored. A RUN
  * result has at most SEVMIG__RUN_MAX runs (larger ones are turned into
- * words), the runs array is the sweep's working space.
+ * words), the runs array is the sweep's working space; an ARRAY result at
+ * most SEVMIG__ARRAY_MAX pages.
  */
 struct sevmig__scratch {
 	uint32_t kind, nruns, card;
 	uint16_t runs[2 * (2 * SEVMIG__RUN_MAX + 2)];
 	uint64_t words[SEVMIG__CHUNK_WORDS];
+	uint16_t vals[SEVMIG__ARRAY_MAX];
 };
 
 enum sevmig__op {
@@ -190,12 +227,11 @@ static inline bool sevmig__ctr_same(const struct sevmig__ctr *x, const struct se
 {
 	if (x->kind != y->kind || x->card != y->card || x->nruns != y->nruns)
 		return false;
-	if (x->kind != SEVMIG__CTR_RUN || x->nruns > 8)
-		return !memcmp(x->data, y->data,
-			       x->kind == SEVMIG__CTR_RUN ? (size_t)x->nruns * 4
-							  : SEVMIG__CHUNK_WORDS * sizeof(uint64_t));
+	size_t n = sevmig__kind_bytes(x->kind, x->card, x->nruns);
+	if (n > 32)
+		return !memcmp(x->data, y->data, n);
 	const uint16_t *a = (const uint16_t *)x->data, *b = (const uint16_t *)y->data;
-	for (uint32_t i = 0; i < 2 * x->nruns; i++)
+	for (size_t i = 0; i < n / 2; i++)
 		if (a[i] != b[i])
 			return false;
 	return true;
@@ -251,6 +287,19 @@ struct sevmig__ctr *sevmig__ctr_from_words(const uint64_t *w, uint32_t card, uin
 					   const uint64_t *edges);
 /* A BITMAP container whose words and counts the caller fills in. */
 struct sevmig__ctr *sevmig__ctr_new_bitmap(void);
+/* A container of the given kind (RUN, ARRAY or BITMAP, within their limits)
+ * holding what v holds. */
+struct sevmig__ctr *sevmig__ctr_of_view(unsigned kind, const struct sevmig__cview *v);
+/* A container of the kind sevmig__canon_kind() gives for v. */
+static inline struct sevmig__ctr *sevmig__ctr_canon(const struct sevmig__cview *v)
+{
+	return sevmig__ctr_of_view(sevmig__canon_kind(v->card, v->nruns), v);
+}
+/* Word x (0..1023) of a container's chunk. */
+uint64_t sevmig__ctr_word(const struct sevmig__ctr *c, uint32_t x);
+/* Runs and pages of an ARRAY's sorted offsets; 0 when they are not strictly
+ * increasing. */
+uint32_t sevmig__vals_nruns(const uint16_t *v, uint32_t n);
 
 /* out = a op b. */
 void sevmig__chunk_op(const struct sevmig__cview *a, const struct sevmig__cview *b,

@@ -20,7 +20,7 @@ struct diff_ctx {
 	 * shared run */
 	bool a_side;
 	uint64_t pos;
-	uint64_t words[SEVMIG__CHUNK_WORDS];
+	uint64_t words[SEVMIG__CHUNK_WORDS], words2[SEVMIG__CHUNK_WORDS];
 };
 
 /* Report [s, e) as (pa, pb), joined with the previous range when it
@@ -97,6 +97,41 @@ static int diff_runs(struct diff_ctx *d, uint64_t base, const struct sevmig__cvi
 	return 0;
 }
 
+/* Sorted arrays: identical leading and trailing offsets are skipped, the
+ * rest merged; a page only one side has is a difference. */
+static int diff_vals(struct diff_ctx *d, uint64_t base, const struct sevmig__cview *va,
+		     const struct sevmig__cview *vb)
+{
+	const uint16_t *a = va->vals, *b = vb->vals;
+	uint32_t na = va->card, nb = vb->card, i = 0, j = 0;
+	while (i < na && i < nb && a[i] == b[i])
+		i++;
+	j = i;
+	while (na > i && nb > j && a[na - 1] == b[nb - 1]) {
+		na--;
+		nb--;
+	}
+	while (i < na || j < nb) {
+		uint32_t x = i < na ? a[i] : UINT32_MAX, y = j < nb ? b[j] : UINT32_MAX;
+		int rc = 0;
+		if (x == y) {
+			i++;
+			j++;
+			continue;
+		}
+		if (x < y) {
+			rc = emit_side(d, base + x, base + x + 1, true);
+			i++;
+		} else {
+			rc = emit_side(d, base + y, base + y + 1, false);
+			j++;
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static int diff_words(struct diff_ctx *d, uint64_t base, const uint64_t *x, const uint64_t *y)
 {
 	/* find the differing words first (vector compares), then visit them */
@@ -139,9 +174,11 @@ static int diff_key(void *ctx, uint32_t k, const struct sevmig__ent *ea,
 	uint64_t base = (uint64_t)k << SEVMIG__CHUNK_SHIFT;
 	if (va.kind == SEVMIG__CTR_RUN && vb.kind == SEVMIG__CTR_RUN)
 		return diff_runs(d, base, &va, &vb);
-	/* mixed kinds: the run side as words (at most one side is runs) */
+	if (va.kind == SEVMIG__CTR_ARRAY && vb.kind == SEVMIG__CTR_ARRAY)
+		return diff_vals(d, base, &va, &vb);
+	/* mixed kinds: both as words */
 	return diff_words(d, base, sevmig__view_words(&va, d->words),
-			  sevmig__view_words(&vb, d->words));
+			  sevmig__view_words(&vb, d->words2));
 }
 
 static const struct sevmig__pair_ops diff_ops = { diff_block, diff_key, true };

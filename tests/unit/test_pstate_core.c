@@ -401,31 +401,34 @@ static void test_chunk_boundary(void **state)
 	map_free(ps);
 }
 
-/* Every other page of a chunk: runs grow past the RUN limit and shrink
- * back, the container changes kind both ways, the content stays exact. */
+/* Runs of 40 pages grow past the RUN limit and shrink back; single pages
+ * grow past the ARRAY limit and shrink back: each container changes kind
+ * both ways, with hysteresis, and the content stays exact. */
 static void test_kind_switch(void **state)
 {
 	(void)state;
 	struct sevmig_pstate *ps = map_new();
 	add(ps, 5 * CH, CH);
 	uint64_t base = 5 * CH;
-	for (uint32_t i = 0; i < 2 * (SEVMIG__RUN_MAX + 20); i += 2) {
-		set(ps, base + i, 1, SH);
+	const uint32_t nr = SEVMIG__RUN_MAX + 20;
+	for (uint32_t i = 0; i < nr; i++) {
+		set(ps, base + 80 * i, 40, SH);
 		assert_int_equal(ps->sh.n, 1);
 		const struct sevmig__ctr *c = ps->sh.v[0].c;
-		assert_int_equal(c->nruns, i / 2 + 1);
-		assert_int_equal(c->kind, i / 2 + 1 > SEVMIG__RUN_MAX ? SEVMIG__CTR_BITMAP
-								      : SEVMIG__CTR_RUN);
+		assert_int_equal(c->nruns, i + 1);
+		assert_int_equal(c->card, 40 * (i + 1));
+		assert_int_equal(c->kind,
+				 i + 1 > SEVMIG__RUN_MAX ? SEVMIG__CTR_BITMAP : SEVMIG__CTR_RUN);
 	}
 	struct sevmig_pstate_stats st = stats(ps);
-	assert_int_equal(st.shared_runs, SEVMIG__RUN_MAX + 20);
-	assert_int_equal(st.shared_pages, SEVMIG__RUN_MAX + 20);
-	assert_int_equal(sevmig_pstate_get(ps, base + 2), SH);
-	assert_int_equal(sevmig_pstate_get(ps, base + 3), PR);
+	assert_int_equal(st.shared_runs, nr);
+	assert_int_equal(st.shared_pages, 40 * nr);
+	assert_int_equal(sevmig_pstate_get(ps, base + 80 + 39), SH);
+	assert_int_equal(sevmig_pstate_get(ps, base + 80 + 40), PR);
 	/* hysteresis: still a bitmap until below SEVMIG__BITMAP_MIN */
-	uint32_t n = SEVMIG__RUN_MAX + 20;
-	for (uint32_t i = 0; n > 1; i += 2) {
-		set(ps, base + i, 1, PR);
+	uint32_t n = nr;
+	for (uint32_t i = 0; n > 1; i++) {
+		set(ps, base + 80 * i, 40, PR);
 		n--;
 		const struct sevmig__ctr *c = ps->sh.v[0].c;
 		assert_int_equal(c->nruns, n);
@@ -437,10 +440,36 @@ static void test_kind_switch(void **state)
 	struct runs *w = walk(ps, 0, UINT64_MAX, SH);
 	assert_int_equal(w->n, SEVMIG__BITMAP_MIN - 1);
 	for (size_t i = 0; i < w->n; i++)
-		assert_int_equal(w->r[i].npages, 1);
-	/* joining runs in a bitmap: fill the gaps */
-	set(ps, base, 2 * (SEVMIG__RUN_MAX + 20), SH);
-	EXPECT_RUNS(walk(ps, 0, UINT64_MAX, SH), { base, 2 * (SEVMIG__RUN_MAX + 20) });
+		assert_int_equal(w->r[i].npages, 40);
+	set(ps, base, CH, PR);
+	assert_int_equal(ps->sh.n, 0);
+
+	/* single pages: an ARRAY up to its limit, then a BITMAP, back to an
+	 * ARRAY below half the limit */
+	for (uint32_t i = 0; i <= SEVMIG__ARRAY_MAX; i++) {
+		set(ps, base + 3 * i, 1, SH);
+		const struct sevmig__ctr *c = ps->sh.v[0].c;
+		assert_int_equal(c->card, i + 1);
+		assert_int_equal(c->nruns, i + 1);
+		assert_int_equal(c->kind, i + 1 > SEVMIG__ARRAY_MAX ? SEVMIG__CTR_BITMAP
+								    : SEVMIG__CTR_ARRAY);
+	}
+	for (uint32_t i = 0, left = SEVMIG__ARRAY_MAX + 1; left > 1; i++) {
+		set(ps, base + 3 * i, 1, PR);
+		left--;
+		const struct sevmig__ctr *c = ps->sh.v[0].c;
+		assert_int_equal(c->card, left);
+		assert_int_equal(c->kind, left < SEVMIG__ARRAY_MAX / 2 ? SEVMIG__CTR_ARRAY
+								       : SEVMIG__CTR_BITMAP);
+		if (c->kind == SEVMIG__CTR_ARRAY)
+			break;
+	}
+	assert_int_equal(stats(ps).shared_pages, SEVMIG__ARRAY_MAX / 2 - 1);
+	assert_int_equal(sevmig_pstate_get(ps, base + 3 * (SEVMIG__ARRAY_MAX - 1)), SH);
+	assert_int_equal(sevmig_pstate_get(ps, base + 3 * (SEVMIG__ARRAY_MAX - 1) + 1), PR);
+	/* joining pages of an array: fill the gaps */
+	set(ps, base, 3 * SEVMIG__ARRAY_MAX + 1, SH);
+	EXPECT_RUNS(walk(ps, 0, UINT64_MAX, SH), { base, 3 * SEVMIG__ARRAY_MAX + 1 });
 	assert_int_equal(ps->sh.v[0].c->kind, SEVMIG__CTR_RUN);
 	map_free(ps);
 }
@@ -856,9 +885,7 @@ static void test_builder(void **state)
 		for (size_t i = 0; i < ps->sh.n; i++) {
 			const struct sevmig__ctr *c = ps->sh.v[i].c;
 			if (c)
-				assert_int_equal(c->kind, c->nruns <= SEVMIG__RUN_MAX
-							      ? SEVMIG__CTR_RUN
-							      : SEVMIG__CTR_BITMAP);
+				assert_int_equal(c->kind, sevmig__canon_kind(c->card, c->nruns));
 		}
 		map_free(ps);
 	}
@@ -1049,21 +1076,23 @@ static void test_clone_equal(void **state)
 	assert_false(sevmig_pstate_equal(a, c));
 	assert_int_equal(sevmig_pstate_get(a, 199), PR);
 	map_free(c);
-	/* the same pages shared as a bitmap in one map and runs in the other */
+	/* the same pages shared as a bitmap in one map and an array in the
+	 * other */
 	struct sevmig_pstate *x = map_new();
 	add(x, 0, CH);
-	for (uint32_t i = 0; i < 4 * SEVMIG__RUN_MAX; i += 2)
+	const uint32_t np = 2 * (SEVMIG__ARRAY_MAX + 100);
+	for (uint32_t i = 0; i < np; i += 2)
 		set(x, i, 1, SH);
-	for (uint32_t i = 0; i < 4 * SEVMIG__RUN_MAX - 2 * SEVMIG__BITMAP_MIN; i += 2)
+	for (uint32_t i = 0; i < 2 * 1000; i += 2)
 		set(x, i, 1, PR);
 	assert_int_equal(x->sh.v[0].c->kind, SEVMIG__CTR_BITMAP);
 	struct sevmig_pstate *z = map_new();
 	add(z, 0, CH);
 	size_t n;
-	struct sevmig_range *r = malloc(4 * SEVMIG__RUN_MAX * sizeof(*r));
-	assert_int_equal(sevmig_pstate_to_list(x, r, 4 * SEVMIG__RUN_MAX, &n), 0);
+	struct sevmig_range *r = malloc(np * sizeof(*r));
+	assert_int_equal(sevmig_pstate_to_list(x, r, np, &n), 0);
 	assert_int_equal(sevmig_pstate_set_from_list(z, r, n, NULL), 0);
-	assert_int_equal(z->sh.v[0].c->kind, SEVMIG__CTR_RUN);
+	assert_int_equal(z->sh.v[0].c->kind, SEVMIG__CTR_ARRAY);
 	assert_true(sevmig_pstate_equal(x, z));
 	assert_int_equal(diff(x, z)->n, 0);
 	set(z, 0, 1, SH);
@@ -1075,8 +1104,8 @@ static void test_clone_equal(void **state)
 	map_free(b);
 }
 
-/* Two run containers whose union has more runs than a run container may
- * hold: the result is a bitmap; their intersection is empty. */
+/* Two containers whose union has more runs than a RUN container may hold:
+ * single pages, so the result is an ARRAY; their intersection is empty. */
 static void test_merge_many_runs(void **state)
 {
 	(void)state;
@@ -1087,11 +1116,11 @@ static void test_merge_many_runs(void **state)
 		set(a, CH + 4 * i, 1, SH);
 		set(b, CH + 4 * i + 2, 1, SH);
 	}
-	assert_int_equal(a->sh.v[0].c->kind, SEVMIG__CTR_RUN);
-	assert_int_equal(b->sh.v[0].c->kind, SEVMIG__CTR_RUN);
+	assert_int_equal(a->sh.v[0].c->kind, SEVMIG__CTR_ARRAY);
+	assert_int_equal(b->sh.v[0].c->kind, SEVMIG__CTR_ARRAY);
 	assert_int_equal(sevmig_pstate_merge(a, b, SEVMIG_MERGE_UNION, &m), 0);
 	assert_int_equal(m->sh.n, 1);
-	assert_int_equal(m->sh.v[0].c->kind, SEVMIG__CTR_BITMAP);
+	assert_int_equal(m->sh.v[0].c->kind, SEVMIG__CTR_ARRAY);
 	assert_int_equal(stats(m).shared_runs, 200);
 	assert_int_equal(sevmig_pstate_get(m, CH + 398), SH);
 	assert_int_equal(sevmig_pstate_get(m, CH + 399), PR);
@@ -1123,7 +1152,7 @@ static void test_merge_many_runs(void **state)
 		assert_int_equal(w->r[i].gfn, 6 * i);
 		assert_int_equal(w->r[i].npages, 3);
 	}
-	assert_int_equal(a->sh.v[0].c->kind, SEVMIG__CTR_BITMAP);
+	assert_int_equal(a->sh.v[0].c->kind, SEVMIG__CTR_ARRAY); /* 450 pages: 2 bytes each */
 	assert_int_equal(a->sh.v[0].c->nruns, 150);
 	free(r);
 	map_free(a);
