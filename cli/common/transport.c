@@ -5,12 +5,14 @@
 #include "common/transport.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sevmig/transport.h>
@@ -259,12 +261,26 @@ int cli_tcp_accept(int lfd, int timeout_ms, int *fd, char *peer, size_t peersz)
 
 /* ---- channels ------------------------------------------------------------------ */
 
+/* A pipe's default 64 KiB makes the two ends take turns every 16 pages:
+ * ask for the most an unprivileged process may have (pipe-max-size, 1 MiB
+ * by default), halving until the system agrees. Either end may set it. */
+static void pipe_grow(int fd)
+{
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) || !S_ISFIFO(st.st_mode))
+		return;
+	for (int sz = 1 << 20; sz > (1 << 16); sz /= 2)
+		if (fcntl(fd, F_SETPIPE_SZ, sz) >= 0)
+			return;
+}
+
 void cli_chan_init(struct cli_chan *c, int fd, const char *name, int timeout_ms)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
 	c->name = name;
 	c->timeout_ms = timeout_ms;
+	pipe_grow(fd);
 }
 
 void cli_chan_auth_deadline(struct cli_chan *c, int auth_timeout_ms)

@@ -511,6 +511,41 @@ static int dir_layout(const struct opts *o, const struct sevmig_stream_header *h
 }
 
 /* Temporary files sized and mapped, one region per memslot. */
+/*
+ * The receiver is told its memory reads as zeros (it then leaves the first
+ * pass's zero pages unwritten, and the file sparse there): true of a new
+ * file; in a file kept for what lies outside the memslots, the memslots'
+ * ranges are made so. Punched holes come back as unwritten blocks from the
+ * fallocate that follows, so the disk space stays reserved.
+ */
+static int zero_slots(struct outputs *out, size_t f)
+{
+	struct cli_outfile *of = &out->files[f];
+	for (size_t i = 0; i < out->nslots; i++) {
+		const struct slot_out *s = &out->slots[i];
+		if (s->file != f || !s->size)
+			continue;
+		if (!fallocate(of->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)s->offset,
+			       (off_t)s->size) &&
+		    !fallocate(of->fd, 0, (off_t)s->offset, (off_t)s->size))
+			continue;
+		/* No hole punching here: write the zeros. */
+		static const uint8_t zeros[1 << 16];
+		for (uint64_t at = 0; at < s->size;) {
+			size_t n =
+			    s->size - at < sizeof(zeros) ? (size_t)(s->size - at) : sizeof(zeros);
+			ssize_t k = pwrite(of->fd, zeros, n, (off_t)(s->offset + at));
+			if (k <= 0)
+				return cli_error("%s: cannot clear bytes %" PRIu64 "-%" PRIu64
+						 ": %s",
+						 out->keys[f], s->offset, s->offset + s->size,
+						 k < 0 ? strerror(errno) : "short write");
+			at += (uint64_t)k;
+		}
+	}
+	return 0;
+}
+
 static int prepare(const struct opts *o, const struct sevmig_stream_header *h, struct outputs *out,
 		   struct sevmig_mem_region *reg)
 {
@@ -546,6 +581,8 @@ static int prepare(const struct opts *o, const struct sevmig_stream_header *h, s
 		if (e)
 			return cli_error("%s: cannot allocate %" PRIu64 " bytes: %s", path, size,
 					 strerror(e));
+		if (keep && zero_slots(out, f))
+			return CLI_ERR;
 	}
 	for (size_t i = 0; i < out->nslots; i++) {
 		struct slot_out *s = &out->slots[i];
@@ -820,7 +857,7 @@ static int receive_once(const struct opts *o, struct input *in, bool *dropped)
 		    .key_source = ksrc, .key = ksrc ? key : NULL, .insecure = !ksrc,
 		    .back_write = two_way ? cli_chan_write : NULL,
 		    .back_arg = two_way ? &in->chan : NULL, .commit = on_commit, .commit_arg = &ctx,
-		    .regions_for = on_regions, .regions_arg = &ctx);
+		    .regions_for = on_regions, .regions_arg = &ctx, .zeroed = true);
 	cli_block_signals(true);
 	rc = sevmig_receiver_new(fw, NULL, 0, cli_chan_read, &in->chan, &ro, &ctx.r, &err);
 	cli_block_signals(false);

@@ -696,6 +696,12 @@ struct sevmig_receiver_opts {
 	 * back-channel (HELLO, ACKs, COMMIT or NAK) for
 	 * sevmig_receiver_output() instead of calling back_write. */
 	bool back_buffered;
+	/* The regions read as zeros before the stream (fresh anonymous memory,
+	 * a new or hole-punched file): the first pass's ZERO runs are then not
+	 * written at all (each page of the first pass arrives exactly once, so
+	 * those pages are still zero), and sparse memory stays unallocated.
+	 * Later passes write every run. */
+	bool zeroed;
 };
 
 /* What a sans-I/O receiver reports (sevmig_receiver_push()). */

@@ -19,7 +19,7 @@
 
 #include "util/endian.h"
 
-SEVMIG__OPTS_LAST(struct sevmig_receiver_opts, back_buffered);
+SEVMIG__OPTS_LAST(struct sevmig_receiver_opts, zeroed);
 
 /* NEW: HELLO to send; HEADER, RECORDS: reading; END: END verified, waiting
  * for the commit; DONE: committed; DEAD: failed. */
@@ -50,6 +50,8 @@ struct sevmig_receiver {
 	bool have_regions;
 	bool authenticated; /* a first record verified: the header is the source's */
 	bool dry_run;
+	bool zeroed;	 /* opts.zeroed */
+	bool past_first; /* a ROUND arrived: later passes rewrite pages */
 	unsigned workers, window;
 	sevmig_vmsa_dest_fn vmsa_dest;
 	void *vmsa_arg;
@@ -549,6 +551,11 @@ static int step(struct sevmig_receiver *r, struct sevmig_recv_event *ev)
 	case SEVMIG_REC_ENC:
 	case SEVMIG_REC_PLAIN:
 	case SEVMIG_REC_ZERO:
+		/* Zeros over memory known to be zero: nothing to write, and
+		 * nothing in flight can touch these pages (each page comes once
+		 * in the first pass). */
+		if (info.type == SEVMIG_REC_ZERO && r->zeroed && !r->past_first)
+			break;
 		rc = dispatch(r, &info);
 		break;
 	case SEVMIG_REC_VMSA:
@@ -571,6 +578,7 @@ static int step(struct sevmig_receiver *r, struct sevmig_recv_event *ev)
 		}
 		break;
 	case SEVMIG_REC_ROUND:
+		r->past_first = true;
 		rc = sevmig__pool_retire_all(r->pool);
 		if (rc == 0)
 			rc = send_ack(r);
@@ -895,7 +903,7 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 	if (!fw || !out)
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
 				    "a firmware handle and a result are required");
-	if (!SEVMIG__OPTS_VALID(opts, struct sevmig_receiver_opts, back_buffered))
+	if (!SEVMIG__OPTS_VALID(opts, struct sevmig_receiver_opts, zeroed))
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
 				    "receiver options: bad size or non-zero unknown fields");
 	bool dry = SEVMIG__OPT(opts, dry_run, false);
@@ -913,6 +921,7 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 		return -ENOMEM;
 	r->fw = fw;
 	r->dry_run = dry;
+	r->zeroed = SEVMIG__OPT(opts, zeroed, false);
 	r->workers = workers;
 	r->window = sevmig__window(workers, window);
 	r->vmsa_dest = SEVMIG__OPT(opts, vmsa_dest, NULL);

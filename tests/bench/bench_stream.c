@@ -27,6 +27,13 @@
  * in the order of the table, 5 the raw send work, 6 and 7 the all-private pass
  * with 1 and 2 workers, 8 and 9 the raw crypto loop over every page on 1
  * and 2 threads.
+ *
+ *   bench_stream GiB --write-guest DIR
+ *
+ * writes the same guest (the generator is seeded, so it is the same bytes
+ * every time) to DIR/guest.mem and its page state to DIR/guest.pst, for the
+ * tools' benchmark (tests/bench/bench_tools.sh) to compare the tools with
+ * the engine on one guest.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -787,9 +794,35 @@ static const struct {
 	{ "send+recv, sans-I/O", 0, 0, true, true },
 };
 
+/* The guest in files: its memory and its page state (native form). */
+static int write_guest(const struct guest *g, const char *dir)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/guest.mem", dir);
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(g->src, PAGE, g->pages, f) != g->pages || fclose(f))
+		die(path, -errno);
+	void *buf;
+	size_t len;
+	int rc = sevmig_pstate_serialize(g->ps, NULL, &buf, &len);
+	if (rc < 0)
+		die("page state", rc);
+	snprintf(path, sizeof(path), "%s/guest.pst", dir);
+	f = fopen(path, "wb");
+	if (!f || fwrite(buf, 1, len, f) != len || fclose(f))
+		die(path, -errno);
+	free(buf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	double gib = argc > 1 ? atof(argv[1]) : 1.0;
+	if (argc == 4 && !strcmp(argv[2], "--write-guest")) {
+		struct guest g;
+		guest_new(&g, (uint64_t)(gib * (1u << 30)) / PAGE * PAGE);
+		return write_guest(&g, argv[3]);
+	}
 	int level = argc > 2 ? atoi(argv[2]) : 1;
 	int only = argc > 3 ? atoi(argv[3]) : 0;
 	uint64_t bytes = (uint64_t)(gib * (1u << 30)) / PAGE * PAGE;

@@ -42,7 +42,7 @@ static void test_padding_is_checked(void **state)
 	sevmig_pstate_free(ps);
 
 	/* receiver_opts ends with a bool: seven bytes of padding on LP64 */
-	at = PAD_AT(struct sevmig_receiver_opts, back_buffered);
+	at = PAD_AT(struct sevmig_receiver_opts, zeroed);
 	assert_true(at < sizeof(struct sevmig_receiver_opts));
 	struct sevmig_fw *fw;
 	assert_int_equal(sevmig_fw_soft_new(NULL, &fw, NULL), 0);

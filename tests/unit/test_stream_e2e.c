@@ -26,6 +26,7 @@ struct mopt {
 	unsigned nvcpu;
 	size_t slots;
 	uint64_t maxpages;
+	bool zeroed; /* the target starts zeroed and the receiver is told so */
 };
 
 struct vmsas {
@@ -97,11 +98,11 @@ static void migrate_check(struct tu_rng *rng, const struct mopt *o)
 	uint8_t vmsa[4][4096];
 	send_guest(rng, &g, o, src, pdh, &out, &sc, vmsa, NULL);
 
-	tg_target(&g, &t, 0xcc);
+	tg_target(&g, &t, o->zeroed ? 0 : 0xcc);
 	struct vmsas vd = { .asked = 0 };
 	struct tsrc srcb = { out.data, out.len, 0, { tu_next(rng) | 1 } };
 	SEVMIG_OPTS(sevmig_receiver_opts, ro, TS_KEY, .workers = o->rw, .vmsa_dest = vmsa_dest,
-		    .vmsa_arg = &vd);
+		    .vmsa_arg = &vd, .zeroed = o->zeroed);
 	struct sevmig_receiver *r;
 	struct sevmig_error err;
 	assert_int_equal(sevmig_receiver_new(tgt, t.reg, t.n, tsrc_read, &srcb, &ro, &r, &err), 0);
@@ -185,6 +186,68 @@ static void test_many_rounds_no_flip(void **state)
 	o.flip = true;
 	o.slots = 6;
 	migrate_check(&rng, &o);
+}
+
+/* A target known to be zero: the first pass's ZERO runs are skipped, and
+ * the pages stay as they were (shown with a target that is NOT zero, which
+ * is the caller's lie); later passes' ZERO runs are written (the guest
+ * zeroes pages it had filled: the rounds below cover that). */
+static void test_zeroed_target(void **state)
+{
+	(void)state;
+	struct tu_rng rng = { tu_seed("e2e_zeroed") };
+	struct mopt o = { .zlevel = 3, .sw = 2, .rw = 2, .threads = 4, .zeroed = true };
+	migrate_check(&rng, &o);
+	o.rounds = 8;
+	o.flip = true;
+	migrate_check(&rng, &o);
+	o.rw = 0;
+	migrate_check(&rng, &o);
+
+	struct tguest g, t;
+	tg_new(&rng, &g, 2, 400);
+	struct sevmig_fw *src = soft_platform(true, 0, 1);
+	uint8_t pdh[SEVMIG_CERT_SIZE];
+	struct ttarget tt;
+	tt_init(&tt);
+	memcpy(pdh, tt.pdh, sizeof(pdh));
+	struct tsink out = { 0 };
+	struct sevmig_stream_counts sc = { .sz = sizeof(sc) };
+	uint8_t vmsa[4][4096];
+	o = (struct mopt){ .zlevel = 3 };
+	send_guest(&rng, &g, &o, src, pdh, &out, &sc, vmsa, NULL);
+	assert_true(sc.zero_pages > 0);
+	tg_target(&g, &t, 0xcc);
+	struct sevmig_fw *tgt = tt_new(&tt, 1);
+	struct tsrc srcb = { out.data, out.len, 0, { 0 } };
+	SEVMIG_OPTS(sevmig_receiver_opts, ro, TS_KEY, .zeroed = true);
+	struct sevmig_receiver *r;
+	struct sevmig_error err;
+	assert_int_equal(sevmig_receiver_new(tgt, t.reg, t.n, tsrc_read, &srcb, &ro, &r, &err), 0);
+	assert_int_equal(sevmig_receiver_run(r, &err), 0);
+	uint64_t untouched = 0, zero = 0;
+	static const uint8_t zp[4096];
+	for (size_t k = 0; k < g.n; k++)
+		for (uint64_t i = 0; i < g.reg[k].size >> 12; i++) {
+			const uint8_t *a = (uint8_t *)g.reg[k].host + (i << 12);
+			const uint8_t *b = (uint8_t *)t.reg[k].host + (i << 12);
+			bool z =
+			    !memcmp(a, zp, 4096) &&
+			    sevmig_pstate_get(g.ps, (g.reg[k].gpa >> 12) + i) == SEVMIG_PAGE_SHARED;
+			zero += z;
+			if (z)
+				untouched += b[0] == 0xcc && b[4095] == 0xcc;
+			else
+				assert_memory_equal(a, b, 4096);
+		}
+	assert_int_equal(zero, sc.zero_pages);
+	assert_int_equal(untouched, zero);
+	sevmig_receiver_free(r);
+	sevmig_fw_free(src);
+	sevmig_fw_free(tgt);
+	free(out.data);
+	tg_free(&g);
+	tg_free(&t);
 }
 
 static void test_sev_es(void **state)
@@ -765,6 +828,7 @@ int main(void)
 		cmocka_unit_test(test_matrix),
 		cmocka_unit_test(test_single_pass),
 		cmocka_unit_test(test_many_rounds_no_flip),
+		cmocka_unit_test(test_zeroed_target),
 		cmocka_unit_test(test_sev_es),
 		cmocka_unit_test(test_split_pstate),
 		cmocka_unit_test(test_deterministic),
