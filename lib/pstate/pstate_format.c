@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The binary form of a page-state map, version 1 (docs/pstate-format.md is
- * the specification; this file follows it section by section).
+ * The binary form of a page-state map, versions 1 and 2
+ * (docs/pstate-format.md is the specification; this file follows it section
+ * by section).
  *
  * Both directions work on the representation: the writer takes the shared
- * runs straight from the chunks and exports the bitmap word by word; the
- * reader hands what it decodes, runs or bitmap bits, to a builder
- * (sevmig__builder), which assembles the map's chunks in one pass. Both
- * stream: neither holds more than a 64 KiB window of bitmap or of
+ * runs straight from the chunks, exports the bitmap word by word, or copies
+ * the containers (CONTAINERS, version 2); the reader hands what it decodes,
+ * runs or bitmap bits, to a builder (sevmig__builder), which assembles the
+ * map's chunks in one pass, or checks copied containers and keeps them.
+ * Both stream: neither holds more than a 64 KiB window of bitmap or of
  * decompressed payload beyond the map itself.
  */
 #include <errno.h>
@@ -37,8 +39,18 @@ enum {
 	CRC_LEN = 4,
 	MIN_LEN = HDR_LEN + 1 + CRC_LEN, /* the empty map */
 	FORMAT_VERSION = 1,
+	FORMAT_VERSION_CTRS = 2, /* files of the CONTAINERS encoding */
 	ENC_RUNS = 0,
 	ENC_BITMAP = 1,
+	ENC_CTRS = 2,
+	/* CONTAINERS entry kinds (1.5) */
+	K_FULL = 0,
+	K_RUN = 1,
+	K_ARRAY = 2,
+	K_BITMAP = 3,
+	/* the writer lists the runs (RUNS) only up to this many, or when it
+	 * compresses: the containers are copied, the runs coded one by one */
+	RUNS_TRY_MAX = 256,
 	F_ENC = 0x3,
 	F_ZSTD = 0x4,
 	F_KNOWN = 0x7,
@@ -185,6 +197,103 @@ static int flush_in_place(void *arg, const uint8_t *p, size_t n)
 {
 	(void)p;
 	((struct sevmig__buf *)arg)->len += n;
+	return 0;
+}
+
+/* ---- writer: CONTAINERS --------------------------------------------------------- */
+
+
+/* The container an entry is written as: its own, or (built from scratch by
+ * the same rule, for one an update left in another kind) a canonical copy
+ * the caller frees. */
+static const struct sevmig__ctr *canon_of(const struct sevmig__ctr *c, struct sevmig__ctr **tmp)
+{
+	*tmp = NULL;
+	if (c->kind == sevmig__canon_kind(c->card, c->nruns))
+		return c;
+	struct sevmig__ent e = { 0, 1, (struct sevmig__ctr *)c };
+	struct sevmig__cview v;
+	sevmig__view(&e, &v);
+	return *tmp = sevmig__ctr_canon(&v);
+}
+
+/* Exact size of the CONTAINERS payload. */
+static uint64_t ctrs_size(const struct sevmig__ents *e)
+{
+	uint64_t n = sevmig__varint_len(e->n), prev = 0;
+	for (size_t i = 0; i < e->n; i++) {
+		const struct sevmig__ent *x = &e->v[i];
+		n += sevmig__varint_len(x->key - prev);
+		prev = (uint64_t)x->key + x->span;
+		if (!x->c) {
+			n += sevmig__varint_len((uint64_t)(x->span - 1) << 2);
+			continue;
+		}
+		unsigned k = sevmig__canon_kind(x->c->card, x->c->nruns);
+		uint64_t cnt = k == SEVMIG__CTR_RUN	? x->c->nruns - 1u
+			       : k == SEVMIG__CTR_ARRAY ? x->c->card - 1u
+							: 0;
+		n += sevmig__varint_len(cnt << 2) + sevmig__kind_bytes(k, x->c->card, x->c->nruns);
+	}
+	return n;
+}
+
+static void put_le16s(uint8_t *p, const uint16_t *v, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, v, 2 * n);
+#else
+	for (size_t i = 0; i < n; i++)
+		sevmig__put_le16(p + 2 * i, v[i]);
+#endif
+}
+
+static void put_le64s(uint8_t *p, const uint64_t *v, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, v, 8 * n);
+#else
+	for (size_t i = 0; i < n; i++)
+		sevmig__put_le64(p + 8 * i, v[i]);
+#endif
+}
+
+/* The payload at out->len, which has room for `size` bytes (ctrs_size). */
+static int put_ctrs(const struct sevmig_pstate *ps, struct sevmig__buf *out)
+{
+	const struct sevmig__ents *e = &ps->sh;
+	uint8_t *p = out->data + out->len;
+	uint64_t prev = 0;
+	p += sevmig__varint_put(p, e->n);
+	for (size_t i = 0; i < e->n; i++) {
+		const struct sevmig__ent *x = &e->v[i];
+		p += sevmig__varint_put(p, x->key - prev);
+		prev = (uint64_t)x->key + x->span;
+		if (!x->c) {
+			p += sevmig__varint_put(p, (uint64_t)(x->span - 1) << 2 | K_FULL);
+			continue;
+		}
+		struct sevmig__ctr *tmp;
+		const struct sevmig__ctr *c = canon_of(x->c, &tmp);
+		if (!c)
+			return -ENOMEM;
+		const uint16_t *h = (const uint16_t *)c->data;
+		if (c->kind == SEVMIG__CTR_RUN) {
+			p += sevmig__varint_put(p, (uint64_t)(c->nruns - 1u) << 2 | K_RUN);
+			put_le16s(p, h, 2 * (size_t)c->nruns);
+			p += 4 * (size_t)c->nruns;
+		} else if (c->kind == SEVMIG__CTR_ARRAY) {
+			p += sevmig__varint_put(p, (uint64_t)(c->card - 1u) << 2 | K_ARRAY);
+			put_le16s(p, h, c->card);
+			p += 2 * (size_t)c->card;
+		} else {
+			*p++ = K_BITMAP;
+			put_le64s(p, c->data, SEVMIG__CHUNK_WORDS);
+			p += SEVMIG__CHUNK_WORDS * 8;
+		}
+		free(tmp);
+	}
+	out->len = (size_t)(p - out->data);
 	return 0;
 }
 
@@ -346,10 +455,22 @@ int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
 	struct sevmig__buf out = { 0 };
 	ZSTD_CCtx *cc = NULL;
 
-	/* Header and coverage (sections 1.1, 1.2). */
-	int rc = sevmig__buf_reserve(&out, HDR_LEN + SEVMIG__VARINT_MAX * (1 + 2 * c.n));
-	if (rc)
-		goto fail;
+	/* The containers, copied, unless the bitmap is no larger, or (listing
+	 * them only when they are few or the caller compresses) the runs are
+	 * no larger (1.9). */
+	uint64_t bitmap_raw = (c.pages + 7) / 8, ctrs_raw = ctrs_size(&ps->sh);
+	bool try_runs = level || sevmig__ents_nruns(&ps->sh) <= RUNS_TRY_MAX;
+	size_t cov_max = HDR_LEN + SEVMIG__VARINT_MAX * (1 + 2 * c.n);
+	int rc;
+	if (ctrs_raw < bitmap_raw && ctrs_raw <= SIZE_MAX - cov_max - CRC_LEN) {
+		rc = sevmig__buf_reserve(&out, cov_max + (size_t)ctrs_raw + CRC_LEN);
+		if (rc)
+			goto fail;
+	} else {
+		rc = sevmig__buf_reserve(&out, cov_max);
+		if (rc)
+			goto fail;
+	}
 	memcpy(out.data, magic, sizeof(magic));
 	sevmig__put_le16(out.data + 8, FORMAT_VERSION);
 	sevmig__put_le16(out.data + 10, 0); /* flags: below */
@@ -363,15 +484,25 @@ int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
 		prev_end = c.slot[i].end;
 	}
 
-	/* Payload (1.3 to 1.5): RUNS when no larger than BITMAP; compressed
-	 * only when that is smaller still. */
+	/* Payload (1.3 to 1.6): the smallest encoding the writer tries, RUNS
+	 * on a tie, then BITMAP; compressed only when that is smaller still. */
 	size_t at = out.len;
-	uint64_t bitmap_raw = (c.pages + 7) / 8;
-	rc = put_runs(ps, &out, bitmap_raw);
+	uint64_t best = ctrs_raw < bitmap_raw ? ctrs_raw : bitmap_raw;
+	rc = try_runs ? put_runs(ps, &out, best) : 1;
 	if (rc < 0)
 		goto fail;
 	unsigned flags = rc ? ENC_BITMAP : ENC_RUNS;
 	uint64_t raw = rc ? bitmap_raw : out.len - at;
+	if (rc && ctrs_raw < bitmap_raw) {
+		flags = ENC_CTRS;
+		raw = ctrs_raw;
+		sevmig__put_le16(out.data + 8, FORMAT_VERSION_CTRS);
+		rc = sevmig__buf_reserve(&out, (size_t)ctrs_raw + CRC_LEN);
+		if (!rc)
+			rc = put_ctrs(ps, &out);
+		if (rc)
+			goto fail;
+	}
 	if (level && raw >= ZSTD_MIN_RAW) {
 		cc = cctx_new(level);
 		if (!cc) {
@@ -379,7 +510,7 @@ int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
 			goto fail;
 		}
 	}
-	if (flags == ENC_RUNS) {
+	if (flags == ENC_RUNS || flags == ENC_CTRS) {
 		rc = cc ? compress_in_place(cc, &out, at, (size_t)raw) : 0;
 		flags |= rc == 1 ? F_ZSTD : 0;
 		rc = rc < 0 ? rc : 0;
@@ -453,7 +584,10 @@ static int rd_refill(struct rd *r)
 	r->done += r->n;
 	r->p = r->win;
 	r->n = r->pos = 0;
-	ZSTD_outBuffer o = { r->win, WIN_BYTES, 0 };
+	/* Never more than the header declares: the window stops one byte past
+	 * raw_size, which is refused below. */
+	uint64_t left = r->raw_size - (r->done < r->raw_size ? r->done : r->raw_size);
+	ZSTD_outBuffer o = { r->win, left < WIN_BYTES ? (size_t)left + 1 : WIN_BYTES, 0 };
 	while (!o.pos) {
 		size_t ret = ZSTD_decompressStream(r->z, &o, &r->in);
 		if (ZSTD_isError(ret))
@@ -571,6 +705,214 @@ static int rd_end(struct rd *r, const char *after)
 	return rd_fail(r, at, "unexpected bytes after %s", after);
 }
 
+/* n bytes of the payload into dst, across windows: 0, -ENODATA when the
+ * payload ends first (no message), or -EBADMSG. */
+static int rd_bytes(struct rd *r, void *dst, size_t n)
+{
+	uint8_t *d = dst;
+	while (n) {
+		if (r->pos == r->n) {
+			int rc = rd_refill(r);
+			if (rc <= 0)
+				return rc ? rc : -ENODATA;
+		}
+		size_t k = r->n - r->pos < n ? r->n - r->pos : n;
+		memcpy(d, r->p + r->pos, k);
+		r->pos += k;
+		d += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* ---- reader: CONTAINERS ------------------------------------------------------- */
+
+struct cov_check {
+	const struct sevmig_pstate *ps;
+	uint64_t first;
+};
+
+static int cov_run(void *arg, uint64_t first, uint64_t end)
+{
+	struct cov_check *x = arg;
+	x->first = first;
+	return !sevmig__covered(x->ps, first, end);
+}
+
+/* 0 when every shared page of entry e is covered, else 1 with *gfn the
+ * first run that is not. */
+static int ent_uncovered(const struct sevmig_pstate *ps, const struct sevmig__ent *e, uint64_t *gfn)
+{
+	uint64_t s = (uint64_t)e->key << SEVMIG__CHUNK_SHIFT;
+	uint64_t t = ((uint64_t)e->key + e->span) << SEVMIG__CHUNK_SHIFT;
+	if (sevmig__covered(ps, s, t))
+		return 0; /* the usual case: the whole extent is */
+	struct sevmig__ents one = { (struct sevmig__ent *)e, 1, 1 };
+	struct cov_check x = { ps, 0 };
+	int rc = sevmig__shared_runs(&one, s, t, cov_run, &x);
+	*gfn = x.first;
+	return rc;
+}
+
+static const char *const kind_name[4] = { "full span", "RUN", "ARRAY", "BITMAP" };
+
+static void get_le16s(uint16_t *v, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	for (size_t i = 0; i < n; i++)
+		v[i] = sevmig__le16(&v[i]);
+#else
+	(void)v;
+	(void)n;
+#endif
+}
+
+/* One container's content, checked: 0 or -EBADMSG/-ENOMEM. */
+static int read_ctr(struct rd *r, uint64_t i, unsigned k, uint64_t cnt, uint64_t at,
+		    struct sevmig__ctr **out)
+{
+	static const unsigned mem_kind[4] = { 0, SEVMIG__CTR_RUN, SEVMIG__CTR_ARRAY,
+					      SEVMIG__CTR_BITMAP };
+	uint64_t most = k == K_RUN ? SEVMIG__RUN_MAX : k == K_ARRAY ? SEVMIG__ARRAY_MAX : 1;
+	if (cnt >= most)
+		return rd_fail(r, at,
+			       "entry %" PRIu64 ": a %s container of %" PRIu64
+			       " %s (at most %" PRIu64 ")",
+			       i, kind_name[k], k == K_BITMAP ? 0 : cnt + 1,
+			       k == K_RUN ? "runs" : "pages", k == K_BITMAP ? 0 : most);
+	uint32_t n = (uint32_t)cnt + 1;
+	unsigned mk = mem_kind[k];
+	uint32_t cap = mk == SEVMIG__CTR_RUN ? n : mk == SEVMIG__CTR_ARRAY ? n : 0;
+	size_t bytes = sevmig__kind_bytes(mk, n, n);
+	struct sevmig__ctr *c = malloc(sizeof(*c) + bytes);
+	if (!c)
+		return -ENOMEM;
+	c->kind = mk & 3;
+	c->cap = cap & 0x3fff;
+	int rc = rd_bytes(r, c->data, bytes);
+	if (rc) {
+		free(c);
+		return rc == -ENODATA ? rd_fail(r, at, "the input ends inside entry %" PRIu64, i)
+				      : rc;
+	}
+	uint16_t *h = (uint16_t *)c->data;
+	uint32_t card = 0, nruns = 0;
+	const char *bad = NULL;
+	if (mk == SEVMIG__CTR_RUN) {
+		get_le16s(h, 2 * (size_t)n);
+		nruns = n;
+		for (uint32_t j = 0; j < n && !bad; j++) {
+			if (h[2 * j] > h[2 * j + 1])
+				bad = "a run ends before it starts";
+			else if (j && h[2 * j] <= h[2 * j - 1] + 1u)
+				bad = "runs are not sorted, disjoint and apart";
+			card += h[2 * j + 1] - h[2 * j] + 1u;
+		}
+	} else if (mk == SEVMIG__CTR_ARRAY) {
+		get_le16s(h, n);
+		card = n;
+		nruns = sevmig__vals_nruns(h, n);
+		if (!nruns)
+			bad = "offsets are not strictly increasing";
+	} else {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		for (uint32_t j = 0; j < SEVMIG__CHUNK_WORDS; j++)
+			c->data[j] = sevmig__le64(&c->data[j]);
+#endif
+		sevmig__words_count(c->data, SEVMIG__CHUNK_WORDS, 0, &card, &nruns);
+		if (!card)
+			bad = "no page is shared";
+	}
+	if (!bad && card == SEVMIG__CHUNK_PAGES)
+		bad = "every page is shared: a full span, not a container";
+	if (!bad && sevmig__canon_kind(card, nruns) != mk)
+		bad = "not the kind its pages and runs make it (the smallest)";
+	if (bad) {
+		free(c);
+		return rd_fail(r, at,
+			       "entry %" PRIu64 " (%s container, %" PRIu32 " pages in %" PRIu32
+			       " runs): %s",
+			       i, kind_name[k], card, nruns, bad);
+	}
+	c->card = card;
+	c->nruns = (uint16_t)nruns;
+	*out = c;
+	return 0;
+}
+
+static int read_ctrs(struct rd *r, struct sevmig_pstate *ps, struct sevmig__ents *out)
+{
+	uint64_t count, at = rd_pos(r), prev_end = 0;
+	SEVMIG__TRY(rd_varint(r, &count, "the entry count", UINT64_MAX));
+	/* every entry takes two bytes at least; raw input bounds it, and
+	 * compressed input by its declared size */
+	uint64_t left = r->z ? r->raw_size - rd_pos(r) : (uint64_t)(r->n - r->pos);
+	if (count > left / 2 || count > SEVMIG__KEY_LIMIT)
+		return rd_fail(r, at,
+			       "%" PRIu64 " entries cannot fit in the %" PRIu64 " bytes left",
+			       count, left);
+	struct sevmig__ents e = { 0 };
+	int rc = count ? sevmig__ents_reserve(&e, (size_t)count) : 0;
+	bool prev_full = false;
+	for (uint64_t i = 0; i < count && !rc; i++) {
+		uint64_t gap, desc;
+		at = rd_pos(r);
+		rc = rd_varint(r, &gap, "the key of entry", i);
+		if (!rc)
+			rc = rd_varint(r, &desc, "the kind of entry", i);
+		if (rc)
+			break;
+		unsigned k = (unsigned)(desc & 3);
+		uint64_t cnt = desc >> 2;
+		if (gap >= SEVMIG__KEY_LIMIT - prev_end) {
+			rc = rd_fail(r, at, "entry %" PRIu64 " starts beyond the 40-bit gfn limit",
+				     i);
+			break;
+		}
+		uint64_t key = prev_end + gap;
+		if (k == K_FULL) {
+			if (cnt >= SEVMIG__KEY_LIMIT - key) {
+				rc = rd_fail(r, at,
+					     "entry %" PRIu64 " (a full span of %" PRIu64
+					     " chunks) ends beyond the 40-bit gfn limit",
+					     i, cnt + 1);
+				break;
+			}
+			if (prev_full && !gap) {
+				rc =
+				    rd_fail(r, at,
+					    "entry %" PRIu64
+					    " is a full span touching the one before: they are one",
+					    i);
+				break;
+			}
+		}
+		struct sevmig__ctr *c = NULL;
+		if (k != K_FULL && (rc = read_ctr(r, i, k, cnt, at, &c)))
+			break;
+		uint32_t span = k == K_FULL ? (uint32_t)cnt + 1 : 1;
+		e.v[e.n++] = (struct sevmig__ent){ (uint32_t)key, span, c };
+		uint64_t gfn;
+		if (ent_uncovered(ps, &e.v[e.n - 1], &gfn)) {
+			rc = rd_fail(r, at,
+				     "entry %" PRIu64 ": shared page 0x%" PRIx64
+				     " is outside the coverage",
+				     i, gfn);
+			break;
+		}
+		prev_end = key + span;
+		prev_full = k == K_FULL;
+	}
+	if (!rc)
+		rc = rd_end(r, "the last entry");
+	if (rc) {
+		sevmig__ents_free(&e);
+		return rc;
+	}
+	*out = e;
+	return 0;
+}
+
 /* ---- reader: the payload into a builder ------------------------------------- */
 
 /* Page index -> gfn, for indexes that only grow. */
@@ -677,8 +1019,28 @@ static int read_bitmap(struct rd *r, struct sevmig__builder *b, const struct cov
 
 /* ---- reader --------------------------------------------------------------------- */
 
+/* The encoding at r: runs or bitmap into b, containers into *ctrs. */
+static int read_enc(struct rd *r, unsigned enc, struct sevmig__builder *b, const struct cov *c,
+		    struct sevmig_pstate *ps, struct sevmig__ents *ctrs)
+{
+	return enc == ENC_RUNS	   ? read_runs(r, b, c)
+	       : enc == ENC_BITMAP ? read_bitmap(r, b, c)
+				   : read_ctrs(r, ps, ctrs);
+}
+
+/* Chunks the coverage touches: what bounds a CONTAINERS payload. */
+static uint64_t cov_chunks(const struct cov *c)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < c->n; i++)
+		n += ((c->slot[i].end - 1) >> SEVMIG__CHUNK_SHIFT) -
+		     (c->slot[i].gfn >> SEVMIG__CHUNK_SHIFT) + 1;
+	return n;
+}
+
 static int read_payload(struct rd *r, const uint8_t *p, size_t end, unsigned flags,
-			struct sevmig__builder *b, const struct cov *c)
+			struct sevmig__builder *b, const struct cov *c, struct sevmig_pstate *ps,
+			struct sevmig__ents *ctrs)
 {
 	unsigned enc = flags & F_ENC;
 	uint64_t bitmap_raw = (c->pages + 7) / 8;
@@ -688,7 +1050,7 @@ static int read_payload(struct rd *r, const uint8_t *p, size_t end, unsigned fla
 				       "the bitmap is %zu bytes: %" PRIu64
 				       " covered pages need %" PRIu64,
 				       r->n - r->pos, c->pages, bitmap_raw);
-		return enc == ENC_RUNS ? read_runs(r, b, c) : read_bitmap(r, b, c);
+		return read_enc(r, enc, b, c, ps, ctrs);
 	}
 
 	uint64_t raw, at = r->pos;
@@ -704,6 +1066,14 @@ static int read_payload(struct rd *r, const uint8_t *p, size_t end, unsigned fla
 			       "decompressed size %" PRIu64 " is impossible for runs over %" PRIu64
 			       " covered pages (1 to %" PRIu64 ")",
 			       raw, c->pages, most);
+	/* a count, then per touched chunk at most two varints and a bitmap */
+	uint64_t most_ctrs = 10 + cov_chunks(c) * (2 * SEVMIG__VARINT_MAX + 8192);
+	if (enc == ENC_CTRS && (raw < 1 || raw > most_ctrs))
+		return rd_fail(r, at,
+			       "decompressed size %" PRIu64
+			       " is impossible for containers over %" PRIu64
+			       " covered chunks (1 to %" PRIu64 ")",
+			       raw, cov_chunks(c), most_ctrs);
 
 	/* One zstd frame (not a skippable one): its magic, then its header. */
 	size_t fstart = (size_t)r->base + r->pos;
@@ -728,7 +1098,7 @@ static int read_payload(struct rd *r, const uint8_t *p, size_t end, unsigned fla
 	int rc = -ENOMEM;
 	if (z.z && z.win &&
 	    !ZSTD_isError(ZSTD_DCtx_setParameter(z.z, ZSTD_d_windowLogMax, ZSTD_WLOG)))
-		rc = enc == ENC_RUNS ? read_runs(&z, b, c) : read_bitmap(&z, b, c);
+		rc = read_enc(&z, enc, b, c, ps, ctrs);
 	ZSTD_freeDCtx(z.z);
 	free(z.win);
 	return rc;
@@ -787,15 +1157,20 @@ int sevmig_pstate_deserialize(const void *buf, size_t len, struct sevmig_pstate 
 				    MIN_LEN);
 	unsigned version = sevmig__le16(p + 8), flags = sevmig__le16(p + 10);
 	uint32_t page_size = sevmig__le32(p + 12);
-	if (version != FORMAT_VERSION)
+	if (version != FORMAT_VERSION && version != FORMAT_VERSION_CTRS)
 		return sevmig__fail(err, -EBADMSG, 8, 0,
-				    "format version %u: this library reads version %d", version,
-				    FORMAT_VERSION);
+				    "format version %u: this library reads versions %d and %d",
+				    version, FORMAT_VERSION, FORMAT_VERSION_CTRS);
 	if (flags & ~F_KNOWN)
 		return sevmig__fail(err, -EBADMSG, 10, 0, "reserved flag bits 0x%04x are set",
 				    flags & ~F_KNOWN);
-	if ((flags & F_ENC) > ENC_BITMAP)
-		return sevmig__fail(err, -EBADMSG, 10, 0, "unknown payload encoding %u",
+	if (version == FORMAT_VERSION && (flags & F_ENC) > ENC_BITMAP)
+		return sevmig__fail(err, -EBADMSG, 10, 0,
+				    "unknown payload encoding %u in a version 1 file", flags & F_ENC);
+	if (version == FORMAT_VERSION_CTRS && (flags & F_ENC) != ENC_CTRS)
+		return sevmig__fail(err, -EBADMSG, 10, 0,
+				    "payload encoding %u in a version 2 file, which holds "
+				    "CONTAINERS (2)",
 				    flags & F_ENC);
 	if (page_size != SEVMIG_PAGE_SIZE)
 		return sevmig__fail(err, -EBADMSG, 12, 0,
@@ -815,12 +1190,17 @@ int sevmig_pstate_deserialize(const void *buf, size_t len, struct sevmig_pstate 
 		/* every page starts private; the payload says which are shared */
 		struct cov c = cov_of(ps);
 		struct sevmig__builder b;
+		struct sevmig__ents ctrs = { 0 };
 		sevmig__builder_init(&b);
-		rc = read_payload(&r, p, len - CRC_LEN, flags, &b, &c);
-		if (!rc)
-			rc = sevmig__builder_commit(&b, ps);
-		else
+		rc = read_payload(&r, p, len - CRC_LEN, flags, &b, &c, ps, &ctrs);
+		if (!rc && (flags & F_ENC) == ENC_CTRS) {
 			sevmig__builder_free(&b);
+			ps->sh = ctrs; /* the map was empty */
+		} else if (!rc) {
+			rc = sevmig__builder_commit(&b, ps);
+		} else {
+			sevmig__builder_free(&b);
+		}
 	}
 	if (!rc) {
 		uint32_t stored = sevmig__le32(p + len - CRC_LEN);

@@ -25,6 +25,7 @@
 
 #define HDR	 16
 #define F_BITMAP 1
+#define F_CTRS	 2
 #define F_ZSTD	 4
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -94,9 +95,61 @@ static size_t mk(uint8_t *out, uint16_t flags, const uint8_t *body, size_t n)
 /* ---- an encoder written from the spec, for sizes ---------------------------- */
 
 struct ref_sizes {
-	uint64_t covered, runs_raw, bitmap_raw, coverage;
-	size_t nslots;
+	uint64_t covered, runs_raw, bitmap_raw, ctrs_raw, coverage;
+	size_t nslots, nruns;
 };
+
+/* The CONTAINERS payload's size (1.5), from the shared runs in gfn order:
+ * each chunk's pages and runs give its kind, the smallest, and wholly
+ * shared chunks in a row are one full span. */
+static uint64_t ref_ctrs_raw(const struct sevmig_range *runs, size_t n)
+{
+	struct chunk {
+		uint64_t key, card, runs;
+	} *ch = NULL;
+	size_t nch = 0, cap = 0;
+	for (size_t i = 0; i < n; i++) {
+		for (uint64_t g = runs[i].gfn, e = g + runs[i].npages; g < e;) {
+			uint64_t k = g >> 16, t = (k + 1) << 16 < e ? (k + 1) << 16 : e;
+			if (!nch || ch[nch - 1].key != k) {
+				if (nch == cap) {
+					cap = cap ? 2 * cap : 64;
+					ch = realloc(ch, cap * sizeof(*ch));
+					assert_non_null(ch);
+				}
+				ch[nch++] = (struct chunk){ k, 0, 0 };
+			}
+			ch[nch - 1].card += t - g;
+			ch[nch - 1].runs++;
+			g = t;
+		}
+	}
+	uint64_t bytes = 0, count = 0, prev_end = 0;
+	for (size_t i = 0; i < nch; i++) {
+		uint64_t key = ch[i].key, card = ch[i].card, r = ch[i].runs;
+		count++;
+		bytes += sevmig__varint_len(key - prev_end);
+		if (card == 65536) {
+			size_t j = i;
+			while (j + 1 < nch && ch[j + 1].card == 65536 &&
+			       ch[j + 1].key == ch[j].key + 1)
+				j++;
+			bytes += sevmig__varint_len((uint64_t)(j - i) << 2);
+			prev_end = ch[j].key + 1;
+			i = j;
+			continue;
+		}
+		prev_end = key + 1;
+		if (r <= 128 && (2 * r <= card || card > 4096))
+			bytes += sevmig__varint_len((r - 1) << 2) + 4 * r;
+		else if (card <= 4096)
+			bytes += sevmig__varint_len((card - 1) << 2) + 2 * card;
+		else
+			bytes += 1 + 8192;
+	}
+	free(ch);
+	return sevmig__varint_len(count) + bytes;
+}
 
 static struct ref_sizes ref_sizes(const struct sevmig_pstate *ps)
 {
@@ -155,24 +208,34 @@ static struct ref_sizes ref_sizes(const struct sevmig_pstate *ps)
 	}
 	s.runs_raw = sevmig__varint_len(count) + bytes;
 	s.bitmap_raw = (s.covered + 7) / 8;
+	s.ctrs_raw = ref_ctrs_raw(runs, n);
+	s.nruns = n;
 	free(runs);
 	free(sl);
 	return s;
 }
 
-/* Serialize at `level`, check the size rule and the choice of encoding, and
- * read it back equal. Returns the flags the writer chose. */
+/* Serialize at `level`, check the size rule and the choice of encoding
+ * (1.9: RUNS when tried and no larger than the others, else CONTAINERS when
+ * smaller than BITMAP), and read it back equal. Returns the flags the
+ * writer chose. */
 static unsigned round_trip(const struct sevmig_pstate *ps, int level)
 {
 	size_t len;
 	uint8_t *buf = ser(ps, level, &len);
 	struct ref_sizes s = ref_sizes(ps);
-	uint64_t best = s.runs_raw < s.bitmap_raw ? s.runs_raw : s.bitmap_raw;
+	bool try_runs = level || s.nruns <= 256;
+	uint64_t other = s.ctrs_raw < s.bitmap_raw ? s.ctrs_raw : s.bitmap_raw;
+	unsigned want = try_runs && s.runs_raw <= other ? 0
+			: s.ctrs_raw < s.bitmap_raw	? F_CTRS
+							: F_BITMAP;
+	uint64_t best = want == 0 ? s.runs_raw : other;
 	unsigned flags = sevmig__le16(buf + 10);
+	assert_int_equal(sevmig__le16(buf + 8), want == F_CTRS ? 2 : 1);
 	assert_true(len <= best + 20 + s.coverage);
 	if (s.nslots <= 3)
 		assert_true(len <= best + 64);
-	assert_int_equal(flags & 3, s.runs_raw <= s.bitmap_raw ? 0 : F_BITMAP);
+	assert_int_equal(flags & 3, want);
 	if (!(flags & F_ZSTD))
 		assert_int_equal(len, 20 + s.coverage + best);
 	if (!level)
@@ -307,8 +370,8 @@ static void random_round_trips(void **state)
 		seen[round_trip(ps, 1 + (int)tu_below(&r, 19)) & 7]++;
 		sevmig_pstate_free(ps);
 	}
-	/* Both raw encodings came up. */
-	assert_true(seen[0] && seen[F_BITMAP]);
+	/* Every raw encoding came up. */
+	assert_true(seen[0] && seen[F_BITMAP] && seen[F_CTRS]);
 }
 
 /* Each encoding, raw and compressed, on maps made to need it. */
@@ -329,7 +392,8 @@ static void every_encoding(void **state)
 	slot(ps, 0, 1u << 24);
 	for (uint64_t g = 0; g < 20000; g++)
 		share(ps, g * 700, 3);
-	assert_int_equal(round_trip(ps, 0), 0);
+	/* too many runs to list them when not compressing: the containers */
+	assert_int_equal(round_trip(ps, 0), F_CTRS);
 	assert_int_equal(round_trip(ps, 3), F_ZSTD);
 	sevmig_pstate_free(ps);
 
@@ -507,11 +571,25 @@ static void malformed_header(void **state)
 	assert_int_equal(err.offset, 0);
 
 	memcpy(b, buf, len);
-	sevmig__put_le16(b + 8, 2);
+	sevmig__put_le16(b + 8, 3);
 	put_crc(b, len);
 	deser_bad(b, len, &err);
 	assert_int_equal(err.offset, 8);
-	assert_string_equal(err.message, "format version 2: this library reads version 1");
+	assert_string_equal(err.message, "format version 3: this library reads versions 1 and 2");
+
+	/* version 2 holds CONTAINERS only, version 1 never */
+	memcpy(b, buf, len);
+	sevmig__put_le16(b + 8, 2);
+	put_crc(b, len);
+	deser_bad(b, len, &err);
+	assert_int_equal(err.offset, 10);
+	assert_non_null(strstr(err.message, "version 2 file"));
+	memcpy(b, buf, len);
+	sevmig__put_le16(b + 10, F_CTRS);
+	put_crc(b, len);
+	deser_bad(b, len, &err);
+	assert_int_equal(err.offset, 10);
+	assert_non_null(strstr(err.message, "encoding 2 in a version 1 file"));
 
 	memcpy(b, buf, len);
 	sevmig__put_le32(b + 12, 8192);
