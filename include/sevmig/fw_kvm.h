@@ -21,10 +21,11 @@
  * because the kernel runs one SEV command per VM at a time anyway (under
  * kvm->lock). The exit-handling calls (sevmig_fw_kvm_handle_exit(),
  * sevmig_fw_kvm_exit_stats(), sevmig_fw_kvm_migration_ready(),
- * sevmig_fw_kvm_pstate_lock()/unlock(), sevmig_fw_kvm_set_migration_control())
- * are the exception: any number of vCPU threads may call them at once, also
- * while another thread runs firmware commands; they serialise on a lock of
- * their own. A replaced `ioctl` function must then be thread-safe too.
+ * sevmig_fw_kvm_pstate_lock()/unlock(), sevmig_fw_kvm_set_migration_control(),
+ * sevmig_fw_kvm_memory_fault()) are the exception: any number of vCPU
+ * threads may call them at once, also while another thread runs firmware
+ * commands; they serialise on a lock of their own. A replaced `ioctl`
+ * function must then be thread-safe too.
  *
  * What the kernel adds to the rules of fw.h (refused before any ioctl, with
  * a message naming the rule): SEND_START needs all three certificate blobs
@@ -142,6 +143,9 @@ SEVMIG_API bool sevmig_fw_is_kvm(const struct sevmig_fw *fw);
  * KVM_MEMORY_ENCRYPT_REG_REGION: pin [addr, addr + size) of guest memory
  * for the life of the SEV guest (the kernel charges it to RLIMIT_MEMLOCK
  * unless the process has CAP_IPC_LOCK: -ENOMEM with a message saying so).
+ * Any address is passed on, 0 included, as the kernel has no rule against
+ * it; an empty range or one that wraps is -EINVAL. The memslot calls below
+ * register and unregister for the VMM and keep the map in step.
  */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_kvm_register_region(struct sevmig_fw *fw, void *addr,
 							      uint64_t size);
@@ -264,6 +268,117 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_kvm_get_pstate(struct sevmig_fw *fw,
  * KVM_SET_SHARED_PAGES_LIST), as a VMM does on the target. */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_kvm_set_pstate(struct sevmig_fw *fw,
 							 const struct sevmig_pstate *ps);
+
+/* ---- memory attributes: guest_memfd VMs (SEV-SNP, TDX, ...) --------------- */
+
+/*
+ * KVM_CAP_MEMORY_ATTRIBUTES on the VM fd: the attribute bits this VM
+ * accepts in KVM_SET_MEMORY_ATTRIBUTES (SEVMIG_MEMORY_ATTRIBUTE_PRIVATE for
+ * a VM type with private memory; 0 for a VM type without, or a kernel
+ * older than 6.8). Asked once per handle, then kept. 0, or the kernel's
+ * error.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_kvm_memory_attributes(struct sevmig_fw *fw,
+								uint64_t *supported);
+/*
+ * KVM_SET_MEMORY_ATTRIBUTES for r[0..n), in order. Every range is checked
+ * before the first ioctl, and nothing is issued when one fails: address
+ * and size page-aligned, size non-zero, no wrap (-EINVAL), flags 0
+ * (-EINVAL), attributes within the supported bits (-EOPNOTSUPP, also when
+ * the VM supports none). When the kernel refuses range i, ranges 0..i-1
+ * have taken effect and *done (may be NULL) says i; it is n on success.
+ * The message names the range.
+ */
+SEVMIG_API SEVMIG_NODISCARD int
+sevmig_fw_kvm_set_memory_attributes(struct sevmig_fw *fw, const struct sevmig_memory_attributes *r,
+				    size_t n, size_t *done);
+/*
+ * Make the VM's attributes follow `next`, changing only what differs from
+ * `prev` (the map they followed so far; NULL: set everything next covers):
+ * the ranges of sevmig_pstate_walk_memory_attributes(), checked as above
+ * before the first is issued. On a kernel error part may be applied (*done
+ * ranges); calling again with the same maps is safe and finishes the job.
+ * Holds no copy of either map: O(runs) time, no allocation.
+ */
+SEVMIG_API SEVMIG_NODISCARD int
+sevmig_fw_kvm_apply_memory_attributes(struct sevmig_fw *fw, const struct sevmig_pstate *prev,
+				      const struct sevmig_pstate *next, size_t *done);
+/*
+ * Handle a KVM_EXIT_MEMORY_FAULT: `run` is the vCPU's struct kvm_run. When
+ * it is one, the conversion it asks for (sevmig_pstate_memory_fault()) is
+ * made in `ps` and in the kernel's attributes together: the attributes are
+ * set first and the map changes only when that succeeded, so a failure
+ * leaves both as they were. Returns 1 (converted; *out, if not NULL, says
+ * what, so that the VMM can also discard the backing of the side the pages
+ * left), 0 when the exit is not a memory fault, or a negative errno: the
+ * map's errors (-EINVAL, -ERANGE for memory outside the map: the VMM
+ * should stop the guest), -EOPNOTSUPP when the VM has no PRIVATE
+ * attribute, or the kernel's. Runs under the exit lock, like
+ * sevmig_fw_kvm_handle_exit(), so vCPU threads may call it at once.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_kvm_memory_fault(struct sevmig_fw *fw, void *run,
+							   struct sevmig_pstate *ps,
+							   struct sevmig_memory_fault *out);
+
+/* ---- memslots: pinning and page state in step ------------------------------ */
+
+/*
+ * An SEV guest's memory must stay pinned while it may hold encrypted
+ * pages, until it is deallocated or the guest is destroyed. These calls
+ * keep the pinning (KVM_MEMORY_ENCRYPT_REG_REGION / UNREG_REGION) and a
+ * page-state map in step over a memslot's life. Each is all-or-nothing:
+ * when it fails, the kernel's registered regions, the map and the
+ * handle's records are as they were (the message says what failed). The
+ * map is changed under the exit lock, so vCPU threads may handle exits
+ * meanwhile; the calls themselves need exclusive use of the handle. The
+ * VMM creates and deletes the KVM memslot itself.
+ */
+
+/*
+ * Register [hva, hva + size) with KVM_MEMORY_ENCRYPT_REG_REGION and add
+ * [gpa, gpa + size) to `ps` as a slot (private). gpa and size page-aligned,
+ * size non-zero (-EINVAL); -EEXIST when the range overlaps a slot of ps or
+ * of the handle. If the map cannot take the slot, the region is
+ * unregistered again.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_kvm_add_memslot(struct sevmig_fw *fw,
+							  struct sevmig_pstate *ps, uint64_t gpa,
+							  uint64_t size, void *hva);
+/*
+ * Remove the memslot added as exactly [gpa, gpa + size) (-ENOENT if none):
+ * unregister every region of it exactly as registered, then remove the
+ * slot from `ps`, its pages forgetting their state. Call it before the
+ * memory goes (munmap) and before KVM deletes the memslot.
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_kvm_remove_memslot(struct sevmig_fw *fw,
+							     struct sevmig_pstate *ps, uint64_t gpa,
+							     uint64_t size);
+/*
+ * Discard [gpa, gpa + size) of one memslot (a balloon's pages, a range the
+ * VMM unmaps): the regions that hold it are unregistered exactly as
+ * registered, after the parts of them outside the range were registered
+ * as regions of their own (so that no page that stays is ever unpinned;
+ * for a moment those count twice against RLIMIT_MEMLOCK), then the pages
+ * forget their state (private). The range stays in the map: the memslot
+ * still exists. -EINVAL for a range not page-aligned or empty, -ENOENT
+ * when no memslot holds it whole; a range that is not registered (already
+ * discarded) unregisters nothing.
+ */
+SEVMIG_API SEVMIG_NODISCARD int
+sevmig_fw_kvm_discard(struct sevmig_fw *fw, struct sevmig_pstate *ps, uint64_t gpa, uint64_t size);
+
+/* A registered region: filled up to `sz` bytes. */
+struct sevmig_kvm_region {
+	size_t sz;
+	uint64_t gpa;  /* the guest memory it pins */
+	uint64_t size; /* bytes */
+	void *hva;     /* what KVM_MEMORY_ENCRYPT_REG_REGION was given */
+};
+/* The regions registered through the memslot calls, in gpa order. */
+SEVMIG_API size_t sevmig_fw_kvm_region_count(struct sevmig_fw *fw);
+/* Region i: 0, -ERANGE past the end, -EINVAL for a bad handle or out. */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_fw_kvm_region(struct sevmig_fw *fw, size_t i,
+						     struct sevmig_kvm_region *out);
 
 /* ---- what this host offers ------------------------------------------------ */
 

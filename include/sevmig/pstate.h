@@ -353,6 +353,127 @@ SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_load(const void *buf, size_t len,
 						   struct sevmig_pstate **out,
 						   struct sevmig_error *err);
 
+/* ---- KVM memory attributes (guest_memfd VMs: SEV-SNP, TDX, ...) ------------ */
+
+/*
+ * Kernels that keep private memory in guest_memfd track which pages are
+ * private as per-page memory attributes, set by the VMM with
+ * KVM_SET_MEMORY_ATTRIBUTES; KVM has no call to read them back, so the
+ * VMM's map is the truth (docs/pstate.md). KVM_MEMORY_ATTRIBUTE_PRIVATE:
+ */
+#define SEVMIG_MEMORY_ATTRIBUTE_PRIVATE (UINT64_C(1) << 3)
+
+/*
+ * One range as KVM_SET_MEMORY_ATTRIBUTES takes it: the layout of the
+ * kernel's struct kvm_memory_attributes (32 bytes), repeated here because
+ * this header includes no kernel header. address and size in bytes, page
+ * aligned; attributes PRIVATE or 0 (shared); flags 0.
+ */
+struct sevmig_memory_attributes {
+	uint64_t address;
+	uint64_t size;
+	uint64_t attributes;
+	uint64_t flags;
+};
+
+/*
+ * Call fn for every range whose attributes must be set so that a VM whose
+ * attributes follow `prev` follows `next`: the pages next covers whose
+ * state differs from prev's or that prev does not cover (the kernel's
+ * attributes there are unknown), as maximal ranges of equal attributes,
+ * in address order; ranges never cross a coverage gap. prev NULL: every
+ * page next covers (the whole map). Pages only prev covers are left out
+ * (no memory of next). Stops when fn returns non-zero and returns that
+ * value; 0 after the last range. Allocates nothing. O(runs of both maps).
+ */
+typedef int (*sevmig_attributes_fn)(void *arg, const struct sevmig_memory_attributes *r);
+SEVMIG_API int sevmig_pstate_walk_memory_attributes(const struct sevmig_pstate *prev,
+						    const struct sevmig_pstate *next,
+						    sevmig_attributes_fn fn, void *arg);
+/*
+ * The same ranges into out[0..cap): the whole map as the minimal list
+ * (prev NULL; adjacent entries always differ in attributes or leave a
+ * gap), or the diff form. *count gets the number of ranges; -ENOSPC when
+ * cap is smaller (the first cap are written), so cap 0 asks for the size.
+ */
+SEVMIG_API SEVMIG_NODISCARD int
+sevmig_pstate_to_memory_attributes(const struct sevmig_pstate *prev,
+				   const struct sevmig_pstate *next,
+				   struct sevmig_memory_attributes *out, size_t cap, size_t *count);
+
+/* KVM_EXIT_MEMORY_FAULT's flag: the guest accessed the range as private. */
+#define SEVMIG_MEMORY_EXIT_FLAG_PRIVATE (UINT64_C(1) << 3)
+
+/* What a memory-fault exit asks for: filled up to `sz` bytes. */
+struct sevmig_memory_fault {
+	size_t sz;
+	/* The pages the fault names (gpa and size widened to whole pages)
+	 * and the state they take: PRIVATE when the guest accessed them as
+	 * private, SHARED otherwise. */
+	uint64_t gfn, npages;
+	enum sevmig_page_state state;
+	/* Pages whose state the conversion changed in the map (0: the map
+	 * already agreed, e.g. a second vCPU faulting on the same page). */
+	uint64_t changed;
+	/* The range to hand KVM_SET_MEMORY_ATTRIBUTES. */
+	struct sevmig_memory_attributes range;
+};
+
+/*
+ * A KVM_EXIT_MEMORY_FAULT (run->memory_fault: flags, gpa, size): the guest
+ * touched [gpa, gpa + size) with another privateness than its attributes
+ * say, and the VMM must convert it. Sets the pages to the state the access
+ * asks for and fills *out with the conversion and the attribute range the
+ * VMM then sets (sevmig_fw_kvm_memory_fault() does both for the KVM
+ * backend). -EINVAL: size 0, flag bits other than PRIVATE, a range that
+ * wraps or passes the 52-bit limit; -ERANGE: pages outside the coverage;
+ * -ENOMEM. Nothing changes on error (out->sz must be set; the rest of *out
+ * is filled as far as the arguments say, also on error).
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_memory_fault(struct sevmig_pstate *ps, uint64_t flags,
+							   uint64_t gpa, uint64_t size,
+							   struct sevmig_memory_fault *out);
+
+/* ---- guest_memfd addressing ------------------------------------------------ */
+
+/*
+ * A memslot of a guest_memfd VM has its private memory in a guest_memfd
+ * file at an offset (KVM_SET_USER_MEMORY_REGION2's guest_memfd and
+ * guest_memfd_offset). Binding the map's slot to it lets the map answer
+ * by gpa and by (guest_memfd, offset): the fd names the file while the
+ * VMM keeps it open (the map neither owns nor checks it). A binding lives
+ * with its slot: removing the slot drops it; clones keep it; a merge keeps
+ * it only for a slot that comes out unchanged; serialized forms do not
+ * carry it.
+ */
+
+/*
+ * Bind the slot that is exactly [gfn, gfn + npages) (-ENOENT if none) to
+ * bytes [offset, offset + npages pages) of guest_memfd `fd`. -EINVAL: fd
+ * negative, offset not page-aligned or the range passing 2^64; -EEXIST:
+ * the slot is bound already, or that range of fd overlaps another slot's
+ * (KVM binds a guest_memfd range to one memslot at most).
+ */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_bind_gmem(struct sevmig_pstate *ps, uint64_t gfn,
+							uint64_t npages, int fd, uint64_t offset);
+/* Drop the binding of the slot exactly [gfn, gfn + npages): -ENOENT if
+ * there is no such slot or it is not bound. */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_unbind_gmem(struct sevmig_pstate *ps, uint64_t gfn,
+							  uint64_t npages);
+/* gfn -> the guest_memfd and byte offset holding its private page: 0, or
+ * -ENOENT when gfn is not covered or its slot is not bound. */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_gfn_to_gmem(const struct sevmig_pstate *ps,
+							  uint64_t gfn, int *fd, uint64_t *offset);
+/* (guest_memfd, byte offset) -> the gfn bound there: 0, or -ENOENT when
+ * no bound slot holds that offset of fd (any byte of a page names it).
+ * O(slots). */
+SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_gmem_to_gfn(const struct sevmig_pstate *ps, int fd,
+							  uint64_t offset, uint64_t *gfn);
+/* The state of the page at (guest_memfd, offset); ABSENT when none is
+ * bound there. */
+SEVMIG_API enum sevmig_page_state sevmig_pstate_get_gmem(const struct sevmig_pstate *ps, int fd,
+							 uint64_t offset);
+
 #ifdef __cplusplus
 }
 #endif

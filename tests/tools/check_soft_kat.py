@@ -232,9 +232,11 @@ def cert_signed_by(cert, name, sigs, signer_usage, signer_pt):
     for su, sa, r, s, raw in sigs:
         if su != signer_usage:
             continue
-        check(sa == ECDSA_SHA384, f"{name}: signature algo {sa:#x}")
+        # AMD's firmware makes PEK, OCA and CEK as ECDSA_SHA256: P-384 keys,
+        # a SHA-256 digest of the body taken whole as the integer e
+        check(sa == ECDSA_SHA256, f"{name}: signature algo {sa:#x}")
         check(raw[144:] == bytes(0x200 - 144), f"{name}: signature padding")
-        digest = hashlib.sha384(cert[:0x414]).digest()
+        digest = hashlib.sha256(cert[:0x414]).digest()
         check(ecdsa_verify(signer_pt, digest, r, s), f"{name}: signature by {signer_usage:#x}")
         return
     check(False, f"{name}: no signature with usage {signer_usage:#x}")
@@ -244,9 +246,9 @@ def chain_check(pdh, chain, who):
     pek, oca, cek = chain[:CERT_SIZE], chain[CERT_SIZE:2 * CERT_SIZE], chain[2 * CERT_SIZE:]
     check(len(cek) == CERT_SIZE, f"{who}: chain size {len(chain):#x}")
     pdh_pt, pdh_sigs = cert_parse(pdh, f"{who} PDH", USAGE["PDH"], ECDH_SHA256)
-    pek_pt, pek_sigs = cert_parse(pek, f"{who} PEK", USAGE["PEK"], ECDSA_SHA384)
-    oca_pt, oca_sigs = cert_parse(oca, f"{who} OCA", USAGE["OCA"], ECDSA_SHA384)
-    cek_pt, cek_sigs = cert_parse(cek, f"{who} CEK", USAGE["CEK"], ECDSA_SHA384)
+    pek_pt, pek_sigs = cert_parse(pek, f"{who} PEK", USAGE["PEK"], ECDSA_SHA256)
+    oca_pt, oca_sigs = cert_parse(oca, f"{who} OCA", USAGE["OCA"], ECDSA_SHA256)
+    cek_pt, cek_sigs = cert_parse(cek, f"{who} CEK", USAGE["CEK"], ECDSA_SHA256)
     check(pdh_sigs[1][:2] == (USAGE["INVALID"], 0), f"{who} PDH: unused slot")
     cert_signed_by(pdh, f"{who} PDH", pdh_sigs, USAGE["PEK"], pek_pt)
     cert_signed_by(pek, f"{who} PEK", pek_sigs, USAGE["OCA"], oca_pt)

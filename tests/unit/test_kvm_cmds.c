@@ -771,10 +771,20 @@ static void test_regions(void **state)
 	assert_int_equal(sevmig_fw_kvm_register_region(fw, page, sizeof(page)), -EOPNOTSUPP);
 	KD_MSG_HAS(fw, "SEV is not available on this host");
 	kd_done(&kd);
-	/* refused before the ioctl */
+	/* refused before the ioctl: what the kernel refuses (sev_pin_memory:
+	 * an empty range, one that wraps, also to exactly 2^64) */
 	assert_int_equal(sevmig_fw_kvm_register_region(fw, page, 0), -EINVAL);
 	assert_int_equal(sevmig_fw_kvm_register_region(fw, (void *)(uintptr_t)-4096, 8192),
 			 -EINVAL);
+	assert_int_equal(sevmig_fw_kvm_register_region(fw, (void *)(uintptr_t)-4096, 4096),
+			 -EINVAL);
+	kd_done(&kd);
+	/* address 0 is an address like any other for the kernel: passed on */
+	struct kvm_enc_region zero = { .addr = 0, .size = 4096 };
+	kd_add(&kd, KD_VM_FD, KVM_MEMORY_ENCRYPT_REG_REGION, 0, &zero, sizeof(zero), 0);
+	kd_add(&kd, KD_VM_FD, KVM_MEMORY_ENCRYPT_UNREG_REGION, 0, &zero, sizeof(zero), 0);
+	assert_int_equal(sevmig_fw_kvm_register_region(fw, NULL, 4096), 0);
+	assert_int_equal(sevmig_fw_kvm_unregister_region(fw, NULL, 4096), 0);
 	kd_done(&kd);
 	sevmig_fw_free(fw);
 }

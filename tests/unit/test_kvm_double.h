@@ -164,6 +164,65 @@ static inline void kd_done(struct kd *kd)
 	kd->n = kd->at = 0;
 }
 
+/*
+ * The series' page-encryption bitmap as the kernel holds it (bit set =
+ * encrypted, all set at first), for tests that check where SET's bits
+ * land. KVM_SET_PAGE_ENC_BITMAP as posted from v7 on copies whole words:
+ * bitmap_copy(page_enc_bmap + BIT_WORD(start_gfn), bitmap, num_pages)
+ * writes ALIGN(num_pages, 64) / 64 words from the caller's buffer starting
+ * at word start_gfn / 64, so buffer bit 0 is gfn start_gfn & ~63. GET is
+ * exact: bit i is gfn start_gfn + i, only num_pages bits written, the
+ * caller's bits past them in the last byte kept.
+ */
+#define KD_ENC_WORDS (UINT64_C(1) << 15) /* 2 Mi pages */
+struct kd_encmap {
+	uint64_t w[KD_ENC_WORDS];
+	unsigned sets, gets;
+};
+
+static inline void kd_enc_reset(struct kd_encmap *m)
+{
+	memset(m->w, 0xff, sizeof(m->w));
+	m->sets = m->gets = 0;
+}
+
+static inline bool kd_enc_bit(const struct kd_encmap *m, uint64_t gfn)
+{
+	assert_true(gfn < KD_ENC_WORDS * 64);
+	return m->w[gfn / 64] >> (gfn % 64) & 1;
+}
+
+/* The argument struct of both bitmap ioctls (struct kvm_page_enc_bitmap). */
+struct kd_enc_args {
+	uint64_t start_gfn, num_pages;
+	void *bitmap;
+};
+
+static inline void kd_enc_set(void *data, void *ctx)
+{
+	const struct kd_enc_args *a = data;
+	struct kd_encmap *m = ctx;
+	uint64_t words = (a->num_pages + 63) / 64, first = a->start_gfn / 64;
+	assert_true(first + words <= KD_ENC_WORDS);
+	memcpy(&m->w[first], a->bitmap, words * 8);
+	m->sets++;
+}
+
+static inline void kd_enc_get(void *data, void *ctx)
+{
+	const struct kd_enc_args *a = data;
+	struct kd_encmap *m = ctx;
+	uint8_t *bits = a->bitmap;
+	for (uint64_t i = 0; i < a->num_pages; i++) {
+		uint8_t bit = (uint8_t)(1u << (i % 8));
+		if (kd_enc_bit(m, a->start_gfn + i))
+			bits[i / 8] |= bit;
+		else
+			bits[i / 8] &= (uint8_t)~bit;
+	}
+	m->gets++;
+}
+
 /* A handle on the double: VM fd KD_VM_FD, /dev/sev fd KD_SEV_FD (or -1). */
 static inline struct sevmig_fw *kd_open(struct kd *kd, int sev_fd, enum sevmig_kvm_series series)
 {

@@ -221,6 +221,72 @@ static void test_bitmap_get_all_or_nothing(void **state)
 	sevmig_fw_free(fw);
 }
 
+/*
+ * Memslots [0, 160) and [160, 416): the second slot's SET starts at gfn
+ * 160, whose word begins at 128, and the posted kernel copies whole words
+ * from there. Issued from gfn 160, the buffer's bits would land 32 pages
+ * early and gfns 384-415 would never be written; issued from the aligned
+ * gfn with the leading and trailing bits from the map, every page the
+ * kernel ends up with is the map's.
+ */
+static struct kd_encmap encmap;
+
+static void test_bitmap_set_word_aligned(void **state)
+{
+	(void)state;
+	struct kd kd;
+	struct sevmig_fw *fw = kd_open(&kd, -1, SEVMIG_KVM_SERIES_ENC_BITMAP_V6);
+	struct sevmig_pstate *ps;
+	assert_int_equal(sevmig_pstate_new(&ps, NULL), 0);
+	assert_int_equal(sevmig_pstate_add_slot(ps, 0, 160), 0);
+	assert_int_equal(sevmig_pstate_add_slot(ps, 160, 256), 0);
+	/* a pattern whose pages differ from those 32 further on */
+	for (uint64_t g = 0; g < 416; g++)
+		if ((g * 7 + g / 13) % 5 < 2)
+			assert_int_equal(sevmig_pstate_set_range(ps, g, 1, SEVMIG_PAGE_SHARED), 0);
+	const unsigned long get = SEVMIG__KVM_GET_PAGE_ENC_BITMAP_V6;
+	const unsigned long set = SEVMIG__KVM_SET_PAGE_ENC_BITMAP_V6;
+	kd_enc_reset(&encmap);
+	kd_add(&kd, KD_VM_FD, get, 0, NULL, 0, 0); /* the probe */
+	for (int i = 0; i < 2; i++) {
+		struct kd_step *st = kd_add(&kd, KD_VM_FD, set, 0, NULL, 0, 0);
+		st->effect = kd_enc_set;
+		st->ctx = &encmap;
+	}
+	assert_int_equal(sevmig_fw_kvm_set_pstate(fw, ps), 0);
+	kd_done(&kd);
+	assert_int_equal(encmap.sets, 2);
+	unsigned wrong = 0;
+	for (uint64_t g = 0; g < 512; g++) {
+		bool want = sevmig_pstate_get(ps, g) != SEVMIG_PAGE_SHARED;
+		if (kd_enc_bit(&encmap, g) != want) {
+			if (!wrong)
+				fprintf(stderr, "first wrong page: gfn %llu\n",
+					(unsigned long long)g);
+			wrong++;
+		}
+	}
+	if (wrong)
+		fail_msg("the kernel holds %u pages in another state than the map", wrong);
+
+	/* and back through GET, into a map that knows nothing yet */
+	struct sevmig_pstate *back;
+	assert_int_equal(sevmig_pstate_new(&back, NULL), 0);
+	assert_int_equal(sevmig_pstate_add_slot(back, 0, 160), 0);
+	assert_int_equal(sevmig_pstate_add_slot(back, 160, 256), 0);
+	for (int i = 0; i < 2; i++) {
+		struct kd_step *st = kd_add(&kd, KD_VM_FD, get, 0, NULL, 0, 0);
+		st->effect = kd_enc_get;
+		st->ctx = &encmap;
+	}
+	assert_int_equal(sevmig_fw_kvm_get_pstate(fw, back), 0);
+	kd_done(&kd);
+	assert_true(sevmig_pstate_equal(ps, back));
+	sevmig_pstate_free(back);
+	sevmig_pstate_free(ps);
+	sevmig_fw_free(fw);
+}
+
 /* ---- the v10 shared-pages list ---------------------------------------------------- */
 
 struct list_reply {
@@ -401,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_probe),
 		cmocka_unit_test(test_bitmap_get_set),
 		cmocka_unit_test(test_bitmap_get_all_or_nothing),
+		cmocka_unit_test(test_bitmap_set_word_aligned),
 		cmocka_unit_test(test_list_get),
 		cmocka_unit_test(test_list_more_pieces_than_entries),
 		cmocka_unit_test(test_list_set),

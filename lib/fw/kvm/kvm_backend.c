@@ -178,6 +178,17 @@ int sevmig__kvm_fail(struct sevmig_fw *fw, const char *what, bool vm, int rc, ui
 	}
 }
 
+int sevmig__kvm_need_kvm(struct sevmig_fw *fw, const char *what, struct sevmig__kvm **out)
+{
+	if (!fw)
+		return -EINVAL;
+	if (fw->ops != &sevmig__kvm_ops)
+		return sevmig__fw_fail(fw, -EINVAL, SEVMIG_FW_STATUS_NONE,
+				       "%s: this is not a KVM backend handle", what);
+	*out = sevmig__kvm_of(fw);
+	return 0;
+}
+
 int sevmig__kvm_need_vm(struct sevmig_fw *fw, const char *what, struct sevmig__kvm **out)
 {
 	if (!fw)
@@ -646,7 +657,11 @@ static void kvm_free(struct sevmig__kvm *k)
 
 static void kvm_destroy(struct sevmig_fw *fw)
 {
-	kvm_free(sevmig__kvm_of(fw));
+	struct sevmig__kvm *k = sevmig__kvm_of(fw);
+	/* the guest's memory stays pinned only as long as the handle that
+	 * pinned it through the memslot calls */
+	sevmig__kvm_memslots_release(k);
+	kvm_free(k);
 }
 
 const struct sevmig_fw_ops sevmig__kvm_ops = {

@@ -13,17 +13,6 @@
 #include <errno.h>
 #include <string.h>
 
-static int need_kvm(struct sevmig_fw *fw, const char *what, struct sevmig__kvm **out)
-{
-	if (!fw)
-		return -EINVAL;
-	if (fw->ops != &sevmig__kvm_ops)
-		return sevmig__fw_fail(fw, -EINVAL, SEVMIG_FW_STATUS_NONE,
-				       "%s: this is not a KVM backend handle", what);
-	*out = sevmig__kvm_of(fw);
-	return 0;
-}
-
 int sevmig_fw_kvm_enable_exits(struct sevmig_fw *fw, unsigned flags)
 {
 	static const char what[] = "enable exits";
@@ -136,7 +125,7 @@ static int handle_msr(struct sevmig__kvm *k, struct kvm_run *run)
 int sevmig_fw_kvm_handle_exit(struct sevmig_fw *fw, void *run_ptr, struct sevmig_pstate *ps)
 {
 	struct sevmig__kvm *k = NULL;
-	SEVMIG__TRY(need_kvm(fw, "handle exit", &k));
+	SEVMIG__TRY(sevmig__kvm_need_kvm(fw, "handle exit", &k));
 	if (!run_ptr)
 		return -EINVAL;
 	struct kvm_run *run = run_ptr;
@@ -170,14 +159,14 @@ int sevmig_fw_kvm_handle_exit(struct sevmig_fw *fw, void *run_ptr, struct sevmig
 void sevmig_fw_kvm_pstate_lock(struct sevmig_fw *fw)
 {
 	struct sevmig__kvm *k = NULL;
-	if (!need_kvm(fw, "pstate lock", &k))
+	if (!sevmig__kvm_need_kvm(fw, "pstate lock", &k))
 		pthread_mutex_lock(&k->exit_lock);
 }
 
 void sevmig_fw_kvm_pstate_unlock(struct sevmig_fw *fw)
 {
 	struct sevmig__kvm *k = NULL;
-	if (!need_kvm(fw, "pstate unlock", &k))
+	if (!sevmig__kvm_need_kvm(fw, "pstate unlock", &k))
 		pthread_mutex_unlock(&k->exit_lock);
 }
 
@@ -187,7 +176,7 @@ void sevmig_fw_kvm_exit_stats(struct sevmig_fw *fw, struct sevmig_kvm_exit_stats
 	if (!out)
 		return;
 	memset(out, 0, sizeof(*out));
-	if (need_kvm(fw, "exit stats", &k))
+	if (sevmig__kvm_need_kvm(fw, "exit stats", &k))
 		return;
 	pthread_mutex_lock(&k->exit_lock);
 	*out = k->exits;
@@ -204,7 +193,7 @@ bool sevmig_fw_kvm_migration_ready(struct sevmig_fw *fw)
 int sevmig_fw_kvm_set_migration_control(struct sevmig_fw *fw, uint64_t value)
 {
 	struct sevmig__kvm *k = NULL;
-	SEVMIG__TRY(need_kvm(fw, "set migration control", &k));
+	SEVMIG__TRY(sevmig__kvm_need_kvm(fw, "set migration control", &k));
 	if (value & ~(uint64_t)KVM_MIGRATION_READY)
 		return sevmig__fw_fail(fw, -EINVAL, SEVMIG_FW_STATUS_NONE,
 				       "MSR_KVM_MIGRATION_CONTROL: 0x%llx sets bits other than "

@@ -122,6 +122,72 @@ int sevmig_fw_kvm_set_pstate(struct sevmig_fw *fw, const struct sevmig_pstate *p
 	return not_kvm(fw);
 }
 
+int sevmig_fw_kvm_memory_attributes(struct sevmig_fw *fw, uint64_t *supported)
+{
+	if (supported)
+		*supported = 0;
+	return not_kvm(fw);
+}
+
+int sevmig_fw_kvm_set_memory_attributes(struct sevmig_fw *fw,
+					const struct sevmig_memory_attributes *r, size_t n,
+					size_t *done)
+{
+	(void)r, (void)n;
+	if (done)
+		*done = 0;
+	return not_kvm(fw);
+}
+
+int sevmig_fw_kvm_apply_memory_attributes(struct sevmig_fw *fw, const struct sevmig_pstate *prev,
+					  const struct sevmig_pstate *next, size_t *done)
+{
+	(void)prev, (void)next;
+	if (done)
+		*done = 0;
+	return not_kvm(fw);
+}
+
+int sevmig_fw_kvm_memory_fault(struct sevmig_fw *fw, void *run, struct sevmig_pstate *ps,
+			       struct sevmig_memory_fault *out)
+{
+	(void)run, (void)ps, (void)out;
+	return not_kvm(fw);
+}
+
+int sevmig_fw_kvm_add_memslot(struct sevmig_fw *fw, struct sevmig_pstate *ps, uint64_t gpa,
+			      uint64_t size, void *hva)
+{
+	(void)ps, (void)gpa, (void)size, (void)hva;
+	return not_kvm(fw);
+}
+
+int sevmig_fw_kvm_remove_memslot(struct sevmig_fw *fw, struct sevmig_pstate *ps, uint64_t gpa,
+				 uint64_t size)
+{
+	(void)ps, (void)gpa, (void)size;
+	return not_kvm(fw);
+}
+
+int sevmig_fw_kvm_discard(struct sevmig_fw *fw, struct sevmig_pstate *ps, uint64_t gpa,
+			  uint64_t size)
+{
+	(void)ps, (void)gpa, (void)size;
+	return not_kvm(fw);
+}
+
+size_t sevmig_fw_kvm_region_count(struct sevmig_fw *fw)
+{
+	(void)fw;
+	return 0;
+}
+
+int sevmig_fw_kvm_region(struct sevmig_fw *fw, size_t i, struct sevmig_kvm_region *out)
+{
+	(void)i, (void)out;
+	return not_kvm(fw);
+}
+
 int sevmig_kvm_probe_host(const struct sevmig_kvm_probe_opts *opts,
 			  struct sevmig_kvm_host_info *out)
 {

@@ -7,6 +7,20 @@
 
 #include "fw/fw_backend.h"
 #include "fw/kvm/kvm_abi.h"
+#include "fw/kvm/kvm_uapi.h"
+
+/* A memslot added through sevmig_fw_kvm_add_memslot() (kvm_memslots.c). */
+struct sevmig__kvm_memslot {
+	uint64_t gfn, npages;
+	uintptr_t hva; /* of page gfn */
+};
+
+/* A range registered with KVM_MEMORY_ENCRYPT_REG_REGION for a memslot:
+ * pages [gfn, gfn + npages) at the slot's matching host address. */
+struct sevmig__kvm_region {
+	uint64_t gfn, npages;
+	uintptr_t hva;
+};
 
 struct sevmig__kvm {
 	int vm_fd;  /* -1: platform commands only */
@@ -31,6 +45,15 @@ struct sevmig__kvm {
 	enum sevmig_kvm_hypercall_abi hc_abi;
 	pthread_mutex_t exit_lock;
 	struct sevmig_kvm_exit_stats exits;
+	/* KVM_CAP_MEMORY_ATTRIBUTES, under exit_lock: asked (1) or not. */
+	int attr_probed;
+	uint64_t attr_supported;
+
+	/* The memslot lifecycle (kvm_memslots.c): both sorted by gfn. */
+	struct sevmig__kvm_memslot *slots;
+	size_t nslots, slots_cap;
+	struct sevmig__kvm_region *regions;
+	size_t nregions, regions_cap;
 };
 
 extern const struct sevmig_fw_ops sevmig__kvm_ops;
@@ -73,5 +96,20 @@ int sevmig__kvm_check_extension(struct sevmig__kvm *k, int fd, long cap);
 
 /* KVM_ENABLE_CAP on the VM fd with args[0] = arg0. */
 int sevmig__kvm_enable_cap(struct sevmig__kvm *k, uint32_t cap, uint64_t arg0);
+
+/* -EINVAL (with a message) unless fw is a KVM handle (any fds). */
+int sevmig__kvm_need_kvm(struct sevmig_fw *fw, const char *what, struct sevmig__kvm **out);
+
+/* The supported attribute bits, asked once (call under exit_lock). */
+int sevmig__kvm_attr_supported(struct sevmig_fw *fw, struct sevmig__kvm *k, uint64_t *bits);
+
+/* KVM_MEMORY_ENCRYPT_REG_REGION or UNREG_REGION (`req`) of [addr, addr +
+ * size), with the handle's message on failure (kvm_vm.c). */
+int sevmig__kvm_region_call(struct sevmig_fw *fw, const char *what, unsigned long req, void *addr,
+			    uint64_t size);
+
+/* Unregister every region left and free the lifecycle's records (the
+ * handle goes: errors can only be ignored). */
+void sevmig__kvm_memslots_release(struct sevmig__kvm *k);
 
 #endif

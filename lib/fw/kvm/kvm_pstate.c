@@ -102,8 +102,15 @@ struct chunk {
 	uint8_t *buf;
 };
 
-/* Call fn for every window of every slot of c->src. */
-static int each_chunk(struct chunk *c, int (*fn)(struct chunk *c, uint64_t gfn, uint64_t n))
+/*
+ * Call fn for every window of every slot of c->src. With `aligned` the
+ * windows of a slot start at the 64-aligned gfn at or below it: the
+ * series' SET copies whole words into its bitmap from word start_gfn / 64
+ * (bitmap_copy(page_enc_bmap + BIT_WORD(start_gfn), ...)), so bit 0 of
+ * the buffer lands on that aligned gfn, whatever start_gfn says.
+ */
+static int each_chunk(struct chunk *c, bool aligned,
+		      int (*fn)(struct chunk *c, uint64_t gfn, uint64_t n))
 {
 	c->buf = malloc(bitmap_buf_bytes(BITMAP_CHUNK));
 	if (!c->buf)
@@ -113,11 +120,10 @@ static int each_chunk(struct chunk *c, int (*fn)(struct chunk *c, uint64_t gfn, 
 	for (size_t i = 0; i < nslots && !rc; i++) {
 		struct sevmig_range slot;
 		rc = sevmig_pstate_slot(c->src, i, &slot);
-		for (uint64_t done = 0; !rc && done < slot.npages; done += BITMAP_CHUNK) {
-			uint64_t n =
-			    slot.npages - done < BITMAP_CHUNK ? slot.npages - done : BITMAP_CHUNK;
-			rc = fn(c, slot.gfn + done, n);
-		}
+		uint64_t w = aligned ? slot.gfn & ~UINT64_C(63) : slot.gfn;
+		uint64_t end = slot.gfn + slot.npages;
+		for (; !rc && w < end; w += BITMAP_CHUNK)
+			rc = fn(c, w, end - w < BITMAP_CHUNK ? end - w : BITMAP_CHUNK);
 	}
 	free(c->buf);
 	return rc;
@@ -150,9 +156,12 @@ static int get_chunk(struct chunk *c, uint64_t gfn, uint64_t n)
 
 static int set_chunk(struct chunk *c, uint64_t gfn, uint64_t n)
 {
-	/* The kernel reads whole words: bits past n say "private". */
-	memset(c->buf, 0xff, bitmap_buf_bytes(n));
-	int rc = sevmig_pstate_to_bitmap(c->src, gfn, n, c->buf, bitmap_buf_bytes(n));
+	/* gfn is 64-aligned and the kernel copies whole words: every bit it
+	 * takes, those before the slot and past its end included, says what
+	 * the map says there (private outside the coverage, the kernel's own
+	 * default), so that neighbouring slots' windows agree. */
+	uint64_t words = bitmap_buf_bytes(n) / 8;
+	int rc = sevmig_pstate_to_bitmap(c->src, gfn, words * 64, c->buf, bitmap_buf_bytes(n));
 	if (rc < 0)
 		return sevmig__fw_fail(c->fw, rc, SEVMIG_FW_STATUS_NONE, "%s: %s", set_name(c->k),
 				       sevmig_strerror(rc));
@@ -324,7 +333,7 @@ int sevmig_fw_kvm_get_pstate(struct sevmig_fw *fw, struct sevmig_pstate *ps)
 	if (rc < 0)
 		return sevmig__fw_fail(fw, rc, SEVMIG_FW_STATUS_NONE, "out of memory");
 	struct chunk c = { .fw = fw, .k = k, .src = ps, .dst = work };
-	rc = is_list(k) ? get_list(fw, k, work) : each_chunk(&c, get_chunk);
+	rc = is_list(k) ? get_list(fw, k, work) : each_chunk(&c, false, get_chunk);
 	if (!rc) {
 		rc = sevmig_pstate_apply(ps, work);
 		if (rc < 0)
@@ -344,7 +353,7 @@ int sevmig_fw_kvm_set_pstate(struct sevmig_fw *fw, const struct sevmig_pstate *p
 	if (is_list(k))
 		return set_list(fw, k, ps);
 	struct chunk c = { .fw = fw, .k = k, .src = ps };
-	return each_chunk(&c, set_chunk);
+	return each_chunk(&c, true, set_chunk);
 }
 
 #endif

@@ -12,13 +12,15 @@
 #include <string.h>
 #include <sys/resource.h>
 
-static int region_call(struct sevmig_fw *fw, const char *what, unsigned long req, void *addr,
-		       uint64_t size)
+int sevmig__kvm_region_call(struct sevmig_fw *fw, const char *what, unsigned long req, void *addr,
+			    uint64_t size)
 {
 	struct sevmig__kvm *k = NULL;
 	const uint32_t none = SEVMIG_FW_STATUS_NONE;
 	SEVMIG__TRY(sevmig__kvm_need_vm(fw, what, &k));
-	if (!addr || !size || (uintptr_t)addr + size < (uintptr_t)addr)
+	/* The kernel's own rules: a non-empty range that does not wrap
+	 * (sev_pin_memory()); address 0 is as good as any other. */
+	if (!size || size > UINTPTR_MAX - (uintptr_t)addr)
 		return sevmig__fw_fail(fw, -EINVAL, none,
 				       "%s: the range %p + 0x%llx is empty or wraps the address "
 				       "space",
@@ -60,14 +62,14 @@ static int region_call(struct sevmig_fw *fw, const char *what, unsigned long req
 
 int sevmig_fw_kvm_register_region(struct sevmig_fw *fw, void *addr, uint64_t size)
 {
-	return region_call(fw, "KVM_MEMORY_ENCRYPT_REG_REGION", KVM_MEMORY_ENCRYPT_REG_REGION, addr,
-			   size);
+	return sevmig__kvm_region_call(fw, "KVM_MEMORY_ENCRYPT_REG_REGION",
+				       KVM_MEMORY_ENCRYPT_REG_REGION, addr, size);
 }
 
 int sevmig_fw_kvm_unregister_region(struct sevmig_fw *fw, void *addr, uint64_t size)
 {
-	return region_call(fw, "KVM_MEMORY_ENCRYPT_UNREG_REGION", KVM_MEMORY_ENCRYPT_UNREG_REGION,
-			   addr, size);
+	return sevmig__kvm_region_call(fw, "KVM_MEMORY_ENCRYPT_UNREG_REGION",
+				       KVM_MEMORY_ENCRYPT_UNREG_REGION, addr, size);
 }
 
 int sevmig_fw_kvm_move_enc_context_from(struct sevmig_fw *fw, int src_vm_fd)

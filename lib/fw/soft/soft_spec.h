@@ -75,10 +75,14 @@ enum cert_algo {
 /* The PDH key's algorithm: the only one AMD's firmware accepts for a PDH
  * (sev_cert_sanity_check), so the model writes and requires it. */
 #define SOFT_PDH_ALGO ALGO_ECDH_SHA256
-/* CHOICE: the algorithm of the model's signing keys and signatures. AMD's
- * chain signs with ECDSA-SHA256 on P-384; the model signs with SHA-384 (the
- * digest matching the curve) and verifies either. */
-#define SOFT_SIG_ALGO ALGO_ECDSA_SHA384
+/* The algorithm of the model's PEK, OCA and CEK keys and so of the
+ * signatures they make: ECDSA_SHA256 (0x002), as AMD's firmware creates
+ * them (AMD-ASPFW generates the PEK so): ECDSA on P-384 over a SHA-256
+ * digest of the body,
+ * the 32-byte digest taken as the integer e (FIPS 186-4: no truncation is
+ * needed, it is shorter than the curve's order). Either ECDSA algorithm
+ * verifies. */
+#define SOFT_SIG_ALGO ALGO_ECDSA_SHA256
 
 /* ---- session blob (SEND_START output, 0x80 bytes) ------------------------- */
 
