@@ -6,6 +6,7 @@
 #include <sevmig/version.h>
 #include <sevmig/common.h>
 #include <sevmig/pstate.h>
+#include <sevmig/owners.h>
 #include <sevmig/fw.h>
 #include <sevmig/fw_kvm.h>
 #include <sevmig/fw_soft.h>

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The text form of an ownership map (docs/owners-format.md, section 2):
+ * "0xFIRST-0xLAST OWNER[>BORROWER]" lines, inclusive lowercase hex frames,
+ * the listed ranges being the coverage. The same line rules as the
+ * page-state text form (pstate_text.c), with entities for states.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pstate/owners_impl.h"
+#include "util/buf.h"
+#include "util/error.h"
+
+enum {
+	TEXT_LINE_MAX = 4096,  /* bytes, without the newline */
+	FRAME_HEX_DIGITS = 10, /* 0xffffffffff is the highest frame */
+	QUOTE_MAX = 24,
+};
+
+/* ---- output ------------------------------------------------------------------ */
+
+int sevmig_owners_format_text(const struct sevmig_owners *o, char **text, size_t *len)
+{
+	if (!o || !text || !len)
+		return -EINVAL;
+	struct sevmig__buf b = { 0 };
+	int rc = 0;
+	/* runs are maximal and sorted: one line each is canonical */
+	for (size_t i = 0; i < o->n && !rc; i++) {
+		const struct sevmig__oent *e = &o->v[i];
+		if (e->owner == SEVMIG__GAP)
+			continue;
+		char line[96], st[2 * SEVMIG_OWNER_NAME_MAX];
+		int k = snprintf(line, sizeof(line), "0x%" PRIx64 "-0x%" PRIx64 " %s\n", e->first,
+				 sevmig__oent_end(o, i) - 1,
+				 sevmig__owners_state_str(e->owner, e->borrower, st, sizeof(st)));
+		rc = sevmig__buf_append(&b, line, (size_t)k);
+	}
+	if (!rc)
+		rc = sevmig__buf_append(&b, "", 1);
+	if (rc) {
+		sevmig__buf_free(&b);
+		return rc;
+	}
+	size_t total;
+	*text = (char *)sevmig__buf_take(&b, &total);
+	*len = total - 1;
+	return 0;
+}
+
+/* ---- input --------------------------------------------------------------------- */
+
+struct tline {
+	uint64_t first, last; /* inclusive */
+	uint64_t line;
+	uint32_t owner, borrower;
+};
+
+/* -EBADMSG about a text line (no byte offset: tools print "FILE:LINE:"). */
+#define lfail(err, line, ...) sevmig__fail(err, -EBADMSG, SEVMIG_NO_OFFSET, line, __VA_ARGS__)
+
+/* A short, printable, quoted copy of the input at p for messages. */
+static const char *quote(char *dst, const char *p, const char *e)
+{
+	if (p == e)
+		return "the end of the line";
+	size_t n = 0;
+	dst[n++] = '\'';
+	for (; p < e && n <= QUOTE_MAX; p++)
+		dst[n++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
+	if (p < e) {
+		memcpy(dst + n, "...", 3);
+		n += 3;
+	}
+	dst[n++] = '\'';
+	dst[n] = '\0';
+	return dst;
+}
+
+static const char *skip_ws(const char *p, const char *e)
+{
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	return p;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return -2;
+	return -1;
+}
+
+static int parse_frame(const char **pp, const char *e, uint64_t *v, const char *which,
+		       uint64_t line, struct sevmig_error *err)
+{
+	char q[QUOTE_MAX + 8];
+	const char *p = *pp;
+	if (e - p < 2 || p[0] != '0' || (p[1] != 'x' && p[1] != 'X'))
+		return lfail(err, line, "expected the %s frame (0x and hex digits), found %s",
+			     which, quote(q, p, e));
+	if (p[1] == 'X')
+		return lfail(err, line, "the %s frame starts with 0X: write it in lowercase (0x)",
+			     which);
+	const char *d = p + 2;
+	for (p = d; p < e && hexval(*p) != -1; p++)
+		if (hexval(*p) == -2)
+			return lfail(
+			    err, line,
+			    "upper-case hex digit '%c' in the %s frame: write frames in lowercase",
+			    *p, which);
+	if (p == d)
+		return lfail(err, line, "no hex digits after 0x in the %s frame", which);
+	const char *sig = d;
+	while (sig < p - 1 && *sig == '0')
+		sig++;
+	if (p - sig > FRAME_HEX_DIGITS)
+		return lfail(err, line,
+			     "the %s frame 0x%.*s%s is beyond the 40-bit frame limit (the highest "
+			     "is 0xffffffffff)",
+			     which, p - sig > QUOTE_MAX ? QUOTE_MAX : (int)(p - sig), sig,
+			     p - sig > QUOTE_MAX ? "..." : "");
+	uint64_t x = 0;
+	for (; sig < p; sig++)
+		x = x << 4 | (uint64_t)hexval(*sig);
+	*v = x;
+	*pp = p;
+	return 0;
+}
+
+/* An entity name: the bytes up to whitespace, '#', or (for the owner) '>'. */
+static int parse_entity(const char **pp, const char *e, bool owner, uint32_t *id, uint64_t line,
+			struct sevmig_error *err)
+{
+	const char *p = *pp, *s = p;
+	while (p < e && *p != ' ' && *p != '\t' && *p != '#' && !(owner && *p == '>'))
+		p++;
+	char why[128];
+	if (p == s)
+		return lfail(err, line,
+			     owner ? "missing owner before '>'" : "missing borrower after '>'");
+	if (sevmig__owner_parse(s, (size_t)(p - s), id, why, sizeof(why)))
+		return lfail(err, line, "%s %s", owner ? "owner:" : "borrower:", why);
+	*pp = p;
+	return 0;
+}
+
+/* Parse one line; *got is false for a blank or comment line. */
+static int parse_line(const char *p, size_t len, uint64_t line, struct tline *t, bool *got,
+		      struct sevmig_error *err)
+{
+	char q[QUOTE_MAX + 8];
+	const char *e = p + len, *nul = memchr(p, '\0', len);
+	if (nul)
+		return lfail(err, line, "NUL byte in column %zu: this is not a text file",
+			     (size_t)(nul - p) + 1);
+	*got = false;
+	p = skip_ws(p, e);
+	if (p == e || *p == '#')
+		return 0;
+	SEVMIG__TRY(parse_frame(&p, e, &t->first, "first", line, err));
+	if (p == e || *p != '-')
+		return lfail(err, line, "expected '-' right after the first frame, found %s",
+			     quote(q, p, e));
+	p++;
+	SEVMIG__TRY(parse_frame(&p, e, &t->last, "last", line, err));
+	if (t->first > t->last)
+		return lfail(err, line,
+			     "range 0x%" PRIx64 "-0x%" PRIx64 " is backwards: its first frame is "
+			     "above its last",
+			     t->first, t->last);
+	const char *w = skip_ws(p, e);
+	if (w == e || *w == '#')
+		return lfail(err, line,
+			     "missing owner after the range: hyp, host or guest:N, and "
+			     "optionally >BORROWER");
+	if (w == p)
+		return lfail(err, line, "expected a space after the last frame, found %s",
+			     quote(q, p, e));
+	p = w;
+	SEVMIG__TRY(parse_entity(&p, e, true, &t->owner, line, err));
+	t->borrower = SEVMIG_OWNER_NONE;
+	if (p < e && *p == '>') {
+		p++;
+		SEVMIG__TRY(parse_entity(&p, e, false, &t->borrower, line, err));
+	}
+	const char *why = sevmig__owners_state_why(t->owner, t->borrower);
+	if (why) {
+		char st[2 * SEVMIG_OWNER_NAME_MAX];
+		return lfail(err, line, "no frame can be %s: %s",
+			     sevmig__owners_state_str(t->owner, t->borrower, st, sizeof(st)), why);
+	}
+	p = skip_ws(p, e);
+	if (p < e && *p != '#')
+		return lfail(err, line, "unexpected %s after the owner", quote(q, p, e));
+	t->line = line;
+	*got = true;
+	return 0;
+}
+
+static int tline_cmp(const void *a, const void *b)
+{
+	const struct tline *x = a, *y = b;
+	if (x->first != y->first)
+		return x->first < y->first ? -1 : 1;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+int sevmig_owners_parse_text(const char *text, size_t len, struct sevmig_owners **out,
+			     struct sevmig_error *err)
+{
+	if ((!text && len) || !out)
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0, "no input or no result");
+	struct sevmig__buf lines = { 0 };
+	const char *p = text, *end = text + len;
+	bool sorted = true;
+	uint64_t prev_first = 0;
+	int rc = 0;
+	for (uint64_t line = 1; p < end && !rc; line++) {
+		size_t left = (size_t)(end - p);
+		const char *nl =
+		    memchr(p, '\n', left < TEXT_LINE_MAX + 2 ? left : TEXT_LINE_MAX + 2);
+		size_t n = nl ? (size_t)(nl - p) : left;
+		const char *next = nl ? nl + 1 : end;
+		if (n && p[n - 1] == '\r')
+			n--;
+		if (n > TEXT_LINE_MAX) {
+			rc = lfail(err, line, "line longer than %d bytes", TEXT_LINE_MAX);
+			break;
+		}
+		struct tline t;
+		bool got = false;
+		rc = parse_line(p, n, line, &t, &got, err);
+		if (!rc && got) {
+			sorted = sorted && (lines.len == 0 || t.first > prev_first);
+			prev_first = t.first;
+			rc = sevmig__buf_append(&lines, &t, sizeof(t));
+		}
+		p = next;
+	}
+	struct tline *t = (struct tline *)(void *)lines.data;
+	size_t n = lines.len / sizeof(*t);
+	if (!rc && !sorted)
+		qsort(t, n, sizeof(*t), tline_cmp);
+	for (size_t i = 1; i < n && !rc; i++) {
+		const struct tline *a = &t[i - 1], *b = &t[i];
+		if (b->first > a->last)
+			continue;
+		const struct tline *later = a->line > b->line ? a : b, *other = later == a ? b : a;
+		rc = lfail(err, later->line,
+			   "range 0x%" PRIx64 "-0x%" PRIx64 " overlaps 0x%" PRIx64 "-0x%" PRIx64
+			   " on line %" PRIu64,
+			   later->first, later->last, other->first, other->last, other->line);
+	}
+	struct sevmig_owners *o = NULL;
+	if (!rc)
+		rc = sevmig__owners_alloc(&o, 2 * n + 1);
+	/* sorted and disjoint: every line appends (touching ones in a state join) */
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = sevmig__owners_append(o, t[i].first, t[i].last + 1, t[i].owner, t[i].borrower);
+	sevmig__buf_free(&lines);
+	if (rc) {
+		sevmig_owners_free(o);
+		return rc == -ENOMEM ? sevmig__fail(err, rc, SEVMIG_NO_OFFSET, 0, "out of memory")
+				     : rc;
+	}
+	*out = o;
+	return 0;
+}
