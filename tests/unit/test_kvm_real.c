@@ -32,6 +32,8 @@ int main(void)
 
 #include <sevmig/fw_kvm.h>
 
+#include "fw/kvm/kvm_uapi.h"
+
 static int kvm = -1, vm = -1;
 
 static int new_vm(void)
@@ -107,6 +109,35 @@ static void test_sev_command_refused(void **state)
 		assert_int_equal(sevmig_fw_kvm_open_path(vm, NULL, NULL, &fw, &err), -EOPNOTSUPP);
 		assert_non_null(strstr(err.message, "SEV is not available on this host"));
 	}
+}
+
+/* The library asks the running kernel what a VM supports: its answer is
+ * KVM_CHECK_EXTENSION's, and a VM without attributes is refused before
+ * any KVM_SET_MEMORY_ATTRIBUTES. (test_kvm_real_attributes uses a VM type
+ * that has them, where the host offers one.) */
+static void test_memory_attributes_probe(void **state)
+{
+	(void)state;
+	struct sevmig_fw *fw;
+	assert_int_equal(sevmig_fw_kvm_open(vm, -1, NULL, &fw, NULL), 0);
+	uint64_t bits = 99;
+	assert_int_equal(sevmig_fw_kvm_memory_attributes(fw, &bits), 0);
+	assert_int_equal(bits, (uint64_t)check(vm, SEVMIG__KVM_CAP_MEMORY_ATTRIBUTES));
+	printf("default VM: KVM_CAP_MEMORY_ATTRIBUTES 0x%llx, VM types 0x%x, guest_memfd %d\n",
+	       (unsigned long long)bits, check(kvm, SEVMIG__KVM_CAP_VM_TYPES),
+	       check(vm, SEVMIG__KVM_CAP_GUEST_MEMFD));
+	if (!bits) {
+		struct sevmig_pstate *ps;
+		assert_int_equal(sevmig_pstate_new(&ps, NULL), 0);
+		assert_int_equal(sevmig_pstate_add_slot(ps, 0, 16), 0);
+		size_t done = 9;
+		assert_int_equal(sevmig_fw_kvm_apply_memory_attributes(fw, NULL, ps, &done),
+				 -EOPNOTSUPP);
+		assert_int_equal(done, 0);
+		assert_non_null(strstr(sevmig_fw_last_error(fw), "no memory attributes"));
+		sevmig_pstate_free(ps);
+	}
+	sevmig_fw_free(fw);
 }
 
 /* A stock kernel: the series' ioctls are absent, and probing them is safe. */
@@ -304,9 +335,12 @@ int main(void)
 		return 77;
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_probe_host),    cmocka_unit_test(test_sev_command_refused),
-		cmocka_unit_test(test_series_absent), cmocka_unit_test(test_move_enc_context),
+		cmocka_unit_test(test_probe_host),
+		cmocka_unit_test(test_sev_command_refused),
+		cmocka_unit_test(test_series_absent),
+		cmocka_unit_test(test_move_enc_context),
 		cmocka_unit_test(test_real_guest),
+		cmocka_unit_test(test_memory_attributes_probe),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	close(vm);
