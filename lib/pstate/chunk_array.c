@@ -259,6 +259,7 @@ void sevmig__builder_init(struct sevmig__builder *b)
 	b->end = 0;
 	b->n = b->card = 0;
 	b->in_words = false;
+	b->in_vals = false;
 	b->err = 0;
 	b->wc = NULL;
 }
@@ -307,6 +308,15 @@ static void builder_close(struct sevmig__builder *b)
 		uint32_t card, nruns;
 		sevmig__words_count(b->wc->data, SEVMIG__CHUNK_WORDS, 0, &card, &nruns);
 		close_words(b, card, nruns, NULL);
+	} else if (b->in_vals) {
+		struct sevmig__cview v = {
+			SEVMIG__CTR_ARRAY, b->n, b->card, NULL, NULL, (const uint16_t *)b->wc->data
+		};
+		struct sevmig__ctr *c = sevmig__ctr_canon(&v);
+		if (c)
+			builder_push(b, (uint32_t)b->key, 1, c);
+		else
+			b->err = -ENOMEM;
 	} else if (b->card == SEVMIG__CHUNK_PAGES) {
 		builder_push(b, (uint32_t)b->key, 1, NULL);
 	} else {
@@ -319,7 +329,7 @@ static void builder_close(struct sevmig__builder *b)
 	}
 	b->key = NONE;
 	b->n = b->card = 0;
-	b->in_words = false;
+	b->in_words = b->in_vals = false;
 }
 
 /* Make chunk k, at or after the open one, the open one. */
@@ -338,11 +348,21 @@ static bool have_wc(struct sevmig__builder *b)
 	return b->wc != NULL;
 }
 
-/* The open chunk goes from runs to words. */
+/* The open chunk goes from runs or offsets to words. */
 static bool builder_words(struct sevmig__builder *b)
 {
 	if (b->in_words)
 		return true;
+	if (b->in_vals) {
+		uint16_t v[SEVMIG__ARRAY_MAX]; /* wc holds them: the words go there */
+		memcpy(v, b->wc->data, (size_t)b->card * 2);
+		memset(b->wc->data, 0, WORDS_BYTES);
+		for (uint32_t i = 0; i < b->card; i++)
+			b->wc->data[v[i] >> 6] |= UINT64_C(1) << (v[i] & 63);
+		b->in_vals = false;
+		b->in_words = true;
+		return true;
+	}
 	if (!have_wc(b))
 		return false;
 	memset(b->wc->data, 0, WORDS_BYTES);
@@ -352,8 +372,32 @@ static bool builder_words(struct sevmig__builder *b)
 	return true;
 }
 
+/* The open chunk goes from runs to offsets, in wc's space. */
+static bool builder_vals(struct sevmig__builder *b)
+{
+	if (!have_wc(b))
+		return false;
+	uint16_t *v = (uint16_t *)b->wc->data;
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < b->n; i++)
+		for (uint32_t x = b->runs[2 * i]; x <= b->runs[2 * i + 1]; x++)
+			v[k++] = (uint16_t)x;
+	b->in_vals = true;
+	return true;
+}
+
 static void chunk_add_run(struct sevmig__builder *b, uint32_t lo, uint32_t hi)
 {
+	if (b->in_vals) {
+		if (b->card + (hi - lo) <= SEVMIG__ARRAY_MAX) {
+			uint16_t *v = (uint16_t *)b->wc->data;
+			b->n += v[b->card - 1] + 1u != lo;
+			for (uint32_t x = lo; x < hi; x++)
+				v[b->card++] = (uint16_t)x;
+			return;
+		}
+		builder_words(b); /* wc is there */
+	}
 	if (!b->in_words) {
 		if (b->n && b->runs[2 * b->n - 1] + 1u == lo) { /* touches the last run */
 			b->runs[2 * b->n - 1] = (uint16_t)(hi - 1);
@@ -365,6 +409,11 @@ static void chunk_add_run(struct sevmig__builder *b, uint32_t lo, uint32_t hi)
 			b->runs[2 * b->n + 1] = (uint16_t)(hi - 1);
 			b->n++;
 			b->card += hi - lo;
+			return;
+		}
+		if (b->card + (hi - lo) <= SEVMIG__ARRAY_MAX) {
+			if (builder_vals(b))
+				chunk_add_run(b, lo, hi);
 			return;
 		}
 		if (!builder_words(b))

@@ -351,7 +351,8 @@ void sevmig__ents_release(struct sevmig__ents *victim, const struct sevmig__ents
  * Builds a shared set from pages given in increasing gfn order: runs, and
  * pages of an encryption bitmap, each starting at or after the end of what
  * came before (touching is fine). One chunk is open at a time: as runs while
- * it has at most SEVMIG__RUN_MAX, then as words. Reaching a later chunk
+ * it has at most SEVMIG__RUN_MAX, then as offsets while it has at most
+ * SEVMIG__ARRAY_MAX pages, then as words. Reaching a later chunk
  * turns it into a container, a full span or nothing, by the rules every
  * set built from scratch follows. A run costs O(1) amortized, a bitmap
  * O(its words), whatever the guest's size; the builder holds the set so far
@@ -365,8 +366,9 @@ struct sevmig__builder {
 	struct sevmig__ents out;
 	uint64_t key;	  /* the open chunk, UINT64_MAX for none */
 	uint64_t end;	  /* end of the pages added so far */
-	uint32_t n, card; /* the open chunk as runs: its runs and pages */
+	uint32_t n, card; /* the open chunk as runs or offsets: its runs and pages */
 	bool in_words;	  /* the open chunk is in wc's words (counted when closed) */
+	bool in_vals;	  /* the open chunk is offsets in wc's space (an ARRAY's) */
 	int err;
 	struct sevmig__ctr *wc; /* a BITMAP container to fill, kept between chunks */
 	uint16_t runs[2 * SEVMIG__RUN_MAX];
