@@ -202,7 +202,6 @@ static int flush_in_place(void *arg, const uint8_t *p, size_t n)
 
 /* ---- writer: CONTAINERS --------------------------------------------------------- */
 
-
 /* The container an entry is written as: its own, or (built from scratch by
  * the same rule, for one an update left in another kind) a canonical copy
  * the caller frees. */
@@ -459,7 +458,11 @@ int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
 	 * them only when they are few or the caller compresses) the runs are
 	 * no larger (1.9). */
 	uint64_t bitmap_raw = (c.pages + 7) / 8, ctrs_raw = ctrs_size(&ps->sh);
-	bool try_runs = level || sevmig__ents_nruns(&ps->sh) <= RUNS_TRY_MAX;
+	/* a run spans at most three entries (a container ending shared, a full
+	 * span, a container starting so), so more than 3 * RUNS_TRY_MAX
+	 * entries hold too many runs to count them */
+	bool try_runs =
+	    level || (ps->sh.n <= 3 * RUNS_TRY_MAX && sevmig__ents_nruns(&ps->sh) <= RUNS_TRY_MAX);
 	size_t cov_max = HDR_LEN + SEVMIG__VARINT_MAX * (1 + 2 * c.n);
 	int rc;
 	if (ctrs_raw < bitmap_raw && ctrs_raw <= SIZE_MAX - cov_max - CRC_LEN) {
@@ -525,7 +528,7 @@ int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
 		goto fail;
 	sevmig__put_le16(out.data + 10, (uint16_t)flags);
 
-	/* Checksum (1.6). */
+	/* Checksum (1.7). */
 	rc = sevmig__buf_reserve(&out, CRC_LEN);
 	if (rc)
 		goto fail;
@@ -773,13 +776,15 @@ static int read_ctr(struct rd *r, uint64_t i, unsigned k, uint64_t cnt, uint64_t
 {
 	static const unsigned mem_kind[4] = { 0, SEVMIG__CTR_RUN, SEVMIG__CTR_ARRAY,
 					      SEVMIG__CTR_BITMAP };
-	uint64_t most = k == K_RUN ? SEVMIG__RUN_MAX : k == K_ARRAY ? SEVMIG__ARRAY_MAX : 1;
-	if (cnt >= most)
+	if (k == K_BITMAP && cnt)
+		return rd_fail(r, at, "entry %" PRIu64 ": a BITMAP's count must be 0, not %" PRIu64,
+			       i, cnt);
+	uint64_t most = k == K_RUN ? SEVMIG__RUN_MAX : SEVMIG__ARRAY_MAX;
+	if (k != K_BITMAP && cnt >= most)
 		return rd_fail(r, at,
 			       "entry %" PRIu64 ": a %s container of %" PRIu64
 			       " %s (at most %" PRIu64 ")",
-			       i, kind_name[k], k == K_BITMAP ? 0 : cnt + 1,
-			       k == K_RUN ? "runs" : "pages", k == K_BITMAP ? 0 : most);
+			       i, kind_name[k], cnt + 1, k == K_RUN ? "runs" : "pages", most);
 	uint32_t n = (uint32_t)cnt + 1;
 	unsigned mk = mem_kind[k];
 	uint32_t cap = mk == SEVMIG__CTR_RUN ? n : mk == SEVMIG__CTR_ARRAY ? n : 0;
@@ -1166,7 +1171,8 @@ int sevmig_pstate_deserialize(const void *buf, size_t len, struct sevmig_pstate 
 				    flags & ~F_KNOWN);
 	if (version == FORMAT_VERSION && (flags & F_ENC) > ENC_BITMAP)
 		return sevmig__fail(err, -EBADMSG, 10, 0,
-				    "unknown payload encoding %u in a version 1 file", flags & F_ENC);
+				    "unknown payload encoding %u in a version 1 file",
+				    flags & F_ENC);
 	if (version == FORMAT_VERSION_CTRS && (flags & F_ENC) != ENC_CTRS)
 		return sevmig__fail(err, -EBADMSG, 10, 0,
 				    "payload encoding %u in a version 2 file, which holds "

@@ -1009,6 +1009,244 @@ static void data_files(void **state)
 	assert_true(each_file("pstate/bad", bad_file) >= 40);
 }
 
+/* ---- the CONTAINERS encoding (version 2) ------------------------------------ */
+
+/* A version 2 file from flags and a body. */
+static size_t mk2(uint8_t *out, uint16_t flags, const uint8_t *body, size_t n)
+{
+	size_t len = mk(out, flags, body, n);
+	sevmig__put_le16(out + 8, 2);
+	put_crc(out, len);
+	return len;
+}
+
+/* The worked example of docs/pstate-format.md 1.10 (version 2). */
+static void containers_example(void **state)
+{
+	(void)state;
+	const uint8_t body[] = { 0x01, 0x00, 0x80, 0x80, 0x08, 0x02, 0x00,
+				 0x06, 0x10, 0x00, 0x12, 0x00, 0x00, 0x00 };
+	uint8_t file[64];
+	size_t len = mk2(file, F_CTRS, body, sizeof(body));
+	assert_int_equal(len, 34);
+	struct sevmig_pstate *ps = deser_ok(file, len);
+	STATES_ARE(ps, { 0xf, PV }, { 0x10, SH }, { 0x11, PV }, { 0x12, SH }, { 0x13, PV },
+		   { 0xffff, PV }, { 0x10000, SH }, { 0x1ffff, SH }, { 0x20000, AB });
+	assert_int_equal(ps->sh.n, 2);
+	assert_int_equal(ps->sh.v[0].c->kind, SEVMIG__CTR_ARRAY);
+	assert_null(ps->sh.v[1].c);
+	/* the same map written with zstd (the runs are few: RUNS) reads the
+	 * same; and the CONTAINERS bytes, compressed, read the same too */
+	uint8_t body_z[256], framed[512];
+	memcpy(body_z, body, 5);
+	body_z[5] = 9; /* raw size */
+	size_t fl = zframe(body_z + 6, sizeof(body_z) - 6, body + 5, 9, true, 0);
+	size_t zl = mk2(framed, F_CTRS | F_ZSTD, body_z, 6 + fl);
+	reads_as(framed, zl, ps);
+	sevmig_pstate_free(ps);
+}
+
+struct ctr_bad {
+	const char *name;
+	uint16_t flags;
+	uint8_t body[48];
+	size_t n;
+	uint64_t offset;
+	const char *msg;
+};
+
+/* One slot of two chunks, [0, 0x20000): 5 bytes of coverage, the payload
+ * from byte 21. */
+#define COV2 0x01, 0x00, 0x80, 0x80, 0x08
+static const struct ctr_bad ctr_bad_cases[] = {
+	{ "more entries than bytes", 0, BODY(COV2, 0x7f), 21, "cannot fit" },
+	{ "array not increasing", 0, BODY(COV2, 1, 0, 0x06, 0x12, 0, 0x10, 0), 22,
+	  "not strictly increasing" },
+	{ "array repeating a page", 0, BODY(COV2, 1, 0, 0x06, 0x12, 0, 0x12, 0), 22,
+	  "not strictly increasing" },
+	{ "run container of single pages", 0,
+	  BODY(COV2, 1, 0, 0x05, 0x10, 0, 0x10, 0, 0x12, 0, 0x12, 0), 22, "smallest" },
+	{ "array of one run", 0, BODY(COV2, 1, 0, 0x0e, 0x10, 0, 0x11, 0, 0x12, 0, 0x13, 0), 22,
+	  "smallest" },
+	{ "reversed run", 0, BODY(COV2, 1, 0, 0x01, 0x12, 0, 0x10, 0), 22, "before it starts" },
+	{ "touching runs", 0, BODY(COV2, 1, 0, 0x05, 0x10, 0, 0x20, 0, 0x21, 0, 0x30, 0), 22,
+	  "disjoint and apart" },
+	{ "overlapping runs", 0, BODY(COV2, 1, 0, 0x05, 0x10, 0, 0x20, 0, 0x15, 0, 0x30, 0), 22,
+	  "disjoint and apart" },
+	{ "129 runs", 0, BODY(COV2, 1, 0, 0x81, 0x04), 22, "129 runs (at most 128)" },
+	{ "4097 pages", 0, BODY(COV2, 1, 0, 0x82, 0x80, 0x01), 22, "4097 pages (at most 4096)" },
+	{ "bitmap with a count", 0, BODY(COV2, 1, 0, 0x07), 22, "count must be 0" },
+	{ "a whole chunk as a run", 0, BODY(COV2, 1, 0, 0x01, 0, 0, 0xff, 0xff), 22, "full span" },
+	{ "full spans touching", 0, BODY(COV2, 2, 0, 0, 0, 0), 24, "touching" },
+	{ "full span past 2^40", 0, BODY(COV2, 1, 0, 0x80, 0x80, 0x80, 0x20), 22, "ends beyond" },
+	{ "entry past 2^40", 0, BODY(COV2, 1, 0x80, 0x80, 0x80, 0x08, 0x02, 0, 0), 22,
+	  "starts beyond" },
+	{ "page outside the coverage", 0, BODY(COV2, 1, 2, 0x02, 0x10, 0), 22,
+	  "outside the coverage" },
+	{ "full span outside the coverage", 0, BODY(COV2, 1, 1, 0x04), 22, "outside the coverage" },
+	{ "content cut", 0, BODY(COV2, 1, 0, 0x06, 0x10, 0), 22, "ends inside entry 0" },
+	{ "entry head cut", 0, BODY(COV2, 1, 0, 0x86), 23, "ends inside the kind of entry 0" },
+	{ "bytes after the last entry", 0, BODY(COV2, 1, 0, 0x02, 0x10, 0, 0x55), 26,
+	  "1 unexpected bytes" },
+	{ "zstd containers larger than possible", F_ZSTD,
+	  BODY(COV2, 0xb3, 0x80, 0x01, 0x28, 0xb5, 0x2f, 0xfd), 21, "impossible for containers" },
+	{ "zstd containers of size 0", F_ZSTD, BODY(COV2, 0, 0x28, 0xb5, 0x2f, 0xfd), 21,
+	  "impossible for containers" },
+};
+
+static void containers_refused(void **state)
+{
+	(void)state;
+	uint8_t buf[128];
+	struct sevmig_error err;
+	for (size_t i = 0; i < sizeof(ctr_bad_cases) / sizeof(ctr_bad_cases[0]); i++) {
+		const struct ctr_bad *c = &ctr_bad_cases[i];
+		size_t len = mk2(buf, (uint16_t)(F_CTRS | c->flags), c->body, c->n);
+		deser_bad(buf, len, &err);
+		if (err.offset != c->offset || !strstr(err.message, c->msg))
+			fail_msg("%s: byte %llu: %s", c->name, (unsigned long long)err.offset,
+				 err.message);
+	}
+	/* BITMAP contents: empty, and too few pages for a bitmap */
+	size_t n = 5 + 4 + 8192;
+	uint8_t *body = calloc(1, n), *file = malloc(n + 64);
+	assert_non_null(body);
+	assert_non_null(file);
+	memcpy(body, (const uint8_t[]){ COV2, 1, 0, 0x03 }, 8);
+	size_t len = mk2(file, F_CTRS, body, n - 1);
+	deser_bad(file, len, &err);
+	assert_int_equal(err.offset, 22);
+	assert_non_null(strstr(err.message, "no page is shared"));
+	body[8 + 100] = 0x01;
+	len = mk2(file, F_CTRS, body, n - 1);
+	deser_bad(file, len, &err);
+	assert_non_null(strstr(err.message, "smallest"));
+	/* many scattered pages: a BITMAP it must be, and it reads */
+	for (size_t i = 8; i < n - 1; i++)
+		body[i] = 0x55;
+	len = mk2(file, F_CTRS, body, n - 1);
+	struct sevmig_pstate *ps = deser_ok(file, len);
+	assert_int_equal(ps->sh.v[0].c->kind, SEVMIG__CTR_BITMAP);
+	struct sevmig_pstate_stats st;
+	sevmig_pstate_stats(ps, &st);
+	assert_int_equal(st.shared_pages, 32768);
+	sevmig_pstate_free(ps);
+	free(body);
+	free(file);
+}
+
+/*
+ * Random maps whose chunks take every kind (and, updated in place, kinds
+ * the hysteresis left that the writer must put in the smallest): written
+ * as CONTAINERS, read back page for page equal to a byte-per-page model.
+ */
+static void containers_random(void **state)
+{
+	(void)state;
+	struct tu_rng r = { tu_seed("containers_random") };
+	const uint64_t W = 12 * 65536;
+	uint8_t *model = malloc(W), *bm = malloc(W / 8);
+	assert_non_null(model);
+	assert_non_null(bm);
+	unsigned seen_ctrs = 0;
+	for (int round = 0; round < 40; round++) {
+		uint64_t base = tu_below(&r, 2) ? 0 : (1ull << 40) - W;
+		struct sevmig_pstate *ps = map_new();
+		memset(model, 0, W);
+		/* one to three slots, a gap between each */
+		uint64_t cut1 = 1 + tu_below(&r, W / 3), cut2 = cut1 + 1 + tu_below(&r, W / 3);
+		unsigned ns = 1 + (unsigned)tu_below(&r, 3);
+		uint64_t sl[3][2] = { { 0, ns == 1 ? W : cut1 },
+				      { cut1 + 100, ns == 2 ? W : cut2 },
+				      { cut2 + 1, W } };
+		for (unsigned i = 0; i < ns; i++)
+			slot(ps, base + sl[i][0], sl[i][1] - sl[i][0]);
+		for (unsigned i = 0; i < ns; i++) {
+			for (uint64_t k = sl[i][0] >> 16; k <= (sl[i][1] - 1) >> 16; k++) {
+				uint64_t lo = k << 16 > sl[i][0] ? k << 16 : sl[i][0];
+				uint64_t hi = (k + 1) << 16 < sl[i][1] ? (k + 1) << 16 : sl[i][1];
+				unsigned mode = (unsigned)tu_below(&r, 6);
+				uint64_t m = mode == 1	 ? 1 + tu_below(&r, 200)
+					     : mode == 2 ? 300 + tu_below(&r, 4000)
+					     : mode == 3 ? 5000 + tu_below(&r, 30000)
+					     : mode == 4 ? 1 + tu_below(&r, 40)
+							 : 0;
+				if (mode == 5) {
+					share(ps, base + lo, hi - lo);
+					memset(model + lo, 1, hi - lo);
+				}
+				for (uint64_t j = 0; j < m; j++) {
+					uint64_t g = lo + tu_below(&r, hi - lo);
+					uint64_t len = mode == 4 ? 1 + tu_below(&r, 500) : 1;
+					len = len < hi - g ? len : hi - g;
+					share(ps, base + g, len);
+					memset(model + g, 1, len);
+				}
+				/* some pages back to private: containers change in place */
+				for (uint64_t j = 0; j < m / 8; j++) {
+					uint64_t g = lo + tu_below(&r, hi - lo);
+					assert_int_equal(sevmig_pstate_set_range(
+							     ps, base + g, 1, SEVMIG_PAGE_PRIVATE),
+							 0);
+					model[g] = 0;
+				}
+			}
+		}
+		unsigned flags = round_trip(ps, 0);
+		seen_ctrs += (flags & 3) == F_CTRS;
+		round_trip(ps, 1 + (int)tu_below(&r, 19));
+		size_t len;
+		uint8_t *buf = ser(ps, 0, &len);
+		struct sevmig_pstate *back = deser_ok(buf, len);
+		assert_int_equal(sevmig_pstate_to_bitmap(back, base, W, bm, W / 8), 0);
+		for (uint64_t i = 0; i < W; i++)
+			if (model[i] == ((bm[i / 8] >> (i % 8)) & 1))
+				fail_msg("round %d: gfn 0x%llx is %s", round,
+					 (unsigned long long)(base + i),
+					 model[i] ? "private" : "shared");
+		free(buf);
+		sevmig_pstate_free(back);
+		sevmig_pstate_free(ps);
+	}
+	assert_true(seen_ctrs > 10);
+	free(model);
+	free(bm);
+}
+
+/* A zstd payload whose frame holds far more than its header declares: the
+ * reader stops one byte past the declared size. */
+static void zstd_bomb(void **state)
+{
+	(void)state;
+	/* 64 MiB of valid-looking runs (gap 1, single page: 0x03) compress to a
+	 * few kB; the header declares 4 bytes: a run count and three runs */
+	size_t big = 64u << 20;
+	uint8_t *src = malloc(big), *file = malloc(1 << 20);
+	assert_non_null(src);
+	assert_non_null(file);
+	memset(src, 0x03, big);
+	src[0] = 3; /* 3 runs, then the runs */
+	uint8_t *body = file + 512 * 1024;
+	size_t b = 0;
+	body[b++] = 1;
+	body[b++] = 0;
+	b += sevmig__varint_put(body + b, 1u << 20); /* 1 Mi pages */
+	body[b++] = 4;				     /* raw size */
+	size_t fl = zframe(body + b, 400 * 1024, src, big, false, 20);
+	size_t len = mk(file, F_ZSTD, body, b + fl);
+	struct sevmig_error err;
+	deser_bad(file, len, &err);
+	if (!strstr(err.message, "more than the declared 4 bytes"))
+		fail_msg("%s", err.message);
+	/* CONTAINERS too */
+	body[b - 1] = 2;
+	len = mk2(file, F_CTRS | F_ZSTD, body, b + fl);
+	deser_bad(file, len, &err);
+	assert_non_null(strstr(err.message, "declared"));
+	free(src);
+	free(file);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1026,6 +1264,10 @@ int main(void)
 		cmocka_unit_test(truncations),
 		cmocka_unit_test(bit_flips),
 		cmocka_unit_test(data_files),
+		cmocka_unit_test(containers_example),
+		cmocka_unit_test(containers_refused),
+		cmocka_unit_test(containers_random),
+		cmocka_unit_test(zstd_bomb),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
