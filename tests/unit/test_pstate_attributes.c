@@ -403,7 +403,7 @@ static void test_memory_fault(void **state)
 static void test_staged(void **state)
 {
 	(void)state;
-	for (int i = 0; i < 300; i++) {
+	for (int i = 0; i < 150; i++) {
 		struct sevmig_pstate *ps = random_map(&m_prev), *want;
 		assert_int_equal(sevmig_pstate_clone(ps, &want, NULL), 0);
 		bool remove = !tu_below(&rng, 4);
