@@ -222,6 +222,8 @@ static uint64_t ctrs_size(const struct sevmig__ents *e)
 	uint64_t n = sevmig__varint_len(e->n), prev = 0;
 	for (size_t i = 0; i < e->n; i++) {
 		const struct sevmig__ent *x = &e->v[i];
+		if (i + 8 < e->n) /* the containers are scattered over the heap */
+			__builtin_prefetch(e->v[i + 8].c);
 		n += sevmig__varint_len(x->key - prev);
 		prev = (uint64_t)x->key + x->span;
 		if (!x->c) {
@@ -257,15 +259,30 @@ static void put_le64s(uint8_t *p, const uint64_t *v, size_t n)
 #endif
 }
 
-/* The payload at out->len, which has room for `size` bytes (ctrs_size). */
-static int put_ctrs(const struct sevmig_pstate *ps, struct sevmig__buf *out)
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define COPY_CRC 1 /* containers are copied as they are, CRC on the way */
+#else
+#define COPY_CRC 0
+#endif
+/* Containers of at least this many bytes are copied with their CRC. */
+enum { COPY_CRC_MIN = 1024 };
+
+/*
+ * The payload at out->len, which has room for ctrs_size() bytes. *crc gets
+ * the CRC32C of every byte of out up to the payload's end: big containers
+ * are checksummed as they are copied, the rest in passes between them.
+ */
+static int put_ctrs(const struct sevmig_pstate *ps, struct sevmig__buf *out, uint32_t *crc)
 {
 	const struct sevmig__ents *e = &ps->sh;
-	uint8_t *p = out->data + out->len;
+	uint8_t *p = out->data + out->len, *done = out->data;
+	uint32_t cr = 0;
 	uint64_t prev = 0;
 	p += sevmig__varint_put(p, e->n);
 	for (size_t i = 0; i < e->n; i++) {
 		const struct sevmig__ent *x = &e->v[i];
+		if (i + 4 < e->n)
+			__builtin_prefetch(e->v[i + 4].c);
 		p += sevmig__varint_put(p, x->key - prev);
 		prev = (uint64_t)x->key + x->span;
 		if (!x->c) {
@@ -277,7 +294,17 @@ static int put_ctrs(const struct sevmig_pstate *ps, struct sevmig__buf *out)
 		if (!c)
 			return -ENOMEM;
 		const uint16_t *h = (const uint16_t *)c->data;
-		if (c->kind == SEVMIG__CTR_RUN) {
+		size_t nb = sevmig__kind_bytes(c->kind, c->card, c->nruns);
+		if (COPY_CRC && nb >= COPY_CRC_MIN) {
+			p += sevmig__varint_put(p, c->kind == SEVMIG__CTR_BITMAP ? K_BITMAP
+						   : c->kind == SEVMIG__CTR_ARRAY
+						       ? (uint64_t)(c->card - 1u) << 2 | K_ARRAY
+						       : (uint64_t)(c->nruns - 1u) << 2 | K_RUN);
+			cr = sevmig__crc32c(cr, done, (size_t)(p - done));
+			cr = sevmig__copy_crc32c(cr, p, c->data, nb);
+			p += nb;
+			done = p;
+		} else if (c->kind == SEVMIG__CTR_RUN) {
 			p += sevmig__varint_put(p, (uint64_t)(c->nruns - 1u) << 2 | K_RUN);
 			put_le16s(p, h, 2 * (size_t)c->nruns);
 			p += 4 * (size_t)c->nruns;
@@ -291,8 +318,13 @@ static int put_ctrs(const struct sevmig_pstate *ps, struct sevmig__buf *out)
 			p += SEVMIG__CHUNK_WORDS * 8;
 		}
 		free(tmp);
+		if (p - done >= 16384) { /* checksummed while still in the cache */
+			cr = sevmig__crc32c(cr, done, (size_t)(p - done));
+			done = p;
+		}
 	}
 	out->len = (size_t)(p - out->data);
+	*crc = sevmig__crc32c(cr, done, (size_t)(p - done));
 	return 0;
 }
 
@@ -458,6 +490,9 @@ int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
 	 * them only when they are few or the caller compresses) the runs are
 	 * no larger (1.9). */
 	uint64_t bitmap_raw = (c.pages + 7) / 8, ctrs_raw = ctrs_size(&ps->sh);
+	/* CONTAINERS even when up to 1/256 larger than BITMAP: a copy, where
+	 * the bitmap is made bit by bit in page-index order (1.9) */
+	bool ctrs = ctrs_raw <= bitmap_raw + bitmap_raw / 256;
 	/* a run spans at most three entries (a container ending shared, a full
 	 * span, a container starting so), so more than 3 * RUNS_TRY_MAX
 	 * entries hold too many runs to count them */
@@ -465,7 +500,7 @@ int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
 	    level || (ps->sh.n <= 3 * RUNS_TRY_MAX && sevmig__ents_nruns(&ps->sh) <= RUNS_TRY_MAX);
 	size_t cov_max = HDR_LEN + SEVMIG__VARINT_MAX * (1 + 2 * c.n);
 	int rc;
-	if (ctrs_raw < bitmap_raw && ctrs_raw <= SIZE_MAX - cov_max - CRC_LEN) {
+	if (ctrs && ctrs_raw <= SIZE_MAX - cov_max - CRC_LEN) {
 		rc = sevmig__buf_reserve(&out, cov_max + (size_t)ctrs_raw + CRC_LEN);
 		if (rc)
 			goto fail;
@@ -491,18 +526,22 @@ int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
 	 * on a tie, then BITMAP; compressed only when that is smaller still. */
 	size_t at = out.len;
 	uint64_t best = ctrs_raw < bitmap_raw ? ctrs_raw : bitmap_raw;
+	if (ctrs_raw > SIZE_MAX - cov_max - CRC_LEN)
+		ctrs = false;
 	rc = try_runs ? put_runs(ps, &out, best) : 1;
 	if (rc < 0)
 		goto fail;
 	unsigned flags = rc ? ENC_BITMAP : ENC_RUNS;
 	uint64_t raw = rc ? bitmap_raw : out.len - at;
-	if (rc && ctrs_raw < bitmap_raw) {
+	uint32_t ctrs_crc = 0;
+	if (rc && ctrs) {
 		flags = ENC_CTRS;
 		raw = ctrs_raw;
 		sevmig__put_le16(out.data + 8, FORMAT_VERSION_CTRS);
+		sevmig__put_le16(out.data + 10, ENC_CTRS);
 		rc = sevmig__buf_reserve(&out, (size_t)ctrs_raw + CRC_LEN);
 		if (!rc)
-			rc = put_ctrs(ps, &out);
+			rc = put_ctrs(ps, &out, &ctrs_crc);
 		if (rc)
 			goto fail;
 	}
@@ -532,7 +571,9 @@ int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
 	rc = sevmig__buf_reserve(&out, CRC_LEN);
 	if (rc)
 		goto fail;
-	sevmig__put_le32(out.data + out.len, sevmig__crc32c(0, out.data, out.len));
+	/* raw CONTAINERS come with their checksum (put_ctrs) */
+	sevmig__put_le32(out.data + out.len,
+			 flags == ENC_CTRS ? ctrs_crc : sevmig__crc32c(0, out.data, out.len));
 	out.len += CRC_LEN;
 	ZSTD_freeCCtx(cc);
 	*buf = sevmig__buf_take(&out, len);
@@ -556,6 +597,10 @@ struct rd {
 	uint8_t *win;
 	bool zend;
 	struct sevmig_error *err;
+	/* raw input: the CRC32C of the file up to crc_at, which content
+	 * copied with its checksum moves on (the rest is summed at the end) */
+	uint32_t crc;
+	const uint8_t *crc_at;
 };
 
 static uint64_t rd_pos(const struct rd *r)
@@ -794,7 +839,16 @@ static int read_ctr(struct rd *r, uint64_t i, unsigned k, uint64_t cnt, uint64_t
 		return -ENOMEM;
 	c->kind = mk & 3;
 	c->cap = cap & 0x3fff;
-	int rc = rd_bytes(r, c->data, bytes);
+	int rc = 0;
+	if (COPY_CRC && !r->z && r->crc_at && bytes >= COPY_CRC_MIN && r->n - r->pos >= bytes) {
+		const uint8_t *at_now = r->p + r->pos;
+		r->crc = sevmig__crc32c(r->crc, r->crc_at, (size_t)(at_now - r->crc_at));
+		r->crc = sevmig__copy_crc32c(r->crc, c->data, at_now, bytes);
+		r->pos += bytes;
+		r->crc_at = r->p + r->pos;
+	} else {
+		rc = rd_bytes(r, c->data, bytes);
+	}
 	if (rc) {
 		free(c);
 		return rc == -ENODATA ? rd_fail(r, at, "the input ends inside entry %" PRIu64, i)
@@ -1184,9 +1238,11 @@ int sevmig_pstate_deserialize(const void *buf, size_t len, struct sevmig_pstate 
 				    page_size, SEVMIG_PAGE_SIZE);
 
 	/* Raw bytes from the coverage up to the checksum. */
-	struct rd r = {
-		.p = p + HDR_LEN, .n = len - CRC_LEN - HDR_LEN, .base = HDR_LEN, .err = err
-	};
+	struct rd r = { .p = p + HDR_LEN,
+			.n = len - CRC_LEN - HDR_LEN,
+			.base = HDR_LEN,
+			.err = err,
+			.crc_at = p };
 	struct sevmig_pstate *ps;
 	int rc = sevmig_pstate_new(&ps, NULL);
 	if (rc)
@@ -1210,7 +1266,8 @@ int sevmig_pstate_deserialize(const void *buf, size_t len, struct sevmig_pstate 
 	}
 	if (!rc) {
 		uint32_t stored = sevmig__le32(p + len - CRC_LEN);
-		uint32_t calc = sevmig__crc32c(0, p, len - CRC_LEN);
+		uint32_t calc =
+		    sevmig__crc32c(r.crc, r.crc_at, (size_t)(p + len - CRC_LEN - r.crc_at));
 		if (stored != calc)
 			rc = sevmig__fail(err, -EBADMSG, len - CRC_LEN, 0,
 					  "checksum mismatch: stored 0x%08" PRIx32

@@ -438,6 +438,10 @@ int sevmig__range_set(struct sevmig_pstate *ps, uint64_t gfn, uint64_t end, bool
 int sevmig__pstate_adopt(struct sevmig__slot *slots, size_t nslots, struct sevmig__ents *sh,
 			 struct sevmig_pstate **out);
 
+/* memcpy(dst, src, len), returning sevmig__crc32c(crc, src, len): one pass
+ * where the processor can (pstate_copycrc.c). */
+uint32_t sevmig__copy_crc32c(uint32_t crc, void *dst, const void *src, size_t len);
+
 /* 0, or -1 with `why` saying which invariant a map breaks (pstate_check.c). */
 int sevmig__pstate_check(const struct sevmig_pstate *ps, char *why, size_t len);
 
