@@ -222,8 +222,8 @@ static uint64_t ctrs_size(const struct sevmig__ents *e)
 	uint64_t n = sevmig__varint_len(e->n), prev = 0;
 	for (size_t i = 0; i < e->n; i++) {
 		const struct sevmig__ent *x = &e->v[i];
-		if (i + 8 < e->n) /* the containers are scattered over the heap */
-			__builtin_prefetch(e->v[i + 8].c);
+		if (i + 16 < e->n) /* the containers are scattered over the heap */
+			__builtin_prefetch(e->v[i + 16].c);
 		n += sevmig__varint_len(x->key - prev);
 		prev = (uint64_t)x->key + x->span;
 		if (!x->c) {
@@ -265,7 +265,7 @@ static void put_le64s(uint8_t *p, const uint64_t *v, size_t n)
 #define COPY_CRC 0
 #endif
 /* Containers of at least this many bytes are copied with their CRC. */
-enum { COPY_CRC_MIN = 1024 };
+enum { COPY_CRC_MIN = 256 };
 
 /*
  * The payload at out->len, which has room for ctrs_size() bytes. *crc gets
