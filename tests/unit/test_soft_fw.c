@@ -516,21 +516,37 @@ static void certificate_checks(void **state)
 			 0);
 	assert_int_equal(sevmig__soft_cert_check(cek_c, "cek", USAGE_CEK, &cek, msg, sizeof(msg)),
 			 0);
-	assert_int_equal(sevmig__soft_cert_verify(good, "pdh", pek, USAGE_PEK, msg, sizeof(msg)),
-			 0);
-	assert_int_equal(sevmig__soft_cert_verify(pek_c, "pek", oca, USAGE_OCA, msg, sizeof(msg)),
-			 0);
-	assert_int_equal(sevmig__soft_cert_verify(pek_c, "pek", cek, USAGE_CEK, msg, sizeof(msg)),
-			 0);
-	assert_int_equal(sevmig__soft_cert_verify(oca_c, "oca", oca, USAGE_OCA, msg, sizeof(msg)),
-			 0);
-	assert_int_equal(sevmig__soft_cert_verify(cek_c, "cek", cek, USAGE_CEK, msg, sizeof(msg)),
-			 0);
-	assert_int_equal(sevmig__soft_cert_verify(good, "pdh", oca, USAGE_PEK, msg, sizeof(msg)),
-			 SEVMIG_FW_BAD_SIGNATURE);
-	assert_int_equal(sevmig__soft_cert_verify(good, "pdh", pek, USAGE_OCA, msg, sizeof(msg)),
-			 SEVMIG_FW_BAD_SIGNATURE);
+	assert_int_equal(
+	    sevmig__soft_cert_verify(good, "pdh", pek, pek_c, USAGE_PEK, msg, sizeof(msg)), 0);
+	assert_int_equal(
+	    sevmig__soft_cert_verify(pek_c, "pek", oca, oca_c, USAGE_OCA, msg, sizeof(msg)), 0);
+	assert_int_equal(
+	    sevmig__soft_cert_verify(pek_c, "pek", cek, cek_c, USAGE_CEK, msg, sizeof(msg)), 0);
+	assert_int_equal(
+	    sevmig__soft_cert_verify(oca_c, "oca", oca, oca_c, USAGE_OCA, msg, sizeof(msg)), 0);
+	assert_int_equal(
+	    sevmig__soft_cert_verify(cek_c, "cek", cek, cek_c, USAGE_CEK, msg, sizeof(msg)), 0);
+	assert_int_equal(
+	    sevmig__soft_cert_verify(good, "pdh", oca, oca_c, USAGE_PEK, msg, sizeof(msg)),
+	    SEVMIG_FW_BAD_SIGNATURE);
+	assert_int_equal(
+	    sevmig__soft_cert_verify(good, "pdh", pek, pek_c, USAGE_OCA, msg, sizeof(msg)),
+	    SEVMIG_FW_BAD_SIGNATURE);
 	assert_int_equal(sevmig__le32(good + CERT_OFF_PUB_ALGO), SOFT_PDH_ALGO);
+	/* The PEK's signature on the PDH relabelled with the other ECDSA
+	 * algorithm (a known one, so only the signer's algorithm refuses it). */
+	{
+		uint8_t relabel[SEVMIG_CERT_SIZE];
+		memcpy(relabel, good, sizeof(relabel));
+		size_t slot = sevmig__le32(relabel + CERT_OFF_SIG1) == USAGE_PEK ? CERT_OFF_SIG1
+										 : CERT_OFF_SIG2;
+		uint32_t a = sevmig__le32(relabel + slot + 4);
+		sevmig__put_le32(relabel + slot + 4, a == 0x002 ? 0x102 : 0x002);
+		assert_int_equal(sevmig__soft_cert_verify(relabel, "pdh", pek, pek_c, USAGE_PEK,
+							  msg, sizeof(msg)),
+				 SEVMIG_FW_BAD_SIGNATURE);
+		assert_non_null(strstr(msg, "key's algorithm"));
+	}
 	EVP_PKEY_free(pdh);
 	EVP_PKEY_free(pek);
 	EVP_PKEY_free(oca);

@@ -293,14 +293,14 @@ static int check_domain(struct sevmig_fw *fw, uint32_t *st, const struct sevmig_
 		rc = sevmig__soft_cert_check(oca_cert, "target OCA certificate", USAGE_OCA, &oca,
 					     msg, sizeof(msg));
 	if (!rc)
-		rc = sevmig__soft_cert_verify(oca_cert, "target OCA certificate", oca, USAGE_OCA,
-					      msg, sizeof(msg));
+		rc = sevmig__soft_cert_verify(oca_cert, "target OCA certificate", oca, oca_cert,
+					      USAGE_OCA, msg, sizeof(msg));
 	if (!rc)
-		rc = sevmig__soft_cert_verify(pek_cert, "target PEK certificate", oca, USAGE_OCA,
-					      msg, sizeof(msg));
+		rc = sevmig__soft_cert_verify(pek_cert, "target PEK certificate", oca, oca_cert,
+					      USAGE_OCA, msg, sizeof(msg));
 	if (!rc)
-		rc = sevmig__soft_cert_verify(p->pdh_cert, "target PDH certificate", pek, USAGE_PEK,
-					      msg, sizeof(msg));
+		rc = sevmig__soft_cert_verify(p->pdh_cert, "target PDH certificate", pek, pek_cert,
+					      USAGE_PEK, msg, sizeof(msg));
 	EVP_PKEY_free(pek);
 	EVP_PKEY_free(oca);
 	if (rc < 0)

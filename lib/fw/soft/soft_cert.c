@@ -394,7 +394,8 @@ int sevmig__soft_cert_check(const uint8_t *cert, const char *name, uint32_t usag
 }
 
 int sevmig__soft_cert_verify(const uint8_t *cert, const char *name, EVP_PKEY *signer,
-			     uint32_t signer_usage, char *msg, size_t msg_size)
+			     const uint8_t *signer_cert, uint32_t signer_usage, char *msg,
+			     size_t msg_size)
 {
 	size_t slot = 0;
 	for (int i = 0; i < 2 && !slot; i++) {
@@ -411,6 +412,14 @@ int sevmig__soft_cert_verify(const uint8_t *cert, const char *name, EVP_PKEY *si
 		CERT_FAIL(SEVMIG_FW_BAD_SIGNATURE,
 			  "the %s signature (offset 0x%zx) has algorithm 0x%x, not ECDSA",
 			  usage_name(signer_usage), slot, algo);
+	/* The firmware takes a signature only in its signer's own algorithm
+	 * (the signer certificate's PUBKEY_ALGO): no choosing another hash. */
+	uint32_t key_algo = sevmig__le32(signer_cert + CERT_OFF_PUB_ALGO);
+	if (algo != key_algo)
+		CERT_FAIL(SEVMIG_FW_BAD_SIGNATURE,
+			  "the %s signature (offset 0x%zx) has algorithm 0x%x, but the %s key's "
+			  "algorithm is 0x%x",
+			  usage_name(signer_usage), slot, algo, usage_name(signer_usage), key_algo);
 	const uint8_t *sg = cert + slot + 8;
 	BIGNUM *r = BN_lebin2bn(sg + CERT_SIG_R, CERT_EC_COMPONENT, NULL);
 	BIGNUM *s = BN_lebin2bn(sg + CERT_SIG_S, CERT_EC_COMPONENT, NULL);

@@ -56,8 +56,10 @@ int sevmig__soft_cert_make(uint8_t cert[SEVMIG_CERT_SIZE], EVP_PKEY *subject, ui
 int sevmig__soft_cert_check(const uint8_t *cert, const char *name, uint32_t usage, EVP_PKEY **pub,
 			    char *msg, size_t msg_size);
 /* Verify that the slot of `cert` whose usage is signer_usage holds a valid
- * ECDSA signature of the body by `signer`: 0 or BAD_SIGNATURE. */
+ * ECDSA signature of the body by `signer` (whose own certificate is
+ * signer_cert), in the signer's algorithm: 0 or BAD_SIGNATURE. */
 int sevmig__soft_cert_verify(const uint8_t *cert, const char *name, EVP_PKEY *signer,
-			     uint32_t signer_usage, char *msg, size_t msg_size);
+			     const uint8_t *signer_cert, uint32_t signer_usage, char *msg,
+			     size_t msg_size);
 
 #endif
