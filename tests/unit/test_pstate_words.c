@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "pstate/pstate_impl.h"
+#include "util/crc32c.h"
 
 #define NW    SEVMIG__CHUNK_WORDS
 #define NBITS SEVMIG__CHUNK_PAGES
@@ -153,10 +154,37 @@ static void test_levels(void **state)
 	}
 }
 
+/* The copy with its CRC32C: the bytes of memcpy() and the value of
+ * sevmig__crc32c(), at every length around the fold's 256-byte blocks,
+ * chained from any value, at any alignment. */
+static void test_copy_crc(void **state)
+{
+	(void)state;
+	struct tu_rng r = { tu_seed("test_copy_crc") };
+	enum { MAX = 5000 };
+	static uint8_t src[MAX + 64], dst[MAX + 64];
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)tu_next(&r);
+	for (int round = 0; round < 2000; round++) {
+		size_t len = round < 600 ? (size_t)round : (size_t)tu_below(&r, MAX);
+		size_t so = (size_t)tu_below(&r, 64), d_o = (size_t)tu_below(&r, 64);
+		uint32_t crc = round & 1 ? (uint32_t)tu_next(&r) : 0;
+		memset(dst, 0xa5, sizeof(dst));
+		uint32_t got = sevmig__copy_crc32c(crc, dst + d_o, src + so, len);
+		assert_int_equal(got, sevmig__crc32c(crc, src + so, len));
+		assert_memory_equal(dst + d_o, src + so, len);
+		for (size_t i = 0; i < d_o; i++)
+			assert_int_equal(dst[i], 0xa5);
+		for (size_t i = d_o + len; i < sizeof(dst); i++)
+			assert_int_equal(dst[i], 0xa5);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_levels),
+		cmocka_unit_test(test_copy_crc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
