@@ -25,15 +25,28 @@ const char *cli_prog(void)
 	return prog;
 }
 
+static char last_error[512];
+static bool has_error;
+
 int cli_error(const char *fmt, ...)
 {
 	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	has_error = true;
+	/* Printed whole even when longer than the copy kept. */
 	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 	return CLI_ERR;
+}
+
+const char *cli_last_error(void)
+{
+	return has_error ? last_error : NULL;
 }
 
 int cli_file_error(const char *file, const struct sevmig_error *err, int rc)
@@ -123,21 +136,6 @@ int cli_write_file(const char *path, const void *buf, size_t len)
 		return cli_error("%s: %s (the file is unchanged)", path, strerror(-rc));
 	}
 	return cli_outfile_commit(&o) ? CLI_ERR : 0;
-}
-
-void cli_json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
 }
 
 int cli_parse_u64(const char *s, uint64_t *out)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the three tools share: messages in one format, whole-file reads,
- * atomic writes, JSON strings. Exit statuses are the same in every tool:
- * 0 success, 1 "the answer is no" (diff found differences, verify found
- * damage), 2 error.
+ * atomic writes. Exit statuses are the same in every tool: 0 success, 1
+ * "the answer is no" (diff found differences, verify found damage), 2
+ * error, and 128 + the signal (130 SIGINT, 143 SIGTERM) when a stop signal
+ * ended the run after it cleaned up (signals.h). JSON output is json.h.
  */
 #ifndef SEVMIG_CLI_H
 #define SEVMIG_CLI_H
@@ -24,6 +25,9 @@ const char *cli_prog(void);
 /* "prog: message\n" on stderr; returns CLI_ERR so that callers can write
  * `return cli_error("...")`. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The message of the last cli_error() (without the program name), or NULL:
+ * for a JSON event that reports the failure. */
+const char *cli_last_error(void);
 /*
  * An error about a file, in one line naming the file, the position and what
  * is wrong: "prog: FILE: byte 0x1c: message" or "prog: FILE:3: message"
@@ -44,9 +48,6 @@ int cli_read_file(const char *path, uint8_t **buf, size_t *len);
  * previous file is untouched, an error is printed and CLI_ERR returned.
  */
 int cli_write_file(const char *path, const void *buf, size_t len);
-
-/* Print s as a JSON string literal (quotes and escapes included). */
-void cli_json_string(FILE *f, const char *s);
 
 /* Parse an unsigned integer, decimal or 0x hex (a leading 0 is not octal),
  * with nothing trailing: 0 or -EINVAL. */

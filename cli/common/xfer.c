@@ -55,7 +55,11 @@ int cli_xfer_opt(struct cli_xfer_opts *x, int c, char **argv, void (*usage)(FILE
 		x->timeout_ms = v ? (int)v * 1000 : -1;
 		return 0;
 	case CLI_OPT_JSON:
-		x->json = true;
+		return cli_json_parse_mode("--json", optarg, &x->json);
+	case CLI_OPT_PROGRESS:
+		if (cli_progress_parse(optarg, &x->progress))
+			return CLI_ERR;
+		x->progress_set = true;
 		return 0;
 	case CLI_OPT_PSK:
 		x->psk = optarg;
@@ -99,6 +103,8 @@ int cli_xfer_opt(struct cli_xfer_opts *x, int c, char **argv, void (*usage)(FILE
 	}
 	case 'q':
 		x->quiet = true;
+		if (!x->progress_set)
+			x->progress = CLI_PROGRESS_NONE;
 		return 0;
 	case 'h':
 		usage(stdout);

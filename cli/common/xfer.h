@@ -24,6 +24,7 @@ enum {
 	CLI_OPT_TLS_CA,
 	CLI_OPT_TLS_PEER,
 	CLI_OPT_TLS_PIN,
+	CLI_OPT_PROGRESS,
 	CLI_OPT_FIRST_FREE = 0x200
 };
 /* Entries of a struct option array, and getopt letters (after a leading ':'). */
@@ -32,7 +33,8 @@ enum {
 	{ "memory", required_argument, NULL, 'm' },			\
 	{ "threads", required_argument, NULL, 'T' },			\
 	{ "timeout", required_argument, NULL, CLI_OPT_TIMEOUT },	\
-	{ "json", no_argument, NULL, CLI_OPT_JSON },			\
+	{ "json", optional_argument, NULL, CLI_OPT_JSON },		\
+	{ "progress", required_argument, NULL, CLI_OPT_PROGRESS },	\
 	{ "psk", required_argument, NULL, CLI_OPT_PSK },		\
 	{ "insecure", no_argument, NULL, CLI_OPT_INSECURE },		\
 	{ "tls-cert", required_argument, NULL, CLI_OPT_TLS_CERT },	\
@@ -49,9 +51,12 @@ enum {
 struct cli_xfer_opts {
 	struct cli_memspec *mem; /* --memory, in the order given */
 	size_t nmem;
-	unsigned threads; /* --threads; default cli_default_threads() */
-	int timeout_ms;	  /* --timeout; -1: none */
-	bool json, quiet;
+	unsigned threads;		 /* --threads; default cli_default_threads() */
+	int timeout_ms;			 /* --timeout; -1: none */
+	enum cli_json_mode json;	 /* --json[=pretty]: the summary */
+	enum cli_progress_mode progress; /* --progress; --quiet alone means none */
+	bool progress_set;		 /* --progress was given */
+	bool quiet;
 	const char *psk; /* --psk FILE */
 	bool insecure;	 /* --insecure */
 	/* tls:// endpoints: --tls-cert, --tls-key, --tls-ca, --tls-peer-name, --tls-pin */

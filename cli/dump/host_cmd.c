@@ -11,11 +11,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/schema.h"
 #include "dump/dump.h"
 
-static void usage(FILE *f)
+void dump_host_usage(FILE *f)
 {
-	fprintf(f, "usage: sevmig-dump host [--json] [--kvm PATH] [--sev PATH]\n"
+	fprintf(f, "usage: sevmig-dump host [--json[=pretty]] [--kvm PATH] [--sev PATH]\n"
 		   "\n"
 		   "Report what this host offers for SEV live migration: /dev/kvm, SEV in KVM,\n"
 		   "the KVM capabilities a VMM needs (hypercall exits for page-state tracking,\n"
@@ -23,7 +24,8 @@ static void usage(FILE *f)
 		   "and the firmware's PLATFORM_STATUS. Changes nothing (a VM is created and\n"
 		   "closed to ask for per-VM capabilities).\n"
 		   "\n"
-		   "  --json       one JSON object on standard output\n"
+		   "  --json       one JSON document on standard output, sevmig.host/1 of\n"
+		   "               docs/json.md (--json=pretty: indented)\n"
 		   "  --kvm PATH   the KVM device (default /dev/kvm)\n"
 		   "  --sev PATH   the SEV device (default /dev/sev)\n"
 		   "\n"
@@ -104,91 +106,81 @@ static void print_text(const struct sevmig_kvm_host_info *h, const char *kvm_pat
 	       kvm && h->kvm_sev == 1 && h->move_enc_context ? "possible" : "not possible");
 }
 
-static void json_bool(const char *key, bool v, bool comma)
-{
-	printf("\"%s\": %s%s", key, v ? "true" : "false", comma ? ", " : "");
-}
-
-/* A JSON string, or null for "". */
-static void json_str_or_null(const char *s)
-{
-	if (s && s[0])
-		cli_json_string(stdout, s);
-	else
-		printf("null");
-}
-
 static void print_json(const struct sevmig_kvm_host_info *h, const char *kvm_path,
-		       const char *sev_path)
+		       const char *sev_path, struct cli_json *j)
 {
 	bool kvm = h->kvm == 0;
-	printf("{\"kvm\": {\"path\": ");
-	cli_json_string(stdout, kvm_path);
-	printf(", ");
-	json_bool("available", kvm, true);
-	printf("\"error\": ");
-	json_str_or_null(kvm ? NULL : strerror(-h->kvm));
-	printf(", \"api_version\": %d, \"sev\": %s, ", h->kvm_api_version,
-	       !kvm || h->kvm_sev < 0 ? "null"
-	       : h->kvm_sev	      ? "true"
-				      : "false");
-	printf("\"kvm_amd\": {\"sev\": ");
-	json_str_or_null(h->kvm_amd_sev);
-	printf(", \"sev_es\": ");
-	json_str_or_null(h->kvm_amd_sev_es);
-	printf("}, \"capabilities\": {");
-	json_bool("exit_hypercall_map_gpa_range",
-		  h->hypercall_exits & (1u << SEVMIG_KVM_HC_MAP_GPA_RANGE), true);
-	printf("\"hypercall_exit_mask\": %" PRIu32 ", ", h->hypercall_exits);
-	json_bool("user_space_msr", h->user_space_msr, true);
-	json_bool("msr_filter", h->msr_filter, true);
-	json_bool("move_enc_context", h->move_enc_context, true);
-	json_bool("copy_enc_context", h->copy_enc_context, false);
-	printf("}}, \"sev\": {\"path\": ");
-	cli_json_string(stdout, sev_path);
-	printf(", ");
-	json_bool("available", h->sev == 0, true);
-	printf("\"error\": ");
-	json_str_or_null(h->sev == 0 ? NULL : strerror(-h->sev));
-	printf(", \"platform_status\": ");
+	bool map_gpa = h->hypercall_exits & (1u << SEVMIG_KVM_HC_MAP_GPA_RANGE);
+	cli_json_doc(j, CLI_SCHEMA_HOST);
+	cli_json_kobject(j, "kvm");
+	cli_json_kstr(j, "path", kvm_path);
+	cli_json_kbool(j, "available", kvm);
+	cli_json_kstr(j, "error", kvm ? NULL : strerror(-h->kvm));
+	cli_json_ki64(j, "api_version", h->kvm_api_version);
+	if (!kvm || h->kvm_sev < 0)
+		cli_json_knull(j, "sev");
+	else
+		cli_json_kbool(j, "sev", h->kvm_sev);
+	cli_json_kobject(j, "kvm_amd");
+	cli_json_kstr(j, "sev", h->kvm_amd_sev[0] ? h->kvm_amd_sev : NULL);
+	cli_json_kstr(j, "sev_es", h->kvm_amd_sev_es[0] ? h->kvm_amd_sev_es : NULL);
+	cli_json_end(j);
+	cli_json_kobject(j, "capabilities");
+	cli_json_kbool(j, "exit_hypercall_map_gpa_range", map_gpa);
+	cli_json_ku64(j, "hypercall_exit_mask", h->hypercall_exits);
+	cli_json_kbool(j, "user_space_msr", h->user_space_msr);
+	cli_json_kbool(j, "msr_filter", h->msr_filter);
+	cli_json_kbool(j, "move_enc_context", h->move_enc_context);
+	cli_json_kbool(j, "copy_enc_context", h->copy_enc_context);
+	cli_json_end(j);
+	cli_json_end(j);
+
+	cli_json_kobject(j, "sev");
+	cli_json_kstr(j, "path", sev_path);
+	cli_json_kbool(j, "available", h->sev == 0);
+	cli_json_kstr(j, "error", h->sev == 0 ? NULL : strerror(-h->sev));
 	if (h->platform_rc == 0) {
 		const struct sevmig_fw_platform_status *p = &h->platform;
-		printf("{\"api_major\": %u, \"api_minor\": %u, \"build\": %u, \"state\": ",
-		       p->api_major, p->api_minor, p->build);
-		cli_json_string(stdout, platform_state(p->state));
-		printf(", \"flags\": %" PRIu32 ", ", p->flags);
-		json_bool("owner_external", p->flags & SEVMIG_PLATFORM_FLAG_OWNER, true);
-		json_bool("es_initialised", p->flags & SEVMIG_PLATFORM_FLAG_ES, true);
-		printf("\"guest_count\": %" PRIu32 "}", p->guest_count);
+		cli_json_kobject(j, "platform_status");
+		cli_json_ku64(j, "api_major", p->api_major);
+		cli_json_ku64(j, "api_minor", p->api_minor);
+		cli_json_ku64(j, "build", p->build);
+		cli_json_kstr(j, "state", platform_state(p->state));
+		cli_json_ku64(j, "flags", p->flags);
+		cli_json_kbool(j, "owner_external", p->flags & SEVMIG_PLATFORM_FLAG_OWNER);
+		cli_json_kbool(j, "es_initialised", p->flags & SEVMIG_PLATFORM_FLAG_ES);
+		cli_json_ku64(j, "guest_count", p->guest_count);
+		cli_json_end(j);
+		cli_json_knull(j, "platform_error");
 	} else {
-		printf("null");
+		cli_json_knull(j, "platform_status");
+		cli_json_kstr(j, "platform_error",
+			      h->platform_message[0] ? h->platform_message
+						     : sevmig_strerror(h->platform_rc));
+		if (h->platform_fw_status != SEVMIG_FW_STATUS_NONE)
+			cli_json_kstr(j, "platform_fw_status",
+				      sevmig_fw_status_name(h->platform_fw_status));
 	}
-	printf(", \"platform_error\": ");
-	json_str_or_null(h->platform_rc ? (h->platform_message[0] ? h->platform_message
-								  : sevmig_strerror(h->platform_rc))
-					: NULL);
-	if (h->platform_rc && h->platform_fw_status != SEVMIG_FW_STATUS_NONE) {
-		printf(", \"platform_fw_status\": ");
-		cli_json_string(stdout, sevmig_fw_status_name(h->platform_fw_status));
-	}
-	printf("}, \"summary\": {");
-	json_bool("firmware_migration", kvm && h->kvm_sev == 1 && h->platform_rc == 0, true);
-	json_bool("page_state_tracking", h->hypercall_exits & (1u << SEVMIG_KVM_HC_MAP_GPA_RANGE),
-		  true);
-	json_bool("intra_host_move", kvm && h->kvm_sev == 1 && h->move_enc_context, false);
-	printf("}}\n");
+	cli_json_end(j);
+
+	cli_json_kobject(j, "summary");
+	cli_json_kbool(j, "firmware_migration", kvm && h->kvm_sev == 1 && h->platform_rc == 0);
+	cli_json_kbool(j, "page_state_tracking", map_gpa);
+	cli_json_kbool(j, "intra_host_move", kvm && h->kvm_sev == 1 && h->move_enc_context);
+	cli_json_end(j);
 }
 
 int dump_host(int argc, char **argv)
 {
-	bool json = false;
+	enum cli_json_mode json = CLI_JSON_OFF;
 	const char *kvm_path = "/dev/kvm", *sev_path = "/dev/sev";
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
+			dump_host_usage(stdout);
 			return CLI_OK;
-		} else if (!strcmp(argv[i], "--json")) {
-			json = true;
+		} else if (!strcmp(argv[i], "--json") || !strncmp(argv[i], "--json=", 7)) {
+			if (cli_json_parse_mode("--json", argv[i][6] ? argv[i] + 7 : NULL, &json))
+				return CLI_ERR;
 		} else if (!strcmp(argv[i], "--kvm") || !strcmp(argv[i], "--sev")) {
 			if (i + 1 >= argc)
 				return cli_error("host: %s needs a path", argv[i]);
@@ -198,7 +190,7 @@ int dump_host(int argc, char **argv)
 				sev_path = argv[++i];
 		} else {
 			cli_error("host: unknown argument '%s'", argv[i]);
-			usage(stderr);
+			dump_host_usage(stderr);
 			return CLI_ERR;
 		}
 	}
@@ -207,10 +199,13 @@ int dump_host(int argc, char **argv)
 	int rc = sevmig_kvm_probe_host(&o, &h);
 	if (rc)
 		return cli_error("host: cannot probe: %s", sevmig_strerror(rc));
-	if (json)
-		print_json(&h, kvm_path, sev_path);
-	else
-		print_text(&h, kvm_path, sev_path);
+	if (json) {
+		struct cli_json j;
+		cli_json_init(&j, stdout, json == CLI_JSON_PRETTY);
+		print_json(&h, kvm_path, sev_path, &j);
+		return cli_json_doc_end(&j);
+	}
+	print_text(&h, kvm_path, sev_path);
 	if (fflush(stdout) || ferror(stdout))
 		return cli_error("standard output: %s", strerror(errno));
 	return CLI_OK;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/schema.h"
 #include "dump/dump.h"
 
 /* ---- arguments --------------------------------------------------------------- */
@@ -33,7 +34,8 @@ struct args {
 	int npos;
 	const char *out;
 	enum out_form to;
-	bool has_to, ranges, json, quiet, list, has_base, has_pages;
+	bool has_to, ranges, quiet, list, has_base, has_pages;
+	enum cli_json_mode json;
 	uint64_t base, pages;
 	enum sevmig_merge_op op;
 	bool has_op;
@@ -125,7 +127,7 @@ static int parse_args(const char *cmd, const char *help, int argc, char **argv, 
 			if (i + 1 == argc)
 				return cli_error("%s: %s needs a value", cmd, name);
 			val = argv[++i];
-		} else if (!takes_value && val) {
+		} else if (!takes_value && val && bit != OPT_JSON) {
 			return cli_error("%s: %s takes no value", cmd, name);
 		}
 		switch (bit) {
@@ -133,7 +135,8 @@ static int parse_args(const char *cmd, const char *help, int argc, char **argv, 
 			a->ranges = true;
 			break;
 		case OPT_JSON:
-			a->json = true;
+			if (cli_json_parse_mode("--json", val, &a->json))
+				return CLI_ERR;
 			break;
 		case OPT_QUIET:
 			a->quiet = true;
@@ -294,7 +297,7 @@ static int write_map(const struct sevmig_pstate *ps, const struct args *a)
 /* ---- show ---------------------------------------------------------------------------- */
 
 static const char show_help[] =
-    "usage: sevmig-dump show FILE [--ranges | --json]\n"
+    "usage: sevmig-dump show FILE [--ranges | --json[=pretty]]\n"
     "\n"
     "Summarise a page-state file (binary or text form, told apart by content;\n"
     "'-' reads standard input): memslots, pages covered, shared and private\n"
@@ -302,7 +305,8 @@ static const char show_help[] =
     "\n"
     "  --ranges  print the canonical text form instead: one line per maximal run,\n"
     "            '0xFIRST-0xLAST shared|private', inclusive gfns\n"
-    "  --json    print the summary as one JSON object\n"
+    "  --json    print the summary as one JSON document, sevmig.pstate/1 of\n"
+    "            docs/json.md (--json=pretty: indented)\n"
     "\n"
     "examples:\n"
     "  sevmig-dump show guest.pstate\n"
@@ -335,14 +339,12 @@ int dump_show(int argc, char **argv)
 	sevmig_pstate_stats(ps, &st);
 	sevmig_pstate_free(ps);
 	if (a.json) {
-		printf("{\"file\": ");
-		cli_json_string(stdout, a.pos[0]);
-		printf(", \"memslots\": %" PRIu64 ", \"covered_pages\": %" PRIu64
-		       ", \"shared_pages\": %" PRIu64 ", \"private_pages\": %" PRIu64
-		       ", \"shared_runs\": %" PRIu64 ", \"private_runs\": %" PRIu64
-		       ", \"largest_shared_run\": %" PRIu64 "}\n",
-		       st.slots, st.covered_pages, st.shared_pages, st.private_pages,
-		       st.shared_runs, st.private_runs, st.largest_shared_run);
+		struct cli_json j;
+		cli_json_init(&j, stdout, a.json == CLI_JSON_PRETTY);
+		cli_json_doc(&j, CLI_SCHEMA_PSTATE);
+		cli_json_kstr(&j, "file", a.pos[0]);
+		cli_json_pstate_stats(&j, "page_state", &st);
+		return cli_json_doc_end(&j);
 	} else {
 		printf("memslots:           %" PRIu64 "\n"
 		       "covered pages:      %" PRIu64 "\n"
@@ -360,7 +362,7 @@ int dump_show(int argc, char **argv)
 /* ---- diff ----------------------------------------------------------------------------- */
 
 static const char diff_help[] =
-    "usage: sevmig-dump diff A B [--quiet]\n"
+    "usage: sevmig-dump diff A B [--quiet | --json]\n"
     "\n"
     "List the ranges where two page-state files differ, one per line, sorted and\n"
     "maximal: '0xFIRST-0xLAST A_STATE -> B_STATE', inclusive gfns, states shared,\n"
@@ -368,6 +370,8 @@ static const char diff_help[] =
     "Exit status: 0 the maps are equal, 1 they differ, 2 error.\n"
     "\n"
     "  --quiet, -q  print nothing; only the exit status tells\n"
+    "  --json       JSON Lines (docs/json.md): a sevmig.pstate-change/1 line per\n"
+    "               range, then one sevmig.pstate-diff/1 line with the totals\n"
     "\n"
     "examples:\n"
     "  sevmig-dump diff before.pstate after.pstate\n"
@@ -375,15 +379,27 @@ static const char diff_help[] =
 
 struct diff_out {
 	bool quiet;
-	uint64_t count;
+	struct cli_json *json; /* JSON Lines, or NULL */
+	uint64_t count, pages;
 };
 
 static int print_change(void *arg, const struct sevmig_pstate_change *c)
 {
 	struct diff_out *d = arg;
 	d->count++;
+	d->pages += c->npages;
 	if (d->quiet)
 		return 1; /* one difference settles the answer */
+	if (d->json) {
+		cli_json_doc(d->json, CLI_SCHEMA_PSTATE_CHANGE);
+		cli_json_ku64(d->json, "first_gfn", c->gfn);
+		cli_json_ku64(d->json, "last_gfn", c->gfn + c->npages - 1);
+		cli_json_ku64(d->json, "pages", c->npages);
+		cli_json_kstr(d->json, "a_state", sevmig_page_state_name(c->a));
+		cli_json_kstr(d->json, "b_state", sevmig_page_state_name(c->b));
+		/* A reader that went away (| head) ends the listing. */
+		return cli_json_doc_end(d->json) ? -EPIPE : 0;
+	}
 	printf("0x%" PRIx64 "-0x%" PRIx64 " %s -> %s\n", c->gfn, c->gfn + c->npages - 1,
 	       sevmig_page_state_name(c->a), sevmig_page_state_name(c->b));
 	return 0;
@@ -392,9 +408,13 @@ static int print_change(void *arg, const struct sevmig_pstate_change *c)
 int dump_diff(int argc, char **argv)
 {
 	struct args a;
-	int rc = parse_args("diff", diff_help, argc, argv, OPT_QUIET, 2, &a);
+	int rc = parse_args("diff", diff_help, argc, argv, OPT_QUIET | OPT_JSON, 2, &a);
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
+	if (a.quiet && a.json)
+		return cli_error("diff: give --quiet or --json, not both");
+	if (a.json == CLI_JSON_PRETTY)
+		return cli_error("diff: --json is JSON Lines, one document per line: no =pretty");
 	struct sevmig_pstate *pa, *pb;
 	if (cli_load_pstate(a.pos[0], &pa))
 		return CLI_ERR;
@@ -402,12 +422,26 @@ int dump_diff(int argc, char **argv)
 		sevmig_pstate_free(pa);
 		return CLI_ERR;
 	}
-	struct diff_out d = { a.quiet, 0 };
+	struct cli_json j;
+	cli_json_init(&j, stdout, false);
+	struct diff_out d = { .quiet = a.quiet, .json = a.json ? &j : NULL };
 	rc = sevmig_pstate_diff(pa, pb, print_change, &d);
 	sevmig_pstate_free(pa);
 	sevmig_pstate_free(pb);
+	if (rc == -EPIPE)
+		return CLI_ERR; /* printed */
 	if (rc < 0)
 		return cli_error("diff: %s", sevmig_strerror(rc));
+	if (a.json) {
+		cli_json_doc(&j, CLI_SCHEMA_PSTATE_DIFF);
+		cli_json_kstr(&j, "a_file", a.pos[0]);
+		cli_json_kstr(&j, "b_file", a.pos[1]);
+		cli_json_kbool(&j, "equal", !d.count);
+		cli_json_ku64(&j, "ranges", d.count);
+		cli_json_ku64(&j, "pages", d.pages);
+		if (cli_json_doc_end(&j))
+			return CLI_ERR;
+	}
 	if (fflush(stdout))
 		return cli_error("standard output: write failed");
 	return d.count ? CLI_NO : CLI_OK;
@@ -579,4 +613,26 @@ int dump_convert(int argc, char **argv)
 		rc = write_map(ps, &a);
 	sevmig_pstate_free(ps);
 	return rc;
+}
+
+/* ---- usage ---------------------------------------------------------------------------- */
+
+void dump_show_usage(FILE *f)
+{
+	fputs(show_help, f);
+}
+
+void dump_diff_usage(FILE *f)
+{
+	fputs(diff_help, f);
+}
+
+void dump_merge_usage(FILE *f)
+{
+	fputs(merge_help, f);
+}
+
+void dump_convert_usage(FILE *f)
+{
+	fputs(convert_help, f);
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/schema.h"
 #include "common/xfer.h"
 #include "dump/dump.h"
 
@@ -21,7 +22,8 @@ struct sargs {
 	const char *file;
 	const char *pdh_key;
 	const char *psk;
-	bool json, quiet;
+	enum cli_json_mode json;
+	bool quiet;
 	unsigned threads;
 	uint8_t key[SEVMIG_KEY_SIZE];
 };
@@ -37,16 +39,19 @@ static void key_opts(const struct sargs *a, struct sevmig_reader_opts *o)
 	}
 }
 
-static void stream_usage(FILE *f)
+void dump_stream_usage(FILE *f)
 {
-	fprintf(f, "usage: sevmig-dump stream [--json] FILE\n"
+	fprintf(f, "usage: sevmig-dump stream [--psk FILE] [--json] FILE\n"
 		   "\n"
 		   "List a migration stream: its header (format version, migration UUID, guest\n"
 		   "policy, memory layout) and a table of its records (index, byte offset, type,\n"
 		   "payload length, gfn range, pages, details), every record checked as it is\n"
 		   "read. FILE '-' is standard input.\n"
 		   "\n"
-		   "  --json   the same as one JSON object\n"
+		   "  --psk FILE  the stream key: verify every record's tag as it is listed\n"
+		   "  --json      the same as JSON Lines (docs/json.md): a sevmig.stream-header/1\n"
+		   "              line, a sevmig.stream-record/1 line per record, and last a\n"
+		   "              sevmig.stream-result/1 line (counters, complete, error)\n"
 		   "\n"
 		   "examples:\n"
 		   "  sevmig-dump stream guest.stream\n"
@@ -54,35 +59,38 @@ static void stream_usage(FILE *f)
 		   "\n"
 		   "Exit status: 0 listed to its END (or ABORT) record, 1 damaged or truncated\n"
 		   "(the listing stops at the first fault, which is printed with its record index\n"
-		   "and byte offset), 2 error (unreadable file).\n");
+		   "and byte offset), 2 error (unreadable file), 130 or 143 interrupted by SIGINT\n"
+		   "or SIGTERM.\n");
 }
 
-static void verify_usage(FILE *f)
+void dump_verify_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: sevmig-dump verify [--pdh-key KEY] [--threads N] [--json] [--quiet] FILE\n"
-		"\n"
-		"Check a migration stream without receiving it: framing, record checksums,\n"
-		"sequence and order, every gfn against the memory layout and the page state,\n"
-		"the counters and the SHA-256 digest of the END record. With the target's PDH\n"
-		"private key, also open the session and check every packet's MAC through a\n"
-		"dry-run receive on the software firmware model (no guest memory is written).\n"
-		"FILE '-' is standard input.\n"
-		"\n"
-		"  --pdh-key KEY  the target platform's PDH private key (PEM)\n"
-		"  --psk FILE     the stream key: verify every record's tag (without it, a\n"
-		"                 keyed stream's tags are left unverified)\n"
-		"  --threads N    worker threads for the MAC checks (default: the online CPUs)\n"
-		"  --json         the verdict as one JSON object\n"
-		"  -q, --quiet    print nothing; the exit status is the answer\n"
-		"\n"
-		"examples:\n"
-		"  sevmig-dump verify guest.stream\n"
-		"  sevmig-dump verify --pdh-key target.key guest.stream\n"
-		"\n"
-		"Exit status: 0 sound, 1 damaged, truncated, aborted by the source, or (with\n"
-		"--pdh-key) not for this key (the first fault is printed with its record index\n"
-		"and byte offset), 2 error (unreadable file, unusable key).\n");
+	fprintf(f, "usage: sevmig-dump verify [--pdh-key KEY] [--psk FILE] [--threads N]\n"
+		   "                          [--json[=pretty]] [--quiet] FILE\n"
+		   "\n"
+		   "Check a migration stream without receiving it: framing, record checksums,\n"
+		   "sequence and order, every gfn against the memory layout and the page state,\n"
+		   "the counters and the SHA-256 digest of the END record. With the target's PDH\n"
+		   "private key, also open the session and check every packet's MAC through a\n"
+		   "dry-run receive on the software firmware model (no guest memory is written).\n"
+		   "FILE '-' is standard input.\n"
+		   "\n"
+		   "  --pdh-key KEY  the target platform's PDH private key (PEM)\n"
+		   "  --psk FILE     the stream key: verify every record's tag (without it, a\n"
+		   "                 keyed stream's tags are left unverified)\n"
+		   "  --threads N    worker threads for the MAC checks (default: the online CPUs)\n"
+		   "  --json         the verdict as one JSON document, sevmig.verify/1 of\n"
+		   "                 docs/json.md (--json=pretty: indented)\n"
+		   "  -q, --quiet    print nothing; the exit status is the answer\n"
+		   "\n"
+		   "examples:\n"
+		   "  sevmig-dump verify guest.stream\n"
+		   "  sevmig-dump verify --pdh-key target.key guest.stream\n"
+		   "\n"
+		   "Exit status: 0 sound, 1 damaged, truncated, aborted by the source, or (with\n"
+		   "--pdh-key) not for this key (the first fault is printed with its record index\n"
+		   "and byte offset), 2 error (unreadable file, unusable key), 130 or 143\n"
+		   "interrupted by SIGINT or SIGTERM.\n");
 }
 
 enum { O_JSON = 256, O_KEY, O_THREADS, O_PSK };
@@ -90,7 +98,7 @@ enum { O_JSON = 256, O_KEY, O_THREADS, O_PSK };
 static int parse_sargs(const char *cmd, int argc, char **argv, bool verify, struct sargs *a)
 {
 	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, O_JSON },
+		{ "json", optional_argument, NULL, O_JSON },
 		{ "pdh-key", required_argument, NULL, O_KEY },
 		{ "psk", required_argument, NULL, O_PSK },
 		{ "threads", required_argument, NULL, O_THREADS },
@@ -109,7 +117,12 @@ static int parse_sargs(const char *cmd, int argc, char **argv, bool verify, stru
 			c = '?';
 		switch (c) {
 		case O_JSON:
-			a->json = true;
+			if (cli_json_parse_mode("--json", optarg, &a->json))
+				return CLI_ERR;
+			if (!verify && a->json == CLI_JSON_PRETTY)
+				return cli_error("%s: --json is JSON Lines, one document per line: "
+						 "no =pretty",
+						 cmd);
 			break;
 		case O_KEY:
 			a->pdh_key = optarg;
@@ -131,7 +144,7 @@ static int parse_sargs(const char *cmd, int argc, char **argv, bool verify, stru
 			a->quiet = true;
 			break;
 		case 'h':
-			(verify ? verify_usage : stream_usage)(stdout);
+			(verify ? dump_verify_usage : dump_stream_usage)(stdout);
 			return -1;
 		case ':':
 			return cli_error("%s: %s needs a value", cmd, argv[optind - 1]);
@@ -195,28 +208,24 @@ static void fault_message(const struct cli_chan *ch, const struct sevmig_error *
 		snprintf(buf, size, "%s", err->message[0] ? err->message : sevmig_strerror(rc));
 }
 
-static void hex(FILE *f, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%02x", p[i]);
-}
+static const struct {
+	uint32_t bit;
+	const char *name;
+} policy_bits[] = {
+	{ SEVMIG_POLICY_NODBG, "NODBG" },   { SEVMIG_POLICY_NOKS, "NOKS" },
+	{ SEVMIG_POLICY_ES, "ES" },	    { SEVMIG_POLICY_NOSEND, "NOSEND" },
+	{ SEVMIG_POLICY_DOMAIN, "DOMAIN" }, { SEVMIG_POLICY_SEV, "SEV" },
+};
+#define NPOLICY_BITS (sizeof(policy_bits) / sizeof(policy_bits[0]))
 
 static void policy_names(char *buf, size_t size, uint32_t p)
 {
-	static const struct {
-		uint32_t bit;
-		const char *name;
-	} bits[] = {
-		{ SEVMIG_POLICY_NODBG, "NODBG" },   { SEVMIG_POLICY_NOKS, "NOKS" },
-		{ SEVMIG_POLICY_ES, "ES" },	    { SEVMIG_POLICY_NOSEND, "NOSEND" },
-		{ SEVMIG_POLICY_DOMAIN, "DOMAIN" }, { SEVMIG_POLICY_SEV, "SEV" },
-	};
 	size_t off = 0;
 	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
-		if (p & bits[i].bit)
+	for (size_t i = 0; i < NPOLICY_BITS; i++)
+		if (p & policy_bits[i].bit)
 			off += (size_t)snprintf(buf + off, size - off, "%s%s", off ? "," : "",
-						bits[i].name);
+						policy_bits[i].name);
 }
 
 /* ---- stream ------------------------------------------------------------------ */
@@ -245,28 +254,43 @@ static void header_text(const char *name, const struct sevmig_stream_header *h)
 	       "pages", "details");
 }
 
-static void header_json(const char *name, const struct sevmig_stream_header *h)
+static void header_json(struct cli_json *j, const char *name, const struct sevmig_stream_header *h)
 {
 	char uuid[37];
 	cli_uuid_format(h->uuid, uuid);
-	printf("{\"file\":");
-	cli_json_string(stdout, name);
-	printf(",\"header\":{\"version\":\"%u.%u\",\"header_len\":%u,\"flags\":%u,\"soft\":%s,"
-	       "\"page_size\":%u,\"uuid\":\"%s\",\"policy\":%" PRIu32 ",\"memslots\":[",
-	       h->version_major, h->version_minor, h->header_len, h->flags,
-	       h->flags & SEVMIG_STREAM_FLAG_SOFT ? "true" : "false", h->page_size, uuid,
-	       h->policy);
-	for (uint32_t i = 0; i < h->nslots; i++)
-		printf("%s{\"gpa\":%" PRIu64 ",\"size\":%" PRIu64 ",\"first_gfn\":%" PRIu64
-		       ",\"pages\":%" PRIu64 "}",
-		       i ? "," : "", h->slots[i].gfn << SEVMIG_PAGE_SHIFT,
-		       h->slots[i].npages << SEVMIG_PAGE_SHIFT, h->slots[i].gfn,
-		       h->slots[i].npages);
-	printf("]},\"records\":[");
+	cli_json_doc(j, CLI_SCHEMA_STREAM_HEADER);
+	cli_json_kstr(j, "file", name);
+	char version[24];
+	snprintf(version, sizeof(version), "%u.%u", h->version_major, h->version_minor);
+	cli_json_kstr(j, "version", version);
+	cli_json_ku64(j, "version_major", h->version_major);
+	cli_json_ku64(j, "version_minor", h->version_minor);
+	cli_json_ku64(j, "header_bytes", h->header_len);
+	cli_json_ku64(j, "flags", h->flags);
+	cli_json_kbool(j, "soft", h->flags & SEVMIG_STREAM_FLAG_SOFT);
+	cli_json_ku64(j, "page_size", h->page_size);
+	cli_json_kstr(j, "uuid", uuid);
+	cli_json_ku64(j, "policy", h->policy);
+	cli_json_karray(j, "policy_flags");
+	for (size_t i = 0; i < NPOLICY_BITS; i++)
+		if (h->policy & policy_bits[i].bit)
+			cli_json_str(j, policy_bits[i].name);
+	cli_json_end(j);
+	cli_json_karray(j, "memslots");
+	for (uint32_t i = 0; i < h->nslots; i++) {
+		cli_json_object(j);
+		cli_json_ku64(j, "gpa", h->slots[i].gfn << SEVMIG_PAGE_SHIFT);
+		cli_json_ku64(j, "bytes", h->slots[i].npages << SEVMIG_PAGE_SHIFT);
+		cli_json_ku64(j, "first_gfn", h->slots[i].gfn);
+		cli_json_ku64(j, "pages", h->slots[i].npages);
+		cli_json_end(j);
+	}
+	cli_json_end(j);
 }
 
-/* ABORT's message: m bytes at payload + 8, not NUL-terminated. */
-static void abort_message(const struct sevmig_record_info *r, char *buf, size_t size)
+/* ABORT's message: m bytes at payload + 8, not NUL-terminated, clipped to
+ * the payload. */
+static const uint8_t *abort_text(const struct sevmig_record_info *r, size_t *len)
 {
 	const uint8_t *p = r->payload;
 	uint32_t m = r->length >= 8 ? (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
@@ -274,8 +298,16 @@ static void abort_message(const struct sevmig_record_info *r, char *buf, size_t 
 				    : 0;
 	if (m > r->length - 8)
 		m = r->length - 8;
+	*len = m;
+	return p + 8;
+}
+
+static void abort_message(const struct sevmig_record_info *r, char *buf, size_t size)
+{
+	size_t m;
+	const uint8_t *t = abort_text(r, &m);
 	size_t n = m < size - 1 ? m : size - 1;
-	memcpy(buf, p + 8, n);
+	memcpy(buf, t, n);
 	buf[n] = '\0';
 }
 
@@ -350,87 +382,67 @@ static void record_text(const struct sevmig_record_info *r)
 	       r->offset, sevmig_record_type_name(r->type), r->length, gfns, pages, det);
 }
 
-static void record_json(const struct sevmig_record_info *r, bool first)
+static void record_json(struct cli_json *j, const struct sevmig_record_info *r)
 {
-	printf("%s{\"index\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"type\":\"%s\",\"type_code\":%u,"
-	       "\"length\":%" PRIu32,
-	       first ? "" : ",", r->index, r->offset, sevmig_record_type_name(r->type), r->type,
-	       r->length);
-	if ((r->pages && r->type != SEVMIG_REC_VMSA) || r->type == SEVMIG_REC_PSTATE)
-		printf(",\"first_gfn\":%" PRIu64 ",\"last_gfn\":%" PRIu64, r->first_gfn,
-		       r->last_gfn);
-	printf(",\"pages\":%" PRIu64, r->pages);
+	cli_json_doc(j, CLI_SCHEMA_STREAM_RECORD);
+	cli_json_ku64(j, "index", r->index);
+	cli_json_ku64(j, "offset", r->offset);
+	cli_json_kstr(j, "type", sevmig_record_type_name(r->type));
+	cli_json_ku64(j, "type_code", r->type);
+	cli_json_ku64(j, "payload_bytes", r->length);
+	if ((r->pages && r->type != SEVMIG_REC_VMSA) || r->type == SEVMIG_REC_PSTATE) {
+		cli_json_ku64(j, "first_gfn", r->first_gfn);
+		cli_json_ku64(j, "last_gfn", r->last_gfn);
+	}
+	cli_json_ku64(j, "pages", r->pages);
 	switch (r->skipped ? 0 : r->type) {
 	case 0:
-		printf(",\"skipped\":true");
+		cli_json_kbool(j, "skipped", true);
 		break;
 	case SEVMIG_REC_SESSION:
-		printf(",\"policy\":%" PRIu32, r->policy);
+		cli_json_ku64(j, "policy", r->policy);
 		break;
 	case SEVMIG_REC_PSTATE:
-		printf(",\"kind\":\"%s\",\"shared_pages\":%" PRIu64 ",\"covered_pages\":%" PRIu64,
-		       r->pstate_kind == SEVMIG_PSTATE_FULL ? "full" : "delta", r->pstate_shared,
-		       r->pstate_covered);
+		cli_json_kstr(j, "kind", r->pstate_kind == SEVMIG_PSTATE_FULL ? "full" : "delta");
+		cli_json_ku64(j, "shared_pages", r->pstate_shared);
+		cli_json_ku64(j, "covered_pages", r->pstate_covered);
 		break;
 	case SEVMIG_REC_PLAIN:
-		printf(",\"codec\":\"%s\"", r->codec == SEVMIG_CODEC_ZSTD ? "zstd" : "raw");
+		cli_json_kstr(j, "codec", r->codec == SEVMIG_CODEC_ZSTD ? "zstd" : "raw");
 		break;
 	case SEVMIG_REC_ZERO:
-		printf(",\"runs\":%" PRIu32, r->runs);
+		cli_json_ku64(j, "runs", r->runs);
 		break;
 	case SEVMIG_REC_VMSA:
-		printf(",\"vcpu\":%" PRIu32, r->vcpu);
+		cli_json_ku64(j, "vcpu", r->vcpu);
 		break;
 	case SEVMIG_REC_ROUND:
-		printf(",\"round\":%" PRIu64, r->round);
+		cli_json_ku64(j, "round", r->round);
 		break;
 	case SEVMIG_REC_ABORT: {
-		char m[1100];
-		abort_message(r, m, sizeof(m));
-		printf(",\"reason\":\"%s\",\"message\":",
-		       r->abort_reason == SEVMIG_ABORT_CANCELLED ? "cancelled" : "error");
-		cli_json_string(stdout, m);
+		size_t m;
+		const uint8_t *t = abort_text(r, &m);
+		cli_json_kstr(j, "reason",
+			      r->abort_reason == SEVMIG_ABORT_CANCELLED ? "cancelled" : "error");
+		cli_json_kstrn(j, "message", t, m);
 		break;
 	}
 	case SEVMIG_REC_VMM: {
 		char v[5];
 		vendor_text(r->vmm_vendor, v);
-		printf(",\"vendor\":");
-		cli_json_string(stdout, v);
-		printf(",\"vendor_code\":%" PRIu32 ",\"vmm_type\":%" PRIu32
-		       ",\"object_size\":%" PRIu64 ",\"chunk_offset\":%" PRIu64 ",\"last\":%s",
-		       r->vmm_vendor, r->vmm_type, r->vmm_size, r->vmm_offset,
-		       r->vmm_last ? "true" : "false");
+		cli_json_kstr(j, "vendor", v);
+		cli_json_ku64(j, "vendor_code", r->vmm_vendor);
+		cli_json_ku64(j, "vmm_type", r->vmm_type);
+		cli_json_ku64(j, "object_bytes", r->vmm_size);
+		cli_json_ku64(j, "chunk_offset", r->vmm_offset);
+		cli_json_kbool(j, "last", r->vmm_last);
 		break;
 	}
 	case SEVMIG_REC_END:
-		printf(",\"tag\":\"");
-		hex(stdout, r->tag, sizeof(r->tag));
-		printf("\",\"tag_checked\":%s", r->tag_checked ? "true" : "false");
+		cli_json_khex(j, "tag", r->tag, sizeof(r->tag));
+		cli_json_kbool(j, "tag_checked", r->tag_checked);
 		break;
 	}
-	printf("}");
-}
-
-static void counts_json(FILE *f, const struct sevmig_stream_counts *c)
-{
-	fprintf(f,
-		"{\"records\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"rounds\":%" PRIu64
-		",\"pstate_records\":%" PRIu64 ",\"encrypted_pages\":%" PRIu64
-		",\"plain_pages\":%" PRIu64 ",\"zero_pages\":%" PRIu64 ",\"vmsa\":%" PRIu64
-		",\"plain_wire_bytes\":%" PRIu64 ",\"skipped\":%" PRIu64 "}",
-		c->records, c->bytes, c->rounds, c->pstate_records, c->enc_pages, c->plain_pages,
-		c->zero_pages, c->vmsa, c->plain_wire_bytes, c->skipped);
-}
-
-static void error_json(FILE *f, const char *msg, const struct sevmig_error *err)
-{
-	fprintf(f, "{\"message\":");
-	cli_json_string(f, msg);
-	fprintf(f, ",\"index\":%" PRIu64, err->index);
-	if (err->offset != SEVMIG_NO_OFFSET)
-		fprintf(f, ",\"offset\":%" PRIu64, err->offset);
-	fprintf(f, "}");
 }
 
 int dump_stream(int argc, char **argv)
@@ -442,6 +454,9 @@ int dump_stream(int argc, char **argv)
 	struct cli_chan ch;
 	if (open_stream(a.file, &ch))
 		return CLI_ERR;
+	/* A stream read from a pipe may take long: a stop signal ends the read
+	 * (exit 128 + the signal). */
+	cli_catch_signals();
 	struct sevmig_stream_reader *rd;
 	struct sevmig_error err;
 	sevmig_error_clear(&err);
@@ -452,25 +467,40 @@ int dump_stream(int argc, char **argv)
 		close_stream(&ch);
 		return cli_error("%s", sevmig_strerror(rc));
 	}
+	/* JSON Lines: a line per record as it is read, so that a listing of
+	 * a large stream starts at once and needs no memory. */
+	struct cli_json j;
+	cli_json_init(&j, stdout, false);
+	bool out_failed = false;
 	struct sevmig_stream_header h;
 	rc = sevmig_stream_reader_header(rd, &h, &err);
-	bool header_ok = rc == 0, first = true, ended = false;
-	if (header_ok)
-		(a.json ? header_json : header_text)(ch.name, &h);
+	bool header_ok = rc == 0, ended = false;
+	if (header_ok && a.json) {
+		header_json(&j, a.file, &h);
+		out_failed = cli_json_doc_end(&j) != 0;
+	} else if (header_ok) {
+		header_text(ch.name, &h);
+	}
 	struct sevmig_record_info rec = { .sz = sizeof(rec) };
-	while (rc == 0) {
+	while (rc == 0 && !out_failed) {
 		rc = sevmig_stream_reader_next(rd, &rec, &err);
 		if (rc == 1) {
-			if (a.json)
-				record_json(&rec, first);
-			else
+			if (a.json) {
+				record_json(&j, &rec);
+				out_failed = cli_json_doc_end(&j) != 0;
+			} else {
 				record_text(&rec);
-			first = false;
+			}
 			ended = rec.type == SEVMIG_REC_END || rec.type == SEVMIG_REC_ABORT;
 			rc = 0;
 		} else if (rc == 0) {
 			break;
 		}
+	}
+	if (out_failed) {
+		sevmig_stream_reader_free(rd);
+		close_stream(&ch);
+		return CLI_ERR; /* printed */
 	}
 	/* After ABORT the reader says "cancelled": that is the stream's end. */
 	if (rc == -ECANCELED && ended)
@@ -482,19 +512,13 @@ int dump_stream(int argc, char **argv)
 		fault_message(&ch, &err, rc, msg, sizeof(msg));
 	int status = rc ? classify(&ch, rc) : CLI_OK;
 	if (a.json) {
-		if (!header_ok) {
-			printf("{\"file\":");
-			cli_json_string(stdout, ch.name);
-			printf(",\"header\":null,\"records\":[");
-		}
-		printf("],\"counts\":");
-		counts_json(stdout, &c);
-		printf(",\"complete\":%s,\"error\":", !rc && ended ? "true" : "false");
-		if (rc)
-			error_json(stdout, msg, &err);
-		else
-			printf("null");
-		printf("}\n");
+		cli_json_doc(&j, CLI_SCHEMA_STREAM_RESULT);
+		cli_json_kstr(&j, "file", a.file);
+		cli_json_kbool(&j, "complete", !rc && ended);
+		cli_json_counts(&j, "counts", &c);
+		cli_json_fault(&j, "error", rc ? msg : NULL, &err);
+		if (cli_json_doc_end(&j) && status == CLI_OK)
+			status = CLI_ERR;
 	} else if (!rc) {
 		printf("\n%" PRIu64 " records and END, %" PRIu64 " bytes: %" PRIu64
 		       " encrypted, %" PRIu64 " plain (%" PRIu64 " bytes of page data), %" PRIu64
@@ -541,7 +565,7 @@ static int verify_keyed(const struct sargs *a, struct cli_chan *ch, struct sevmi
 	}
 	/* No line drawn: the progress callback only turns a signal into a cancel. */
 	struct cli_progress prog;
-	cli_progress_init(&prog, false);
+	cli_progress_init(&prog, "sevmig-dump", CLI_PROGRESS_NONE);
 	SEVMIG_OPTS(sevmig_receiver_opts, ro, .dry_run = true, .workers = a->threads,
 		    .progress = cli_progress_update, .progress_arg = &prog,
 		    .key_source = a->psk ? SEVMIG_KEY_PSK : 0, .key = a->psk ? a->key : NULL,
@@ -569,7 +593,7 @@ int dump_verify(int argc, char **argv)
 	if (open_stream(a.file, &ch))
 		return CLI_ERR;
 	cli_catch_signals();
-	struct sevmig_stream_counts c = { 0 };
+	struct sevmig_stream_counts c = { .sz = sizeof(c) };
 	struct sevmig_error err;
 	sevmig_error_clear(&err);
 	bool key_bad = false;
@@ -585,25 +609,51 @@ int dump_verify(int argc, char **argv)
 		fault_message(&ch, &err, rc, msg, sizeof(msg));
 		status = classify(&ch, rc);
 	}
-	const char *checked =
-	    a.pdh_key ? (a.psk ? "framing, checksums, tags, completeness, order, counters, "
-				 "session and packet MACs"
-			       : "framing, checksums, completeness, order, counters, session and "
-				 "packet MACs")
-		      : (a.psk ? "framing, checksums, tags, completeness, order, counters"
-			       : "framing, checksums, completeness, order, counters");
+	/* Cut short by a stop signal: no verdict, whatever was read so far. */
+	if (rc && cli_interrupted()) {
+		snprintf(msg, sizeof(msg), "interrupted by a signal before the end");
+		status = CLI_ERR;
+	}
+	/* What was checked: the names of docs/json.md's "checks". */
+	const char *checks[8];
+	size_t nchecks = 0;
+	checks[nchecks++] = "framing";
+	checks[nchecks++] = "checksums";
+	if (a.psk)
+		checks[nchecks++] = "tags";
+	checks[nchecks++] = "completeness";
+	checks[nchecks++] = "order";
+	checks[nchecks++] = "counters";
+	if (a.pdh_key) {
+		checks[nchecks++] = "session";
+		checks[nchecks++] = "packet MACs";
+	}
+	char checked[200] = "";
+	for (size_t i = 0, off = 0; i < nchecks; i++)
+		off += (size_t)snprintf(checked + off, sizeof(checked) - off, "%s%s",
+					i == 0				? ""
+					: i + 1 == nchecks && a.pdh_key ? " and "
+									: ", ",
+					checks[i]);
+	const char *verdict = !rc		 ? "sound"
+			      : rc == -ECANCELED ? "incomplete"
+			      : rc == -EIO	 ? "refused"
+						 : "damaged";
 	if (a.json && status != CLI_ERR) {
-		printf("{\"file\":");
-		cli_json_string(stdout, ch.name);
-		printf(",\"sound\":%s,\"checked\":\"%s\",\"counts\":", rc ? "false" : "true",
-		       checked);
-		counts_json(stdout, &c);
-		printf(",\"error\":");
-		if (rc)
-			error_json(stdout, msg, &err);
-		else
-			printf("null");
-		printf("}\n");
+		struct cli_json j;
+		cli_json_init(&j, stdout, a.json == CLI_JSON_PRETTY);
+		cli_json_doc(&j, CLI_SCHEMA_VERIFY);
+		cli_json_kstr(&j, "file", a.file);
+		cli_json_kbool(&j, "sound", !rc);
+		cli_json_kstr(&j, "verdict", verdict);
+		cli_json_karray(&j, "checks");
+		for (size_t i = 0; i < nchecks; i++)
+			cli_json_str(&j, checks[i]);
+		cli_json_end(&j);
+		cli_json_counts(&j, "counts", &c);
+		cli_json_fault(&j, "error", rc ? msg : NULL, &err);
+		if (cli_json_doc_end(&j))
+			status = CLI_ERR;
 	} else if (!a.quiet && status == CLI_OK) {
 		printf("%s: sound (%s): %" PRIu64 " records and END, %" PRIu64 " bytes; %" PRIu64
 		       " encrypted, %" PRIu64 " plain, %" PRIu64 " zero pages\n",
@@ -616,7 +666,7 @@ int dump_verify(int argc, char **argv)
 		       : rc == -EIO	? "refused by the target's firmware"
 					: "damaged",
 		       msg);
-	if (status == CLI_ERR)
+	if (status == CLI_ERR && msg[0])
 		cli_error("%s: %s", ch.name, msg);
 	close_stream(&ch);
 	return status;

@@ -28,7 +28,8 @@ static void usage(FILE *f)
 		"                   [-i SRC] [--pstate-out FILE [--pstate-format binary|text]]\n"
 		"                   [--vmsa-dir DIR] [--port-file FILE] [--threads N]\n"
 		"                   [--max-attempts N] [--auth-timeout SECONDS]\n"
-		"                   [--timeout SECONDS] [--json] [--quiet]\n"
+		"                   [--timeout SECONDS] [--json[=pretty]]\n"
+		"                   [--progress auto|bar|json|none] [--quiet]\n"
 		"       sevmig-recv --gen-pdh --pdh-key KEY --pdh-cert CERT [--force]\n"
 		"       sevmig-recv --gen-psk FILE\n"
 		"       sevmig-recv --export-pdh --pdh-key KEY --pdh-cert CERT\n"
@@ -65,8 +66,15 @@ static void usage(FILE *f)
 		"  -T, --threads N      worker threads (default: the online CPUs, here %u)\n"
 		"      --timeout SECONDS  give up when no sender connects, or the connection\n"
 		"                       stalls, this long (default 60; 0: never)\n"
-		"      --json           print a JSON summary on standard output at the end\n"
-		"  -q, --quiet          no progress line (shown only when stderr is a terminal)\n"
+		"      --json[=pretty]  print a JSON summary on standard output at the end, one\n"
+		"                       line (or indented): sevmig.migration/1 of docs/json.md\n"
+		"      --progress MODE  auto (default: a bar when standard error is a terminal,\n"
+		"                       else nothing), bar (percentage, rate, time left, round),\n"
+		"                       json (sevmig.progress/1 events on standard error, one\n"
+		"                       line each, about once a second; the last has the\n"
+		"                       summary or the error) or none\n"
+		"  -q, --quiet          no progress, no text summary and no port message\n"
+		"                       (--progress none, unless --progress is given too)\n"
 		"\n"
 		"  --tls-cert FILE, --tls-key FILE\n"
 		"                       with -i tls://[HOST]:PORT: this host's certificate (PEM)\n"
@@ -91,7 +99,8 @@ static void usage(FILE *f)
 		"  sevmig-recv -k target.key -i tcp://[::]:4444 -d /var/lib/guest --json\n"
 		"\n"
 		"Exit status: 0 the stream was complete and sound and every file is in place,\n"
-		"2 error (one message says what failed and where; no output file changed).\n",
+		"2 error (one message says what failed and where; no output file changed),\n"
+		"130 or 143 interrupted by SIGINT or SIGTERM (no output file changed).\n",
 		cli_default_threads());
 }
 
@@ -793,6 +802,7 @@ static int on_regions(void *arg, const struct sevmig_stream_header *h,
 	c->prepared = true;
 	for (uint32_t i = 0; i < h->nslots; i++)
 		c->prog->total_pages += c->slots[i].npages;
+	cli_progress_phase(c->prog, CLI_PHASE_MEMORY);
 	*regions = c->reg;
 	*n = h->nslots;
 	return 0;
@@ -801,6 +811,7 @@ static int on_regions(void *arg, const struct sevmig_stream_header *h,
 static int on_commit(void *arg, struct sevmig_error *err)
 {
 	struct recv_ctx *c = arg;
+	cli_progress_phase(c->prog, CLI_PHASE_COMMITTING);
 	if (commit_all(c->o, sevmig_receiver_pstate(c->r), c->out)) {
 		snprintf(err->message, sizeof(err->message),
 			 "the target could not write its outputs durably");
@@ -827,7 +838,8 @@ static int on_progress(void *arg, const struct sevmig_stream_counts *c)
  * --auth-timeout), so a listener may take the next one; the error is
  * printed either way.
  */
-static int receive_once(const struct opts *o, struct input *in, bool *dropped)
+static int receive_once(const struct opts *o, struct input *in, struct cli_progress *prog,
+			bool *dropped)
 {
 	*dropped = false;
 	struct sevmig_error err;
@@ -837,9 +849,7 @@ static int receive_once(const struct opts *o, struct input *in, bool *dropped)
 		return CLI_ERR;
 	int rc = 0;
 	struct outputs out = { .vmsa_dir = o->vmsa_dir, .pstate = { .fd = -1 } };
-	struct cli_progress prog;
-	cli_progress_init(&prog, !o->x.quiet && isatty(STDERR_FILENO));
-	struct recv_ctx ctx = { .o = o, .in = in, .out = &out, .prog = &prog };
+	struct recv_ctx ctx = { .o = o, .in = in, .out = &out, .prog = prog };
 	uint8_t key[SEVMIG_KEY_SIZE];
 	uint32_t ksrc = 0;
 	bool two_way = in->ep.kind == CLI_EP_TCP;
@@ -864,7 +874,7 @@ static int receive_once(const struct opts *o, struct input *in, bool *dropped)
 	if (!rc)
 		rc = sevmig_receiver_run(ctx.r, &err);
 	explicit_bzero(key, sizeof(key));
-	cli_progress_clear(&prog);
+	cli_progress_clear(prog);
 	/* close_notify: the source can tell our orderly end from a cut. */
 	if (in->chan.tls && sevmig_tls_shutdown(in->chan.tls, NULL) && !rc)
 		cli_error("%s: closing TLS failed (the outputs are complete)", in->name);
@@ -888,19 +898,20 @@ static int receive_once(const struct opts *o, struct input *in, bool *dropped)
 					   .stream = in->name,
 					   .uuid = ctx.h.uuid,
 					   .policy = ctx.h.policy,
-					   .guest_pages = prog.total_pages,
+					   .guest_pages = prog->total_pages,
 					   .ps = sevmig_receiver_pstate(ctx.r),
-					   .seconds = cli_progress_elapsed(&prog),
+					   .seconds = cli_progress_elapsed(prog),
 					   .integrity = ksrc == SEVMIG_KEY_TLS ? "tls"
 							: ksrc		       ? "psk"
 									       : "insecure",
 					   .delivery = two_way ? "committed" : "written" };
 		sum.counts.sz = sizeof(sum.counts);
 		sevmig_receiver_counts(ctx.r, &sum.counts);
+		cli_progress_end(prog, &sum, NULL);
 		if (o->x.json)
-			cli_summary_print(stdout, &sum, true);
-		else if (prog.show)
-			cli_summary_print(stderr, &sum, false);
+			rc = cli_summary_json(stdout, &sum, o->x.json);
+		else if (cli_progress_is_bar(prog))
+			cli_summary_text(stderr, &sum);
 	}
 	goto done;
 fail:
@@ -925,12 +936,17 @@ done:
 static int receive(const struct opts *o)
 {
 	struct input in = { .fd = -1, .lfd = -1 };
+	struct cli_progress prog;
+	cli_progress_init(&prog, "sevmig-recv", o->x.progress);
+	cli_progress_phase(&prog, CLI_PHASE_CONNECTING);
 	int rc = o->x.nmem ? cli_memspecs_check(o->x.mem, o->x.nmem, true) : 0;
 	if (!rc)
 		rc = open_input(o, &in);
 	for (unsigned attempt = 1; !rc; attempt++) {
 		bool dropped;
-		rc = receive_once(o, &in, &dropped);
+		if (attempt > 1)
+			cli_progress_restart(&prog);
+		rc = receive_once(o, &in, &prog, &dropped);
 		if (!rc || !dropped)
 			break;
 		if (attempt == o->max_attempts) {
@@ -945,6 +961,8 @@ static int receive(const struct opts *o)
 			cli_prog(), in.peer, attempt, o->max_attempts);
 		rc = 0;
 	}
+	if (rc)
+		cli_progress_end(&prog, NULL, cli_last_error());
 	close_input(&in);
 	if (in.lfd >= 0)
 		close(in.lfd);

@@ -28,7 +28,8 @@ static void usage(FILE *f)
 		"usage: sevmig-send --memory GPA:SIZE:FILE[:OFFSET]... --target-pdh CERT\n"
 		"                   [--pstate FILE] [--policy N] [--vmsa FILE]... [--pdh-key KEY]\n"
 		"                   [-o DEST] [--threads N] [--zstd-level N]\n"
-		"                   [--timeout SECONDS] [--json] [--quiet]\n"
+		"                   [--timeout SECONDS] [--json[=pretty]]\n"
+		"                   [--progress auto|bar|json|none] [--quiet]\n"
 		"\n"
 		"Send an SEV guest's memory and page state as a migration stream, encrypting\n"
 		"its private pages for the target platform whose PDH certificate is CERT\n"
@@ -56,8 +57,14 @@ static void usage(FILE *f)
 		"  -z, --zstd-level N   compression of shared pages, 0 (off) to 19 (default %d)\n"
 		"      --timeout SECONDS  give up when a TCP peer does not answer or the\n"
 		"                       connection stalls this long (default 60; 0: never)\n"
-		"      --json           print a JSON summary at the end (on standard output, or\n"
-		"                       on standard error when the stream goes there)\n"
+		"      --json[=pretty]  print a JSON summary at the end, one line (or indented):\n"
+		"                       sevmig.migration/1 of docs/json.md, on standard output\n"
+		"                       (on standard error when the stream goes there)\n"
+		"      --progress MODE  auto (default: a bar when standard error is a terminal,\n"
+		"                       else nothing), bar (percentage, rate, time left, round),\n"
+		"                       json (sevmig.progress/1 events on standard error, one\n"
+		"                       line each, about once a second; the last has the\n"
+		"                       summary or the error) or none\n"
 		"  --tls-cert FILE, --tls-key FILE\n"
 		"                       with -o tls://HOST:PORT: this host's certificate (PEM)\n"
 		"                       and key; the stream key then comes from TLS\n"
@@ -68,7 +75,8 @@ static void usage(FILE *f)
 		"                       --gen-psk'); required, or --insecure\n"
 		"  --insecure           write a stream without keyed integrity (anyone can alter\n"
 		"                       it); said on stderr every time\n"
-		"  -q, --quiet          no progress line (shown only when stderr is a terminal)\n"
+		"  -q, --quiet          no progress and no text summary (--progress none, unless\n"
+		"                       --progress is given too)\n"
 		"  -h, --help           this help;  -V, --version  the version\n"
 		"\n"
 		"examples:\n"
@@ -77,9 +85,10 @@ static void usage(FILE *f)
 		"              -t target.cert | sevmig-recv --pdh-key target.key --memory-dir out\n"
 		"  sevmig-send -m 0:256M:guest.mem -t target.cert -o tcp://[::1]:4444 --json\n"
 		"\n"
-		"Exit status: 0 the whole stream was written, 2 error (nothing complete was\n"
-		"left behind: a file output keeps its previous content, and a receiver gets an\n"
-		"ABORT record when the output still works).\n",
+		"Exit status: 0 the whole stream was written (over TCP: and the target\n"
+		"committed), 2 error (nothing complete was left behind: a file output keeps its\n"
+		"previous content, and a receiver gets an ABORT record when the output still\n"
+		"works), 130 or 143 interrupted by SIGINT or SIGTERM after that same clean-up.\n",
 		SEVMIG_CERT_SIZE, DEFAULT_POLICY, SEVMIG_VMSA_SIZE, cli_default_threads(),
 		DEFAULT_ZSTD);
 }
@@ -364,16 +373,14 @@ static int send_stream(const struct opts *o, struct sevmig_mem_region *reg, uint
 		       uint8_t *const *vmsa)
 {
 	struct output out = { 0 };
-	if (open_output(o, &out)) {
-		close_output(&out);
-		return CLI_ERR;
-	}
 	struct cli_progress prog;
-	cli_progress_init(&prog, !o->x.quiet && isatty(STDERR_FILENO));
+	cli_progress_init(&prog, "sevmig-send", o->x.progress);
 	prog.total_pages = pages;
+	cli_progress_phase(&prog, CLI_PHASE_CONNECTING);
 	uint8_t key[SEVMIG_KEY_SIZE];
 	uint32_t ksrc = 0;
-	if (cli_xfer_key(&o->x, &out.chan, key, &ksrc)) {
+	if (open_output(o, &out) || cli_xfer_key(&o->x, &out.chan, key, &ksrc)) {
+		cli_progress_end(&prog, NULL, cli_last_error());
 		close_output(&out);
 		return CLI_ERR;
 	}
@@ -392,12 +399,19 @@ static int send_stream(const struct opts *o, struct sevmig_mem_region *reg, uint
 	cli_block_signals(true);
 	int rc = sevmig_sender_new(fw, reg, o->x.nmem, cli_chan_write, &out.chan, &so, &s, &err);
 	cli_block_signals(false);
-	if (!rc)
+	if (!rc) {
+		cli_progress_phase(&prog, CLI_PHASE_MEMORY);
 		rc = sevmig_sender_send_all(s, ps, &err);
+	}
+	if (!rc && o->nvmsa)
+		cli_progress_phase(&prog, CLI_PHASE_VCPUS);
 	for (uint32_t i = 0; i < o->nvmsa && !rc; i++)
 		rc = sevmig_sender_send_vmsa(s, i, vmsa[i], &err);
-	if (!rc)
+	if (!rc) {
+		/* END, then (over TCP) the wait for the target's COMMIT. */
+		cli_progress_phase(&prog, CLI_PHASE_COMMITTING);
 		rc = sevmig_sender_finish(s, &err);
+	}
 	explicit_bzero(key, sizeof(key));
 	cli_progress_clear(&prog);
 	struct cli_summary sum = { .tool = "sevmig-send", .stream = out.chan.name, .ps = ps };
@@ -427,21 +441,25 @@ static int send_stream(const struct opts *o, struct sevmig_mem_region *reg, uint
 				  "source guest keeps running");
 		else
 			cli_error("%s", err.message[0] ? err.message : sevmig_strerror(rc));
+		cli_progress_end(&prog, NULL, cli_last_error());
 		close_output(&out);
 		return CLI_ERR;
 	}
 	rc = finish_output(o, &out);
 	close_output(&out);
-	if (rc)
+	if (rc) {
+		cli_progress_end(&prog, NULL, cli_last_error());
 		return rc;
+	}
 	sum.policy = o->policy;
 	sum.guest_pages = pages;
 	sum.seconds = cli_progress_elapsed(&prog);
+	cli_progress_end(&prog, &sum, NULL);
 	bool stream_on_stdout = out.ep.kind == CLI_EP_STDIO;
 	if (o->x.json)
-		cli_summary_print(stream_on_stdout ? stderr : stdout, &sum, true);
-	else if (prog.show)
-		cli_summary_print(stderr, &sum, false);
+		return cli_summary_json(stream_on_stdout ? stderr : stdout, &sum, o->x.json);
+	if (cli_progress_is_bar(&prog))
+		cli_summary_text(stderr, &sum);
 	return CLI_OK;
 }
 

@@ -40,7 +40,7 @@ fi
 python3 - "$tmp/json" <<'PY' || fail "JSON shape"
 import json, os, sys
 h = json.load(open(sys.argv[1]))
-assert set(h) == {"kvm", "sev", "summary"}, h.keys()
+assert list(h) == ["schema", "kvm", "sev", "summary"] and h["schema"] == "sevmig.host/1", h.keys()
 k = h["kvm"]
 assert isinstance(k["available"], bool)
 assert k["error"] is None if k["available"] else isinstance(k["error"], str)

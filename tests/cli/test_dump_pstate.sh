@@ -77,7 +77,7 @@ done
 
 CASE="show --json"
 ok show example.bin --json <<'EOF'
-{"file": "example.bin", "memslots": 2, "covered_pages": 1536, "shared_pages": 41, "private_pages": 1495, "shared_runs": 4, "private_runs": 3, "largest_shared_run": 16}
+{"schema":"sevmig.pstate/1","file":"example.bin","page_state":{"memslots":2,"covered_pages":1536,"shared_pages":41,"private_pages":1495,"shared_runs":4,"private_runs":3,"largest_shared_run":16}}
 EOF
 
 CASE="show --ranges"
@@ -99,7 +99,7 @@ cmp -s out "$DATA"/good/lenient.canonical.txt || fail "$(cat out)"
 CASE="show the empty map"
 : >empty.txt
 ok show empty.txt --json <<'EOF'
-{"file": "empty.txt", "memslots": 0, "covered_pages": 0, "shared_pages": 0, "private_pages": 0, "shared_runs": 0, "private_runs": 0, "largest_shared_run": 0}
+{"schema":"sevmig.pstate/1","file":"empty.txt","page_state":{"memslots":0,"covered_pages":0,"shared_pages":0,"private_pages":0,"shared_runs":0,"private_runs":0,"largest_shared_run":0}}
 EOF
 
 # ---- convert between the two page-state forms ---------------------------------
@@ -149,6 +149,25 @@ expect_out <<'EOF'
 0x1008-0x10ff private -> shared
 0x1100-0x11ff private -> absent
 0x2000-0x2000 absent -> shared
+EOF
+CASE="diff --json"
+run diff example.bin b.txt --json
+expect_rc 1
+expect_no_err
+expect_out <<'EOF'
+{"schema":"sevmig.pstate-change/1","first_gfn":256,"last_gfn":256,"pages":1,"a_state":"shared","b_state":"private"}
+{"schema":"sevmig.pstate-change/1","first_gfn":384,"last_gfn":399,"pages":16,"a_state":"shared","b_state":"private"}
+{"schema":"sevmig.pstate-change/1","first_gfn":1264,"last_gfn":1279,"pages":16,"a_state":"shared","b_state":"private"}
+{"schema":"sevmig.pstate-change/1","first_gfn":4104,"last_gfn":4351,"pages":248,"a_state":"private","b_state":"shared"}
+{"schema":"sevmig.pstate-change/1","first_gfn":4352,"last_gfn":4607,"pages":256,"a_state":"private","b_state":"absent"}
+{"schema":"sevmig.pstate-change/1","first_gfn":8192,"last_gfn":8192,"pages":1,"a_state":"absent","b_state":"shared"}
+{"schema":"sevmig.pstate-diff/1","a_file":"example.bin","b_file":"b.txt","equal":false,"ranges":6,"pages":538}
+EOF
+CASE="diff --json of equal maps"
+run diff example.txt example.bin --json
+expect_rc 0
+expect_out <<'EOF'
+{"schema":"sevmig.pstate-diff/1","a_file":"example.txt","b_file":"example.bin","equal":true,"ranges":0,"pages":0}
 EOF
 CASE="diff --quiet"
 run diff -q example.bin b.txt
@@ -228,7 +247,7 @@ printf '\xfc\xdf\x0f\x00\x00\x00\x00\x00' >padded.bm
 run convert padded.bm --base-gfn 0x10 --pages 20 --to text -o p.txt
 expect_rc 0
 ok show p.txt --json <<'EOF'
-{"file": "p.txt", "memslots": 1, "covered_pages": 20, "shared_pages": 3, "private_pages": 17, "shared_runs": 2, "private_runs": 2, "largest_shared_run": 2}
+{"schema":"sevmig.pstate/1","file":"p.txt","page_state":{"memslots":1,"covered_pages":20,"shared_pages":3,"private_pages":17,"shared_runs":2,"private_runs":2,"largest_shared_run":2}}
 EOF
 CASE="convert to a region array"
 run convert small.txt --to list -o small.list
@@ -275,6 +294,8 @@ grep -q '^sevmig-dump: small.list' err || fail "$(cat err)"
 
 CASE="usage errors"
 for args in "show" "show a b" "show --bogus example.bin" "show example.bin --ranges --json" \
+	"show example.bin --json=bogus" "diff example.bin example.txt --json -q" \
+	"diff example.bin example.txt --json=pretty" \
 	"diff example.bin" "merge example.bin b.txt" "merge example.bin b.txt --union --intersect -o x" \
 	"convert example.bin -o x" "convert example.bin --to nope -o x" \
 	"convert example.bin --to text -o - --base-gfn 1" \

@@ -28,24 +28,29 @@ grep -Eq '  END +64 .* tag [0-9a-f]{16}... \(verified\)' out || fail "stream: no
 grep -Eq '  ZERO .*0x200-0x2ff +256 ' out || fail "stream: ZERO run missing: $(cat out)"
 grep -Eq '  PLAIN .*0x100-0x1ff +256  zstd' out || fail "stream: PLAIN zstd missing"
 
-# stream: JSON, from standard input, checked against the sender's summary.
+# stream: JSON Lines, from standard input, checked against the sender's
+# summary: a header line, a line per record, a result line.
 t "$dump" stream "${psk[@]}" --json - <s.bin >s.json
 python3 - s.json send.json <<'PY'
 import json, sys
-d, s = (json.load(open(f)) for f in sys.argv[1:3])
+lines = [json.loads(l) for l in open(sys.argv[1])]
+s = json.load(open(sys.argv[2]))
+h, recs, d = lines[0], lines[1:-1], lines[-1]
+assert h["schema"] == "sevmig.stream-header/1" and d["schema"] == "sevmig.stream-result/1"
+assert all(r["schema"] == "sevmig.stream-record/1" for r in recs)
 assert d["complete"] and d["error"] is None, d["error"]
-assert d["header"]["uuid"] == s["uuid"] and d["header"]["soft"]
-assert [m["gpa"] for m in d["header"]["memslots"]] == [0, 1 << 32]
-recs = d["records"]
+assert h["uuid"] == s["uuid"] and h["soft"] and h["file"] == "-"
+assert [m["gpa"] for m in h["memslots"]] == [0, 1 << 32]
 assert [r["index"] for r in recs] == list(range(len(recs)))
-assert all(a["offset"] + 40 + a["length"] == b["offset"] for a, b in zip(recs, recs[1:]))
+assert all(a["offset"] + 40 + a["payload_bytes"] == b["offset"] for a, b in zip(recs, recs[1:]))
 assert recs[0]["type"] == "SESSION" and recs[-1]["type"] == "END"
 pages = {t: sum(r["pages"] for r in recs if r["type"] == t) for t in ("ENC", "PLAIN", "ZERO")}
 assert pages == {"ENC": 512, "PLAIN": 256, "ZERO": 256}, pages
 c = d["counts"]
 assert (c["encrypted_pages"], c["plain_pages"], c["zero_pages"]) == (512, 256, 256), c
-assert c["bytes"] == s["stream_bytes"] == recs[-1]["offset"] + 40 + 64
-assert c["records"] == len(recs) - 1 == s["records"]
+assert c == s["counts"], (c, s["counts"])
+assert c["stream_bytes"] == recs[-1]["offset"] + 40 + 64
+assert c["records"] == len(recs) - 1
 PY
 
 # verify: sound, with and without the key; JSON; quiet.
@@ -54,8 +59,13 @@ grep -q '^s.bin: sound (framing, checksums, tags, completeness, order, counters)
 [ "$(status t "$dump" verify "${psk[@]}" --pdh-key target.key s.bin)" = 0 ] || fail "verify key: $(cat out err)"
 grep -q 'session and packet MACs' out || fail "verify key: $(cat out)"
 [ "$(status t "$dump" verify "${psk[@]}" --json --pdh-key target.key - <s.bin)" = 0 ] || fail "verify json"
-python3 -c 'import json,sys; d=json.load(open("out")); assert d["sound"] and d["error"] is None' ||
-  fail "verify json: $(cat out)"
+python3 - out send.json <<'PY' || fail "verify json: $(cat out)"
+import json, sys
+d, s = (json.load(open(f)) for f in sys.argv[1:3])
+assert d["sound"] and d["verdict"] == "sound" and d["error"] is None, d
+assert d["checks"][-2:] == ["session", "packet MACs"] and "tags" in d["checks"], d
+assert d["counts"]["encrypted_pages"] == s["counts"]["encrypted_pages"] == 512, d
+PY
 [ "$(status t "$dump" verify "${psk[@]}" -q s.bin)" = 0 ] && [ ! -s out ] || fail "verify -q printed"
 
 # A damaged stream: every byte of a record matters.
@@ -69,10 +79,10 @@ grep -Eq '^bad.bin: damaged: record [0-9]+ \([A-Z]+\) at byte [0-9]+: .*CRC' out
 grep -Eq 'record [0-9]+ .*at byte [0-9]+' err || fail "stream damaged: $(cat err)"
 grep -q 'SESSION' out || fail "stream damaged: nothing listed before the fault"
 [ "$(status t "$dump" verify "${psk[@]}" --json bad.bin)" = 1 ] || fail "verify damaged json"
-python3 -c 'import json; d=json.load(open("out")); assert not d["sound"] and d["error"]["offset"] > 0' ||
+python3 -c 'import json; d=json.load(open("out")); assert not d["sound"] and d["verdict"] == "damaged" and d["error"]["offset"] > 0' ||
   fail "verify damaged json: $(cat out)"
 [ "$(status t "$dump" stream "${psk[@]}" --json bad.bin)" = 1 ] || fail "stream damaged json"
-python3 -c 'import json; d=json.load(open("out")); assert not d["complete"] and d["error"]["index"] > 0' ||
+python3 -c 'import json; d=json.loads(open("out").readlines()[-1]); assert not d["complete"] and d["error"]["index"] > 0' ||
   fail "stream damaged json: $(cat out)"
 
 # Truncated, at a record boundary and inside one.

@@ -69,15 +69,16 @@ grep -q '^0x300-0x4ff shared$' copy.txt || fail "text page state: $(cat copy.txt
 python3 - send.json recv.json <<'EOF'
 import json, sys
 s, r = (json.load(open(f)) for f in sys.argv[1:3])
+assert s["schema"] == r["schema"] == "sevmig.migration/1", (s, r)
 assert s["tool"] == "sevmig-send" and r["tool"] == "sevmig-recv", (s, r)
-assert s["uuid"] == r["uuid"] and s["stream_bytes"] == r["stream_bytes"], (s, r)
-assert s["pages"] == r["pages"], (s["pages"], r["pages"])
-p = s["pages"]
-assert p["encrypted"] + p["plain"] + p["zero"] == s["guest_pages"] == 2048, p
-assert (p["encrypted"], p["plain"], p["zero"]) == (1152, 640, 256), p
-assert s["page_state"]["shared_pages"] == 896, s["page_state"]
-assert s["plain_wire_bytes"] == p["plain"] * 4096, "-z 0 must send raw pages"
-assert s["seconds"] >= 0 and s["guest_mb_per_s"] > 0
+assert s["uuid"] == r["uuid"] and s["counts"] == r["counts"], (s, r)
+c = s["counts"]
+assert s["done_pages"] == c["encrypted_pages"] + c["plain_pages"] + c["zero_pages"] == s["guest_pages"] == 2048, s
+assert (c["encrypted_pages"], c["plain_pages"], c["zero_pages"]) == (1152, 640, 256), c
+assert s["page_state"]["shared_pages"] == r["page_state"]["shared_pages"] == 896, s["page_state"]
+assert c["plain_wire_bytes"] == c["plain_pages"] * 4096, "-z 0 must send raw pages"
+assert s["seconds"] >= 0 and s["guest_bytes_per_second"] > 0
+assert s["delivery"] == r["delivery"] == "written" and s["integrity"] == "psk"
 EOF
 
 # 3. Receiving into existing files: the bytes outside the memslots stay.
