@@ -4,8 +4,11 @@
 set -euo pipefail
 # clang and libclang-rt-dev (libFuzzer and clang's sanitizer runtimes, only
 # recommended by clang) build the fuzz targets.
+# dpkg-dev (dpkg-shlibdeps), file and lintian build and check the Debian
+# packages (tests/install/deb.sh).
 pkgs=(gcc g++ make cmake ninja-build pkg-config binutils python3
-      libssl-dev uuid-dev libzstd-dev libcmocka-dev clang libclang-rt-dev)
+      libssl-dev uuid-dev libzstd-dev libcmocka-dev clang libclang-rt-dev
+      dpkg-dev file lintian)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
