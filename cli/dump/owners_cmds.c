@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/schema.h"
 #include "dump/dump.h"
 
 static const char owners_help[] =
@@ -368,25 +369,32 @@ static int collect(void *arg, const struct sevmig_owners_entity *e)
 	return 0;
 }
 
-/* The JSON document of show (schema sevmig.owners/1), in one place:
- * 0 or CLI_ERR printed. */
+/* The JSON document of show (sevmig.owners/1, docs/json.md), through the
+ * tools' one emitter: 0 or CLI_ERR printed. */
 static int print_json(const char *file, const struct sevmig_owners_stats *st, const struct ents *s)
 {
-	printf("{\"schema\": \"sevmig.owners/1\", \"file\": ");
-	cli_json_string(stdout, file);
-	printf(", \"coverage_ranges\": %" PRIu64 ", \"covered_frames\": %" PRIu64
-	       ", \"runs\": %" PRIu64 ", \"borrowed_frames\": %" PRIu64 ", \"entities\": [",
-	       st->ranges, st->covered_frames, st->runs, st->borrowed_frames);
+	struct cli_json j;
+	cli_json_init(&j, stdout, false);
+	cli_json_doc(&j, CLI_SCHEMA_OWNERS);
+	cli_json_kstr(&j, "file", file);
+	cli_json_ku64(&j, "coverage_ranges", st->ranges);
+	cli_json_ku64(&j, "covered_frames", st->covered_frames);
+	cli_json_ku64(&j, "runs", st->runs);
+	cli_json_ku64(&j, "borrowed_frames", st->borrowed_frames);
+	cli_json_karray(&j, "entities");
 	for (size_t i = 0; i < s->n; i++) {
 		char name[SEVMIG_OWNER_NAME_MAX];
 		const struct sevmig_owners_entity *e = &s->v[i];
-		printf("%s{\"entity\": \"%s\", \"id\": %" PRIu32 ", \"owned\": %" PRIu64
-		       ", \"shared_owned\": %" PRIu64 ", \"shared_borrowed\": %" PRIu64 "}",
-		       i ? ", " : "", sevmig_owner_name(e->id, name, sizeof(name)), e->id, e->owned,
-		       e->shared_owned, e->shared_borrowed);
+		cli_json_object(&j);
+		cli_json_kstr(&j, "entity", sevmig_owner_name(e->id, name, sizeof(name)));
+		cli_json_ku64(&j, "id", e->id);
+		cli_json_ku64(&j, "owned", e->owned);
+		cli_json_ku64(&j, "shared_owned", e->shared_owned);
+		cli_json_ku64(&j, "shared_borrowed", e->shared_borrowed);
+		cli_json_end(&j);
 	}
-	printf("]}\n");
-	return fflush(stdout) ? cli_error("standard output: write failed") : 0;
+	cli_json_end(&j);
+	return cli_json_doc_end(&j);
 }
 
 static int owners_show(int argc, char **argv)
