@@ -201,6 +201,35 @@ assert last["done_bytes"] == 1024 * 4096 and last["guest_bytes"] == last["done_b
 assert "error" not in last
 PY
 done
+# one event per interval while records move: a reader slower than the
+# sender (16 MiB at 10 MiB/s) makes the memory phase last over a second.
+head -c 16M /dev/urandom >slow.mem
+t "$send" "${psk[@]}" -m 0:16M:slow.mem -t target.cert -T 1 --progress=json 2>slow.events |
+  python3 -c 'import sys, time
+while sys.stdin.buffer.read(1 << 20):
+    time.sleep(0.1)'
+valid slow.events
+python3 - slow.events <<'PY' || fail "no progress during the memory phase: $(cat slow.events)"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+mid = [e for e in ev if e["phase"] == "memory" and 0 < e["done_pages"] < e["guest_pages"]]
+assert mid, "no event between the start and the end of the memory phase"
+assert all(e["eta_seconds"] is not None and e["eta_seconds"] > 0 and e["guest_bytes_per_second"] > 0
+           for e in mid), mid
+mem = [e for e in ev if e["phase"] == "memory"]
+# at most one a second: events of one phase are spaced by the interval
+assert all(b["seconds"] - a["seconds"] >= 0.9 for a, b in zip(mem, mem[1:])), mem
+PY
+rm -f slow.mem
+# auto on a terminal draws the bar (script(1) gives the tool a terminal)
+if command -v script >/dev/null; then
+  script -qec "$send --psk $work/psk ${mem[*]} -t target.cert -o tty.bin" /dev/null >tty.out ||
+    fail "sevmig-send on a terminal: $(cat tty.out)"
+  grep -aq $'\r'"sevmig-send: memory" tty.out || fail "auto on a terminal drew no bar: $(cat -A tty.out)"
+  grep -aq 'sevmig-send: 1024 pages (' tty.out || fail "auto on a terminal: no summary"
+else
+  echo "script(1) is not installed: --progress=auto on a terminal not checked"
+fi
 # a failure after the start: the last event says failed, with the message
 rc=0; t "$send" "${psk[@]}" "${mem[@]}" -t target.cert -o nodir/x.bin --progress=json \
   2>fail.events >/dev/null || rc=$?
