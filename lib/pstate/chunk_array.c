@@ -594,6 +594,12 @@ int sevmig__pair_walk(const struct sevmig__ents *a, const struct sevmig__ents *b
 			/* the common case first: both hold a container for the same
 			 * chunk (all chunks before it are done on both sides) */
 			const struct sevmig__ent *ea = &a->v[ia], *eb = &b->v[ib];
+			/* the containers are scattered over the heap: ask for the
+			 * ones a few chunks on while comparing these */
+			if (ia + 8 < a->n)
+				__builtin_prefetch(a->v[ia + 8].c);
+			if (ib + 8 < b->n)
+				__builtin_prefetch(b->v[ib + 8].c);
 			if (ea->key == eb->key && ea->key >= k && ea->c && eb->c) {
 				if (ea->key >= khi)
 					break;
