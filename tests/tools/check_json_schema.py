@@ -10,11 +10,15 @@ outside its list, or an unknown schema is an error.
 usage: check_json_schema.py [--doc docs/json.md] [--pretty] [--schema NAME]...
                             [--seen FILE] FILE...
        check_json_schema.py [--doc docs/json.md] --list-schemas
+       check_json_schema.py [--doc docs/json.md]
 
 Each FILE ('-': standard input) holds JSON Lines, one document per line, or
 with --pretty one (indented) document. --schema restricts the documents to
 those schemas. --seen appends the schema of every valid document to FILE, one
-a line (for a coverage check). Exit status: 0 all valid, 1 some document is
+a line (for a coverage check). Without FILE (as ctest runs it), a self-test:
+for every schema of the document, an example built from its table must pass,
+and the same example with a key missing, a key added or a value of the wrong
+type must fail. Exit status: 0 all valid, 1 some document is
 not, 2 bad usage or a malformed docs/json.md. Standard library only.
 """
 import argparse
@@ -141,6 +145,16 @@ class Checker:
     def __init__(self, tables, documents):
         self.tables, self.documents = tables, documents
 
+    @staticmethod
+    def alt_ok_static(alt, v):
+        """alt_ok without looking into containers."""
+        kind = alt[0]
+        if kind in ("object", "document"):
+            return isinstance(v, dict)
+        if kind == "array":
+            return isinstance(v, list)
+        return Checker.alt_ok(None, alt, v, "", [])
+
     def alt_ok(self, alt, v, path, errors):
         """True when v matches alt; errors inside a matching container are
         appended."""
@@ -229,6 +243,53 @@ def short(v):
     return s if len(s) <= 60 else s[:57] + "..."
 
 
+def example(alt, tables):
+    """A value of type alt (the first alternative of each choice)."""
+    kind, arg = alt
+    if kind == "simple":
+        return {"string": "s", "integer": 1, "signed integer": -1, "number": 0.5,
+                "boolean": True, "null": None}[arg]
+    if kind == "const":
+        return arg
+    if kind == "enum":
+        return arg[-1]
+    if kind == "array":
+        return [example(arg, tables)]
+    return {k: example(alts[0], tables) for k, (alts, _) in tables[arg].items()}
+
+
+def wrong(alts):
+    """A value that none of alts accepts."""
+    for v in ({"x": 1}, [1], "s", 1.5, True, None):
+        if not any(Checker.alt_ok_static(a, v) for a in alts):
+            return v
+    raise AssertionError(alts)
+
+
+def self_test(tables, documents):
+    checker = Checker(tables, documents)
+    failures = 0
+    for name in sorted(documents):
+        doc = example(("document", name), tables)
+        cases = [("the example", doc, True)]
+        for key, (alts, optional) in tables[name].items():
+            if not optional:
+                cases.append(("without %s" % key, {k: v for k, v in doc.items() if k != key}, False))
+            bad = dict(doc)
+            bad[key] = wrong(alts)
+            cases.append(("%s of the wrong type" % key, bad, False))
+        cases.append(("with an undocumented key", dict(doc, undocumented_key=1), False))
+        for what, d, want in cases:
+            errors = []
+            checker.check_document(json.loads(json.dumps(d)), [], errors)
+            if (not errors) != want:
+                print("self-test: %s %s: %s" % (name, what,
+                      "refused: %s" % errors if want else "accepted"))
+                failures += 1
+    print("self-test: %d schemas, %s" % (len(documents), "failed" if failures else "ok"))
+    return 1 if failures else 0
+
+
 def strict_loads(text):
     def pairs(kv):
         d = {}
@@ -264,7 +325,7 @@ def main():
             print(d)
         return 0
     if not a.files:
-        ap.error("no FILE to check")
+        return self_test(tables, documents)
     for s in a.schema:
         if s not in documents:
             print("check_json_schema: --schema %s is not in %s" % (s, a.doc), file=sys.stderr)
