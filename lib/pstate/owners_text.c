@@ -13,12 +13,11 @@
 
 #include "pstate/owners_impl.h"
 #include "util/buf.h"
+#include "pstate/text_lines.h"
 #include "util/error.h"
 
 enum {
-	TEXT_LINE_MAX = 4096,  /* bytes, without the newline */
-	FRAME_HEX_DIGITS = 10, /* 0xffffffffff is the highest frame */
-	QUOTE_MAX = 24,
+	TEXT_LINE_MAX = 4096, /* bytes, without the newline */
 };
 
 /* ---- output ------------------------------------------------------------------ */
@@ -60,82 +59,6 @@ struct tline {
 	uint32_t owner, borrower;
 };
 
-/* -EBADMSG about a text line (no byte offset: tools print "FILE:LINE:"). */
-#define lfail(err, line, ...) sevmig__fail(err, -EBADMSG, SEVMIG_NO_OFFSET, line, __VA_ARGS__)
-
-/* A short, printable, quoted copy of the input at p for messages. */
-static const char *quote(char *dst, const char *p, const char *e)
-{
-	if (p == e)
-		return "the end of the line";
-	size_t n = 0;
-	dst[n++] = '\'';
-	for (; p < e && n <= QUOTE_MAX; p++)
-		dst[n++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
-	if (p < e) {
-		memcpy(dst + n, "...", 3);
-		n += 3;
-	}
-	dst[n++] = '\'';
-	dst[n] = '\0';
-	return dst;
-}
-
-static const char *skip_ws(const char *p, const char *e)
-{
-	while (p < e && (*p == ' ' || *p == '\t'))
-		p++;
-	return p;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return -2;
-	return -1;
-}
-
-static int parse_frame(const char **pp, const char *e, uint64_t *v, const char *which,
-		       uint64_t line, struct sevmig_error *err)
-{
-	char q[QUOTE_MAX + 8];
-	const char *p = *pp;
-	if (e - p < 2 || p[0] != '0' || (p[1] != 'x' && p[1] != 'X'))
-		return lfail(err, line, "expected the %s frame (0x and hex digits), found %s",
-			     which, quote(q, p, e));
-	if (p[1] == 'X')
-		return lfail(err, line, "the %s frame starts with 0X: write it in lowercase (0x)",
-			     which);
-	const char *d = p + 2;
-	for (p = d; p < e && hexval(*p) != -1; p++)
-		if (hexval(*p) == -2)
-			return lfail(
-			    err, line,
-			    "upper-case hex digit '%c' in the %s frame: write frames in lowercase",
-			    *p, which);
-	if (p == d)
-		return lfail(err, line, "no hex digits after 0x in the %s frame", which);
-	const char *sig = d;
-	while (sig < p - 1 && *sig == '0')
-		sig++;
-	if (p - sig > FRAME_HEX_DIGITS)
-		return lfail(err, line,
-			     "the %s frame 0x%.*s%s is beyond the 40-bit frame limit (the highest "
-			     "is 0xffffffffff)",
-			     which, p - sig > QUOTE_MAX ? QUOTE_MAX : (int)(p - sig), sig,
-			     p - sig > QUOTE_MAX ? "..." : "");
-	uint64_t x = 0;
-	for (; sig < p; sig++)
-		x = x << 4 | (uint64_t)hexval(*sig);
-	*v = x;
-	*pp = p;
-	return 0;
-}
-
 /* An entity name: the bytes up to whitespace, '#', or (for the owner) '>'. */
 static int parse_entity(const char **pp, const char *e, bool owner, uint32_t *id, uint64_t line,
 			struct sevmig_error *err)
@@ -145,10 +68,10 @@ static int parse_entity(const char **pp, const char *e, bool owner, uint32_t *id
 		p++;
 	char why[128];
 	if (p == s)
-		return lfail(err, line,
-			     owner ? "missing owner before '>'" : "missing borrower after '>'");
+		return sevmig__lfail(
+		    err, line, owner ? "missing owner before '>'" : "missing borrower after '>'");
 	if (sevmig__owner_parse(s, (size_t)(p - s), id, why, sizeof(why)))
-		return lfail(err, line, "%s %s", owner ? "owner:" : "borrower:", why);
+		return sevmig__lfail(err, line, "%s %s", owner ? "owner:" : "borrower:", why);
 	*pp = p;
 	return 0;
 }
@@ -157,34 +80,36 @@ static int parse_entity(const char **pp, const char *e, bool owner, uint32_t *id
 static int parse_line(const char *p, size_t len, uint64_t line, struct tline *t, bool *got,
 		      struct sevmig_error *err)
 {
-	char q[QUOTE_MAX + 8];
+	char q[SEVMIG__QUOTE_BUF];
 	const char *e = p + len, *nul = memchr(p, '\0', len);
 	if (nul)
-		return lfail(err, line, "NUL byte in column %zu: this is not a text file",
-			     (size_t)(nul - p) + 1);
+		return sevmig__lfail(err, line, "NUL byte in column %zu: this is not a text file",
+				     (size_t)(nul - p) + 1);
 	*got = false;
-	p = skip_ws(p, e);
+	p = sevmig__text_skip_ws(p, e);
 	if (p == e || *p == '#')
 		return 0;
-	SEVMIG__TRY(parse_frame(&p, e, &t->first, "first", line, err));
+	SEVMIG__TRY(sevmig__text_hex40(&p, e, &t->first, "frame", "first", line, err));
 	if (p == e || *p != '-')
-		return lfail(err, line, "expected '-' right after the first frame, found %s",
-			     quote(q, p, e));
+		return sevmig__lfail(err, line,
+				     "expected '-' right after the first frame, found %s",
+				     sevmig__text_quote(q, p, e));
 	p++;
-	SEVMIG__TRY(parse_frame(&p, e, &t->last, "last", line, err));
+	SEVMIG__TRY(sevmig__text_hex40(&p, e, &t->last, "frame", "last", line, err));
 	if (t->first > t->last)
-		return lfail(err, line,
-			     "range 0x%" PRIx64 "-0x%" PRIx64 " is backwards: its first frame is "
-			     "above its last",
-			     t->first, t->last);
-	const char *w = skip_ws(p, e);
+		return sevmig__lfail(err, line,
+				     "range 0x%" PRIx64 "-0x%" PRIx64
+				     " is backwards: its first frame is "
+				     "above its last",
+				     t->first, t->last);
+	const char *w = sevmig__text_skip_ws(p, e);
 	if (w == e || *w == '#')
-		return lfail(err, line,
-			     "missing owner after the range: hyp, host or guest:N, and "
-			     "optionally >BORROWER");
+		return sevmig__lfail(err, line,
+				     "missing owner after the range: hyp, host or guest:N, and "
+				     "optionally >BORROWER");
 	if (w == p)
-		return lfail(err, line, "expected a space after the last frame, found %s",
-			     quote(q, p, e));
+		return sevmig__lfail(err, line, "expected a space after the last frame, found %s",
+				     sevmig__text_quote(q, p, e));
 	p = w;
 	SEVMIG__TRY(parse_entity(&p, e, true, &t->owner, line, err));
 	t->borrower = SEVMIG_OWNER_NONE;
@@ -195,12 +120,14 @@ static int parse_line(const char *p, size_t len, uint64_t line, struct tline *t,
 	const char *why = sevmig__owners_state_why(t->owner, t->borrower);
 	if (why) {
 		char st[2 * SEVMIG_OWNER_NAME_MAX];
-		return lfail(err, line, "no frame can be %s: %s",
-			     sevmig__owners_state_str(t->owner, t->borrower, st, sizeof(st)), why);
+		return sevmig__lfail(
+		    err, line, "no frame can be %s: %s",
+		    sevmig__owners_state_str(t->owner, t->borrower, st, sizeof(st)), why);
 	}
-	p = skip_ws(p, e);
+	p = sevmig__text_skip_ws(p, e);
 	if (p < e && *p != '#')
-		return lfail(err, line, "unexpected %s after the owner", quote(q, p, e));
+		return sevmig__lfail(err, line, "unexpected %s after the owner",
+				     sevmig__text_quote(q, p, e));
 	t->line = line;
 	*got = true;
 	return 0;
@@ -233,7 +160,7 @@ int sevmig_owners_parse_text(const char *text, size_t len, struct sevmig_owners 
 		if (n && p[n - 1] == '\r')
 			n--;
 		if (n > TEXT_LINE_MAX) {
-			rc = lfail(err, line, "line longer than %d bytes", TEXT_LINE_MAX);
+			rc = sevmig__lfail(err, line, "line longer than %d bytes", TEXT_LINE_MAX);
 			break;
 		}
 		struct tline t;
@@ -255,10 +182,11 @@ int sevmig_owners_parse_text(const char *text, size_t len, struct sevmig_owners 
 		if (b->first > a->last)
 			continue;
 		const struct tline *later = a->line > b->line ? a : b, *other = later == a ? b : a;
-		rc = lfail(err, later->line,
-			   "range 0x%" PRIx64 "-0x%" PRIx64 " overlaps 0x%" PRIx64 "-0x%" PRIx64
-			   " on line %" PRIu64,
-			   later->first, later->last, other->first, other->last, other->line);
+		rc = sevmig__lfail(err, later->line,
+				   "range 0x%" PRIx64 "-0x%" PRIx64 " overlaps 0x%" PRIx64
+				   "-0x%" PRIx64 " on line %" PRIu64,
+				   later->first, later->last, other->first, other->last,
+				   other->line);
 	}
 	struct sevmig_owners *o = NULL;
 	if (!rc)

@@ -14,12 +14,11 @@
 
 #include "pstate/pstate_forms.h"
 #include "util/buf.h"
+#include "pstate/text_lines.h"
 #include "util/error.h"
 
 enum {
 	TEXT_LINE_MAX = 4096, /* bytes, without the newline */
-	GFN_HEX_DIGITS = 10,  /* 0xffffffffff is the highest gfn */
-	QUOTE_MAX = 24,
 };
 
 /* ---- output ------------------------------------------------------------------ */
@@ -106,112 +105,37 @@ struct tline {
 	bool shared;
 };
 
-/* -EBADMSG about a text line (no byte offset: tools print "FILE:LINE:"). */
-#define lfail(err, line, ...) sevmig__fail(err, -EBADMSG, SEVMIG_NO_OFFSET, line, __VA_ARGS__)
-
-/* A short, printable, quoted copy of the input at p for messages. */
-static const char *quote(char *dst, const char *p, const char *e)
-{
-	if (p == e)
-		return "the end of the line";
-	size_t n = 0;
-	dst[n++] = '\'';
-	for (; p < e && n <= QUOTE_MAX; p++)
-		dst[n++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
-	if (p < e) {
-		memcpy(dst + n, "...", 3);
-		n += 3;
-	}
-	dst[n++] = '\'';
-	dst[n] = '\0';
-	return dst;
-}
-
-static const char *skip_ws(const char *p, const char *e)
-{
-	while (p < e && (*p == ' ' || *p == '\t'))
-		p++;
-	return p;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return -2;
-	return -1;
-}
-
-static int parse_gfn(const char **pp, const char *e, uint64_t *v, const char *which, uint64_t line,
-		     struct sevmig_error *err)
-{
-	char q[QUOTE_MAX + 8];
-	const char *p = *pp;
-	if (e - p < 2 || p[0] != '0' || (p[1] != 'x' && p[1] != 'X'))
-		return lfail(err, line, "expected the %s gfn (0x and hex digits), found %s", which,
-			     quote(q, p, e));
-	if (p[1] == 'X')
-		return lfail(err, line, "the %s gfn starts with 0X: write it in lowercase (0x)",
-			     which);
-	const char *d = p + 2;
-	for (p = d; p < e && hexval(*p) != -1; p++)
-		if (hexval(*p) == -2)
-			return lfail(
-			    err, line,
-			    "upper-case hex digit '%c' in the %s gfn: write gfns in lowercase", *p,
-			    which);
-	if (p == d)
-		return lfail(err, line, "no hex digits after 0x in the %s gfn", which);
-	const char *sig = d;
-	while (sig < p - 1 && *sig == '0')
-		sig++;
-	if (p - sig > GFN_HEX_DIGITS)
-		return lfail(err, line,
-			     "the %s gfn 0x%.*s%s is beyond the 40-bit gfn limit (the highest is "
-			     "0xffffffffff)",
-			     which, p - sig > QUOTE_MAX ? QUOTE_MAX : (int)(p - sig), sig,
-			     p - sig > QUOTE_MAX ? "..." : "");
-	uint64_t x = 0;
-	for (; sig < p; sig++)
-		x = x << 4 | (uint64_t)hexval(*sig);
-	*v = x;
-	*pp = p;
-	return 0;
-}
-
 /* Parse one line; *got is false for a blank or comment line. */
 static int parse_line(const char *p, size_t len, uint64_t line, struct tline *t, bool *got,
 		      struct sevmig_error *err)
 {
-	char q[QUOTE_MAX + 8];
+	char q[SEVMIG__QUOTE_BUF];
 	const char *e = p + len, *nul = memchr(p, '\0', len);
 	if (nul)
-		return lfail(err, line, "NUL byte in column %zu: this is not a text file",
-			     (size_t)(nul - p) + 1);
+		return sevmig__lfail(err, line, "NUL byte in column %zu: this is not a text file",
+				     (size_t)(nul - p) + 1);
 	*got = false;
-	p = skip_ws(p, e);
+	p = sevmig__text_skip_ws(p, e);
 	if (p == e || *p == '#')
 		return 0;
-	SEVMIG__TRY(parse_gfn(&p, e, &t->first, "first", line, err));
+	SEVMIG__TRY(sevmig__text_hex40(&p, e, &t->first, "gfn", "first", line, err));
 	if (p == e || *p != '-')
-		return lfail(err, line, "expected '-' right after the first gfn, found %s",
-			     quote(q, p, e));
+		return sevmig__lfail(err, line, "expected '-' right after the first gfn, found %s",
+				     sevmig__text_quote(q, p, e));
 	p++;
-	SEVMIG__TRY(parse_gfn(&p, e, &t->last, "last", line, err));
+	SEVMIG__TRY(sevmig__text_hex40(&p, e, &t->last, "gfn", "last", line, err));
 	if (t->first > t->last)
-		return lfail(err, line,
-			     "range 0x%" PRIx64 "-0x%" PRIx64 " is backwards: its first gfn is "
-			     "above its last",
-			     t->first, t->last);
-	const char *w = skip_ws(p, e);
+		return sevmig__lfail(err, line,
+				     "range 0x%" PRIx64 "-0x%" PRIx64
+				     " is backwards: its first gfn is "
+				     "above its last",
+				     t->first, t->last);
+	const char *w = sevmig__text_skip_ws(p, e);
 	if (w == e || *w == '#')
-		return lfail(err, line, "missing state after the range: shared or private");
+		return sevmig__lfail(err, line, "missing state after the range: shared or private");
 	if (w == p)
-		return lfail(err, line, "expected a space after the last gfn, found %s",
-			     quote(q, p, e));
+		return sevmig__lfail(err, line, "expected a space after the last gfn, found %s",
+				     sevmig__text_quote(q, p, e));
 	p = w;
 	while (p < e && *p != ' ' && *p != '\t' && *p != '#')
 		p++;
@@ -221,10 +145,12 @@ static int parse_line(const char *p, size_t len, uint64_t line, struct tline *t,
 	else if (wl == 7 && !memcmp(w, "private", 7))
 		t->shared = false;
 	else
-		return lfail(err, line, "unknown state %s (shared or private)", quote(q, w, p));
-	p = skip_ws(p, e);
+		return sevmig__lfail(err, line, "unknown state %s (shared or private)",
+				     sevmig__text_quote(q, w, p));
+	p = sevmig__text_skip_ws(p, e);
 	if (p < e && *p != '#')
-		return lfail(err, line, "unexpected %s after the state", quote(q, p, e));
+		return sevmig__lfail(err, line, "unexpected %s after the state",
+				     sevmig__text_quote(q, p, e));
 	t->line = line;
 	*got = true;
 	return 0;
@@ -248,9 +174,10 @@ static int build(struct tline *t, size_t n, struct sevmig_pstate *ps, struct sev
 		if (rc == -ENOMEM)
 			return rc;
 		if (rc)
-			return lfail(err, t[i].line,
-				     "range 0x%" PRIx64 "-0x%" PRIx64 " refused by the map: %s",
-				     t[i].first, t[j].last, sevmig_strerror(rc));
+			return sevmig__lfail(err, t[i].line,
+					     "range 0x%" PRIx64 "-0x%" PRIx64
+					     " refused by the map: %s",
+					     t[i].first, t[j].last, sevmig_strerror(rc));
 	}
 	for (size_t i = 0, j; i < n; i = j + 1) {
 		j = i;
@@ -283,7 +210,7 @@ int sevmig_pstate_parse_text(const char *text, size_t len, struct sevmig_pstate 
 		if (n && p[n - 1] == '\r')
 			n--;
 		if (n > TEXT_LINE_MAX) {
-			rc = lfail(err, line, "line longer than %d bytes", TEXT_LINE_MAX);
+			rc = sevmig__lfail(err, line, "line longer than %d bytes", TEXT_LINE_MAX);
 			break;
 		}
 		struct tline t;
@@ -305,10 +232,11 @@ int sevmig_pstate_parse_text(const char *text, size_t len, struct sevmig_pstate 
 		if (b->first > a->last)
 			continue;
 		const struct tline *later = a->line > b->line ? a : b, *other = later == a ? b : a;
-		rc = lfail(err, later->line,
-			   "range 0x%" PRIx64 "-0x%" PRIx64 " overlaps 0x%" PRIx64 "-0x%" PRIx64
-			   " on line %" PRIu64,
-			   later->first, later->last, other->first, other->last, other->line);
+		rc = sevmig__lfail(err, later->line,
+				   "range 0x%" PRIx64 "-0x%" PRIx64 " overlaps 0x%" PRIx64
+				   "-0x%" PRIx64 " on line %" PRIu64,
+				   later->first, later->last, other->first, other->last,
+				   other->line);
 	}
 	struct sevmig_pstate *ps = NULL;
 	if (!rc)
@@ -330,7 +258,7 @@ bool sevmig__pstate_is_text(const void *buf, size_t len)
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *e = nl ? nl : end;
-		const char *s = skip_ws(p, e);
+		const char *s = sevmig__text_skip_ws(p, e);
 		if (s < e && *s != '#' && *s != '\r')
 			return e - s >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
 		/* Binary data rarely looks like comments, but never holds NULs. */
