@@ -97,25 +97,23 @@ static void vals_to_words(const uint16_t *v, uint32_t n, uint64_t *w)
 		w[v[i] >> 6] |= UINT64_C(1) << (v[i] & 63);
 }
 
-/* The set bits of a chunk's words as offsets, into v (room for the words'
- * set bits); returns how many. Four at a time whatever a word holds, while
- * there is room for four (as chunk_array.c's flatten()): the branch then
- * depends on whether a word has more than four, not on each bit. */
-static uint32_t words_to_vals(const uint64_t *w, uint16_t *v)
+/* The set bits of a chunk's words (card of them) as offsets into v; returns
+ * how many. Four at a time whatever a word holds, while there is room for
+ * four more (as chunk_array.c's flatten()): the branch then depends on
+ * whether a word has more than four, not on each bit or on empty words. */
+static uint32_t words_to_vals(const uint64_t *w, uint32_t card, uint16_t *v)
 {
-	uint32_t n = 0, i = 0, room = 0;
-	for (uint32_t j = 0; j < SEVMIG__CHUNK_WORDS; j++)
-		room += (uint32_t)__builtin_popcountll(w[j]);
-	for (; i < SEVMIG__CHUNK_WORDS && n + 68 <= room; i++) {
+	uint32_t n = 0, i = 0;
+	for (; i < SEVMIG__CHUNK_WORDS && n + 68 <= card; i++) {
 		uint64_t x = w[i];
-		while (x) {
+		uint16_t at = (uint16_t)(i * 64);
+		do {
 			for (int k = 0; k < 4; k++) {
-				v[n] = (uint16_t)(i * 64 +
-						  (uint32_t)__builtin_ctzll(x | UINT64_C(1) << 63));
+				v[n] = (uint16_t)(at + __builtin_ctzll(x | UINT64_C(1) << 63));
 				n += x != 0;
 				x &= x - 1;
 			}
-		}
+		} while (x);
 	}
 	for (; i < SEVMIG__CHUNK_WORDS; i++)
 		for (uint64_t x = w[i]; x; x &= x - 1)
@@ -123,7 +121,7 @@ static uint32_t words_to_vals(const uint64_t *w, uint16_t *v)
 	return n;
 }
 
-static uint32_t vals_to_runs(const uint16_t *v, uint32_t n, uint16_t *runs)
+uint32_t sevmig__vals_to_runs(const uint16_t *v, uint32_t n, uint16_t *runs)
 {
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < n; i++) {
@@ -287,7 +285,7 @@ struct sevmig__ctr *sevmig__ctr_from_words(const uint64_t *w, uint32_t card, uin
 	else if (kind == SEVMIG__CTR_RUN)
 		sevmig__words_to_runs(w, sevmig__ctr_runs(c));
 	else if (kind == SEVMIG__CTR_ARRAY)
-		words_to_vals(w, (uint16_t *)c->data);
+		words_to_vals(w, card, (uint16_t *)c->data);
 	else
 		memcpy(c->data, w, WORDS_BYTES);
 	c->card = card;
@@ -312,13 +310,13 @@ struct sevmig__ctr *sevmig__ctr_of_view(unsigned kind, const struct sevmig__cvie
 	else if (kind == SEVMIG__CTR_BITMAP)
 		sevmig__view_words(v, d);
 	else if (kind == SEVMIG__CTR_RUN && v->kind == SEVMIG__CTR_ARRAY)
-		vals_to_runs(v->vals, v->card, d);
+		sevmig__vals_to_runs(v->vals, v->card, d);
 	else if (kind == SEVMIG__CTR_RUN)
 		sevmig__words_to_runs(v->words, d);
 	else if (v->kind == SEVMIG__CTR_RUN)
 		runs_to_vals(v->runs, v->nruns, d);
 	else
-		words_to_vals(v->words, d);
+		words_to_vals(v->words, v->card, d);
 	c->card = v->card;
 	c->nruns = (uint16_t)v->nruns;
 	return c;
@@ -429,11 +427,11 @@ static int run_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool share
 		sevmig__words_fill(b->data, lo, hi, shared);
 		b->card = card2;
 		b->nruns = (uint16_t)n2;
-		if (card2 <= SEVMIG__ARRAY_MAX) {
+		if (card2 <= SEVMIG__ARRAY_GROW_MAX) {
 			/* scattered pages: an ARRAY is smaller (best effort) */
 			struct sevmig__ctr *a = ctr_alloc(SEVMIG__CTR_ARRAY, card2);
 			if (a) {
-				words_to_vals(b->data, (uint16_t *)a->data);
+				words_to_vals(b->data, card2, (uint16_t *)a->data);
 				a->card = card2;
 				a->nruns = (uint16_t)n2;
 				free(b);
@@ -465,7 +463,8 @@ static int run_set(struct sevmig__ctr **pc, uint32_t lo, uint32_t hi, bool share
 }
 
 /* One page of an ARRAY, in place: the counts follow from its neighbours. A
- * page past SEVMIG__ARRAY_MAX makes it a BITMAP or a RUN container. */
+ * page past SEVMIG__ARRAY_GROW_MAX makes it a BITMAP (or a RUN container,
+ * when that is the smallest). */
 static int array_set_one(struct sevmig__ctr **pc, uint32_t x, bool shared)
 {
 	struct sevmig__ctr *c = *pc;
@@ -483,20 +482,28 @@ static int array_set_one(struct sevmig__ctr **pc, uint32_t x, bool shared)
 		return 0;
 	}
 	uint32_t nruns = c->nruns + (!below && !above) - (below && above);
-	if (n == SEVMIG__ARRAY_MAX) {
-		uint64_t w[SEVMIG__CHUNK_WORDS];
-		vals_to_words(v, n, w);
-		w[x >> 6] |= UINT64_C(1) << (x & 63);
-		struct sevmig__ctr *g = sevmig__ctr_from_words(w, n + 1, nruns, NULL);
+	if (n >= SEVMIG__ARRAY_GROW_MAX) {
+		struct sevmig__ctr *g = ctr_alloc(SEVMIG__CTR_BITMAP, 0);
 		if (!g)
 			return -ENOMEM;
+		vals_to_words(v, n, g->data);
+		g->data[x >> 6] |= UINT64_C(1) << (x & 63);
+		g->card = n + 1;
+		g->nruns = (uint16_t)nruns;
+		if (sevmig__canon_kind(n + 1, nruns) == SEVMIG__CTR_RUN) {
+			struct sevmig__ctr *r = sevmig__ctr_from_words(g->data, n + 1, nruns, NULL);
+			if (r) { /* best effort: the BITMAP is right too */
+				free(g);
+				g = r;
+			}
+		}
 		free(c);
 		*pc = g;
 		return 0;
 	}
 	if (n == c->cap) {
 		uint32_t cap = n + n / 2 + 4;
-		cap = cap > SEVMIG__ARRAY_MAX ? SEVMIG__ARRAY_MAX : cap;
+		cap = cap > SEVMIG__ARRAY_GROW_MAX ? SEVMIG__ARRAY_GROW_MAX : cap;
 		struct sevmig__ctr *g = realloc(c, ctr_size(SEVMIG__CTR_ARRAY, cap));
 		if (!g)
 			return -ENOMEM;
@@ -558,7 +565,7 @@ static inline bool bit_at(const uint64_t *w, uint32_t i)
 static void bitmap_shrink(struct sevmig__ctr **pc)
 {
 	struct sevmig__ctr *c = *pc;
-	if ((c->nruns >= SEVMIG__BITMAP_MIN && c->card >= SEVMIG__ARRAY_MAX / 2) || !c->card ||
+	if ((c->nruns >= SEVMIG__BITMAP_MIN && c->card >= SEVMIG__ARRAY_GROW_MAX / 2) || !c->card ||
 	    c->card == SEVMIG__CHUNK_PAGES)
 		return;
 	struct sevmig__ctr *r = sevmig__ctr_from_words(c->data, c->card, c->nruns, NULL);
@@ -705,7 +712,7 @@ static bool vals_union(const struct sevmig__cview *a, const struct sevmig__cview
 		       struct sevmig__scratch *out)
 {
 	const uint16_t *x = a->vals, *y = b->vals;
-	uint32_t na = a->card, nb = b->card, i = 0, j = 0, k = 0, runs = 0, prev = UINT32_MAX - 1;
+	uint32_t na = a->card, nb = b->card, i = 0, j = 0, k = 0, runs;
 	if (na + nb > SEVMIG__ARRAY_MAX) {
 		/* too big only if the overlap is small: count first */
 		uint32_t common = 0;
@@ -719,21 +726,26 @@ static bool vals_union(const struct sevmig__cview *a, const struct sevmig__cview
 			return false;
 		i = j = 0;
 	}
+	uint16_t *o = out->vals;
 	while (i < na && j < nb) {
+		/* two snapshots' arrays are mostly the same: 16 at a time */
+		if (i + 16 <= na && j + 16 <= nb && !memcmp(x + i, y + j, 32)) {
+			memcpy(o + k, x + i, 32);
+			i += 16;
+			j += 16;
+			k += 16;
+			continue;
+		}
 		uint32_t p = x[i], q = y[j], m = p < q ? p : q;
 		i += p == m;
 		j += q == m;
-		runs += m != prev + 1;
-		out->vals[k++] = (uint16_t)(prev = m);
+		o[k++] = (uint16_t)m;
 	}
-	for (; i < na; i++, k++) {
-		runs += x[i] != prev + 1u;
-		out->vals[k] = (uint16_t)(prev = x[i]);
-	}
-	for (; j < nb; j++, k++) {
-		runs += y[j] != prev + 1u;
-		out->vals[k] = (uint16_t)(prev = y[j]);
-	}
+	memcpy(o + k, x + i, (size_t)(na - i) * 2);
+	k += na - i;
+	memcpy(o + k, y + j, (size_t)(nb - j) * 2);
+	k += nb - j;
+	runs = sevmig__vals_nruns(o, k);
 	out->kind = SEVMIG__CTR_ARRAY;
 	out->card = k;
 	out->nruns = runs;
@@ -812,7 +824,13 @@ int sevmig__scratch_store(const struct sevmig__scratch *s, struct sevmig__ctr **
 		return SEVMIG__FULL;
 	struct sevmig__cview v;
 	sevmig__view_scratch(s, &v);
-	struct sevmig__ctr *c = sevmig__ctr_canon(&v);
+	/* a result in words keeps them unless they hold few pages, as an ARRAY
+	 * growing in place would: listing the pages costs more than the copy */
+	unsigned kind = sevmig__canon_kind(s->card, s->nruns);
+	if (s->kind == SEVMIG__CTR_BITMAP && kind == SEVMIG__CTR_ARRAY &&
+	    s->card > SEVMIG__ARRAY_GROW_MAX)
+		kind = SEVMIG__CTR_BITMAP;
+	struct sevmig__ctr *c = sevmig__ctr_of_view(kind, &v);
 	if (!c)
 		return -ENOMEM;
 	*out = c;

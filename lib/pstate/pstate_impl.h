@@ -17,8 +17,9 @@
  *    span >= 1), so one huge shared run costs one entry.
  * A RUN container becomes a BITMAP above SEVMIG__RUN_MAX runs; a BITMAP goes
  * back below SEVMIG__BITMAP_MIN (hysteresis, so that a page flipping at the
- * threshold does not convert each time); an ARRAY becomes a BITMAP above
- * SEVMIG__ARRAY_MAX pages, a BITMAP an ARRAY below half that. Containers
+ * threshold does not convert each time); an ARRAY updated in place becomes
+ * a BITMAP above SEVMIG__ARRAY_GROW_MAX pages, a BITMAP an ARRAY below half
+ * that. Containers
  * built from scratch take the smallest kind (sevmig__canon_kind()).
  *
  * Invariants: entries sorted by key, key ranges [key, key + span) disjoint;
@@ -50,6 +51,9 @@
 #endif
 /* An ARRAY's 2 bytes a page pass a BITMAP's 8 KiB above this. */
 #define SEVMIG__ARRAY_MAX 4096
+/* Updated in place, an ARRAY grows only to this (an insertion moves up to
+ * 1 KiB), then becomes a BITMAP; a BITMAP goes back below half of it. */
+#define SEVMIG__ARRAY_GROW_MAX 512
 
 enum sevmig__ctr_kind {
 	SEVMIG__CTR_RUN = 1,
@@ -300,6 +304,8 @@ uint64_t sevmig__ctr_word(const struct sevmig__ctr *c, uint32_t x);
 /* Runs and pages of an ARRAY's sorted offsets; 0 when they are not strictly
  * increasing. */
 uint32_t sevmig__vals_nruns(const uint16_t *v, uint32_t n);
+/* An ARRAY's offsets as runs (room for n); returns how many. */
+uint32_t sevmig__vals_to_runs(const uint16_t *v, uint32_t n, uint16_t *runs);
 
 /* out = a op b. */
 void sevmig__chunk_op(const struct sevmig__cview *a, const struct sevmig__cview *b,

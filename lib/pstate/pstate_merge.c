@@ -21,6 +21,7 @@ struct diff_ctx {
 	bool a_side;
 	uint64_t pos;
 	uint64_t words[SEVMIG__CHUNK_WORDS], words2[SEVMIG__CHUNK_WORDS];
+	uint16_t runs[2 * SEVMIG__ARRAY_MAX]; /* an ARRAY as runs */
 };
 
 /* Report [s, e) as (pa, pb), joined with the previous range when it
@@ -112,6 +113,12 @@ static int diff_vals(struct diff_ctx *d, uint64_t base, const struct sevmig__cvi
 		nb--;
 	}
 	while (i < na || j < nb) {
+		/* mostly the same: 16 at a time */
+		if (i + 16 <= na && j + 16 <= nb && !memcmp(a + i, b + j, 32)) {
+			i += 16;
+			j += 16;
+			continue;
+		}
 		uint32_t x = i < na ? a[i] : UINT32_MAX, y = j < nb ? b[j] : UINT32_MAX;
 		int rc = 0;
 		if (x == y) {
@@ -176,6 +183,20 @@ static int diff_key(void *ctx, uint32_t k, const struct sevmig__ent *ea,
 		return diff_runs(d, base, &va, &vb);
 	if (va.kind == SEVMIG__CTR_ARRAY && vb.kind == SEVMIG__CTR_ARRAY)
 		return diff_vals(d, base, &va, &vb);
+	/* an ARRAY against runs (an empty or full side too): the array as
+	 * runs, then the sweep */
+	if (va.kind == SEVMIG__CTR_ARRAY && vb.kind == SEVMIG__CTR_RUN) {
+		va.nruns = sevmig__vals_to_runs(va.vals, va.card, d->runs);
+		va.runs = d->runs;
+		va.kind = SEVMIG__CTR_RUN;
+		return diff_runs(d, base, &va, &vb);
+	}
+	if (vb.kind == SEVMIG__CTR_ARRAY && va.kind == SEVMIG__CTR_RUN) {
+		vb.nruns = sevmig__vals_to_runs(vb.vals, vb.card, d->runs);
+		vb.runs = d->runs;
+		vb.kind = SEVMIG__CTR_RUN;
+		return diff_runs(d, base, &va, &vb);
+	}
 	/* mixed kinds: both as words */
 	return diff_words(d, base, sevmig__view_words(&va, d->words),
 			  sevmig__view_words(&vb, d->words2));

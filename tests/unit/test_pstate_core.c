@@ -444,32 +444,32 @@ static void test_kind_switch(void **state)
 	set(ps, base, CH, PR);
 	assert_int_equal(ps->sh.n, 0);
 
-	/* single pages: an ARRAY up to its limit, then a BITMAP, back to an
-	 * ARRAY below half the limit */
-	for (uint32_t i = 0; i <= SEVMIG__ARRAY_MAX; i++) {
+	/* single pages: an ARRAY up to its limit for growing in place, then a
+	 * BITMAP, back to an ARRAY below half that */
+	for (uint32_t i = 0; i <= SEVMIG__ARRAY_GROW_MAX; i++) {
 		set(ps, base + 3 * i, 1, SH);
 		const struct sevmig__ctr *c = ps->sh.v[0].c;
 		assert_int_equal(c->card, i + 1);
 		assert_int_equal(c->nruns, i + 1);
-		assert_int_equal(c->kind, i + 1 > SEVMIG__ARRAY_MAX ? SEVMIG__CTR_BITMAP
-								    : SEVMIG__CTR_ARRAY);
+		assert_int_equal(c->kind, i + 1 > SEVMIG__ARRAY_GROW_MAX ? SEVMIG__CTR_BITMAP
+									 : SEVMIG__CTR_ARRAY);
 	}
-	for (uint32_t i = 0, left = SEVMIG__ARRAY_MAX + 1; left > 1; i++) {
+	for (uint32_t i = 0, left = SEVMIG__ARRAY_GROW_MAX + 1; left > 1; i++) {
 		set(ps, base + 3 * i, 1, PR);
 		left--;
 		const struct sevmig__ctr *c = ps->sh.v[0].c;
 		assert_int_equal(c->card, left);
-		assert_int_equal(c->kind, left < SEVMIG__ARRAY_MAX / 2 ? SEVMIG__CTR_ARRAY
-								       : SEVMIG__CTR_BITMAP);
+		assert_int_equal(c->kind, left < SEVMIG__ARRAY_GROW_MAX / 2 ? SEVMIG__CTR_ARRAY
+									    : SEVMIG__CTR_BITMAP);
 		if (c->kind == SEVMIG__CTR_ARRAY)
 			break;
 	}
-	assert_int_equal(stats(ps).shared_pages, SEVMIG__ARRAY_MAX / 2 - 1);
-	assert_int_equal(sevmig_pstate_get(ps, base + 3 * (SEVMIG__ARRAY_MAX - 1)), SH);
-	assert_int_equal(sevmig_pstate_get(ps, base + 3 * (SEVMIG__ARRAY_MAX - 1) + 1), PR);
+	assert_int_equal(stats(ps).shared_pages, SEVMIG__ARRAY_GROW_MAX / 2 - 1);
+	assert_int_equal(sevmig_pstate_get(ps, base + 3 * (SEVMIG__ARRAY_GROW_MAX - 1)), SH);
+	assert_int_equal(sevmig_pstate_get(ps, base + 3 * (SEVMIG__ARRAY_GROW_MAX - 1) + 1), PR);
 	/* joining pages of an array: fill the gaps */
-	set(ps, base, 3 * SEVMIG__ARRAY_MAX + 1, SH);
-	EXPECT_RUNS(walk(ps, 0, UINT64_MAX, SH), { base, 3 * SEVMIG__ARRAY_MAX + 1 });
+	set(ps, base, 3 * SEVMIG__ARRAY_GROW_MAX + 1, SH);
+	EXPECT_RUNS(walk(ps, 0, UINT64_MAX, SH), { base, 3 * SEVMIG__ARRAY_GROW_MAX + 1 });
 	assert_int_equal(ps->sh.v[0].c->kind, SEVMIG__CTR_RUN);
 	map_free(ps);
 }
