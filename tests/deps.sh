@@ -5,8 +5,9 @@ set -euo pipefail
 # clang and libclang-rt-dev (libFuzzer and clang's sanitizer runtimes, only
 # recommended by clang) build the fuzz targets.
 # dpkg-dev (dpkg-shlibdeps), file and lintian build and check the Debian
-# packages (tests/install/deb.sh).
-pkgs=(gcc g++ make cmake ninja-build pkg-config binutils python3
+# packages (tests/install/deb.sh). openssl (the command) makes the TLS
+# tests' and the demo's certificates.
+pkgs=(gcc g++ make cmake ninja-build pkg-config binutils python3 openssl
       libssl-dev uuid-dev libzstd-dev libcmocka-dev clang libclang-rt-dev
       dpkg-dev file lintian)
 missing=()

@@ -25,7 +25,7 @@ static const struct {
 	{ "stream", dump_stream, dump_stream_usage,
 	  "list a migration stream's header and records (--json)" },
 	{ "verify", dump_verify, dump_verify_usage,
-	  "check a migration stream's framing, checksums and digest (--json)" },
+	  "check a migration stream's framing, checksums, tags and completeness (--json)" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
