@@ -17,10 +17,6 @@
 #include "pstate/text_lines.h"
 #include "util/error.h"
 
-enum {
-	TEXT_LINE_MAX = 4096, /* bytes, without the newline */
-};
-
 /* ---- output ------------------------------------------------------------------ */
 
 /* Lines are held back one step so that ranges with the same state merge,
@@ -104,11 +100,13 @@ struct tline {
 	uint64_t line;
 	bool shared;
 };
+SEVMIG__TEXT_RANGE_FIRST(struct tline);
 
 /* Parse one line; *got is false for a blank or comment line. */
-static int parse_line(const char *p, size_t len, uint64_t line, struct tline *t, bool *got,
+static int parse_line(const char *p, size_t len, uint64_t line, void *entry, bool *got,
 		      struct sevmig_error *err)
 {
+	struct tline *t = entry;
 	char q[SEVMIG__QUOTE_BUF];
 	const char *e = p + len, *nul = memchr(p, '\0', len);
 	if (nul)
@@ -156,14 +154,6 @@ static int parse_line(const char *p, size_t len, uint64_t line, struct tline *t,
 	return 0;
 }
 
-static int tline_cmp(const void *a, const void *b)
-{
-	const struct tline *x = a, *y = b;
-	if (x->first != y->first)
-		return x->first < y->first ? -1 : 1;
-	return x->line < y->line ? -1 : x->line > y->line;
-}
-
 /* The lines as a map: stretches of contiguous ranges become slots. */
 static int build(struct tline *t, size_t n, struct sevmig_pstate *ps, struct sevmig_error *err)
 {
@@ -197,47 +187,10 @@ int sevmig_pstate_parse_text(const char *text, size_t len, struct sevmig_pstate 
 	if ((!text && len) || !out)
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0, "no input or no result");
 	struct sevmig__buf lines = { 0 };
-	const char *p = text, *end = text + len;
-	bool sorted = true;
-	uint64_t prev_first = 0;
-	int rc = 0;
-	for (uint64_t line = 1; p < end && !rc; line++) {
-		size_t left = (size_t)(end - p);
-		const char *nl =
-		    memchr(p, '\n', left < TEXT_LINE_MAX + 2 ? left : TEXT_LINE_MAX + 2);
-		size_t n = nl ? (size_t)(nl - p) : left;
-		const char *next = nl ? nl + 1 : end;
-		if (n && p[n - 1] == '\r')
-			n--;
-		if (n > TEXT_LINE_MAX) {
-			rc = sevmig__lfail(err, line, "line longer than %d bytes", TEXT_LINE_MAX);
-			break;
-		}
-		struct tline t;
-		bool got = false;
-		rc = parse_line(p, n, line, &t, &got, err);
-		if (!rc && got) {
-			sorted = sorted && (lines.len == 0 || t.first > prev_first);
-			prev_first = t.first;
-			rc = sevmig__buf_append(&lines, &t, sizeof(t));
-		}
-		p = next;
-	}
+	size_t n = 0;
+	int rc =
+	    sevmig__text_read_ranges(text, len, sizeof(struct tline), parse_line, &lines, &n, err);
 	struct tline *t = (struct tline *)(void *)lines.data;
-	size_t n = lines.len / sizeof(*t);
-	if (!rc && !sorted)
-		qsort(t, n, sizeof(*t), tline_cmp);
-	for (size_t i = 1; i < n && !rc; i++) {
-		const struct tline *a = &t[i - 1], *b = &t[i];
-		if (b->first > a->last)
-			continue;
-		const struct tline *later = a->line > b->line ? a : b, *other = later == a ? b : a;
-		rc = sevmig__lfail(err, later->line,
-				   "range 0x%" PRIx64 "-0x%" PRIx64 " overlaps 0x%" PRIx64
-				   "-0x%" PRIx64 " on line %" PRIu64,
-				   later->first, later->last, other->first, other->last,
-				   other->line);
-	}
 	struct sevmig_pstate *ps = NULL;
 	if (!rc)
 		rc = sevmig_pstate_new(&ps, NULL);

@@ -3,9 +3,14 @@
 #include "pstate/text_lines.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
-enum { HEX40_DIGITS = 10 }; /* 0xffffffffff is the highest */
+enum {
+	HEX40_DIGITS = 10,    /* 0xffffffffff is the highest */
+	TEXT_LINE_MAX = 4096, /* bytes, without the newline */
+};
 
 const char *sevmig__text_quote(char *dst, const char *p, const char *e)
 {
@@ -78,5 +83,68 @@ int sevmig__text_hex40(const char **pp, const char *e, uint64_t *v, const char *
 		x = x << 4 | (uint64_t)hexval(*sig);
 	*v = x;
 	*pp = p;
+	return 0;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct sevmig__text_range *x = a, *y = b;
+	if (x->first != y->first)
+		return x->first < y->first ? -1 : 1;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+int sevmig__text_read_ranges(const char *text, size_t len, size_t size, sevmig__text_line_fn fn,
+			     struct sevmig__buf *lines, size_t *count, struct sevmig_error *err)
+{
+	/* An entry is at most a few dozen bytes: room for one on the stack. */
+	_Alignas(max_align_t) unsigned char entry[64];
+	if (size > sizeof(entry) || size < sizeof(struct sevmig__text_range))
+		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0, "bad text entry size");
+	const char *p = text, *end = text + len;
+	bool sorted = true;
+	uint64_t prev_first = 0;
+	int rc = 0;
+	for (uint64_t line = 1; p < end && !rc; line++) {
+		size_t left = (size_t)(end - p);
+		const char *nl =
+		    memchr(p, '\n', left < TEXT_LINE_MAX + 2 ? left : TEXT_LINE_MAX + 2);
+		size_t n = nl ? (size_t)(nl - p) : left;
+		const char *next = nl ? nl + 1 : end;
+		if (n && p[n - 1] == '\r')
+			n--;
+		if (n > TEXT_LINE_MAX)
+			return sevmig__lfail(err, line, "line longer than %d bytes", TEXT_LINE_MAX);
+		bool got = false;
+		rc = fn(p, n, line, entry, &got, err);
+		if (!rc && got) {
+			const struct sevmig__text_range *r = (const void *)entry;
+			sorted = sorted && (lines->len == 0 || r->first > prev_first);
+			prev_first = r->first;
+			if (sevmig__buf_append(lines, entry, size) < 0)
+				return sevmig__fail(err, -ENOMEM, SEVMIG_NO_OFFSET, 0,
+						    "out of memory");
+		}
+		p = next;
+	}
+	if (rc)
+		return rc;
+	size_t n = lines->len / size;
+	if (!sorted)
+		qsort(lines->data, n, size, range_cmp);
+	for (size_t i = 1; i < n; i++) {
+		const struct sevmig__text_range *a = (const void *)(lines->data + (i - 1) * size);
+		const struct sevmig__text_range *b = (const void *)(lines->data + i * size);
+		if (b->first > a->last)
+			continue;
+		const struct sevmig__text_range *later = a->line > b->line ? a : b;
+		const struct sevmig__text_range *other = later == a ? b : a;
+		return sevmig__lfail(err, later->line,
+				     "range 0x%" PRIx64 "-0x%" PRIx64 " overlaps 0x%" PRIx64
+				     "-0x%" PRIx64 " on line %" PRIu64,
+				     later->first, later->last, other->first, other->last,
+				     other->line);
+	}
+	*count = n;
 	return 0;
 }
