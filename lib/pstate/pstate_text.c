@@ -108,33 +108,16 @@ static int parse_line(const char *p, size_t len, uint64_t line, void *entry, boo
 {
 	struct tline *t = entry;
 	char q[SEVMIG__QUOTE_BUF];
-	const char *e = p + len, *nul = memchr(p, '\0', len);
-	if (nul)
-		return sevmig__lfail(err, line, "NUL byte in column %zu: this is not a text file",
-				     (size_t)(nul - p) + 1);
-	*got = false;
-	p = sevmig__text_skip_ws(p, e);
-	if (p == e || *p == '#')
+	const char *e = p + len;
+	bool head;
+	SEVMIG__TRY(sevmig__text_range_head(&p, e, "gfn",
+					    "state after the range: shared or private", line,
+					    &t->first, &t->last, &head, err));
+	if (!head) {
+		*got = false;
 		return 0;
-	SEVMIG__TRY(sevmig__text_hex40(&p, e, &t->first, "gfn", "first", line, err));
-	if (p == e || *p != '-')
-		return sevmig__lfail(err, line, "expected '-' right after the first gfn, found %s",
-				     sevmig__text_quote(q, p, e));
-	p++;
-	SEVMIG__TRY(sevmig__text_hex40(&p, e, &t->last, "gfn", "last", line, err));
-	if (t->first > t->last)
-		return sevmig__lfail(err, line,
-				     "range 0x%" PRIx64 "-0x%" PRIx64
-				     " is backwards: its first gfn is "
-				     "above its last",
-				     t->first, t->last);
-	const char *w = sevmig__text_skip_ws(p, e);
-	if (w == e || *w == '#')
-		return sevmig__lfail(err, line, "missing state after the range: shared or private");
-	if (w == p)
-		return sevmig__lfail(err, line, "expected a space after the last gfn, found %s",
-				     sevmig__text_quote(q, p, e));
-	p = w;
+	}
+	const char *w = p;
 	while (p < e && *p != ' ' && *p != '\t' && *p != '#')
 		p++;
 	size_t wl = (size_t)(p - w);

@@ -86,6 +86,41 @@ int sevmig__text_hex40(const char **pp, const char *e, uint64_t *v, const char *
 	return 0;
 }
 
+int sevmig__text_range_head(const char **pp, const char *e, const char *noun, const char *follows,
+			    uint64_t line, uint64_t *first, uint64_t *last, bool *got,
+			    struct sevmig_error *err)
+{
+	char q[SEVMIG__QUOTE_BUF];
+	const char *p = *pp, *nul = memchr(p, '\0', (size_t)(e - p));
+	if (nul)
+		return sevmig__lfail(err, line, "NUL byte in column %zu: this is not a text file",
+				     (size_t)(nul - p) + 1);
+	*got = false;
+	p = sevmig__text_skip_ws(p, e);
+	if (p == e || *p == '#')
+		return 0;
+	SEVMIG__TRY(sevmig__text_hex40(&p, e, first, noun, "first", line, err));
+	if (p == e || *p != '-')
+		return sevmig__lfail(err, line, "expected '-' right after the first %s, found %s",
+				     noun, sevmig__text_quote(q, p, e));
+	p++;
+	SEVMIG__TRY(sevmig__text_hex40(&p, e, last, noun, "last", line, err));
+	if (*first > *last)
+		return sevmig__lfail(err, line,
+				     "range 0x%" PRIx64 "-0x%" PRIx64
+				     " is backwards: its first %s is above its last",
+				     *first, *last, noun);
+	const char *w = sevmig__text_skip_ws(p, e);
+	if (w == e || *w == '#')
+		return sevmig__lfail(err, line, "missing %s", follows);
+	if (w == p)
+		return sevmig__lfail(err, line, "expected a space after the last %s, found %s",
+				     noun, sevmig__text_quote(q, p, e));
+	*pp = w;
+	*got = true;
+	return 0;
+}
+
 static int range_cmp(const void *a, const void *b)
 {
 	const struct sevmig__text_range *x = a, *y = b;

@@ -34,6 +34,17 @@ int sevmig__text_hex40(const char **pp, const char *e, uint64_t *v, const char *
 		       const char *which, uint64_t line, struct sevmig_error *err);
 
 /*
+ * The start every range line has: "0xFIRST-0xLAST" after optional blanks,
+ * then blanks and the rest, at which *pp is left. *got is false (and 0
+ * returned) for a blank or comment line. A NUL byte, a malformed or
+ * backwards range, or nothing after it ("missing " `follows` says what
+ * should be there) are errors. noun: "gfn", "frame".
+ */
+int sevmig__text_range_head(const char **pp, const char *e, const char *noun, const char *follows,
+			    uint64_t line, uint64_t *first, uint64_t *last, bool *got,
+			    struct sevmig_error *err);
+
+/*
  * A text form is one inclusive range a line: each form's line entry starts
  * with these fields (SEVMIG__TEXT_RANGE_FIRST() proves it).
  */
