@@ -284,7 +284,12 @@ static void close_words(struct sevmig__builder *b, uint32_t card, uint32_t nruns
 	struct sevmig__ctr *c = NULL;
 	if (!card)
 		return;
-	if (card < SEVMIG__CHUNK_PAGES && sevmig__canon_kind(card, nruns) != SEVMIG__CTR_BITMAP) {
+	unsigned kind = sevmig__canon_kind(card, nruns);
+	/* words of more than a few pages stay words: listing them costs more
+	 * than the smaller ARRAY saves (as for a chunk operation's result) */
+	if (kind == SEVMIG__CTR_ARRAY && card > SEVMIG__ARRAY_GROW_MAX)
+		kind = SEVMIG__CTR_BITMAP;
+	if (card < SEVMIG__CHUNK_PAGES && kind != SEVMIG__CTR_BITMAP) {
 		c = sevmig__ctr_from_words(b->wc->data, card, nruns, edges);
 		if (!c) {
 			b->err = -ENOMEM;

@@ -101,9 +101,44 @@ static void vals_to_words(const uint16_t *v, uint32_t n, uint64_t *w)
  * how many. Four at a time whatever a word holds, while there is room for
  * four more (as chunk_array.c's flatten()): the branch then depends on
  * whether a word has more than four, not on each bit or on empty words. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_VBMI2 1
+/* AVX-512 VBMI2: each half word's offsets compressed out of a vector of
+ * all 32, stored whole (so while 32 more fit), however many bits it has. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi2,popcnt"))) static uint32_t
+words_to_vals_vbmi2(const uint64_t *w, uint32_t card, uint16_t *v, uint32_t *at)
+{
+	static const uint16_t iota[32] = { 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+					   11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+					   22, 23, 24, 25, 26, 27, 28, 29, 30, 31 };
+	__m512i lo = _mm512_loadu_si512((const void *)iota);
+	__m512i step = _mm512_set1_epi16(32);
+	uint32_t n = 0, i = 0;
+	for (; i < SEVMIG__CHUNK_WORDS && n + 64 <= card; i++) {
+		uint64_t x = w[i];
+		__m512i hi = _mm512_add_epi16(lo, step);
+		__mmask32 m0 = (__mmask32)x, m1 = (__mmask32)(x >> 32);
+		_mm512_storeu_si512((void *)(v + n), _mm512_maskz_compress_epi16(m0, lo));
+		n += (uint32_t)__builtin_popcount((uint32_t)x);
+		_mm512_storeu_si512((void *)(v + n), _mm512_maskz_compress_epi16(m1, hi));
+		n += (uint32_t)__builtin_popcount((uint32_t)(x >> 32));
+		lo = _mm512_add_epi16(hi, step);
+	}
+	*at = i;
+	return n;
+}
+#else
+#define HAVE_VBMI2 0
+#endif
+
 static uint32_t words_to_vals(const uint64_t *w, uint32_t card, uint16_t *v)
 {
 	uint32_t n = 0, i = 0;
+#if HAVE_VBMI2
+	if (__builtin_cpu_supports("avx512vbmi2") && __builtin_cpu_supports("avx512bw"))
+		n = words_to_vals_vbmi2(w, card, v, &i);
+#endif
 	for (; i < SEVMIG__CHUNK_WORDS && n + 68 <= card; i++) {
 		uint64_t x = w[i];
 		uint16_t at = (uint16_t)(i * 64);
@@ -115,9 +150,15 @@ static uint32_t words_to_vals(const uint64_t *w, uint32_t card, uint16_t *v)
 			}
 		} while (x);
 	}
-	for (; i < SEVMIG__CHUNK_WORDS; i++)
+	for (; i < SEVMIG__CHUNK_WORDS; i++) {
+		if (!(i & 7) && !(w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] |
+				  w[i + 6] | w[i + 7])) {
+			i += 7; /* sparse chunks: eight empty words at a time */
+			continue;
+		}
 		for (uint64_t x = w[i]; x; x &= x - 1)
 			v[n++] = (uint16_t)(i * 64 + (uint32_t)__builtin_ctzll(x));
+	}
 	return n;
 }
 
@@ -284,7 +325,12 @@ struct sevmig__ctr *sevmig__ctr_from_words(const uint64_t *w, uint32_t card, uin
 		sevmig__words_to_runs_edges(w, edges, sevmig__ctr_runs(c));
 	else if (kind == SEVMIG__CTR_RUN)
 		sevmig__words_to_runs(w, sevmig__ctr_runs(c));
-	else if (kind == SEVMIG__CTR_ARRAY)
+	else if (kind == SEVMIG__CTR_ARRAY && edges && card <= SEVMIG__ARRAY_GROW_MAX) {
+		/* few pages: their runs from the words where runs start or end */
+		uint16_t r[2 * SEVMIG__ARRAY_GROW_MAX];
+		sevmig__words_to_runs_edges(w, edges, r);
+		runs_to_vals(r, nruns, (uint16_t *)c->data);
+	} else if (kind == SEVMIG__CTR_ARRAY)
 		words_to_vals(w, card, (uint16_t *)c->data);
 	else
 		memcpy(c->data, w, WORDS_BYTES);

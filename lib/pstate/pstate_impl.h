@@ -52,8 +52,9 @@
 /* An ARRAY's 2 bytes a page pass a BITMAP's 8 KiB above this. */
 #define SEVMIG__ARRAY_MAX 4096
 /* Updated in place, an ARRAY grows only to this (an insertion moves up to
- * 1 KiB), then becomes a BITMAP; a BITMAP goes back below half of it. */
-#define SEVMIG__ARRAY_GROW_MAX 512
+ * 256 bytes, as a RUN container does), then becomes a BITMAP; a BITMAP goes
+ * back below half of it. */
+#define SEVMIG__ARRAY_GROW_MAX 128
 
 enum sevmig__ctr_kind {
 	SEVMIG__CTR_RUN = 1,
