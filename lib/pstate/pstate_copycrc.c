@@ -11,6 +11,7 @@
  */
 #include "pstate/pstate_impl.h"
 #include "util/crc32c.h"
+#include "util/endian.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -49,7 +50,7 @@ static uint32_t xpow(uint64_t n)
  * pair x^(8d + 63) for a piece's low half, x^(8d - 1) for its high half,
  * in the upper 32 bits of their lanes. */
 static uint64_t fold_k[7][2];
-static int fold_ok;
+static int fold_ok, count_ok;
 static pthread_once_t fold_once = PTHREAD_ONCE_INIT;
 
 static void fold_build(void)
@@ -62,6 +63,7 @@ static void fold_build(void)
 	fold_ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
 		  __builtin_cpu_supports("vpclmulqdq") && __builtin_cpu_supports("pclmul") &&
 		  __builtin_cpu_supports("sse4.2");
+	count_ok = fold_ok && __builtin_cpu_supports("avx512vpopcntdq");
 }
 
 #define FOLD_TARGET __attribute__((target("avx512f,avx512vl,vpclmulqdq,pclmul,sse4.2")))
@@ -121,7 +123,90 @@ FOLD_TARGET static uint32_t copy_fold(uint32_t crc, uint8_t *d, const uint8_t *p
 	c = _mm_crc32_u64(c, (uint64_t)_mm_extract_epi64(v, 1));
 	return ~(uint32_t)c;
 }
+/* Eight words: set bits and run starts, given the eight before (as
+ * word_ops.c counts them). */
+#define COUNT_TARGET                                                                \
+	__attribute__((target("avx512f,avx512vl,avx512vpopcntdq,vpclmulqdq,pclmul," \
+			      "sse4.2")))
+COUNT_TARGET static inline void count8(__m512i x, __m512i prev, __m512i *c, __m512i *r)
+{
+	__m512i below = _mm512_srli_epi64(_mm512_alignr_epi64(x, prev, 7), 63);
+	__m512i starts = _mm512_andnot_si512(_mm512_or_si512(_mm512_slli_epi64(x, 1), below), x);
+	*c = _mm512_add_epi64(*c, _mm512_popcnt_epi64(x));
+	*r = _mm512_add_epi64(*r, _mm512_popcnt_epi64(starts));
+}
+
+/* A chunk's 8192 bytes of words: copied, checksummed and counted. */
+COUNT_TARGET static uint32_t copy_fold_count(uint32_t crc, uint64_t *dst, const uint8_t *p,
+					     uint32_t *card, uint32_t *runs)
+{
+#define LD(q)	 _mm512_loadu_si512((const void *)(q))
+#define ST(q, v) _mm512_storeu_si512((void *)(q), v)
+	uint8_t *d = (uint8_t *)dst;
+	__m512i c = _mm512_setzero_si512(), r = c, prev = c;
+	__m512i a0 = LD(p), a1 = LD(p + 64), a2 = LD(p + 128), a3 = LD(p + 192);
+	ST(d, a0);
+	ST(d + 64, a1);
+	ST(d + 128, a2);
+	ST(d + 192, a3);
+	count8(a0, prev, &c, &r);
+	count8(a1, a0, &c, &r);
+	count8(a2, a1, &c, &r);
+	count8(a3, a2, &c, &r);
+	prev = a3;
+	__m512i x0 = _mm512_xor_si512(
+	    a0, _mm512_inserti32x4(_mm512_setzero_si512(), _mm_cvtsi32_si128((int)~crc), 0));
+	__m512i x1 = a1, x2 = a2, x3 = a3, k = k512(0);
+	for (size_t o = 256; o < SEVMIG__CHUNK_WORDS * 8; o += 256) {
+		__m512i b0 = LD(p + o), b1 = LD(p + o + 64), b2 = LD(p + o + 128),
+			b3 = LD(p + o + 192);
+		ST(d + o, b0);
+		ST(d + o + 64, b1);
+		ST(d + o + 128, b2);
+		ST(d + o + 192, b3);
+		count8(b0, prev, &c, &r);
+		count8(b1, b0, &c, &r);
+		count8(b2, b1, &c, &r);
+		count8(b3, b2, &c, &r);
+		prev = b3;
+		x0 = fold512(x0, k, b0);
+		x1 = fold512(x1, k, b1);
+		x2 = fold512(x2, k, b2);
+		x3 = fold512(x3, k, b3);
+	}
+#undef LD
+#undef ST
+	__m512i x = fold512(x0, k512(1), x3);
+	x = fold512(x1, k512(2), x);
+	x = fold512(x2, k512(3), x);
+	__m128i v = fold128(_mm512_extracti32x4_epi32(x, 0), 4, _mm512_extracti32x4_epi32(x, 3));
+	v = fold128(_mm512_extracti32x4_epi32(x, 1), 5, v);
+	v = fold128(_mm512_extracti32x4_epi32(x, 2), 6, v);
+	uint64_t cr = _mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(v));
+	cr = _mm_crc32_u64(cr, (uint64_t)_mm_extract_epi64(v, 1));
+	*card = (uint32_t)_mm512_reduce_add_epi64(c);
+	*runs = (uint32_t)_mm512_reduce_add_epi64(r);
+	return ~(uint32_t)cr;
+}
 #endif
+
+uint32_t sevmig__copy_crc32c_words(uint32_t crc, uint64_t *dst, const void *src, uint32_t *card,
+				   uint32_t *runs)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	pthread_once(&fold_once, fold_build);
+	if (count_ok)
+		return copy_fold_count(crc, dst, src, card, runs);
+#endif
+	crc = sevmig__copy_crc32c(crc, dst, src, SEVMIG__CHUNK_WORDS * 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	for (uint32_t j = 0; j < SEVMIG__CHUNK_WORDS; j++)
+		dst[j] = sevmig__le64(&dst[j]);
+#endif
+	sevmig__words_count(dst, SEVMIG__CHUNK_WORDS, 0, card, runs);
+	return crc;
+}
 
 uint32_t sevmig__copy_crc32c(uint32_t crc, void *dst, const void *src, size_t len)
 {

@@ -216,10 +216,11 @@ static const struct sevmig__ctr *canon_of(const struct sevmig__ctr *c, struct se
 	return *tmp = sevmig__ctr_canon(&v);
 }
 
-/* Exact size of the CONTAINERS payload. */
-static uint64_t ctrs_size(const struct sevmig__ents *e)
+/* Exact size of the CONTAINERS payload; *runs gets the chunks' runs added
+ * up, at least the set's maximal runs and at most e->n more. */
+static uint64_t ctrs_size(const struct sevmig__ents *e, uint64_t *runs)
 {
-	uint64_t n = sevmig__varint_len(e->n), prev = 0;
+	uint64_t n = sevmig__varint_len(e->n), prev = 0, r = 0;
 	for (size_t i = 0; i < e->n; i++) {
 		const struct sevmig__ent *x = &e->v[i];
 		if (i + 16 < e->n) /* the containers are scattered over the heap */
@@ -228,14 +229,17 @@ static uint64_t ctrs_size(const struct sevmig__ents *e)
 		prev = (uint64_t)x->key + x->span;
 		if (!x->c) {
 			n += sevmig__varint_len((uint64_t)(x->span - 1) << 2);
+			r++;
 			continue;
 		}
+		r += x->c->nruns;
 		unsigned k = sevmig__canon_kind(x->c->card, x->c->nruns);
 		uint64_t cnt = k == SEVMIG__CTR_RUN	? x->c->nruns - 1u
 			       : k == SEVMIG__CTR_ARRAY ? x->c->card - 1u
 							: 0;
 		n += sevmig__varint_len(cnt << 2) + sevmig__kind_bytes(k, x->c->card, x->c->nruns);
 	}
+	*runs = r;
 	return n;
 }
 
@@ -489,15 +493,17 @@ int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
 	/* The containers, copied, unless the bitmap is no larger, or (listing
 	 * them only when they are few or the caller compresses) the runs are
 	 * no larger (1.9). */
-	uint64_t bitmap_raw = (c.pages + 7) / 8, ctrs_raw = ctrs_size(&ps->sh);
+	uint64_t chunk_runs, bitmap_raw = (c.pages + 7) / 8;
+	uint64_t ctrs_raw = ctrs_size(&ps->sh, &chunk_runs);
 	/* CONTAINERS even when up to 1/256 larger than BITMAP: a copy, where
 	 * the bitmap is made bit by bit in page-index order (1.9) */
 	bool ctrs = ctrs_raw <= bitmap_raw + bitmap_raw / 256;
-	/* a run spans at most three entries (a container ending shared, a full
-	 * span, a container starting so), so more than 3 * RUNS_TRY_MAX
-	 * entries hold too many runs to count them */
-	bool try_runs =
-	    level || (ps->sh.n <= 3 * RUNS_TRY_MAX && sevmig__ents_nruns(&ps->sh) <= RUNS_TRY_MAX);
+	/* the set's runs are the chunks' less at most one per entry; and a run
+	 * spans at most three entries (a container ending shared, a full span,
+	 * a container starting so): count them only when that cannot tell */
+	bool try_runs = level || chunk_runs <= RUNS_TRY_MAX ||
+			(chunk_runs <= RUNS_TRY_MAX + ps->sh.n && ps->sh.n <= 3 * RUNS_TRY_MAX &&
+			 sevmig__ents_nruns(&ps->sh) <= RUNS_TRY_MAX);
 	size_t cov_max = HDR_LEN + SEVMIG__VARINT_MAX * (1 + 2 * c.n);
 	int rc;
 	if (ctrs && ctrs_raw <= SIZE_MAX - cov_max - CRC_LEN) {
@@ -840,10 +846,17 @@ static int read_ctr(struct rd *r, uint64_t i, unsigned k, uint64_t cnt, uint64_t
 	c->kind = mk & 3;
 	c->cap = cap & 0x3fff;
 	int rc = 0;
-	if (COPY_CRC && !r->z && r->crc_at && bytes >= COPY_CRC_MIN && r->n - r->pos >= bytes) {
+	bool counted = false;
+	uint32_t card = 0, nruns = 0;
+	if (!r->z && r->crc_at && bytes >= COPY_CRC_MIN && r->n - r->pos >= bytes) {
 		const uint8_t *at_now = r->p + r->pos;
 		r->crc = sevmig__crc32c(r->crc, r->crc_at, (size_t)(at_now - r->crc_at));
-		r->crc = sevmig__copy_crc32c(r->crc, c->data, at_now, bytes);
+		if (mk == SEVMIG__CTR_BITMAP) {
+			r->crc = sevmig__copy_crc32c_words(r->crc, c->data, at_now, &card, &nruns);
+			counted = true;
+		} else {
+			r->crc = sevmig__copy_crc32c(r->crc, c->data, at_now, bytes);
+		}
 		r->pos += bytes;
 		r->crc_at = r->p + r->pos;
 	} else {
@@ -855,7 +868,6 @@ static int read_ctr(struct rd *r, uint64_t i, unsigned k, uint64_t cnt, uint64_t
 				      : rc;
 	}
 	uint16_t *h = (uint16_t *)c->data;
-	uint32_t card = 0, nruns = 0;
 	const char *bad = NULL;
 	if (mk == SEVMIG__CTR_RUN) {
 		get_le16s(h, 2 * (size_t)n);
@@ -873,15 +885,15 @@ static int read_ctr(struct rd *r, uint64_t i, unsigned k, uint64_t cnt, uint64_t
 		nruns = sevmig__vals_nruns(h, n);
 		if (!nruns)
 			bad = "offsets are not strictly increasing";
-	} else {
+	} else if (!counted) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 		for (uint32_t j = 0; j < SEVMIG__CHUNK_WORDS; j++)
 			c->data[j] = sevmig__le64(&c->data[j]);
 #endif
 		sevmig__words_count(c->data, SEVMIG__CHUNK_WORDS, 0, &card, &nruns);
-		if (!card)
-			bad = "no page is shared";
 	}
+	if (mk == SEVMIG__CTR_BITMAP && !card)
+		bad = "no page is shared";
 	if (!bad && card == SEVMIG__CHUNK_PAGES)
 		bad = "every page is shared: a full span, not a container";
 	if (!bad && sevmig__canon_kind(card, nruns) != mk)

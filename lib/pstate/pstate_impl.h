@@ -448,6 +448,10 @@ int sevmig__pstate_adopt(struct sevmig__slot *slots, size_t nslots, struct sevmi
 /* memcpy(dst, src, len), returning sevmig__crc32c(crc, src, len): one pass
  * where the processor can (pstate_copycrc.c). */
 uint32_t sevmig__copy_crc32c(uint32_t crc, void *dst, const void *src, size_t len);
+/* The same for a chunk's 1024 little-endian words, into dst as words, with
+ * their set bits and runs counted on the way. */
+uint32_t sevmig__copy_crc32c_words(uint32_t crc, uint64_t *dst, const void *src, uint32_t *card,
+				   uint32_t *runs);
 
 /* 0, or -1 with `why` saying which invariant a map breaks (pstate_check.c). */
 int sevmig__pstate_check(const struct sevmig_pstate *ps, char *why, size_t len);

@@ -12,6 +12,7 @@
 
 #include "pstate/pstate_impl.h"
 #include "util/crc32c.h"
+#include "util/endian.h"
 
 #define NW    SEVMIG__CHUNK_WORDS
 #define NBITS SEVMIG__CHUNK_PAGES
@@ -180,11 +181,34 @@ static void test_copy_crc(void **state)
 	}
 }
 
+/* The same for a chunk of words, counted: against memcpy(), the CRC and
+ * the word loops' count, on chunks of every density. */
+static void test_copy_crc_words(void **state)
+{
+	(void)state;
+	struct tu_rng r = { tu_seed("test_copy_crc_words") };
+	static uint64_t w[SEVMIG__CHUNK_WORDS], out[SEVMIG__CHUNK_WORDS];
+	static uint8_t src[SEVMIG__CHUNK_WORDS * 8];
+	for (int round = 0; round < 200; round++) {
+		fill(w, SEVMIG__CHUNK_WORDS, round % 6);
+		for (size_t i = 0; i < SEVMIG__CHUNK_WORDS; i++)
+			sevmig__put_le64(src + 8 * i, w[i]);
+		uint32_t crc = round & 1 ? (uint32_t)tu_next(&r) : 0, card, runs, c2, r2;
+		uint32_t got = sevmig__copy_crc32c_words(crc, out, src, &card, &runs);
+		assert_int_equal(got, sevmig__crc32c(crc, src, sizeof(src)));
+		assert_memory_equal(out, w, sizeof(w));
+		sevmig__words_count(w, SEVMIG__CHUNK_WORDS, 0, &c2, &r2);
+		assert_int_equal(card, c2);
+		assert_int_equal(runs, r2);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_levels),
 		cmocka_unit_test(test_copy_crc),
+		cmocka_unit_test(test_copy_crc_words),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
