@@ -86,7 +86,7 @@ FOLD_TARGET static inline __m128i fold128(__m128i x, int i, __m128i next)
 				      _mm_clmulepi64_si128(x, k, 0x11), next, 0x96);
 }
 
-/* len a multiple of 256, at least 256. */
+/* len a multiple of 16, at least 256. */
 FOLD_TARGET static uint32_t copy_fold(uint32_t crc, uint8_t *d, const uint8_t *p, size_t len)
 {
 #define LD(q)	 _mm512_loadu_si512((const void *)(q))
@@ -100,7 +100,7 @@ FOLD_TARGET static uint32_t copy_fold(uint32_t crc, uint8_t *d, const uint8_t *p
 	__m512i x0 = _mm512_xor_si512(
 	    a0, _mm512_inserti32x4(_mm512_setzero_si512(), _mm_cvtsi32_si128((int)~crc), 0));
 	__m512i x1 = a1, x2 = a2, x3 = a3, k = k512(0);
-	for (p += 256, d += 256, len -= 256; len; p += 256, d += 256, len -= 256) {
+	for (p += 256, d += 256, len -= 256; len >= 256; p += 256, d += 256, len -= 256) {
 		__m512i b0 = LD(p), b1 = LD(p + 64), b2 = LD(p + 128), b3 = LD(p + 192);
 		ST(d, b0);
 		ST(d + 64, b1);
@@ -111,14 +111,24 @@ FOLD_TARGET static uint32_t copy_fold(uint32_t crc, uint8_t *d, const uint8_t *p
 		x2 = fold512(x2, k, b2);
 		x3 = fold512(x3, k, b3);
 	}
-#undef LD
-#undef ST
 	__m512i x = fold512(x0, k512(1), x3);
 	x = fold512(x1, k512(2), x);
 	x = fold512(x2, k512(3), x);
+	for (k = k512(3); len >= 64; p += 64, d += 64, len -= 64) {
+		__m512i b = LD(p);
+		ST(d, b);
+		x = fold512(x, k, b);
+	}
+#undef LD
+#undef ST
 	__m128i v = fold128(_mm512_extracti32x4_epi32(x, 0), 4, _mm512_extracti32x4_epi32(x, 3));
 	v = fold128(_mm512_extracti32x4_epi32(x, 1), 5, v);
 	v = fold128(_mm512_extracti32x4_epi32(x, 2), 6, v);
+	for (; len >= 16; p += 16, d += 16, len -= 16) {
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)p);
+		_mm_storeu_si128((__m128i *)(void *)d, b);
+		v = fold128(v, 6, b);
+	}
 	uint64_t c = _mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(v));
 	c = _mm_crc32_u64(c, (uint64_t)_mm_extract_epi64(v, 1));
 	return ~(uint32_t)c;
@@ -188,6 +198,7 @@ COUNT_TARGET static uint32_t copy_fold_count(uint32_t crc, uint64_t *dst, const 
 	*runs = (uint32_t)_mm512_reduce_add_epi64(r);
 	return ~(uint32_t)cr;
 }
+
 #endif
 
 uint32_t sevmig__copy_crc32c_words(uint32_t crc, uint64_t *dst, const void *src, uint32_t *card,
@@ -214,7 +225,7 @@ uint32_t sevmig__copy_crc32c(uint32_t crc, void *dst, const void *src, size_t le
 	if (len >= 256) {
 		pthread_once(&fold_once, fold_build);
 		if (fold_ok) {
-			size_t body = len & ~(size_t)255;
+			size_t body = len & ~(size_t)15;
 			crc = copy_fold(crc, dst, src, body);
 			dst = (uint8_t *)dst + body;
 			src = (const uint8_t *)src + body;
