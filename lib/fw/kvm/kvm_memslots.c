@@ -79,7 +79,7 @@ static size_t first_after(const void *v, size_t n, size_t elem, uint64_t gfn)
 	size_t lo = 0, hi = n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const uint64_t *r = (const uint64_t *)((const char *)v + mid * elem);
+		const uint64_t *r = (const void *)((const char *)v + mid * elem);
 		if (r[0] + r[1] <= gfn) /* { gfn, npages } lead both records */
 			lo = mid + 1;
 		else
