@@ -22,54 +22,9 @@
 #include "pstate/pstate_impl.h"
 #include "pstate/pstate_staged.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+#include "test_failing_malloc.h"
+#ifndef FAILING_MALLOC
 #define NO_INJECT 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NO_INJECT 1
-#endif
-#endif
-
-#ifndef NO_INJECT
-void *__libc_malloc(size_t n);
-void *__libc_calloc(size_t n, size_t sz);
-void *__libc_realloc(void *p, size_t n);
-void __libc_free(void *p);
-
-static long fail_at = -1; /* allocation to fail (-2: all of them), -1: none */
-static long nalloc, live;
-
-static bool fail_now(void)
-{
-	return fail_at == -2 || (fail_at >= 0 && nalloc++ == fail_at);
-}
-
-void *malloc(size_t n)
-{
-	void *p = fail_now() ? NULL : __libc_malloc(n);
-	live += p != NULL;
-	return p;
-}
-
-void *calloc(size_t n, size_t sz)
-{
-	void *p = fail_now() ? NULL : __libc_calloc(n, sz);
-	live += p != NULL;
-	return p;
-}
-
-void *realloc(void *old, size_t n)
-{
-	void *p = fail_now() ? NULL : __libc_realloc(old, n);
-	live += p != NULL && !old;
-	return p;
-}
-
-void free(void *p)
-{
-	live -= p != NULL;
-	__libc_free(p);
-}
 #endif
 
 #define SH   SEVMIG_PAGE_SHARED

@@ -20,55 +20,9 @@
 
 #include "pstate/pstate_impl.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+#include "test_failing_malloc.h"
+#ifndef FAILING_MALLOC
 #define SKIP_ALL 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SKIP_ALL 1
-#endif
-#endif
-
-#ifndef SKIP_ALL
-void *__libc_malloc(size_t n);
-void *__libc_calloc(size_t n, size_t sz);
-void *__libc_realloc(void *p, size_t n);
-void __libc_free(void *p);
-
-static long fail_at = -1; /* index of the allocation to fail, -1: none */
-static long nalloc;	  /* allocations since armed */
-static long live;	  /* blocks held */
-
-static bool fail_now(void)
-{
-	return fail_at >= 0 && nalloc++ == fail_at;
-}
-
-void *malloc(size_t n)
-{
-	void *p = fail_now() ? NULL : __libc_malloc(n);
-	live += p != NULL;
-	return p;
-}
-
-void *calloc(size_t n, size_t sz)
-{
-	void *p = fail_now() ? NULL : __libc_calloc(n, sz);
-	live += p != NULL;
-	return p;
-}
-
-void *realloc(void *old, size_t n)
-{
-	void *p = fail_now() ? NULL : __libc_realloc(old, n);
-	live += p != NULL && !old;
-	return p;
-}
-
-void free(void *p)
-{
-	live -= p != NULL;
-	__libc_free(p);
-}
 #endif
 
 #define CH 65536u
