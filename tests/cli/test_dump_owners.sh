@@ -7,39 +7,7 @@
 # leaving the previous output in place.
 set -u
 
-DUMP=${SEVMIG_DUMP:?}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-fails=0
-CASE=
-
-fail() {
-	echo "FAIL [$CASE]: $*" >&2
-	fails=$((fails + 1))
-}
-
-run() {
-	"$DUMP" "$@" >out 2>err
-	rc=$?
-}
-
-expect_rc() {
-	[ "$rc" = "$1" ] || fail "exit $rc, expected $1; stderr: $(cat err)"
-}
-
-expect_out() {
-	cat >want
-	cmp -s want out || fail "stdout differs: $(diff want out | head -20)"
-}
-
-# ok ARGS... <<EOF: success, exactly that on stdout, nothing on stderr.
-ok() {
-	run "$@"
-	expect_rc 0
-	[ ! -s err ] || fail "unexpected stderr: $(cat err)"
-	expect_out
-}
+. "$(dirname "$0")/dump_lib.sh"
 
 # refused WHERE MESSAGE ARGS...: exit 2, one stderr line, naming WHERE and
 # containing MESSAGE, nothing on stdout.
@@ -290,8 +258,4 @@ refused "owners replay" "unexpected argument" owners replay host.owners boot.ops
 refused "owners show" "unknown option '--ranges'" owners show host.owners --ranges
 refused "owners replay" "-o needs a value" owners replay host.owners boot.ops -o
 
-if [ "$fails" != 0 ]; then
-	echo "$fails failure(s)" >&2
-	exit 1
-fi
-echo "all sevmig-dump owners checks passed"
+finish owners

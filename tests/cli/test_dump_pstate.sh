@@ -6,47 +6,8 @@
 # write leaving the previous output in place.
 set -u
 
-DUMP=${SEVMIG_DUMP:?}
 DATA=${SEVMIG_TEST_DATA:?}/pstate
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-fails=0
-CASE=
-
-fail() {
-	echo "FAIL [$CASE]: $*" >&2
-	fails=$((fails + 1))
-}
-
-# run ARGS...: the tool's stdout in out, stderr in err, status in $rc.
-run() {
-	"$DUMP" "$@" >out 2>err
-	rc=$?
-}
-
-expect_rc() {
-	[ "$rc" = "$1" ] || fail "exit $rc, expected $1; stderr: $(cat err)"
-}
-
-# expect_out: stdout equals the text on stdin, byte for byte.
-expect_out() {
-	cat >want
-	cmp -s want out || fail "stdout differs: $(diff want out | head -20)"
-}
-
-expect_no_err() {
-	[ ! -s err ] || fail "unexpected stderr: $(cat err)"
-}
-
-# ok ARGS... <<EOF: the tool succeeds, prints exactly the text on stdin and
-# nothing on stderr.
-ok() {
-	run "$@"
-	expect_rc 0
-	expect_no_err
-	expect_out
-}
+. "$(dirname "$0")/dump_lib.sh"
 
 # expect_one_error FILE: status 2 and exactly one stderr line naming FILE
 # and a position (byte offset or text line).
@@ -346,8 +307,4 @@ run merge example.bin bad_hex.txt -o out.txt
 expect_one_error bad_hex.txt
 [ "$(cat out.txt)" = "previous content" ] || fail "out.txt changed"
 
-if [ "$fails" != 0 ]; then
-	echo "$fails failure(s)" >&2
-	exit 1
-fi
-echo "all sevmig-dump page-state checks passed"
+finish page-state
