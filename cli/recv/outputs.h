@@ -15,17 +15,7 @@
 #include <sevmig/sevmig.h>
 
 #include "common/outfile.h"
-#include "common/xfer.h"
-
-/* sevmig-recv's options (main.c parses them). */
-struct opts {
-	struct cli_xfer_opts x;
-	const char *input, *pdh_key, *pdh_cert, *memory_dir, *vmsa_dir, *pstate_out, *port_file;
-	const char *gen_psk;
-	bool text_pstate, gen_pdh, export_pdh, force;
-	unsigned max_attempts; /* connections a listener takes, the good one included */
-	int auth_timeout_ms;   /* for each to authenticate; 0: no limit */
-};
+#include "recv/options.h"
 
 /* Where memslot i of the stream goes. */
 struct slot_out {
