@@ -271,6 +271,32 @@ static void put_le64s(uint8_t *p, const uint64_t *v, size_t n)
 /* Containers of at least this many bytes are copied with their CRC. */
 enum { COPY_CRC_MIN = 256 };
 
+/* n bytes, 2 <= n < COPY_CRC_MIN and even (a small ARRAY or RUN): up to 32
+ * with no call, in overlapping fixed-size moves within [0, n). */
+static inline void copy_small(uint8_t *d, const uint8_t *s, size_t n)
+{
+	if (n > 32) {
+		memcpy(d, s, n); /* the library's wide moves win here */
+	} else if (n >= 16) {
+		memcpy(d, s, 16);
+		memcpy(d + n - 16, s + n - 16, 16);
+	} else if (n >= 8) {
+		uint64_t a, b;
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4) {
+		uint32_t a, b;
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		memcpy(d, &a, 4);
+		memcpy(d + n - 4, &b, 4);
+	} else {
+		memcpy(d, s, 2);
+	}
+}
+
 /*
  * The payload at out->len, which has room for ctrs_size() bytes. *crc gets
  * the CRC32C of every byte of out up to the payload's end: big containers
@@ -285,21 +311,34 @@ static int put_ctrs(const struct sevmig_pstate *ps, struct sevmig__buf *out, uin
 	p += sevmig__varint_put(p, e->n);
 	for (size_t i = 0; i < e->n; i++) {
 		const struct sevmig__ent *x = &e->v[i];
-		if (i + 4 < e->n)
-			__builtin_prefetch(e->v[i + 4].c);
+		/* the containers are scattered over the heap: far enough ahead
+		 * that the miss is over when the entry comes */
+		if (i + 16 < e->n)
+			__builtin_prefetch(e->v[i + 16].c);
 		p += sevmig__varint_put(p, x->key - prev);
 		prev = (uint64_t)x->key + x->span;
-		if (!x->c) {
+		const struct sevmig__ctr *c = x->c;
+		if (!c) {
 			p += sevmig__varint_put(p, (uint64_t)(x->span - 1) << 2 | K_FULL);
 			continue;
 		}
-		struct sevmig__ctr *tmp;
-		const struct sevmig__ctr *c = canon_of(x->c, &tmp);
-		if (!c)
-			return -ENOMEM;
+		struct sevmig__ctr *tmp = NULL;
+		if (c->kind != sevmig__canon_kind(c->card, c->nruns)) {
+			c = canon_of(c, &tmp);
+			if (!c)
+				return -ENOMEM;
+		}
 		const uint16_t *h = (const uint16_t *)c->data;
 		size_t nb = sevmig__kind_bytes(c->kind, c->card, c->nruns);
-		if (COPY_CRC && nb >= COPY_CRC_MIN) {
+		if (COPY_CRC && nb < COPY_CRC_MIN) {
+			/* a small ARRAY or RUN (a BITMAP is 8 KiB): summed with
+			 * its neighbours below */
+			p += sevmig__varint_put(p, c->kind == SEVMIG__CTR_ARRAY
+						       ? (uint64_t)(c->card - 1u) << 2 | K_ARRAY
+						       : (uint64_t)(c->nruns - 1u) << 2 | K_RUN);
+			copy_small(p, (const uint8_t *)c->data, nb);
+			p += nb;
+		} else if (COPY_CRC) {
 			p += sevmig__varint_put(p, c->kind == SEVMIG__CTR_BITMAP ? K_BITMAP
 						   : c->kind == SEVMIG__CTR_ARRAY
 						       ? (uint64_t)(c->card - 1u) << 2 | K_ARRAY
@@ -321,7 +360,8 @@ static int put_ctrs(const struct sevmig_pstate *ps, struct sevmig__buf *out, uin
 			put_le64s(p, c->data, SEVMIG__CHUNK_WORDS);
 			p += SEVMIG__CHUNK_WORDS * 8;
 		}
-		free(tmp);
+		if (tmp)
+			free(tmp);
 		if (p - done >= 16384) { /* checksummed while still in the cache */
 			cr = sevmig__crc32c(cr, done, (size_t)(p - done));
 			done = p;
