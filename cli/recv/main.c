@@ -475,7 +475,8 @@ static int receive_once(const struct opts *o, struct input *in, struct cli_progr
 		    .progress_arg = &ctx, .key_source = ksrc, .key = ksrc ? key : NULL,
 		    .insecure = !ksrc, .back_write = two_way ? cli_chan_write : NULL,
 		    .back_arg = two_way ? &in->chan : NULL, .commit = on_commit, .commit_arg = &ctx,
-		    .regions_for = on_regions, .regions_arg = &ctx, .zeroed = true);
+		    .regions_for = on_regions, .regions_arg = &ctx, .zeroed = true,
+		    .page_write = recv_outputs_write, .page_write_arg = &out);
 	cli_block_signals(true);
 	rc = sevmig_receiver_new(fw, NULL, 0, cli_chan_read, &in->chan, &ro, &ctx.r, &err);
 	cli_block_signals(false);
@@ -529,7 +530,7 @@ fail:
 done:
 	sevmig_receiver_free(ctx.r);
 	close_input(in);
-	recv_outputs_unmap(&out);
+	recv_outputs_close_writers(&out);
 	recv_outputs_free(&out);
 	free(ctx.reg);
 	free(ctx.slots);

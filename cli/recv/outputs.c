@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -196,27 +195,71 @@ int recv_outputs_prepare(const struct opts *o, const struct sevmig_stream_header
 		if (keep && zero_slots(out, f))
 			return CLI_ERR;
 	}
-	for (size_t i = 0; i < out->nslots; i++) {
-		struct slot_out *s = &out->slots[i];
-		s->map = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			      out->files[s->file].fd, (off_t)s->offset);
-		if (s->map == MAP_FAILED) {
-			s->map = NULL;
-			return cli_error("%s: cannot map %" PRIu64 " bytes: %s", out->keys[s->file],
-					 s->size, strerror(errno));
-		}
-		reg[i] =
-		    (struct sevmig_mem_region){ .gpa = s->gpa, .size = s->size, .host = s->map };
+	out->wfd = malloc((out->nfiles ? out->nfiles : 1) * sizeof(*out->wfd));
+	if (!out->wfd)
+		return cli_error("out of memory");
+	for (size_t f = 0; f < out->nfiles; f++)
+		out->wfd[f] = -1;
+	for (size_t f = 0; f < out->nfiles; f++) {
+		/* Straight to the disk, past the page cache; where the file
+		 * system refuses O_DIRECT, buffered writes. */
+		out->wfd[f] = open(out->files[f].tmp, O_WRONLY | O_DIRECT | O_CLOEXEC);
+		if (out->wfd[f] < 0 && errno != EINVAL)
+			return cli_error("%s: cannot open it for writing: %s", out->keys[f],
+					 strerror(errno));
+	}
+	for (size_t i = 0; i < out->nslots; i++)
+		reg[i] = (struct sevmig_mem_region){ .gpa = out->slots[i].gpa,
+						     .size = out->slots[i].size };
+	return 0;
+}
+
+/* Zeros for runs the file system cannot zero itself; aligned for O_DIRECT. */
+static _Alignas(4096) const uint8_t zeros_1m[1 << 20];
+
+static int write_range(int fd, uint64_t at, const uint8_t *data, size_t len)
+{
+	/* Zeros: the file system marks the range (its blocks stay allocated),
+	 * else they are written. */
+	if (!data &&
+	    !fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)at, (off_t)len))
+		return 0;
+	for (size_t done = 0; done < len;) {
+		size_t n = len - done;
+		if (!data && n > sizeof(zeros_1m))
+			n = sizeof(zeros_1m);
+		ssize_t k = pwrite(fd, data ? data + done : zeros_1m, n, (off_t)(at + done));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		done += (size_t)k;
 	}
 	return 0;
 }
 
-void recv_outputs_unmap(struct outputs *out)
+int recv_outputs_write(void *arg, size_t region, uint64_t offset, const void *data, size_t len)
 {
-	for (size_t i = 0; i < out->nslots; i++) {
-		if (out->slots[i].map)
-			munmap(out->slots[i].map, out->slots[i].size);
-		out->slots[i].map = NULL;
+	struct outputs *out = arg;
+	if (region >= out->nslots || offset > out->slots[region].size ||
+	    len > out->slots[region].size - offset)
+		return -EINVAL; /* the receiver checked the layout: never */
+	const struct slot_out *s = &out->slots[region];
+	int fd = out->wfd[s->file] >= 0 ? out->wfd[s->file] : out->files[s->file].fd;
+	uint64_t at = s->offset + offset;
+	int rc = write_range(fd, at, data, len);
+	if (rc < 0 && !atomic_exchange(&out->write_failed, true))
+		cli_error("%s: cannot write bytes %" PRIu64 "-%" PRIu64 ": %s", out->keys[s->file],
+			  at, at + len, strerror(-rc));
+	return rc;
+}
+
+void recv_outputs_close_writers(struct outputs *out)
+{
+	for (size_t f = 0; out->wfd && f < out->nfiles; f++) {
+		if (out->wfd[f] >= 0)
+			close(out->wfd[f]);
+		out->wfd[f] = -1;
 	}
 }
 
@@ -244,7 +287,7 @@ int recv_outputs_vmsa_dest(void *arg, uint32_t vcpu, void **guest)
 
 static void discard_all(struct outputs *out, size_t nvmsa_files, struct cli_outfile *vf)
 {
-	recv_outputs_unmap(out);
+	recv_outputs_close_writers(out);
 	for (size_t i = 0; i < out->nfiles; i++)
 		cli_outfile_discard(&out->files[i]);
 	for (size_t i = 0; i < nvmsa_files; i++)
@@ -263,6 +306,7 @@ void recv_outputs_free(struct outputs *out)
 	free(out->vmsa);
 	free(out->keys);
 	free(out->files);
+	free(out->wfd);
 	free(out->slots);
 	free(out->made_dir);
 }
@@ -314,7 +358,7 @@ static int write_pstate(const struct opts *o, const struct sevmig_pstate *ps, st
 /* All or nothing up to the renames. */
 int recv_outputs_commit(const struct opts *o, const struct sevmig_pstate *ps, struct outputs *out)
 {
-	recv_outputs_unmap(out);
+	recv_outputs_close_writers(out);
 	struct cli_outfile *vf = calloc(out->nvmsa ? out->nvmsa : 1, sizeof(*vf));
 	size_t nvf = 0;
 	int rc = vf ? 0 : cli_error("out of memory");

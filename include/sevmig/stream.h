@@ -640,6 +640,15 @@ struct sevmig_vmm_object {
 /* Where RECEIVE_UPDATE_VMSA puts vCPU `vcpu`'s state (soft: a 4096-byte
  * buffer; kvm: NULL), or a negative errno to refuse it. */
 typedef int (*sevmig_vmsa_dest_fn)(void *arg, uint32_t vcpu, void **guest);
+/*
+ * Pages written somewhere other than mapped memory (the receiver's
+ * page_write option): len bytes at byte `offset` of the caller's region
+ * number `region`; `data` is page-aligned and len a multiple of the page
+ * size; data NULL: make those bytes zero. 0, or a negative errno (the
+ * record then fails with it).
+ */
+typedef int (*sevmig_page_write_fn)(void *arg, size_t region, uint64_t offset, const void *data,
+				    size_t len);
 
 struct sevmig_receiver_opts {
 	size_t sz;		    /* SEVMIG_OPTS */
@@ -702,6 +711,16 @@ struct sevmig_receiver_opts {
 	 * those pages are still zero), and sparse memory stays unallocated.
 	 * Later passes write every run. */
 	bool zeroed;
+	/* Write the guest's pages through this callback, not through the
+	 * regions' host pointers (which may then be NULL): for a target whose
+	 * memory is a file, written without mapping it (sevmig-recv writes
+	 * with O_DIRECT, so that the target allocates no page cache). Only
+	 * with a firmware that decrypts into any buffer (the software model):
+	 * a hardware backend writes the guest's own pages, and is refused.
+	 * Called from the workers, concurrently, never for one page twice at
+	 * once. */
+	sevmig_page_write_fn page_write;
+	void *page_write_arg;
 };
 
 /* What a sans-I/O receiver reports (sevmig_receiver_push()). */

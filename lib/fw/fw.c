@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The public firmware commands: backend-neutral checks, then the backend. */
 #include "fw/fw_backend.h"
+#include "fw/fw_caps.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -57,6 +58,11 @@ void sevmig_fw_free(struct sevmig_fw *fw)
 const char *sevmig_fw_backend_name(const struct sevmig_fw *fw)
 {
 	return fw->ops->name;
+}
+
+bool sevmig__fw_in_place(const struct sevmig_fw *fw)
+{
+	return fw->ops->in_place;
 }
 
 unsigned sevmig_fw_max_threads(const struct sevmig_fw *fw)

@@ -20,6 +20,9 @@
 
 struct sevmig_fw_ops {
 	const char *name;
+	/* RECEIVE_UPDATE_DATA writes the guest's own pages (hardware): its
+	 * output cannot be a buffer copied elsewhere afterwards. */
+	bool in_place;
 	int (*send_start)(struct sevmig_fw *fw, struct sevmig_fw_send_start *p, uint32_t *st);
 	int (*send_update_data)(struct sevmig_fw *fw, struct sevmig_fw_send_update *p,
 				uint32_t *st);

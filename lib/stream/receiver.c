@@ -17,9 +17,10 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "fw/fw_caps.h"
 #include "util/endian.h"
 
-SEVMIG__OPTS_LAST(struct sevmig_receiver_opts, zeroed);
+SEVMIG__OPTS_LAST(struct sevmig_receiver_opts, page_write_arg);
 
 /* NEW: HELLO to send; HEADER, RECORDS: reading; END: END verified, waiting
  * for the commit; DONE: committed; DEAD: failed. */
@@ -39,8 +40,9 @@ struct rjob {
 
 struct rwctx {
 	ZSTD_DCtx *dctx;
-	uint8_t *scratch; /* decoded PLAIN pages */
+	uint8_t *scratch; /* decoded PLAIN pages, page-aligned */
 	uint8_t *page;	  /* dry run: where packets are decrypted */
+	uint8_t *stage;	  /* page_write: an ENC record's pages, decrypted */
 };
 
 struct sevmig_receiver {
@@ -50,7 +52,9 @@ struct sevmig_receiver {
 	bool have_regions;
 	bool authenticated; /* a first record verified: the header is the source's */
 	bool dry_run;
-	bool zeroed;	 /* opts.zeroed */
+	bool zeroed; /* opts.zeroed */
+	sevmig_page_write_fn page_write;
+	void *page_write_arg;
 	bool past_first; /* a ROUND arrived: later passes rewrite pages */
 	unsigned workers, window;
 	sevmig_vmsa_dest_fn vmsa_dest;
@@ -99,6 +103,47 @@ struct sevmig_receiver {
 
 /* ---- applying records ----------------------------------------------------- */
 
+/* Page-aligned memory (the page_write callback's data, for O_DIRECT). */
+static void *page_alloc(size_t n)
+{
+	void *p;
+	return posix_memalign(&p, SM_PAGE, n) ? NULL : p;
+}
+
+/* Pages [gfn, gfn + n) of layout slot `slot` through the page_write
+ * callback (data NULL: zeros). */
+static int write_out(struct rjob *j, uint32_t slot, uint64_t gfn, uint64_t n, const uint8_t *data)
+{
+	struct sevmig_receiver *r = j->r;
+	const struct sevmig__slot *s = &r->layout.slots[slot];
+	uint64_t off = (gfn - s->gfn) << SEVMIG_PAGE_SHIFT;
+	int rc = r->page_write(r->page_write_arg, s->user_idx, off, data,
+			       (size_t)(n << SEVMIG_PAGE_SHIFT));
+	if (rc < 0)
+		sevmig__msg(j->msg, sizeof(j->msg),
+			    "record %" PRIu64 " at byte %" PRIu64 ": writing gfns 0x%" PRIx64
+			    "-0x%" PRIx64 " (bytes %" PRIu64 "-%" PRIu64
+			    " of region %zu) failed: %s",
+			    j->index, j->offset, gfn, gfn + n - 1, off,
+			    off + (n << SEVMIG_PAGE_SHIFT), s->user_idx, sevmig_strerror(rc));
+	return rc < 0 ? rc : 0;
+}
+
+/* Runs of consecutive gfns in one slot among n pages, page i of which is
+ * at data + i pages: one write each. */
+static int write_runs(struct rjob *j, uint32_t n, const uint32_t *slot, const uint8_t *data,
+		      uint64_t (*gfn_of)(const uint8_t *, uint32_t))
+{
+	const uint8_t *p = j->buf.data;
+	for (uint32_t i = 0, k; i < n; i = k) {
+		uint64_t gfn = gfn_of(p, i);
+		for (k = i + 1; k < n && slot[k] == slot[i] && gfn_of(p, k) == gfn + (k - i); k++)
+			;
+		SEVMIG__TRY(write_out(j, slot[i], gfn, k - i, data + (size_t)i * SM_PAGE));
+	}
+	return 0;
+}
+
 static int apply_enc(struct rjob *j, struct rwctx *w)
 {
 	struct sevmig_receiver *r = j->r;
@@ -111,7 +156,9 @@ static int apply_enc(struct rjob *j, struct rwctx *w)
 		const uint8_t *pkt = sevmig__enc_packet(p, n, i);
 		uint64_t gfn = sevmig__enc_gfn(p, i);
 		void *dst = w->page;
-		if (!r->dry_run)
+		if (r->page_write && !r->dry_run)
+			dst = w->stage + (size_t)i * SM_PAGE;
+		else if (!r->dry_run)
 			dst = sevmig__layout_host(&r->layout, slot[i], gfn);
 		struct sevmig_fw_receive_update u = {
 			.guest = dst,
@@ -134,6 +181,8 @@ static int apply_enc(struct rjob *j, struct rwctx *w)
 			return rc;
 		}
 	}
+	if (r->page_write && !r->dry_run)
+		return write_runs(j, n, slot, w->stage, sevmig__enc_gfn);
 	return 0;
 }
 
@@ -149,7 +198,7 @@ static int apply_plain(struct rjob *j, struct rwctx *w)
 		if (!w->dctx)
 			w->dctx = ZSTD_createDCtx();
 		if (!w->scratch)
-			w->scratch = malloc((size_t)SEVMIG_STREAM_MAX_BATCH * SM_PAGE);
+			w->scratch = page_alloc((size_t)SEVMIG_STREAM_MAX_BATCH * SM_PAGE);
 		if (!w->dctx || !w->scratch)
 			return -ENOMEM;
 		char msg[160];
@@ -166,6 +215,17 @@ static int apply_plain(struct rjob *j, struct rwctx *w)
 		return 0;
 	/* Runs of consecutive gfns in one memslot are one copy each. */
 	const uint32_t *slot = (const uint32_t *)(const void *)j->slots.data;
+	if (r->page_write) {
+		if (codec != SEVMIG_CODEC_ZSTD) { /* the record's bytes are not page-aligned */
+			if (!w->scratch)
+				w->scratch = page_alloc((size_t)SEVMIG_STREAM_MAX_BATCH * SM_PAGE);
+			if (!w->scratch)
+				return -ENOMEM;
+			memcpy(w->scratch, data, raw);
+			data = w->scratch;
+		}
+		return write_runs(j, n, slot, data, sevmig__plain_gfn);
+	}
 	for (uint32_t i = 0, k; i < n; i = k) {
 		uint64_t gfn = sevmig__plain_gfn(p, i);
 		for (k = i + 1;
@@ -189,6 +249,10 @@ static int apply_zero(struct rjob *j)
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t gfn, np;
 		sevmig__zero_run(p, i, &gfn, &np);
+		if (r->page_write) {
+			SEVMIG__TRY(write_out(j, slot[i], gfn, np, NULL));
+			continue;
+		}
 		sevmig__guest_write(sevmig__layout_host(&r->layout, slot[i], gfn), NULL,
 				    np << SEVMIG_PAGE_SHIFT);
 	}
@@ -392,7 +456,7 @@ static int check_header(struct sevmig_receiver *r, const struct sevmig_stream_he
 			return RCVFAIL(r, rc, 0, SEVMIG_NO_OFFSET,
 				       "no guest memory for the stream's layout: %s",
 				       sevmig_strerror(rc));
-		rc = sevmig__layout_from_regions(reg, n, true, &r->layout, &r->fail);
+		rc = sevmig__layout_from_regions(reg, n, !r->page_write, &r->layout, &r->fail);
 		if (rc < 0)
 			return rc;
 		r->have_regions = true;
@@ -903,7 +967,7 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 	if (!fw || !out)
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
 				    "a firmware handle and a result are required");
-	if (!SEVMIG__OPTS_VALID(opts, struct sevmig_receiver_opts, zeroed))
+	if (!SEVMIG__OPTS_VALID(opts, struct sevmig_receiver_opts, page_write_arg))
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
 				    "receiver options: bad size or non-zero unknown fields");
 	bool dry = SEVMIG__OPT(opts, dry_run, false);
@@ -916,11 +980,20 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 		return sevmig__fail(err, -EINVAL, SEVMIG_NO_OFFSET, 0,
 				    "guest memory regions (or regions_for) are required, except in "
 				    "a dry run");
+	sevmig_page_write_fn page_write = SEVMIG__OPT(opts, page_write, NULL);
+	if (page_write && sevmig__fw_in_place(fw))
+		return sevmig__fail(
+		    err, -EINVAL, SEVMIG_NO_OFFSET, 0,
+		    "page_write needs a firmware that decrypts into any buffer (the "
+		    "software model); the %s backend writes the guest's own pages",
+		    sevmig_fw_backend_name(fw));
 	struct sevmig_receiver *r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	r->fw = fw;
 	r->dry_run = dry;
+	r->page_write = page_write;
+	r->page_write_arg = SEVMIG__OPT(opts, page_write_arg, NULL);
 	r->zeroed = SEVMIG__OPT(opts, zeroed, false);
 	r->workers = workers;
 	r->window = sevmig__window(workers, window);
@@ -960,7 +1033,8 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 		return rc;
 	}
 	if (regions) {
-		rc = sevmig__layout_from_regions(regions, nregions, true, &r->layout, err);
+		rc =
+		    sevmig__layout_from_regions(regions, nregions, !r->page_write, &r->layout, err);
 		if (rc < 0) {
 			free(r);
 			return rc;
@@ -993,9 +1067,13 @@ int sevmig_receiver_new(struct sevmig_fw *fw, const struct sevmig_mem_region *re
 		r->jobs[i].j.run = run_job;
 		sevmig__pool_put(r->pool, &r->jobs[i].j);
 	}
-	for (unsigned i = 0; rc == 0 && i < r->nwctx; i++)
-		if (posix_memalign((void **)&r->wctx[i].page, SM_PAGE, SM_PAGE))
+	for (unsigned i = 0; rc == 0 && i < r->nwctx; i++) {
+		r->wctx[i].page = page_alloc(SM_PAGE);
+		if (r->page_write)
+			r->wctx[i].stage = page_alloc((size_t)SEVMIG_STREAM_MAX_BATCH * SM_PAGE);
+		if (!r->wctx[i].page || (r->page_write && !r->wctx[i].stage))
 			rc = -ENOMEM;
+	}
 	/* Sans-I/O with workers: the eventfd exists before any job can finish,
 	 * so that no completion goes unsignalled. */
 	if (rc == 0 && r->push && r->workers && (rc = sevmig__pool_fd(r->pool)) > 0)
@@ -1033,6 +1111,10 @@ void sevmig_receiver_free(struct sevmig_receiver *r)
 		if (r->wctx[i].page)
 			OPENSSL_cleanse(r->wctx[i].page, SM_PAGE);
 		free(r->wctx[i].page);
+		if (r->wctx[i].stage) /* guest plaintext */
+			OPENSSL_cleanse(r->wctx[i].stage,
+					(size_t)SEVMIG_STREAM_MAX_BATCH * SM_PAGE);
+		free(r->wctx[i].stage);
 	}
 	free(r->wctx);
 	sevmig_stream_reader_free(r->rd);

@@ -15,6 +15,8 @@ int main(void)
 #else
 #include "test_kvm_double.h"
 
+#include <sevmig/stream.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -590,6 +592,42 @@ static void test_receive(void **state)
 
 /* ---- status, debug, platform ------------------------------------------------------ */
 
+/* RECEIVE_UPDATE_DATA on KVM writes the guest's own pages: a receiver
+ * that would redirect them (page_write) is refused before any ioctl. */
+static int never_write(void *arg, size_t region, uint64_t offset, const void *data, size_t len)
+{
+	(void)arg, (void)region, (void)offset, (void)data, (void)len;
+	fail_msg("page_write called");
+	return -EIO;
+}
+
+static ptrdiff_t never_read(void *arg, void *buf, size_t len)
+{
+	(void)arg, (void)buf, (void)len;
+	fail_msg("read called");
+	return -EIO;
+}
+
+static void test_receiver_page_write_refused(void **state)
+{
+	(void)state;
+	struct kd kd;
+	struct sevmig_fw *fw = kd_open(&kd, KD_SEV_FD, SEVMIG_KVM_SERIES_NONE);
+	static const uint8_t key[SEVMIG_KEY_SIZE] = { 1 };
+	struct sevmig_mem_region reg = { .gpa = 0, .size = 1 << 20 };
+	SEVMIG_OPTS(sevmig_receiver_opts, ro, .key_source = SEVMIG_KEY_PSK, .key = key,
+		    .page_write = never_write);
+	struct sevmig_receiver *r = NULL;
+	struct sevmig_error err;
+	size_t at = kd.at;
+	assert_int_equal(sevmig_receiver_new(fw, &reg, 1, never_read, NULL, &ro, &r, &err),
+			 -EINVAL);
+	assert_null(r);
+	assert_non_null(strstr(err.message, "kvm backend writes the guest's own pages"));
+	assert_int_equal(kd.at, at);
+	sevmig_fw_free(fw);
+}
+
 static void test_status_and_debug(void **state)
 {
 	(void)state;
@@ -910,6 +948,7 @@ int main(void)
 		cmocka_unit_test(test_eintr_forever),
 		cmocka_unit_test(test_finish_cancel),
 		cmocka_unit_test(test_send_update_data),
+		cmocka_unit_test(test_receiver_page_write_refused),
 		cmocka_unit_test(test_vmsa_not_upstream),
 		cmocka_unit_test(test_receive),
 		cmocka_unit_test(test_status_and_debug),

@@ -666,6 +666,7 @@ static void kvm_destroy(struct sevmig_fw *fw)
 
 const struct sevmig_fw_ops sevmig__kvm_ops = {
 	.name = "kvm",
+	.in_place = true,
 	.send_start = kvm_send_start,
 	.send_update_data = kvm_send_update_data,
 	.send_update_vmsa = kvm_send_update_vmsa,
