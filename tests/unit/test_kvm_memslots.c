@@ -255,6 +255,11 @@ static void test_discard(void **state)
 	assert_int_equal(sevmig_fw_kvm_discard(fw, ps, GPA + 250 * PG, 10 * PG), -ENOENT);
 	assert_int_equal(sevmig_fw_kvm_discard(fw, ps, GPA + 1, PG), -EINVAL);
 	assert_int_equal(sevmig_fw_kvm_discard(fw, ps, GPA, 0), -EINVAL);
+	struct sevmig_pstate *other;
+	assert_int_equal(sevmig_pstate_new(&other, NULL), 0);
+	assert_int_equal(sevmig_fw_kvm_discard(fw, other, GPA + 60 * PG, PG), -ERANGE);
+	KD_MSG_HAS(fw, "discard: the map does not cover the range");
+	sevmig_pstate_free(other);
 	kd_done(&kd);
 
 	nwants = 0;

@@ -58,18 +58,28 @@ static int reserve(void **v, size_t *cap, size_t n, size_t more, size_t elem)
 	return 0;
 }
 
-/* gpa and size as pages: page-aligned, non-empty, below the gfn limit. */
-static int to_pages(struct sevmig_fw *fw, const char *what, uint64_t gpa, uint64_t size,
-		    uint64_t *gfn, uint64_t *npages)
+/*
+ * The checks every memslot call starts with: a KVM VM handle, a map, and
+ * gpa and size as pages (page-aligned, non-empty, below the gfn limit).
+ * *gfn and *npages are set before any check: the failures return
+ * sevmig__fw_fail()'s code, which the compiler cannot see is negative.
+ */
+static int memslot_args(struct sevmig_fw *fw, const char *what, const struct sevmig_pstate *ps,
+			uint64_t gpa, uint64_t size, struct sevmig__kvm **k, uint64_t *gfn,
+			uint64_t *npages)
 {
-	if (!size || (gpa | size) % PAGE || gpa >> SEVMIG_PAGE_SHIFT >= SEVMIG_GFN_LIMIT ||
-	    size >> SEVMIG_PAGE_SHIFT > SEVMIG_GFN_LIMIT - (gpa >> SEVMIG_PAGE_SHIFT))
+	*gfn = gpa >> SEVMIG_PAGE_SHIFT;
+	*npages = size >> SEVMIG_PAGE_SHIFT;
+	SEVMIG__TRY(sevmig__kvm_need_vm(fw, what, k));
+	if (!ps)
+		return sevmig__fw_fail(fw, -EINVAL, SEVMIG_FW_STATUS_NONE, "%s: no page-state map",
+				       what);
+	if (!size || (gpa | size) % PAGE || *gfn >= SEVMIG_GFN_LIMIT ||
+	    *npages > SEVMIG_GFN_LIMIT - *gfn)
 		return sevmig__fw_fail(fw, -EINVAL, SEVMIG_FW_STATUS_NONE,
 				       "%s: gpa 0x%" PRIx64 " + 0x%" PRIx64
 				       " is empty, not page-aligned or past the 52-bit limit",
 				       what, gpa, size);
-	*gfn = gpa >> SEVMIG_PAGE_SHIFT;
-	*npages = size >> SEVMIG_PAGE_SHIFT;
 	return 0;
 }
 
@@ -109,10 +119,7 @@ int sevmig_fw_kvm_add_memslot(struct sevmig_fw *fw, struct sevmig_pstate *ps, ui
 	const uint32_t none = SEVMIG_FW_STATUS_NONE;
 	struct sevmig__kvm *k = NULL;
 	uint64_t gfn, npages;
-	SEVMIG__TRY(sevmig__kvm_need_vm(fw, what, &k));
-	if (!ps)
-		return sevmig__fw_fail(fw, -EINVAL, none, "%s: no page-state map", what);
-	SEVMIG__TRY(to_pages(fw, what, gpa, size, &gfn, &npages));
+	SEVMIG__TRY(memslot_args(fw, what, ps, gpa, size, &k, &gfn, &npages));
 	if (size > UINTPTR_MAX - (uintptr_t)hva)
 		return sevmig__fw_fail(fw, -EINVAL, none,
 				       "%s: host range %p + 0x%" PRIx64 " wraps the address space",
@@ -224,72 +231,23 @@ static void regions_in(const struct sevmig__kvm *k, uint64_t gfn, uint64_t end, 
 		(*i1)++;
 }
 
-int sevmig_fw_kvm_remove_memslot(struct sevmig_fw *fw, struct sevmig_pstate *ps, uint64_t gpa,
-				 uint64_t size)
+/*
+ * What removing and discarding share: unregister the regions holding
+ * pages of [gfn, gfn + npages), register again what lies outside the
+ * range of the ones it cuts, and forget the pages' state (with
+ * remove_slot, the map's slot that is exactly the range goes too). All or
+ * nothing: the map change is staged under the exit lock and committed only
+ * after the kernel calls succeeded.
+ */
+static int unregister_pages(struct sevmig_fw *fw, struct sevmig__kvm *k, struct sevmig_pstate *ps,
+			    const char *what, uint64_t gfn, uint64_t npages, bool remove_slot)
 {
-	static const char what[] = "remove memslot";
 	const uint32_t none = SEVMIG_FW_STATUS_NONE;
-	struct sevmig__kvm *k = NULL;
-	uint64_t gfn, npages;
-	SEVMIG__TRY(sevmig__kvm_need_vm(fw, what, &k));
-	if (!ps)
-		return sevmig__fw_fail(fw, -EINVAL, none, "%s: no page-state map", what);
-	SEVMIG__TRY(to_pages(fw, what, gpa, size, &gfn, &npages));
-	size_t si = slot_holding(k, gfn, npages);
-	if (si == SIZE_MAX || k->slots[si].gfn != gfn || k->slots[si].npages != npages)
-		return sevmig__fw_fail(fw, -ENOENT, none,
-				       "%s: no memslot was added as exactly gpa 0x%" PRIx64
-				       " + 0x%" PRIx64,
-				       what, gpa, size);
-	size_t i0, i1;
-	regions_in(k, gfn, gfn + npages, &i0, &i1);
-
-	struct sevmig__staged *st = NULL;
-	pthread_mutex_lock(&k->exit_lock);
-	int rc = sevmig__pstate_stage(ps, gfn, npages, SEVMIG_PAGE_PRIVATE, true, &st);
-	if (rc)
-		rc = sevmig__fw_fail(fw, rc, none, "%s: %s", what,
-				     rc == -ENOENT ? "the map has no slot that is exactly this "
-						     "memslot"
-						   : "out of memory");
-	if (!rc)
-		rc = swap_regions(fw, k, i0, i1, NULL, 0);
-	if (rc)
-		sevmig__pstate_abort(st);
-	else
-		sevmig__pstate_commit(st);
-	pthread_mutex_unlock(&k->exit_lock);
-	if (rc)
-		return rc;
-
-	memmove(&k->regions[i0], &k->regions[i1], (k->nregions - i1) * sizeof(*k->regions));
-	k->nregions -= i1 - i0;
-	memmove(&k->slots[si], &k->slots[si + 1], (k->nslots - si - 1) * sizeof(*k->slots));
-	k->nslots--;
-	return 0;
-}
-
-int sevmig_fw_kvm_discard(struct sevmig_fw *fw, struct sevmig_pstate *ps, uint64_t gpa,
-			  uint64_t size)
-{
-	static const char what[] = "discard";
-	const uint32_t none = SEVMIG_FW_STATUS_NONE;
-	struct sevmig__kvm *k = NULL;
-	uint64_t gfn, npages;
-	SEVMIG__TRY(sevmig__kvm_need_vm(fw, what, &k));
-	if (!ps)
-		return sevmig__fw_fail(fw, -EINVAL, none, "%s: no page-state map", what);
-	SEVMIG__TRY(to_pages(fw, what, gpa, size, &gfn, &npages));
 	uint64_t end = gfn + npages;
-	if (slot_holding(k, gfn, npages) == SIZE_MAX)
-		return sevmig__fw_fail(fw, -ENOENT, none,
-				       "%s: no memslot added through the handle holds gpa "
-				       "0x%" PRIx64 " + 0x%" PRIx64 " whole",
-				       what, gpa, size);
 	size_t i0, i1;
 	regions_in(k, gfn, end, &i0, &i1);
 	/* What stays registered of the regions the range cuts: at most a
-	 * part before it and a part after it. */
+	 * part before it and a part after it (none for a whole memslot). */
 	struct sevmig__kvm_region keep[2];
 	size_t nkeep = 0;
 	if (i0 < i1 && k->regions[i0].gfn < gfn) {
@@ -306,11 +264,13 @@ int sevmig_fw_kvm_discard(struct sevmig_fw *fw, struct sevmig_pstate *ps, uint64
 
 	struct sevmig__staged *st = NULL;
 	pthread_mutex_lock(&k->exit_lock);
-	int rc = sevmig__pstate_stage(ps, gfn, npages, SEVMIG_PAGE_PRIVATE, false, &st);
-	if (rc)
-		rc = sevmig__fw_fail(fw, rc, none, "%s: %s", what,
-				     rc == -ERANGE ? "the map does not cover the range"
-						   : "out of memory");
+	int rc = sevmig__pstate_stage(ps, gfn, npages, SEVMIG_PAGE_PRIVATE, remove_slot, &st);
+	if (rc) {
+		const char *why = rc != (remove_slot ? -ENOENT : -ERANGE) ? "out of memory"
+				  : remove_slot ? "the map has no slot that is exactly this memslot"
+						: "the map does not cover the range";
+		rc = sevmig__fw_fail(fw, rc, none, "%s: %s", what, why);
+	}
 	if (!rc)
 		rc = swap_regions(fw, k, i0, i1, keep, nkeep);
 	if (rc)
@@ -326,6 +286,40 @@ int sevmig_fw_kvm_discard(struct sevmig_fw *fw, struct sevmig_pstate *ps, uint64
 	memcpy(&k->regions[i0], keep, nkeep * sizeof(*keep));
 	k->nregions = k->nregions - (i1 - i0) + nkeep;
 	return 0;
+}
+
+int sevmig_fw_kvm_remove_memslot(struct sevmig_fw *fw, struct sevmig_pstate *ps, uint64_t gpa,
+				 uint64_t size)
+{
+	static const char what[] = "remove memslot";
+	struct sevmig__kvm *k = NULL;
+	uint64_t gfn, npages;
+	SEVMIG__TRY(memslot_args(fw, what, ps, gpa, size, &k, &gfn, &npages));
+	size_t si = slot_holding(k, gfn, npages);
+	if (si == SIZE_MAX || k->slots[si].gfn != gfn || k->slots[si].npages != npages)
+		return sevmig__fw_fail(fw, -ENOENT, SEVMIG_FW_STATUS_NONE,
+				       "%s: no memslot was added as exactly gpa 0x%" PRIx64
+				       " + 0x%" PRIx64,
+				       what, gpa, size);
+	SEVMIG__TRY(unregister_pages(fw, k, ps, what, gfn, npages, true));
+	memmove(&k->slots[si], &k->slots[si + 1], (k->nslots - si - 1) * sizeof(*k->slots));
+	k->nslots--;
+	return 0;
+}
+
+int sevmig_fw_kvm_discard(struct sevmig_fw *fw, struct sevmig_pstate *ps, uint64_t gpa,
+			  uint64_t size)
+{
+	static const char what[] = "discard";
+	struct sevmig__kvm *k = NULL;
+	uint64_t gfn, npages;
+	SEVMIG__TRY(memslot_args(fw, what, ps, gpa, size, &k, &gfn, &npages));
+	if (slot_holding(k, gfn, npages) == SIZE_MAX)
+		return sevmig__fw_fail(fw, -ENOENT, SEVMIG_FW_STATUS_NONE,
+				       "%s: no memslot added through the handle holds gpa "
+				       "0x%" PRIx64 " + 0x%" PRIx64 " whole",
+				       what, gpa, size);
+	return unregister_pages(fw, k, ps, what, gfn, npages, false);
 }
 
 size_t sevmig_fw_kvm_region_count(struct sevmig_fw *fw)
