@@ -8,7 +8,7 @@
  * 64 vCPUs, and 1 000 / 100 000 / 1 000 000 scattered shared pages, built
  * through hypercalls in random order. A second snapshot flips 1 % of the
  * shared pages (half of them become private, as many private pages become
- * shared).
+ * shared). The generator is bench_layouts.h, shared with bench_vs_roaring.
  *
  * Every operation is timed on libsevmig, on a plain dense bitmap written
  * here (one bit per page of the gfn span, the obvious implementation), and
@@ -29,31 +29,17 @@
 
 #include <sevmig/pstate.h>
 
+#include "bench_layouts.h"
 #include "util/crc32c.h"
 #include "util/endian.h"
 
-#define GIB_PAGES(g) ((uint64_t)(g) << 18)
-#define LOW_END	     GIB_PAGES(3) /* the slot below the MMIO hole */
-#define HIGH_START   GIB_PAGES(4)
-#define BOUNCE_GFN   0x40000ull /* 1 GiB */
-#define BOUNCE_PAGES 16384ull	/* 64 MiB */
-#define VCPUS	     64
-#define QUERIES	     1000000
+#define QUERIES 1000000
 
 static double now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-	uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
 }
 
 static void die(const char *what, int rc)
@@ -131,18 +117,6 @@ static void dense_free(struct dense *d)
 {
 	free(d->w);
 	d->w = NULL;
-}
-
-struct counter {
-	uint64_t changes, pages;
-};
-
-static int count_change(void *arg, const struct sevmig_pstate_change *c)
-{
-	struct counter *x = arg;
-	x->changes++;
-	x->pages += c->npages;
-	return 0;
 }
 
 /* Maximal differing ranges with each side's state, as sevmig_pstate_diff()
@@ -289,36 +263,9 @@ static void dense_list_to_bitmap(const struct sevmig_range *r, size_t n, uint8_t
 	}
 }
 
-/* ---- a guest -------------------------------------------------------------------- */
+/* ---- a guest: snapshot a of bench_layouts.h, dense ------------------------------ */
 
-struct guest {
-	unsigned gib;
-	uint64_t span; /* pages from 0 to the end of the high slot */
-	uint64_t scattered;
-	uint64_t *calls; /* gfns of the single-page hypercalls, in order */
-	size_t ncalls;
-};
-
-static uint64_t random_gfn(const struct guest *g)
-{
-	uint64_t covered = LOW_END + (g->span - HIGH_START);
-	uint64_t x = rnd() % covered;
-	return x < LOW_END ? x : HIGH_START + (x - LOW_END);
-}
-
-static void build_ours(const struct guest *g, struct sevmig_pstate **out)
-{
-	struct sevmig_pstate *ps;
-	CHECK(sevmig_pstate_new(&ps, NULL));
-	CHECK(sevmig_pstate_add_slot(ps, 0, LOW_END));
-	CHECK(sevmig_pstate_add_slot(ps, HIGH_START, g->span - HIGH_START));
-	CHECK(sevmig_pstate_apply_hypercall(ps, BOUNCE_GFN << 12, BOUNCE_PAGES, false));
-	for (size_t i = 0; i < g->ncalls; i++)
-		CHECK(sevmig_pstate_apply_hypercall(ps, g->calls[i] << 12, 1, false));
-	*out = ps;
-}
-
-static void build_dense(const struct guest *g, struct dense *d)
+static void build_dense(const struct bench_layout *g, struct dense *d)
 {
 	dense_init(d, g->span);
 	CHECK(dense_hypercall(d, BOUNCE_GFN << 12, BOUNCE_PAGES, false));
@@ -380,14 +327,8 @@ static size_t nresults;
 
 static void run_case(unsigned gib, uint64_t scattered)
 {
-	struct guest g = { gib, HIGH_START + GIB_PAGES(gib) - LOW_END, scattered, NULL, 0 };
-	rng_state = gib * 1000003ull + scattered;
-	g.ncalls = VCPUS + scattered;
-	g.calls = malloc(g.ncalls * sizeof(*g.calls));
-	if (!g.calls)
-		die("calls", -ENOMEM);
-	for (size_t i = 0; i < g.ncalls; i++)
-		g.calls[i] = random_gfn(&g);
+	struct bench_layout g;
+	CHECK(bench_layout_init(&g, gib, scattered));
 	uint64_t bm_bytes = g.span / 8;
 	char b1[32];
 	printf("\n== %u GiB guest, %" PRIu64 " scattered shared pages (gfn span %" PRIu64
@@ -410,7 +351,7 @@ static void run_case(unsigned gib, uint64_t scattered)
 	struct sevmig_pstate *a, *b;
 	struct dense da, db;
 	double t0 = now();
-	build_ours(&g, &a);
+	CHECK(bench_snapshot_a(&g, &a));
 	double t_build = now() - t0;
 	t0 = now();
 	build_dense(&g, &da);
@@ -418,15 +359,13 @@ static void run_case(unsigned gib, uint64_t scattered)
 	row("build from hypercalls", t_build, t_build_d, t_mc);
 
 	/* the second snapshot: 1 % of the shared pages flip */
-	struct sevmig_pstate_stats st;
-	sevmig_pstate_stats(a, &st);
-	uint64_t flips = st.shared_pages / 100, half = flips / 2;
+	uint64_t flips = bench_flips(a);
 	CHECK(sevmig_pstate_clone(a, &b, NULL));
 	dense_init(&db, g.span);
 	memcpy(db.w, da.w, da.nwords * 8);
 	for (uint64_t i = 0; i < flips; i++) {
-		bool to_private = i < half;
-		uint64_t gfn = to_private ? g.calls[VCPUS + rnd() % scattered] : random_gfn(&g);
+		bool to_private;
+		uint64_t gfn = bench_flip(&g, i, flips, &to_private);
 		CHECK(sevmig_pstate_apply_hypercall(b, gfn << 12, 1, to_private));
 		CHECK(dense_hypercall(&db, gfn << 12, 1, to_private));
 	}
@@ -436,7 +375,7 @@ static void run_case(unsigned gib, uint64_t scattered)
 	if (!q)
 		die("queries", -ENOMEM);
 	for (size_t i = 0; i < QUERIES; i++)
-		q[i] = i % 2 ? random_gfn(&g) : g.calls[rnd() % g.ncalls];
+		q[i] = i % 2 ? bench_random_gfn(g.span) : g.calls[bench_rnd() % g.ncalls];
 	volatile uint64_t sink = 0;
 	double t_q, t_q_d;
 	BEST(t_q, for (size_t i = 0; i < QUERIES; i++) sink += sevmig_pstate_get(a, q[i]));
@@ -460,15 +399,15 @@ static void run_case(unsigned gib, uint64_t scattered)
 	row("merge (union)", t_m, t_m_d, t_mc);
 
 	/* diff */
-	struct counter c1 = { 0, 0 }, c2 = { 0, 0 };
+	struct bench_diff_count c1 = { 0, 0 }, c2 = { 0, 0 };
 	double t_d, t_d_d;
 	BEST(t_d, {
-		c1 = (struct counter){ 0, 0 };
-		CHECK(sevmig_pstate_diff(a, b, count_change, &c1));
+		c1 = (struct bench_diff_count){ 0, 0 };
+		CHECK(sevmig_pstate_diff(a, b, bench_count_change, &c1));
 	});
 	BEST(t_d_d, {
-		c2 = (struct counter){ 0, 0 };
-		dense_diff(&da, &db, count_change, &c2);
+		c2 = (struct bench_diff_count){ 0, 0 };
+		dense_diff(&da, &db, bench_count_change, &c2);
 	});
 	if (c1.changes != c2.changes || c1.pages != c2.pages) {
 		fprintf(stderr,
@@ -515,9 +454,7 @@ static void run_case(unsigned gib, uint64_t scattered)
 	if (!runs || !druns)
 		die("runs", -ENOMEM);
 	struct sevmig_pstate *e;
-	CHECK(sevmig_pstate_new(&e, NULL));
-	CHECK(sevmig_pstate_add_slot(e, 0, LOW_END));
-	CHECK(sevmig_pstate_add_slot(e, HIGH_START, g.span - HIGH_START));
+	CHECK(bench_empty_map(g.span, &e));
 	double t_bl, t_bl_d, t_lb, t_lb_d;
 	size_t got = 0, dgot = 0;
 	BEST(t_bl, {
@@ -583,6 +520,7 @@ static void run_case(unsigned gib, uint64_t scattered)
 	row("bitmap import", t_im, t_im_d, t_mc);
 
 	row_bytes("serialized bytes", (double)ser_len, (double)dser_len);
+	struct sevmig_pstate_stats st;
 	sevmig_pstate_stats(a, &st);
 	row_bytes("memory used", (double)st.memory_bytes, (double)(da.nwords * 8));
 	printf("  (%" PRIu64 " shared pages in %" PRIu64 " runs; the snapshots differ in %" PRIu64
@@ -603,7 +541,7 @@ static void run_case(unsigned gib, uint64_t scattered)
 	sevmig_pstate_free(b);
 	dense_free(&da);
 	dense_free(&db);
-	free(g.calls);
+	bench_layout_free(&g);
 }
 
 static const struct result *find(unsigned gib, uint64_t scattered)

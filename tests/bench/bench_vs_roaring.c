@@ -7,7 +7,8 @@
  *
  * The nine maps of bench_pstate (16 GiB / 256 GiB / 4 TiB guests x 1 000 /
  * 100 000 / 1 000 000 scattered shared pages, the same generator and
- * seeds), and a second snapshot flipping 1 % of the shared pages. Both
+ * seeds: bench_layouts.h), and a second snapshot flipping 1 % of the
+ * shared pages. Both
  * libraries are given the same sorted shared ranges; a CRoaring bitmap
  * holds the shared gfns (every gfn here is below 2^32). Before timing, the
  * two are checked to agree: cardinalities, the diff's page count against
@@ -45,30 +46,14 @@
 
 #include <sevmig/pstate.h>
 
+#include "bench_layouts.h"
 #include "roaring.h"
-
-#define GIB_PAGES(g) ((uint64_t)(g) << 18)
-#define LOW_END	     GIB_PAGES(3)
-#define HIGH_START   GIB_PAGES(4)
-#define BOUNCE_GFN   0x40000ull
-#define BOUNCE_PAGES 16384ull
-#define VCPUS	     64
 
 static double now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* bench_pstate's generator, so that the maps are the same. */
-static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-	uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
 }
 
 static void die(const char *what, int rc)
@@ -162,22 +147,6 @@ struct ranges {
 	size_t n;
 };
 
-static uint64_t random_gfn(uint64_t span)
-{
-	uint64_t covered = LOW_END + (span - HIGH_START);
-	uint64_t x = rnd() % covered;
-	return x < LOW_END ? x : HIGH_START + (x - LOW_END);
-}
-
-static struct sevmig_pstate *empty_map(uint64_t span)
-{
-	struct sevmig_pstate *ps;
-	CHECK(sevmig_pstate_new(&ps, NULL));
-	CHECK(sevmig_pstate_add_slot(ps, 0, LOW_END));
-	CHECK(sevmig_pstate_add_slot(ps, HIGH_START, span - HIGH_START));
-	return ps;
-}
-
 static struct ranges list_of(const struct sevmig_pstate *ps)
 {
 	struct ranges r = { NULL, 0 };
@@ -191,40 +160,34 @@ static struct ranges list_of(const struct sevmig_pstate *ps)
 	return r;
 }
 
-/* Snapshot a and b as their shared ranges, exactly as bench_pstate makes
- * them: hypercalls in random order, then 1 % of the shared pages flip. */
-static void make_snapshots(const struct layout *l, uint64_t span, struct ranges *ra,
+/* Snapshots a and b of the layout (bench_layouts.h) as their shared
+ * ranges; *span gets the guest's gfn span. */
+static void make_snapshots(const struct layout *l, uint64_t *span, struct ranges *ra,
 			   struct ranges *rb)
 {
-	rng_state = l->gib * 1000003ull + l->scattered;
-	size_t ncalls = VCPUS + l->scattered;
-	uint64_t *calls = malloc(ncalls * sizeof(*calls));
-	EXPECT(calls);
-	for (size_t i = 0; i < ncalls; i++)
-		calls[i] = random_gfn(span);
-	struct sevmig_pstate *a = empty_map(span), *b;
-	CHECK(sevmig_pstate_apply_hypercall(a, BOUNCE_GFN << 12, BOUNCE_PAGES, false));
-	for (size_t i = 0; i < ncalls; i++)
-		CHECK(sevmig_pstate_apply_hypercall(a, calls[i] << 12, 1, false));
-	struct sevmig_pstate_stats st;
-	sevmig_pstate_stats(a, &st);
-	uint64_t flips = st.shared_pages / 100, half = flips / 2;
+	struct bench_layout g;
+	CHECK(bench_layout_init(&g, l->gib, l->scattered));
+	struct sevmig_pstate *a, *b;
+	CHECK(bench_snapshot_a(&g, &a));
+	uint64_t flips = bench_flips(a);
 	CHECK(sevmig_pstate_clone(a, &b, NULL));
 	for (uint64_t i = 0; i < flips; i++) {
-		bool to_private = i < half;
-		uint64_t gfn = to_private ? calls[VCPUS + rnd() % l->scattered] : random_gfn(span);
+		bool to_private;
+		uint64_t gfn = bench_flip(&g, i, flips, &to_private);
 		CHECK(sevmig_pstate_apply_hypercall(b, gfn << 12, 1, to_private));
 	}
+	*span = g.span;
 	*ra = list_of(a);
 	*rb = list_of(b);
 	sevmig_pstate_free(a);
 	sevmig_pstate_free(b);
-	free(calls);
+	bench_layout_free(&g);
 }
 
 static struct sevmig_pstate *ours_build(uint64_t span, const struct ranges *r)
 {
-	struct sevmig_pstate *ps = empty_map(span);
+	struct sevmig_pstate *ps;
+	CHECK(bench_empty_map(span, &ps));
 	CHECK(sevmig_pstate_set_from_list(ps, r->v, r->n, NULL));
 	return ps;
 }
@@ -244,18 +207,6 @@ static roaring_bitmap_t *theirs_build(const struct ranges *r)
 		}
 	}
 	return rb;
-}
-
-struct counter {
-	uint64_t changes, pages;
-};
-
-static int count_change(void *arg, const struct sevmig_pstate_change *c)
-{
-	struct counter *x = arg;
-	x->changes++;
-	x->pages += c->npages;
-	return 0;
 }
 
 /* The shared set of ps, as a CRoaring bitmap, equals rb. */
@@ -308,8 +259,8 @@ static void run_ours(enum op op, struct ctx *x)
 		break;
 	}
 	case OP_DIFF: {
-		struct counter c = { 0, 0 };
-		CHECK(sevmig_pstate_diff(x->a, x->b, count_change, &c));
+		struct bench_diff_count c = { 0, 0 };
+		CHECK(sevmig_pstate_diff(x->a, x->b, bench_count_change, &c));
 		x->sink += c.pages;
 		break;
 	}
@@ -404,9 +355,9 @@ static const char *fmt_time(double s, char *buf)
 
 static void run_layout(size_t li, const struct layout *l)
 {
-	uint64_t span = HIGH_START + GIB_PAGES(l->gib) - LOW_END;
+	uint64_t span;
 	struct ranges ra, rb;
-	make_snapshots(l, span, &ra, &rb);
+	make_snapshots(l, &span, &ra, &rb);
 	struct ctx x = { .span = span, .ra = &ra };
 	x.a = ours_build(span, &ra);
 	x.b = ours_build(span, &rb);
@@ -420,8 +371,8 @@ static void run_layout(size_t li, const struct layout *l)
 	EXPECT(sa.shared_pages == roaring_bitmap_get_cardinality(x.ta));
 	EXPECT(sb.shared_pages == roaring_bitmap_get_cardinality(x.tb));
 	EXPECT(same_set(x.a, x.ta) && same_set(x.b, x.tb));
-	struct counter c = { 0, 0 };
-	CHECK(sevmig_pstate_diff(x.a, x.b, count_change, &c));
+	struct bench_diff_count c = { 0, 0 };
+	CHECK(sevmig_pstate_diff(x.a, x.b, bench_count_change, &c));
 	EXPECT(c.pages == roaring_bitmap_xor_cardinality(x.ta, x.tb));
 
 	/* round trips, each way */
