@@ -9,8 +9,6 @@
 #include <stdint.h>
 
 #include "fuzz_owners_check.h"
-#include "util/crc32c.h"
-#include "util/endian.h"
 
 static void one(const uint8_t *data, size_t size)
 {
@@ -34,15 +32,6 @@ static void one(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	one(data, size);
-	if (size >= 21 && size <= (1u << 20)) {
-		uint8_t *fixed = malloc(size);
-		if (!fixed)
-			return 0;
-		memcpy(fixed, data, size);
-		sevmig__put_le32(fixed + size - 4, sevmig__crc32c(0, fixed, size - 4));
-		one(fixed, size);
-		free(fixed);
-	}
+	fuzz_with_crc_fixed(data, size, one);
 	return 0;
 }

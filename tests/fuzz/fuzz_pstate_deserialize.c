@@ -8,11 +8,9 @@
  */
 #include <stdint.h>
 
+#include "fuzz_check.h"
 #include "fuzz_pstate_check.h"
-#include "util/crc32c.h"
 #include "util/endian.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
  * A zstd payload may describe far more than the input holds: 580 bytes of
@@ -96,17 +94,7 @@ static void one(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (too_big(data, size))
-		return 0;
-	one(data, size);
-	if (size >= 21 && size <= (1u << 20)) {
-		uint8_t *fixed = malloc(size);
-		if (!fixed)
-			return 0;
-		memcpy(fixed, data, size);
-		sevmig__put_le32(fixed + size - 4, sevmig__crc32c(0, fixed, size - 4));
-		one(fixed, size);
-		free(fixed);
-	}
+	if (!too_big(data, size))
+		fuzz_with_crc_fixed(data, size, one);
 	return 0;
 }
