@@ -155,7 +155,12 @@ int cli_parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-int cli_load_pstate(const char *path, struct sevmig_pstate **out)
+/* A sevmig_*_load(), its out-pointer passed as void *. */
+typedef int (*load_fn)(const void *buf, size_t len, void *out, struct sevmig_error *err);
+
+/* Read path whole and parse it with load into out: 0 or CLI_ERR (printed,
+ * naming the file and the position). */
+static int load_file(const char *path, load_fn load, void *out)
 {
 	uint8_t *buf;
 	size_t len;
@@ -163,11 +168,29 @@ int cli_load_pstate(const char *path, struct sevmig_pstate **out)
 		return CLI_ERR;
 	struct sevmig_error err;
 	sevmig_error_clear(&err);
-	int rc = sevmig_pstate_load(buf, len, out, &err);
+	int rc = load(buf, len, out, &err);
 	free(buf);
-	if (rc)
-		return cli_file_error(path, &err, rc);
-	return 0;
+	return rc ? cli_file_error(path, &err, rc) : 0;
+}
+
+static int load_pstate(const void *buf, size_t len, void *out, struct sevmig_error *err)
+{
+	return sevmig_pstate_load(buf, len, out, err);
+}
+
+static int load_owners(const void *buf, size_t len, void *out, struct sevmig_error *err)
+{
+	return sevmig_owners_load(buf, len, out, err);
+}
+
+int cli_load_pstate(const char *path, struct sevmig_pstate **out)
+{
+	return load_file(path, load_pstate, out);
+}
+
+int cli_load_owners(const char *path, struct sevmig_owners **out)
+{
+	return load_file(path, load_owners, out);
 }
 
 double cli_now(void)

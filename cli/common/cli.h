@@ -58,5 +58,7 @@ double cli_now(void);
 
 /* Load a page-state file (binary or text form): 0 or CLI_ERR (printed). */
 int cli_load_pstate(const char *path, struct sevmig_pstate **out);
+/* Load an ownership-map file (binary or text form): 0 or CLI_ERR (printed). */
+int cli_load_owners(const char *path, struct sevmig_owners **out);
 
 #endif

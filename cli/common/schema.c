@@ -2,39 +2,71 @@
 /* Objects shared by several JSON documents (schema.h, docs/json.md). */
 #include "common/schema.h"
 
-void cli_json_counts(struct cli_json *j, const char *key, const struct sevmig_stream_counts *c)
+#include <stddef.h>
+#include <string.h>
+
+/* A key of an object and where the uint64_t it shows lies in the struct. */
+struct u64_key {
+	const char *key;
+	size_t off;
+};
+/* The offset of a uint64_t member (the _Generic refuses any other type at
+ * compile time, so that u64_object() reads what is there). */
+#define U64_AT(type, member) (offsetof(type, member) + _Generic(((type *)0)->member, uint64_t : 0))
+
+/* An object under `key`: one number per entry of keys, in their order. */
+static void u64_object(struct cli_json *j, const char *key, const void *s,
+		       const struct u64_key *keys, size_t n)
 {
 	cli_json_kobject(j, key);
-	cli_json_ku64(j, "records", c->records);
-	cli_json_ku64(j, "stream_bytes", c->bytes);
-	cli_json_ku64(j, "rounds", c->rounds);
-	cli_json_ku64(j, "pstate_records", c->pstate_records);
-	cli_json_ku64(j, "encrypted_pages", c->enc_pages);
-	cli_json_ku64(j, "plain_pages", c->plain_pages);
-	cli_json_ku64(j, "zero_pages", c->zero_pages);
-	cli_json_ku64(j, "encrypted_records", c->enc_records);
-	cli_json_ku64(j, "plain_records", c->plain_records);
-	cli_json_ku64(j, "zero_records", c->zero_records);
-	cli_json_ku64(j, "plain_wire_bytes", c->plain_wire_bytes);
-	cli_json_ku64(j, "vmsa_records", c->vmsa);
-	cli_json_ku64(j, "vmm_records", c->vmm_records);
-	cli_json_ku64(j, "vmm_objects", c->vmm_objects);
-	cli_json_ku64(j, "skipped_records", c->skipped);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v;
+		memcpy(&v, (const char *)s + keys[i].off, sizeof(v));
+		cli_json_ku64(j, keys[i].key, v);
+	}
 	cli_json_end(j);
+}
+
+#define COUNT(member) U64_AT(struct sevmig_stream_counts, member)
+static const struct u64_key counts_keys[] = {
+	{ "records", COUNT(records) },
+	{ "stream_bytes", COUNT(bytes) },
+	{ "rounds", COUNT(rounds) },
+	{ "pstate_records", COUNT(pstate_records) },
+	{ "encrypted_pages", COUNT(enc_pages) },
+	{ "plain_pages", COUNT(plain_pages) },
+	{ "zero_pages", COUNT(zero_pages) },
+	{ "encrypted_records", COUNT(enc_records) },
+	{ "plain_records", COUNT(plain_records) },
+	{ "zero_records", COUNT(zero_records) },
+	{ "plain_wire_bytes", COUNT(plain_wire_bytes) },
+	{ "vmsa_records", COUNT(vmsa) },
+	{ "vmm_records", COUNT(vmm_records) },
+	{ "vmm_objects", COUNT(vmm_objects) },
+	{ "skipped_records", COUNT(skipped) },
+};
+
+#define STAT(member) U64_AT(struct sevmig_pstate_stats, member)
+static const struct u64_key pstate_stats_keys[] = {
+	{ "memslots", STAT(slots) },
+	{ "covered_pages", STAT(covered_pages) },
+	{ "shared_pages", STAT(shared_pages) },
+	{ "private_pages", STAT(private_pages) },
+	{ "shared_runs", STAT(shared_runs) },
+	{ "private_runs", STAT(private_runs) },
+	{ "largest_shared_run", STAT(largest_shared_run) },
+};
+
+void cli_json_counts(struct cli_json *j, const char *key, const struct sevmig_stream_counts *c)
+{
+	u64_object(j, key, c, counts_keys, sizeof(counts_keys) / sizeof(counts_keys[0]));
 }
 
 void cli_json_pstate_stats(struct cli_json *j, const char *key,
 			   const struct sevmig_pstate_stats *st)
 {
-	cli_json_kobject(j, key);
-	cli_json_ku64(j, "memslots", st->slots);
-	cli_json_ku64(j, "covered_pages", st->covered_pages);
-	cli_json_ku64(j, "shared_pages", st->shared_pages);
-	cli_json_ku64(j, "private_pages", st->private_pages);
-	cli_json_ku64(j, "shared_runs", st->shared_runs);
-	cli_json_ku64(j, "private_runs", st->private_runs);
-	cli_json_ku64(j, "largest_shared_run", st->largest_shared_run);
-	cli_json_end(j);
+	u64_object(j, key, st, pstate_stats_keys,
+		   sizeof(pstate_stats_keys) / sizeof(pstate_stats_keys[0]));
 }
 
 void cli_json_fault(struct cli_json *j, const char *key, const char *msg,

@@ -127,19 +127,6 @@ static int parse(const char *cmd, int argc, char **argv, int npos, bool out, boo
 	return 0;
 }
 
-static int load_map(const char *path, struct sevmig_owners **out)
-{
-	uint8_t *buf;
-	size_t len;
-	if (cli_read_file(path, &buf, &len))
-		return CLI_ERR;
-	struct sevmig_error err;
-	sevmig_error_clear(&err);
-	int rc = sevmig_owners_load(buf, len, out, &err);
-	free(buf);
-	return rc ? cli_file_error(path, &err, rc) : 0;
-}
-
 /* ---- replay ---------------------------------------------------------------------- */
 
 struct op {
@@ -303,7 +290,7 @@ static int owners_replay(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
 	struct sevmig_owners *o;
-	if (load_map(a.pos[0], &o))
+	if (cli_load_owners(a.pos[0], &o))
 		return CLI_ERR;
 	uint8_t *buf;
 	size_t len, nops = 0;
@@ -404,7 +391,7 @@ static int owners_show(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
 	struct sevmig_owners *o;
-	if (load_map(a.pos[0], &o))
+	if (cli_load_owners(a.pos[0], &o))
 		return CLI_ERR;
 	struct sevmig_owners_stats st = { .sz = sizeof(st) };
 	sevmig_owners_stats(o, &st);
@@ -461,7 +448,7 @@ static int owners_project(int argc, char **argv)
 		return cli_error("owners project: '%s' is not a guest (guest:N, N from 2)",
 				 a.pos[1]);
 	struct sevmig_owners *o;
-	if (load_map(a.pos[0], &o))
+	if (cli_load_owners(a.pos[0], &o))
 		return CLI_ERR;
 	struct sevmig_pstate *ps;
 	rc = sevmig_owners_project(o, g, &ps, &err);
