@@ -201,12 +201,14 @@ int recv_outputs_prepare(const struct opts *o, const struct sevmig_stream_header
 	for (size_t f = 0; f < out->nfiles; f++)
 		out->wfd[f] = -1;
 	for (size_t f = 0; f < out->nfiles; f++) {
-		/* Straight to the disk, past the page cache; where the file
-		 * system refuses O_DIRECT, buffered writes. */
-		out->wfd[f] = open(out->files[f].tmp, O_WRONLY | O_DIRECT | O_CLOEXEC);
-		if (out->wfd[f] < 0 && errno != EINVAL)
-			return cli_error("%s: cannot open it for writing: %s", out->keys[f],
-					 strerror(errno));
+		/* Straight to the disk, past the page cache: a second open file
+		 * description of the same inode (through /proc/self/fd, not the
+		 * temporary's name, which someone else in its directory could
+		 * replace meanwhile). Where there is no /proc or the file system
+		 * refuses O_DIRECT, the buffered descriptor does the writing. */
+		char self[64];
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", out->files[f].fd);
+		out->wfd[f] = open(self, O_WRONLY | O_DIRECT | O_CLOEXEC);
 	}
 	for (size_t i = 0; i < out->nslots; i++)
 		reg[i] = (struct sevmig_mem_region){ .gpa = out->slots[i].gpa,
@@ -245,9 +247,13 @@ int recv_outputs_write(void *arg, size_t region, uint64_t offset, const void *da
 	    len > out->slots[region].size - offset)
 		return -EINVAL; /* the receiver checked the layout: never */
 	const struct slot_out *s = &out->slots[region];
-	int fd = out->wfd[s->file] >= 0 ? out->wfd[s->file] : out->files[s->file].fd;
+	int direct = out->wfd[s->file], fd = direct >= 0 ? direct : out->files[s->file].fd;
 	uint64_t at = s->offset + offset;
 	int rc = write_range(fd, at, data, len);
+	/* A device whose blocks are larger than a page refuses page-sized
+	 * direct writes: those go through the page cache. */
+	if (rc == -EINVAL && direct >= 0)
+		rc = write_range(out->files[s->file].fd, at, data, len);
 	if (rc < 0 && !atomic_exchange(&out->write_failed, true))
 		cli_error("%s: cannot write bytes %" PRIu64 "-%" PRIu64 ": %s", out->keys[s->file],
 			  at, at + len, strerror(-rc));
