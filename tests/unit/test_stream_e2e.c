@@ -112,6 +112,14 @@ static int pw_write(void *arg, size_t region, uint64_t offset, const void *data,
 	return 0;
 }
 
+/* t's regions without their host memory (at most 8), for page_write. */
+static void nohost_regions(const struct tguest *t, struct sevmig_mem_region out[8])
+{
+	assert_true(t->n <= 8);
+	for (size_t k = 0; k < t->n; k++)
+		out[k] = (struct sevmig_mem_region){ .gpa = t->reg[k].gpa, .size = t->reg[k].size };
+}
+
 static void migrate_check(struct tu_rng *rng, const struct mopt *o)
 {
 	struct tguest g, t;
@@ -135,10 +143,7 @@ static void migrate_check(struct tu_rng *rng, const struct mopt *o)
 		    .page_write = o->page_write ? pw_write : NULL, .page_write_arg = &pw);
 	/* With page_write the receiver gets regions without host memory. */
 	struct sevmig_mem_region nohost[8];
-	assert_true(t.n <= 8);
-	for (size_t k = 0; k < t.n; k++)
-		nohost[k] =
-		    (struct sevmig_mem_region){ .gpa = t.reg[k].gpa, .size = t.reg[k].size };
+	nohost_regions(&t, nohost);
 	struct sevmig_receiver *r;
 	struct sevmig_error err;
 	assert_int_equal(sevmig_receiver_new(tgt, o->page_write ? nohost : t.reg, t.n, tsrc_read,
@@ -228,10 +233,6 @@ static void test_many_rounds_no_flip(void **state)
 	migrate_check(&rng, &o);
 }
 
-/* A target known to be zero: the first pass's ZERO runs are skipped, and
- * the pages stay as they were (shown with a target that is NOT zero, which
- * is the caller's lie); later passes' ZERO runs are written (the guest
- * zeroes pages it had filled: the rounds below cover that). */
 /* Pages through page_write: every form (compressed and raw PLAIN, ENC,
  * ZERO runs in later passes), with and without workers; a write failure
  * fails the record, naming the pages; a hardware backend is refused. */
@@ -265,9 +266,7 @@ static void test_page_write(void **state)
 	send_guest(&rng, &g, &o, src, tt.pdh, &out, &sc, vmsa, NULL);
 	tg_target(&g, &t, 0);
 	struct sevmig_mem_region nohost[8];
-	for (size_t k = 0; k < t.n; k++)
-		nohost[k] =
-		    (struct sevmig_mem_region){ .gpa = t.reg[k].gpa, .size = t.reg[k].size };
+	nohost_regions(&t, nohost);
 	for (unsigned workers = 0; workers <= 2; workers += 2) {
 		struct pwrite_target pw = { .t = &t, .fail_at = 2 };
 		struct sevmig_fw *tgt = tt_new(&tt, 1);
@@ -304,6 +303,10 @@ static void test_page_write(void **state)
 	tg_free(&t);
 }
 
+/* A target known to be zero: the first pass's ZERO runs are skipped, and
+ * the pages stay as they were (shown with a target that is NOT zero, which
+ * is the caller's lie); later passes' ZERO runs are written (the guest
+ * zeroes pages it had filled: the rounds below cover that). */
 static void test_zeroed_target(void **state)
 {
 	(void)state;
