@@ -204,8 +204,8 @@ static void errors(void **state)
 	struct sevmig_pstate *ps;
 	struct sevmig_error err;
 	const char *junk[] = { "hello\n",
-			       "\x7f"
-			       "ELF",
+			       ("\x7f" /* split: \x would swallow the E */
+				"ELF"),
 			       "# comment\n{\"json\": 1}\n", "0", "#\0x" };
 	const size_t jlen[] = { 6, 4, 22, 1, 4 };
 	for (size_t i = 0; i < 5; i++) {
