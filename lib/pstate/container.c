@@ -104,28 +104,53 @@ static void vals_to_words(const uint16_t *v, uint32_t n, uint64_t *w)
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define HAVE_VBMI2 1
-/* AVX-512 VBMI2: each half word's offsets compressed out of a vector of
- * all 32, stored whole (so while 32 more fit), however many bits it has. */
+/* AVX-512 VBMI2: a word's bit numbers compressed out of a vector of all 64
+ * (one byte each), widened to 16 bits and stored 32 at a time, so while 64
+ * more fit: one compression a word, however many bits it has (two, of 16-bit
+ * lanes, cost half as much again). */
 __attribute__((target("avx512f,avx512bw,avx512vbmi2,popcnt"))) static uint32_t
 words_to_vals_vbmi2(const uint64_t *w, uint32_t card, uint16_t *v, uint32_t *at)
 {
-	static const uint16_t iota[32] = { 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
-					   11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
-					   22, 23, 24, 25, 26, 27, 28, 29, 30, 31 };
-	__m512i lo = _mm512_loadu_si512((const void *)iota);
-	__m512i step = _mm512_set1_epi16(32);
+	static const uint8_t iota[64] = { 0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12,
+					  13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+					  26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38,
+					  39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51,
+					  52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63 };
+	__m512i bits = _mm512_loadu_si512((const void *)iota);
+	__m512i base = _mm512_setzero_si512(), step = _mm512_set1_epi16(64);
 	uint32_t n = 0, i = 0;
 	for (; i < SEVMIG__CHUNK_WORDS && n + 64 <= card; i++) {
 		uint64_t x = w[i];
-		__m512i hi = _mm512_add_epi16(lo, step);
-		__mmask32 m0 = (__mmask32)x, m1 = (__mmask32)(x >> 32);
-		_mm512_storeu_si512((void *)(v + n), _mm512_maskz_compress_epi16(m0, lo));
-		n += (uint32_t)__builtin_popcount((uint32_t)x);
-		_mm512_storeu_si512((void *)(v + n), _mm512_maskz_compress_epi16(m1, hi));
-		n += (uint32_t)__builtin_popcount((uint32_t)(x >> 32));
-		lo = _mm512_add_epi16(hi, step);
+		__m512i b = _mm512_maskz_compress_epi8((__mmask64)x, bits);
+		uint32_t k = (uint32_t)__builtin_popcountll(x);
+		_mm512_storeu_si512(
+		    (void *)(v + n),
+		    _mm512_add_epi16(base, _mm512_cvtepu8_epi16(_mm512_castsi512_si256(b))));
+		if (k > 32) /* rare where an ARRAY is the smaller kind */
+			_mm512_storeu_si512(
+			    (void *)(v + n + 32),
+			    _mm512_add_epi16(
+				base, _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(b, 1))));
+		n += k;
+		base = _mm512_add_epi16(base, step);
 	}
-	*at = i;
+	/* the last words through a bounce buffer, so nothing is stored past
+	 * the card offsets v has room for */
+	for (uint16_t tmp[64]; i < SEVMIG__CHUNK_WORDS && n < card; i++) {
+		uint64_t x = w[i];
+		__m512i b = _mm512_maskz_compress_epi8((__mmask64)x, bits);
+		_mm512_storeu_si512(
+		    (void *)tmp,
+		    _mm512_add_epi16(base, _mm512_cvtepu8_epi16(_mm512_castsi512_si256(b))));
+		_mm512_storeu_si512(
+		    (void *)(tmp + 32),
+		    _mm512_add_epi16(base, _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(b, 1))));
+		uint32_t k = (uint32_t)__builtin_popcountll(x);
+		memcpy(v + n, tmp, 2 * (size_t)k);
+		n += k;
+		base = _mm512_add_epi16(base, step);
+	}
+	*at = n < card ? i : SEVMIG__CHUNK_WORDS;
 	return n;
 }
 #else
@@ -339,14 +364,8 @@ struct sevmig__ctr *sevmig__ctr_from_words(const uint64_t *w, uint32_t card, uin
 	return c;
 }
 
-struct sevmig__ctr *sevmig__ctr_of_view(unsigned kind, const struct sevmig__cview *v)
+void sevmig__view_content(unsigned kind, const struct sevmig__cview *v, void *d)
 {
-	struct sevmig__ctr *c = ctr_alloc(kind, kind == SEVMIG__CTR_RUN	    ? v->nruns
-						: kind == SEVMIG__CTR_ARRAY ? v->card
-									    : 0);
-	if (!c)
-		return NULL;
-	void *d = c->data;
 	if (kind == v->kind)
 		memcpy(d,
 		       kind == SEVMIG__CTR_RUN	   ? (const void *)v->runs
@@ -363,6 +382,16 @@ struct sevmig__ctr *sevmig__ctr_of_view(unsigned kind, const struct sevmig__cvie
 		runs_to_vals(v->runs, v->nruns, d);
 	else
 		words_to_vals(v->words, v->card, d);
+}
+
+struct sevmig__ctr *sevmig__ctr_of_view(unsigned kind, const struct sevmig__cview *v)
+{
+	struct sevmig__ctr *c = ctr_alloc(kind, kind == SEVMIG__CTR_RUN	    ? v->nruns
+						: kind == SEVMIG__CTR_ARRAY ? v->card
+									    : 0);
+	if (!c)
+		return NULL;
+	sevmig__view_content(kind, v, c->data);
 	c->card = v->card;
 	c->nruns = (uint16_t)v->nruns;
 	return c;

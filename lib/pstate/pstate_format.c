@@ -202,20 +202,6 @@ static int flush_in_place(void *arg, const uint8_t *p, size_t n)
 
 /* ---- writer: CONTAINERS --------------------------------------------------------- */
 
-/* The container an entry is written as: its own, or (built from scratch by
- * the same rule, for one an update left in another kind) a canonical copy
- * the caller frees. */
-static const struct sevmig__ctr *canon_of(const struct sevmig__ctr *c, struct sevmig__ctr **tmp)
-{
-	*tmp = NULL;
-	if (c->kind == sevmig__canon_kind(c->card, c->nruns))
-		return c;
-	struct sevmig__ent e = { 0, 1, (struct sevmig__ctr *)c };
-	struct sevmig__cview v;
-	sevmig__view(&e, &v);
-	return *tmp = sevmig__ctr_canon(&v);
-}
-
 /* Exact size of the CONTAINERS payload; *runs gets the chunks' runs added
  * up, at least the set's maximal runs and at most e->n more. */
 static uint64_t ctrs_size(const struct sevmig__ents *e, uint64_t *runs)
@@ -238,6 +224,32 @@ static uint64_t ctrs_size(const struct sevmig__ents *e, uint64_t *runs)
 			       : k == SEVMIG__CTR_ARRAY ? x->c->card - 1u
 							: 0;
 		n += sevmig__varint_len(cnt << 2) + sevmig__kind_bytes(k, x->c->card, x->c->nruns);
+	}
+	*runs = r;
+	return n;
+}
+
+/*
+ * A bound on the CONTAINERS payload that skips the varints: the contents
+ * added up, and the most any entry's two varints take (a key step below
+ * 2^32, and a count of at most 2^16 or a span below 2^32, shifted by 2: five
+ * bytes each). *runs as for ctrs_size(). Where the bound decides which
+ * encoding is written (it is far below the bitmap's size, the usual case),
+ * the exact size need not be known before the payload is.
+ */
+static uint64_t ctrs_bound(const struct sevmig__ents *e, uint64_t *runs)
+{
+	uint64_t n = SEVMIG__VARINT_MAX + (uint64_t)e->n * 10, r = 0;
+	for (size_t i = 0; i < e->n; i++) {
+		const struct sevmig__ctr *c = e->v[i].c;
+		if (i + 16 < e->n) /* the containers are scattered over the heap */
+			__builtin_prefetch(e->v[i + 16].c);
+		if (!c) {
+			r++;
+			continue;
+		}
+		r += c->nruns;
+		n += sevmig__kind_bytes(sevmig__canon_kind(c->card, c->nruns), c->card, c->nruns);
 	}
 	*runs = r;
 	return n;
@@ -300,12 +312,16 @@ static inline void copy_small(uint8_t *d, const uint8_t *s, size_t n)
 /*
  * The payload at out->len, which has room for ctrs_size() bytes. *crc gets
  * the CRC32C of every byte of out up to the payload's end: big containers
- * are checksummed as they are copied, the rest in passes between them.
+ * are checksummed as they are copied, the rest in passes between them. A
+ * container an update left in another kind than the smallest (a BITMAP of a
+ * few hundred pages, say) is written as the smallest, converted into a
+ * scratch chunk first.
  */
 static int put_ctrs(const struct sevmig_pstate *ps, struct sevmig__buf *out, uint32_t *crc)
 {
 	const struct sevmig__ents *e = &ps->sh;
 	uint8_t *p = out->data + out->len, *done = out->data;
+	uint64_t *scratch = NULL;
 	uint32_t cr = 0;
 	uint64_t prev = 0;
 	p += sevmig__varint_put(p, e->n);
@@ -322,51 +338,42 @@ static int put_ctrs(const struct sevmig_pstate *ps, struct sevmig__buf *out, uin
 			p += sevmig__varint_put(p, (uint64_t)(x->span - 1) << 2 | K_FULL);
 			continue;
 		}
-		struct sevmig__ctr *tmp = NULL;
-		if (c->kind != sevmig__canon_kind(c->card, c->nruns)) {
-			c = canon_of(c, &tmp);
-			if (!c)
+		unsigned kind = sevmig__canon_kind(c->card, c->nruns);
+		const void *data = c->data;
+		if (kind != c->kind) {
+			if (!scratch && !(scratch = malloc(SEVMIG__CHUNK_WORDS * sizeof(uint64_t))))
 				return -ENOMEM;
+			struct sevmig__cview v;
+			sevmig__view(x, &v);
+			sevmig__view_content(kind, &v, scratch);
+			data = scratch;
 		}
-		const uint16_t *h = (const uint16_t *)c->data;
-		size_t nb = sevmig__kind_bytes(c->kind, c->card, c->nruns);
+		size_t nb = sevmig__kind_bytes(kind, c->card, c->nruns);
+		uint64_t desc = kind == SEVMIG__CTR_BITMAP ? K_BITMAP
+				: kind == SEVMIG__CTR_ARRAY
+				    ? (uint64_t)(c->card - 1u) << 2 | K_ARRAY
+				    : (uint64_t)(c->nruns - 1u) << 2 | K_RUN;
+		p += sevmig__varint_put(p, desc);
 		if (COPY_CRC && nb < COPY_CRC_MIN) {
 			/* a small ARRAY or RUN (a BITMAP is 8 KiB): summed with
 			 * its neighbours below */
-			p += sevmig__varint_put(p, c->kind == SEVMIG__CTR_ARRAY
-						       ? (uint64_t)(c->card - 1u) << 2 | K_ARRAY
-						       : (uint64_t)(c->nruns - 1u) << 2 | K_RUN);
-			copy_small(p, (const uint8_t *)c->data, nb);
-			p += nb;
+			copy_small(p, data, nb);
 		} else if (COPY_CRC) {
-			p += sevmig__varint_put(p, c->kind == SEVMIG__CTR_BITMAP ? K_BITMAP
-						   : c->kind == SEVMIG__CTR_ARRAY
-						       ? (uint64_t)(c->card - 1u) << 2 | K_ARRAY
-						       : (uint64_t)(c->nruns - 1u) << 2 | K_RUN);
 			cr = sevmig__crc32c(cr, done, (size_t)(p - done));
-			cr = sevmig__copy_crc32c(cr, p, c->data, nb);
-			p += nb;
-			done = p;
-		} else if (c->kind == SEVMIG__CTR_RUN) {
-			p += sevmig__varint_put(p, (uint64_t)(c->nruns - 1u) << 2 | K_RUN);
-			put_le16s(p, h, 2 * (size_t)c->nruns);
-			p += 4 * (size_t)c->nruns;
-		} else if (c->kind == SEVMIG__CTR_ARRAY) {
-			p += sevmig__varint_put(p, (uint64_t)(c->card - 1u) << 2 | K_ARRAY);
-			put_le16s(p, h, c->card);
-			p += 2 * (size_t)c->card;
+			cr = sevmig__copy_crc32c(cr, p, data, nb);
+			done = p + nb;
+		} else if (kind == SEVMIG__CTR_BITMAP) {
+			put_le64s(p, data, SEVMIG__CHUNK_WORDS);
 		} else {
-			*p++ = K_BITMAP;
-			put_le64s(p, c->data, SEVMIG__CHUNK_WORDS);
-			p += SEVMIG__CHUNK_WORDS * 8;
+			put_le16s(p, data, nb / 2);
 		}
-		if (tmp)
-			free(tmp);
+		p += nb;
 		if (p - done >= 16384) { /* checksummed while still in the cache */
 			cr = sevmig__crc32c(cr, done, (size_t)(p - done));
 			done = p;
 		}
 	}
+	free(scratch);
 	out->len = (size_t)(p - out->data);
 	*crc = sevmig__crc32c(cr, done, (size_t)(p - done));
 	return 0;
@@ -534,16 +541,21 @@ int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
 	 * them only when they are few or the caller compresses) the runs are
 	 * no larger (1.9). */
 	uint64_t chunk_runs, bitmap_raw = (c.pages + 7) / 8;
-	uint64_t ctrs_raw = ctrs_size(&ps->sh, &chunk_runs);
 	/* CONTAINERS even when up to 1/256 larger than BITMAP: a copy, where
 	 * the bitmap is made bit by bit in page-index order (1.9) */
-	bool ctrs = ctrs_raw <= bitmap_raw + bitmap_raw / 256;
+	uint64_t ctrs_limit = bitmap_raw + bitmap_raw / 256;
+	uint64_t ctrs_raw = ctrs_bound(&ps->sh, &chunk_runs);
 	/* the set's runs are the chunks' less at most one per entry; and a run
 	 * spans at most three entries (a container ending shared, a full span,
 	 * a container starting so): count them only when that cannot tell */
 	bool try_runs = level || chunk_runs <= RUNS_TRY_MAX ||
 			(chunk_runs <= RUNS_TRY_MAX + ps->sh.n && ps->sh.n <= 3 * RUNS_TRY_MAX &&
 			 sevmig__ents_nruns(&ps->sh) <= RUNS_TRY_MAX);
+	/* the exact size where the bound cannot decide, or RUNS is compared
+	 * with it; otherwise it is known once the payload is written */
+	if (try_runs || ctrs_raw > ctrs_limit)
+		ctrs_raw = ctrs_size(&ps->sh, &chunk_runs);
+	bool ctrs = ctrs_raw <= ctrs_limit;
 	size_t cov_max = HDR_LEN + SEVMIG__VARINT_MAX * (1 + 2 * c.n);
 	int rc;
 	if (ctrs && ctrs_raw <= SIZE_MAX - cov_max - CRC_LEN) {
@@ -590,6 +602,7 @@ int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
 			rc = put_ctrs(ps, &out, &ctrs_crc);
 		if (rc)
 			goto fail;
+		raw = out.len - at; /* ctrs_raw may have been a bound */
 	}
 	if (level && raw >= ZSTD_MIN_RAW) {
 		cc = cctx_new(level);

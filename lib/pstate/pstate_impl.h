@@ -295,6 +295,9 @@ struct sevmig__ctr *sevmig__ctr_new_bitmap(void);
 /* A container of the given kind (RUN, ARRAY or BITMAP, within their limits)
  * holding what v holds. */
 struct sevmig__ctr *sevmig__ctr_of_view(unsigned kind, const struct sevmig__cview *v);
+/* What v holds, as the content of a container of `kind`, written to d
+ * (aligned for uint64_t, room for sevmig__kind_bytes() of it). */
+void sevmig__view_content(unsigned kind, const struct sevmig__cview *v, void *d);
 /* A container of the kind sevmig__canon_kind() gives for v. */
 static inline struct sevmig__ctr *sevmig__ctr_canon(const struct sevmig__cview *v)
 {

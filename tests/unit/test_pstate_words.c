@@ -203,12 +203,82 @@ static void test_copy_crc_words(void **state)
 	}
 }
 
+/*
+ * A chunk's content converted between kinds (sevmig__view_content(), what
+ * the writer uses for a container an update left in a larger kind), by the
+ * version of each loop this host picks: against the set bits listed one by
+ * one, for chunks of every spread the ARRAY and RUN kinds can hold, and never
+ * a byte stored past the content.
+ */
+static void check_content(unsigned kind, const struct sevmig__cview *v, const void *want,
+			  size_t bytes)
+{
+	static uint8_t out[2 * NBITS + 128] __attribute__((aligned(64))); /* runs: 4 bytes each */
+	memset(out, 0xa5, sizeof(out));
+	sevmig__view_content(kind, v, out);
+	if (memcmp(out, want, bytes))
+		fail_msg("kind %u from kind %u, %u pages in %u runs: wrong content", kind, v->kind,
+			 v->card, v->nruns);
+	for (size_t i = bytes; i < sizeof(out); i++)
+		if (out[i] != 0xa5)
+			fail_msg(
+			    "kind %u from kind %u, %u pages in %u runs: byte %zu of %zu written",
+			    kind, v->kind, v->card, v->nruns, i, bytes);
+}
+
+static void test_view_content(void **state)
+{
+	(void)state;
+	struct tu_rng r = { tu_seed("test_view_content") };
+	static uint64_t w[NW];
+	static uint16_t vals[NBITS], runs[NBITS];
+	for (int round = 0; round < 400; round++) {
+		memset(w, 0, sizeof(w));
+		/* up to ARRAY_MAX pages: scattered, in clusters (words of more
+		 * than 32 pages), or in the last words only */
+		uint32_t want = 1 + (uint32_t)tu_below(&r, SEVMIG__ARRAY_MAX);
+		unsigned mode = round % 3;
+		for (uint32_t n = 0; n < want;) {
+			uint32_t b = mode == 2 ? NBITS - 1 - (uint32_t)tu_below(&r, 2 * want)
+					       : (uint32_t)tu_below(&r, NBITS);
+			uint32_t len = mode == 1 ? 1 + (uint32_t)tu_below(&r, 64) : 1;
+			for (uint32_t i = b; i < b + len && i < NBITS && n < want; i++)
+				if (!bit(w, i)) {
+					w[i / 64] |= UINT64_C(1) << (i % 64);
+					n++;
+				}
+		}
+		uint32_t card = 0, nruns = 0;
+		for (uint32_t i = 0; i < NBITS; i++) {
+			if (!bit(w, i))
+				continue;
+			if (!i || !bit(w, i - 1)) {
+				runs[2 * nruns] = (uint16_t)i;
+				nruns++;
+			}
+			runs[2 * nruns - 1] = (uint16_t)i;
+			vals[card++] = (uint16_t)i;
+		}
+		assert_int_equal(card, want);
+		struct sevmig__cview bm = { SEVMIG__CTR_BITMAP, nruns, card, NULL, w, NULL };
+		struct sevmig__cview ar = { SEVMIG__CTR_ARRAY, nruns, card, NULL, NULL, vals };
+		struct sevmig__cview rn = { SEVMIG__CTR_RUN, nruns, card, runs, NULL, NULL };
+		check_content(SEVMIG__CTR_ARRAY, &bm, vals, 2 * (size_t)card);
+		check_content(SEVMIG__CTR_RUN, &bm, runs, 4 * (size_t)nruns);
+		check_content(SEVMIG__CTR_RUN, &ar, runs, 4 * (size_t)nruns);
+		check_content(SEVMIG__CTR_ARRAY, &rn, vals, 2 * (size_t)card);
+		check_content(SEVMIG__CTR_BITMAP, &ar, w, sizeof(w));
+		check_content(SEVMIG__CTR_BITMAP, &rn, w, sizeof(w));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_levels),
 		cmocka_unit_test(test_copy_crc),
 		cmocka_unit_test(test_copy_crc_words),
+		cmocka_unit_test(test_view_content),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
