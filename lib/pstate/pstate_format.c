@@ -359,8 +359,13 @@ static int put_ctrs(const struct sevmig_pstate *ps, struct sevmig__buf *out, uin
 			 * its neighbours below */
 			copy_small(p, data, nb);
 		} else if (COPY_CRC) {
-			cr = sevmig__crc32c(cr, done, (size_t)(p - done));
-			cr = sevmig__copy_crc32c(cr, p, data, nb);
+			/* the bytes up to a cache line summed with those before
+			 * them, so that the copy's stores line up with lines */
+			size_t head = (size_t) - (uintptr_t)p & 63;
+			memcpy(p, data, head);
+			cr = sevmig__crc32c(cr, done, (size_t)(p + head - done));
+			cr = sevmig__copy_crc32c(cr, p + head, (const uint8_t *)data + head,
+						 nb - head);
 			done = p + nb;
 		} else if (kind == SEVMIG__CTR_BITMAP) {
 			put_le64s(p, data, SEVMIG__CHUNK_WORDS);
