@@ -308,6 +308,15 @@ uint64_t sevmig__ctr_word(const struct sevmig__ctr *c, uint32_t x);
 /* Runs and pages of an ARRAY's sorted offsets; 0 when they are not strictly
  * increasing. */
 uint32_t sevmig__vals_nruns(const uint16_t *v, uint32_t n);
+/* The merge of two sorted arrays of offsets into o until one of them ends
+ * (*i and *j: how far each went; returns how many went to o, a duplicate
+ * once). o has room for the whole union. At a level: 0 portable, 1
+ * AVX-512BW, which needs the processor to have it
+ * (sevmig__vals_merge_level() is the highest), for the test that checks
+ * one against the other. */
+int sevmig__vals_merge_level(void);
+uint32_t sevmig__vals_merge_at(int lvl, const uint16_t *x, uint32_t na, const uint16_t *y,
+			       uint32_t nb, uint16_t *o, uint32_t *i, uint32_t *j);
 /* An ARRAY's offsets as runs (room for n); returns how many. */
 uint32_t sevmig__vals_to_runs(const uint16_t *v, uint32_t n, uint16_t *runs);
 

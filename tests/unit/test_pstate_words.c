@@ -272,13 +272,94 @@ static void test_view_content(void **state)
 	}
 }
 
+/* Sorted distinct offsets: n drawn from [0, 65536). */
+static uint32_t rand_vals(struct tu_rng *r, uint16_t *v, uint32_t n)
+{
+	static uint8_t seen[NBITS];
+	memset(seen, 0, sizeof(seen));
+	for (uint32_t k = 0; k < n;) {
+		uint32_t x = (uint32_t)tu_below(r, NBITS);
+		if (!seen[x]) {
+			seen[x] = 1;
+			k++;
+		}
+	}
+	uint32_t k = 0;
+	for (uint32_t x = 0; x < NBITS; x++)
+		if (seen[x])
+			v[k++] = (uint16_t)x;
+	return k;
+}
+
+/*
+ * The merge of two arrays (a union's), at every level this host runs,
+ * against a merge written here step by step: on arrays that are nearly the
+ * same (two snapshots), unrelated, or one inside the other, of lengths on
+ * both sides of the 32 offsets the AVX-512 version compares at once; and
+ * nothing stored past the union.
+ */
+static void test_vals_merge(void **state)
+{
+	(void)state;
+	struct tu_rng r = { tu_seed("test_vals_merge") };
+	static uint16_t x[SEVMIG__ARRAY_MAX], y[SEVMIG__ARRAY_MAX], want[2 * SEVMIG__ARRAY_MAX],
+	    got[2 * SEVMIG__ARRAY_MAX + 64];
+	int top = sevmig__vals_merge_level();
+	for (int round = 0; round < 3000; round++) {
+		uint32_t n = (uint32_t)(round % 10 ? tu_below(&r, 80) : tu_below(&r, 2000));
+		uint32_t na = rand_vals(&r, x, n), nb;
+		unsigned mode = round % 3;
+		if (mode == 0) { /* nearly the same: a few offsets in or out */
+			nb = 0;
+			for (uint32_t i = 0; i < na; i++)
+				if (tu_below(&r, 16))
+					y[nb++] = x[i];
+			for (uint32_t i = 0; i + 1 < nb; i++)
+				if (!tu_below(&r, 16) && y[i] + 1u < y[i + 1]) {
+					memmove(&y[i + 2], &y[i + 1], (nb - i - 1) * sizeof(*y));
+					y[i + 1] = (uint16_t)(y[i] + 1);
+					nb++;
+					i++;
+				}
+		} else if (mode == 1) {
+			nb = rand_vals(&r, y, (uint32_t)tu_below(&r, 80));
+		} else { /* y inside x */
+			nb = 0;
+			for (uint32_t i = 0; i < na; i++)
+				if (tu_below(&r, 2))
+					y[nb++] = x[i];
+		}
+		uint32_t wi = 0, wj = 0, wk = 0;
+		while (wi < na && wj < nb) {
+			uint16_t m = x[wi] < y[wj] ? x[wi] : y[wj];
+			wi += x[wi] == m;
+			wj += y[wj] == m;
+			want[wk++] = m;
+		}
+		uint32_t all = wk + (na - wi) + (nb - wj);
+		for (int lvl = 0; lvl <= top; lvl++) {
+			memset(got, 0xa5, sizeof(got));
+			uint32_t i, j;
+			uint32_t k = sevmig__vals_merge_at(lvl, x, na, y, nb, got, &i, &j);
+			if (k != wk || i != wi || j != wj || memcmp(got, want, 2 * (size_t)k))
+				fail_msg(
+				    "level %d, %u and %u offsets (mode %u): merged %u (want %u), "
+				    "stopped at %u, %u (want %u, %u)",
+				    lvl, na, nb, mode, k, wk, i, j, wi, wj);
+			for (size_t b = 2 * (size_t)all; b < sizeof(got); b++)
+				if (((uint8_t *)got)[b] != 0xa5)
+					fail_msg("level %d: byte %zu written past the union", lvl,
+						 b);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_levels),
-		cmocka_unit_test(test_copy_crc),
-		cmocka_unit_test(test_copy_crc_words),
-		cmocka_unit_test(test_view_content),
+		cmocka_unit_test(test_levels),	       cmocka_unit_test(test_copy_crc),
+		cmocka_unit_test(test_copy_crc_words), cmocka_unit_test(test_view_content),
+		cmocka_unit_test(test_vals_merge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
