@@ -254,12 +254,14 @@ uint32_t sevmig__copy_crc32c(uint32_t crc, void *dst, const void *src, size_t le
 		if (fold_ok) {
 			/* up to where the stores line up with cache lines: a store
 			 * that straddles two costs about twice one that does not */
-			size_t head = (size_t) - (uintptr_t)dst & 63;
-			memcpy(dst, src, head);
-			crc = sevmig__crc32c(crc, dst, head);
-			dst = (uint8_t *)dst + head;
-			src = (const uint8_t *)src + head;
-			len -= head;
+			size_t head = (64 - ((uintptr_t)dst & 63)) & 63;
+			if (head) {
+				memcpy(dst, src, head);
+				crc = sevmig__crc32c(crc, dst, head);
+				dst = (uint8_t *)dst + head;
+				src = (const uint8_t *)src + head;
+				len -= head;
+			}
 			size_t body = len & ~(size_t)15;
 			crc = copy_fold(crc, dst, src, body);
 			dst = (uint8_t *)dst + body;
@@ -268,6 +270,8 @@ uint32_t sevmig__copy_crc32c(uint32_t crc, void *dst, const void *src, size_t le
 		}
 	}
 #endif
+	if (!len)
+		return crc;
 	memcpy(dst, src, len);
 	return sevmig__crc32c(crc, dst, len);
 }

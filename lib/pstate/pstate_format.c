@@ -361,7 +361,7 @@ static int put_ctrs(const struct sevmig_pstate *ps, struct sevmig__buf *out, uin
 		} else if (COPY_CRC) {
 			/* the bytes up to a cache line summed with those before
 			 * them, so that the copy's stores line up with lines */
-			size_t head = (size_t) - (uintptr_t)p & 63;
+			size_t head = (64 - ((uintptr_t)p & 63)) & 63;
 			memcpy(p, data, head);
 			cr = sevmig__crc32c(cr, done, (size_t)(p + head - done));
 			cr = sevmig__copy_crc32c(cr, p + head, (const uint8_t *)data + head,
