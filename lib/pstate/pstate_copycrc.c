@@ -99,12 +99,18 @@ static inline void prefetch_w(const uint8_t *p)
 	__builtin_prefetch(p, 1);
 }
 
-static inline void prefetch_w4(const uint8_t *p)
+/* p + off, which may be past the end of p's object: computed as an
+ * address, not as a pointer into it. */
+static inline const uint8_t *ahead(const uint8_t *p, size_t off)
 {
-	prefetch_w(p);
-	prefetch_w(p + 64);
-	prefetch_w(p + 128);
-	prefetch_w(p + 192);
+	return (const uint8_t *)((uintptr_t)p + off);
+}
+
+/* The four lines from `off` bytes past p. */
+static inline void prefetch_w4(const uint8_t *p, size_t off)
+{
+	for (size_t o = off; o < off + 256; o += 64)
+		prefetch_w(ahead(p, o));
 }
 
 /* len a multiple of 16, at least 256. */
@@ -112,8 +118,8 @@ FOLD_TARGET static uint32_t copy_fold(uint32_t crc, uint8_t *d, const uint8_t *p
 {
 #define LD(q)	 _mm512_loadu_si512((const void *)(q))
 #define ST(q, v) _mm512_storeu_si512((void *)(q), v)
-	for (size_t o = 256; o < 768; o += 64)
-		prefetch_w(d + o);
+	prefetch_w4(d, 256);
+	prefetch_w4(d, 512);
 	__m512i a0 = LD(p), a1 = LD(p + 64), a2 = LD(p + 128), a3 = LD(p + 192);
 	ST(d, a0);
 	ST(d + 64, a1);
@@ -124,7 +130,7 @@ FOLD_TARGET static uint32_t copy_fold(uint32_t crc, uint8_t *d, const uint8_t *p
 	    a0, _mm512_inserti32x4(_mm512_setzero_si512(), _mm_cvtsi32_si128((int)~crc), 0));
 	__m512i x1 = a1, x2 = a2, x3 = a3, k = k512(0);
 	for (p += 256, d += 256, len -= 256; len >= 256; p += 256, d += 256, len -= 256) {
-		prefetch_w4(d + 512);
+		prefetch_w4(d, 512);
 		__m512i b0 = LD(p), b1 = LD(p + 64), b2 = LD(p + 128), b3 = LD(p + 192);
 		ST(d, b0);
 		ST(d + 64, b1);
@@ -177,8 +183,8 @@ COUNT_TARGET static uint32_t copy_fold_count(uint32_t crc, uint64_t *dst, const 
 #define LD(q)	 _mm512_loadu_si512((const void *)(q))
 #define ST(q, v) _mm512_storeu_si512((void *)(q), v)
 	uint8_t *d = (uint8_t *)dst;
-	for (size_t o = 256; o < 768; o += 64)
-		prefetch_w(d + o);
+	prefetch_w4(d, 256);
+	prefetch_w4(d, 512);
 	__m512i c = _mm512_setzero_si512(), r = c, prev = c;
 	__m512i a0 = LD(p), a1 = LD(p + 64), a2 = LD(p + 128), a3 = LD(p + 192);
 	ST(d, a0);
@@ -194,7 +200,7 @@ COUNT_TARGET static uint32_t copy_fold_count(uint32_t crc, uint64_t *dst, const 
 	    a0, _mm512_inserti32x4(_mm512_setzero_si512(), _mm_cvtsi32_si128((int)~crc), 0));
 	__m512i x1 = a1, x2 = a2, x3 = a3, k = k512(0);
 	for (size_t o = 256; o < SEVMIG__CHUNK_WORDS * 8; o += 256) {
-		prefetch_w4(d + o + 512);
+		prefetch_w4(d, o + 512);
 		__m512i b0 = LD(p + o), b1 = LD(p + o + 64), b2 = LD(p + o + 128),
 			b3 = LD(p + o + 192);
 		ST(d + o, b0);
