@@ -104,6 +104,20 @@ static void vals_to_words(const uint16_t *v, uint32_t n, uint64_t *w)
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define HAVE_AVX512 1
+/* The offsets base + the bytes of b, in 16-bit lanes: its low 32, its high
+ * 32. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi2,popcnt"))) static inline __m512i
+vals_lo(__m512i base, __m512i b)
+{
+	return _mm512_add_epi16(base, _mm512_cvtepu8_epi16(_mm512_castsi512_si256(b)));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi2,popcnt"))) static inline __m512i
+vals_hi(__m512i base, __m512i b)
+{
+	return _mm512_add_epi16(base, _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(b, 1)));
+}
+
 /* AVX-512 VBMI2: a word's bit numbers compressed out of a vector of all 64
  * (one byte each), widened to 16 bits and stored 32 at a time, so while 64
  * more fit: one compression a word, however many bits it has (two, of 16-bit
@@ -123,14 +137,9 @@ words_to_vals_vbmi2(const uint64_t *w, uint32_t card, uint16_t *v, uint32_t *at)
 		uint64_t x = w[i];
 		__m512i b = _mm512_maskz_compress_epi8((__mmask64)x, bits);
 		uint32_t k = (uint32_t)__builtin_popcountll(x);
-		_mm512_storeu_si512(
-		    (void *)(v + n),
-		    _mm512_add_epi16(base, _mm512_cvtepu8_epi16(_mm512_castsi512_si256(b))));
+		_mm512_storeu_si512((void *)(v + n), vals_lo(base, b));
 		if (k > 32) /* rare where an ARRAY is the smaller kind */
-			_mm512_storeu_si512(
-			    (void *)(v + n + 32),
-			    _mm512_add_epi16(
-				base, _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(b, 1))));
+			_mm512_storeu_si512((void *)(v + n + 32), vals_hi(base, b));
 		n += k;
 		base = _mm512_add_epi16(base, step);
 	}
@@ -139,12 +148,8 @@ words_to_vals_vbmi2(const uint64_t *w, uint32_t card, uint16_t *v, uint32_t *at)
 	for (uint16_t tmp[64]; i < SEVMIG__CHUNK_WORDS && n < card; i++) {
 		uint64_t x = w[i];
 		__m512i b = _mm512_maskz_compress_epi8((__mmask64)x, bits);
-		_mm512_storeu_si512(
-		    (void *)tmp,
-		    _mm512_add_epi16(base, _mm512_cvtepu8_epi16(_mm512_castsi512_si256(b))));
-		_mm512_storeu_si512(
-		    (void *)(tmp + 32),
-		    _mm512_add_epi16(base, _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(b, 1))));
+		_mm512_storeu_si512((void *)tmp, vals_lo(base, b));
+		_mm512_storeu_si512((void *)(tmp + 32), vals_hi(base, b));
 		uint32_t k = (uint32_t)__builtin_popcountll(x);
 		memcpy(v + n, tmp, 2 * (size_t)k);
 		n += k;
