@@ -94,11 +94,6 @@ FOLD_TARGET static inline __m128i fold128(__m128i x, int i, __m128i next)
  * past the end are harmless. (PREFETCHW: every processor with AVX-512 has
  * it, and the callers are compiled for it.)
  */
-static inline void prefetch_w(const uint8_t *p)
-{
-	__builtin_prefetch(p, 1);
-}
-
 /* p + off, which may be past the end of p's object: computed as an
  * address, not as a pointer into it. */
 static inline const uint8_t *ahead(const uint8_t *p, size_t off)
@@ -110,7 +105,7 @@ static inline const uint8_t *ahead(const uint8_t *p, size_t off)
 static inline void prefetch_w4(const uint8_t *p, size_t off)
 {
 	for (size_t o = off; o < off + 256; o += 64)
-		prefetch_w(ahead(p, o));
+		__builtin_prefetch(ahead(p, o), 1);
 }
 
 /* len a multiple of 16, at least 256. */
