@@ -15,6 +15,10 @@
 #include "common/guestmem.h"
 #include "common/transport.h"
 
+/* Bytes written between two background flushes: measured on a virtual
+ * disk, 64 MiB left the commit's fsync 0.07 s of 0.6 (128 MiB: 0.16 s). */
+#define FLUSH_EVERY ((uint64_t)64 << 20)
+
 static int add_file(struct outputs *out, const char *path, size_t *idx)
 {
 	char *key = cli_path_key(path);
@@ -210,6 +214,14 @@ int recv_outputs_prepare(const struct opts *o, const struct sevmig_stream_header
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", out->files[f].fd);
 		out->wfd[f] = open(self, O_WRONLY | O_DIRECT | O_CLOEXEC);
 	}
+	/* Through the O_DIRECT descriptors where there are some: the commit's
+	 * fsync, on the other one, then still sees any write-back error
+	 * itself. Without the flusher the commit only takes longer. */
+	out->flush_fds = malloc((out->nfiles ? out->nfiles : 1) * sizeof(*out->flush_fds));
+	for (size_t f = 0; out->flush_fds && f < out->nfiles; f++)
+		out->flush_fds[f] = out->wfd[f] >= 0 ? out->wfd[f] : out->files[f].fd;
+	if (out->flush_fds && out->nfiles)
+		flusher_start(&out->flusher, out->flush_fds, out->nfiles, FLUSH_EVERY);
 	for (size_t i = 0; i < out->nslots; i++)
 		reg[i] = (struct sevmig_mem_region){ .gpa = out->slots[i].gpa,
 						     .size = out->slots[i].size };
@@ -254,6 +266,8 @@ int recv_outputs_write(void *arg, size_t region, uint64_t offset, const void *da
 	 * direct writes: those go through the page cache. */
 	if (rc == -EINVAL && direct >= 0)
 		rc = write_range(out->files[s->file].fd, at, data, len);
+	if (rc == 0 && data)
+		flusher_written(&out->flusher, len);
 	if (rc < 0 && !atomic_exchange(&out->write_failed, true))
 		cli_error("%s: cannot write bytes %" PRIu64 "-%" PRIu64 ": %s", out->keys[s->file],
 			  at, at + len, strerror(-rc));
@@ -262,6 +276,8 @@ int recv_outputs_write(void *arg, size_t region, uint64_t offset, const void *da
 
 void recv_outputs_close_writers(struct outputs *out)
 {
+	size_t bad;
+	flusher_stop(&out->flusher, &bad); /* before its descriptors close */
 	for (size_t f = 0; out->wfd && f < out->nfiles; f++) {
 		if (out->wfd[f] >= 0)
 			close(out->wfd[f]);
@@ -313,6 +329,7 @@ void recv_outputs_free(struct outputs *out)
 	free(out->keys);
 	free(out->files);
 	free(out->wfd);
+	free(out->flush_fds);
 	free(out->slots);
 	free(out->made_dir);
 }
@@ -366,8 +383,11 @@ int recv_outputs_commit(const struct opts *o, const struct sevmig_pstate *ps, st
 {
 	recv_outputs_close_writers(out);
 	struct cli_outfile *vf = calloc(out->nvmsa ? out->nvmsa : 1, sizeof(*vf));
-	size_t nvf = 0;
-	int rc = vf ? 0 : cli_error("out of memory");
+	size_t nvf = 0, bad;
+	int e = flusher_stop(&out->flusher, &bad), rc = vf ? 0 : cli_error("out of memory");
+	if (!rc && e)
+		rc = cli_error("%s: writing it failed: %s (the file is unchanged)",
+			       out->files[bad].path, strerror(e));
 	if (!rc && pstate_file(o))
 		rc = write_pstate(o, ps, out);
 	for (size_t i = 0; i < out->nvmsa && !rc; i++) {

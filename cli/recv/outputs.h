@@ -20,6 +20,7 @@
 #include <sevmig/sevmig.h>
 
 #include "common/outfile.h"
+#include "recv/flusher.h"
 #include "recv/options.h"
 
 /* Where memslot i of the stream goes. */
@@ -38,6 +39,8 @@ struct outputs {
 	size_t nslots;
 	struct cli_outfile *files;
 	int *wfd;    /* per file: where pages are written (O_DIRECT, or files[i].fd) */
+	int *flush_fds; /* per file: what the flusher syncs (wfd[i], else files[i].fd) */
+	struct flusher flusher;
 	char **keys; /* cli_path_key() of each file */
 	size_t nfiles;
 	struct cli_outfile pstate;
