@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Slack beyond the bytes' own size a taken buffer may keep. */
+#define BUF_SLACK_MAX 4096
+
 int sevmig__buf_reserve(struct sevmig__buf *b, size_t more)
 {
 	if (more > SIZE_MAX - b->len)
@@ -12,7 +15,9 @@ int sevmig__buf_reserve(struct sevmig__buf *b, size_t more)
 	size_t need = b->len + more;
 	if (need <= b->cap)
 		return 0;
-	size_t cap = b->cap ? b->cap : 256;
+	/* A first reservation is the size the writer knows it needs: exact.
+	 * Growth past it doubles. */
+	size_t cap = b->cap ? b->cap : need > 256 ? need : 256;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	uint8_t *p = realloc(b->data, cap);
@@ -37,6 +42,16 @@ int sevmig__buf_append(struct sevmig__buf *b, const void *p, size_t n)
 uint8_t *sevmig__buf_take(struct sevmig__buf *b, size_t *len)
 {
 	uint8_t *p = b->data;
+	/* The caller keeps what it is given, possibly for long: not a block
+	 * more than twice its bytes (room reserved for a payload that then
+	 * compressed). Not for less: a shrink can cost a copy and the warm
+	 * reuse of the block by the next allocation, more than the slack is
+	 * worth. Where it fails, the larger block is as good. */
+	if (p && b->cap - b->len > b->len + BUF_SLACK_MAX) {
+		uint8_t *q = realloc(p, b->len ? b->len : 1);
+		if (q)
+			p = q;
+	}
 	if (len)
 		*len = b->len;
 	b->data = NULL;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A growable byte buffer for building output whose size is not known in
- * advance. Growth doubles; a failed allocation leaves the buffer as it was. */
+ * advance. The first reservation is exact, growth doubles; a failed
+ * allocation leaves the buffer as it was. */
 #ifndef SEVMIG_UTIL_BUF_H
 #define SEVMIG_UTIL_BUF_H
 
@@ -17,8 +18,9 @@ struct sevmig__buf {
 int sevmig__buf_reserve(struct sevmig__buf *b, size_t more);
 /* Append n bytes: 0 or -ENOMEM. */
 int sevmig__buf_append(struct sevmig__buf *b, const void *p, size_t n);
-/* Hand the bytes to the caller (NULL-terminated is not implied); the
- * buffer becomes empty. */
+/* Hand the bytes to the caller (NULL-terminated is not implied), in a
+ * block shrunk to their size when it is more than twice that; the buffer
+ * becomes empty. */
 uint8_t *sevmig__buf_take(struct sevmig__buf *b, size_t *len);
 void sevmig__buf_free(struct sevmig__buf *b);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <zstd.h>
@@ -36,6 +37,13 @@ static uint8_t *ser(const struct sevmig_pstate *ps, int level, size_t *len)
 	void *buf = NULL;
 	assert_int_equal(sevmig_pstate_serialize(ps, &o, &buf, len), 0);
 	assert_non_null(buf);
+	/* The caller keeps the block: about the size of the bytes, not of what
+	 * the writer reserved for them (uncompressed: an eighth more; else at
+	 * most twice; plus a page and the allocator's rounding). */
+	size_t have = malloc_usable_size(buf);
+	size_t most = sevmig__le16((uint8_t *)buf + 10) & F_ZSTD ? 2 * *len : *len + *len / 8;
+	if (have > most + 8192)
+		fail_msg("a %zu-byte form in a %zu-byte block", *len, have);
 	return buf;
 }
 
@@ -473,6 +481,31 @@ static void big_scattered(void **state)
 	reads_as(buf, len, ps);
 	free(buf);
 	free(raw);
+	sevmig_pstate_free(ps);
+}
+
+/* A map that compresses a thousandfold (every other page shared: dense
+ * bitmap containers of one repeated byte): the form, a few kilobytes, is
+ * not handed over in the 8 MiB the writer reserved for the containers. */
+static void compressed_form_fits(void **state)
+{
+	(void)state;
+	const uint64_t pages = 1ull << 26;
+	size_t blen = sevmig_bitmap_bytes(pages);
+	uint8_t *bits = malloc(blen);
+	assert_non_null(bits);
+	memset(bits, 0x55, blen);
+	struct sevmig_pstate *ps = map_new();
+	slot(ps, 0, pages);
+	assert_int_equal(sevmig_pstate_set_from_bitmap(ps, 0, pages, bits, blen), 0);
+	free(bits);
+	size_t len;
+	uint8_t *buf = ser(ps, 3, &len); /* asserts the block's size */
+	print_message("%zu-byte form in a %zu-byte block\n", len, malloc_usable_size(buf));
+	assert_true(sevmig__le16(buf + 10) & F_ZSTD);
+	assert_true(len < 65536);
+	reads_as(buf, len, ps);
+	free(buf);
 	sevmig_pstate_free(ps);
 }
 
@@ -1268,6 +1301,7 @@ int main(void)
 		cmocka_unit_test(every_encoding),
 		cmocka_unit_test(runs_across_slots),
 		cmocka_unit_test(big_scattered),
+		cmocka_unit_test(compressed_form_fits),
 		cmocka_unit_test(malformed_literals),
 		cmocka_unit_test(malformed_header),
 		cmocka_unit_test(malformed_zstd),
