@@ -318,7 +318,8 @@ struct sevmig_pstate_save_opts {
 };
 /*
  * The portable binary form: *buf is allocated with malloc() and belongs to
- * the caller. The encoding (runs, bitmap, or a copy of the containers in
+ * the caller (a block of at most twice *len bytes and a page, so that it
+ * can be kept as it is). The encoding (runs, bitmap, or a copy of the containers in
  * format version 2) is chosen by size and speed (docs/pstate-format.md 1.9).
  */
 SEVMIG_API SEVMIG_NODISCARD int sevmig_pstate_serialize(const struct sevmig_pstate *ps,
