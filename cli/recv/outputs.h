@@ -38,7 +38,7 @@ struct outputs {
 	struct slot_out *slots;
 	size_t nslots;
 	struct cli_outfile *files;
-	int *wfd;    /* per file: where pages are written (O_DIRECT, or files[i].fd) */
+	int *wfd;	/* per file: where pages are written (O_DIRECT, or files[i].fd) */
 	int *flush_fds; /* per file: what the flusher syncs (wfd[i], else files[i].fd) */
 	struct flusher flusher;
 	char **keys; /* cli_path_key() of each file */
