@@ -37,12 +37,12 @@ static uint8_t *ser(const struct sevmig_pstate *ps, int level, size_t *len)
 	void *buf = NULL;
 	assert_int_equal(sevmig_pstate_serialize(ps, &o, &buf, len), 0);
 	assert_non_null(buf);
-	/* The caller keeps the block: about the size of the bytes, not of what
-	 * the writer reserved for them (uncompressed: an eighth more; else at
-	 * most twice; plus a page and the allocator's rounding). */
+	/* The caller keeps the block: at most twice the bytes and a page
+	 * (pstate.h), whatever the writer reserved for them (a bound on the
+	 * containers' size, the raw room of a form that then compressed),
+	 * plus the allocator's rounding of a mapped block to pages. */
 	size_t have = malloc_usable_size(buf);
-	size_t most = sevmig__le16((uint8_t *)buf + 10) & F_ZSTD ? 2 * *len : *len + *len / 8;
-	if (have > most + 8192)
+	if (have > 2 * *len + 4096 + 4096)
 		fail_msg("a %zu-byte form in a %zu-byte block", *len, have);
 	return buf;
 }
