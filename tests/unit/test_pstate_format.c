@@ -1196,8 +1196,9 @@ static void containers_random(void **state)
 		uint64_t base = tu_below(&r, 2) ? 0 : (1ull << 40) - W;
 		struct sevmig_pstate *ps = map_new();
 		memset(model, 0, W);
-		/* one to three slots, a gap between each */
-		uint64_t cut1 = 1 + tu_below(&r, W / 3), cut2 = cut1 + 1 + tu_below(&r, W / 3);
+		/* one to three slots, a gap between each (the second starts 100
+		 * pages after cut1 and is never empty) */
+		uint64_t cut1 = 1 + tu_below(&r, W / 3), cut2 = cut1 + 101 + tu_below(&r, W / 3);
 		unsigned ns = 1 + (unsigned)tu_below(&r, 3);
 		uint64_t sl[3][2] = { { 0, ns == 1 ? W : cut1 },
 				      { cut1 + 100, ns == 2 ? W : cut2 },
