@@ -43,6 +43,7 @@ struct rwctx {
 	uint8_t *scratch; /* decoded PLAIN pages, page-aligned */
 	uint8_t *page;	  /* dry run: where packets are decrypted */
 	uint8_t *stage;	  /* page_write: an ENC record's pages, decrypted */
+	uint32_t staged;  /* the most pages ever decrypted into stage */
 };
 
 struct sevmig_receiver {
@@ -150,6 +151,8 @@ static int apply_enc(struct rjob *j, struct rwctx *w)
 	const uint8_t *p = j->buf.data;
 	const uint32_t *slot = (const uint32_t *)(const void *)j->slots.data;
 	uint32_t n = sevmig__enc_count(p);
+	if (n > w->staged)
+		w->staged = n; /* what the free wipes: the pages touched, not all */
 	for (uint32_t i = 0; i < n; i++) {
 		if ((i & 15) == 0 && sevmig__pool_stopping(r->pool))
 			return -ECANCELED;
@@ -1112,8 +1115,7 @@ void sevmig_receiver_free(struct sevmig_receiver *r)
 			OPENSSL_cleanse(r->wctx[i].page, SM_PAGE);
 		free(r->wctx[i].page);
 		if (r->wctx[i].stage) /* guest plaintext */
-			OPENSSL_cleanse(r->wctx[i].stage,
-					(size_t)SEVMIG_STREAM_MAX_BATCH * SM_PAGE);
+			OPENSSL_cleanse(r->wctx[i].stage, (size_t)r->wctx[i].staged * SM_PAGE);
 		free(r->wctx[i].stage);
 	}
 	free(r->wctx);
