@@ -3,7 +3,7 @@
  * bench_stream: the migration stream end to end over the software firmware,
  * against the raw work measured in the same run.
  *
- *   bench_stream [GiB (1)] [zstd level (1)] [run]
+ *   bench_stream [GiB (1)] [zstd level (1)] [run [times]]
  *
  * The synthetic guest: 50 % zero pages, 30 % compressible shared pages
  * (text-like), 20 % private pages (random bytes), in runs of 1..64 pages.
@@ -31,7 +31,10 @@
  * and 2 threads; 10 the 2-worker goal paired: the raw send work on two
  * threads and the 2-worker sender back to back, nine times, each pair's
  * ratio and their median (a neighbour's load, which drifts over seconds,
- * then hits both halves of a pair alike).
+ * then hits both halves of a pair alike). For 1..9 a fourth argument
+ * says how many times (default 9 up to 1 GiB, else 3): bench_tools.sh runs
+ * the engine once per rep, as often as each tool, so that each side's best
+ * is of as many tries.
  *
  *   bench_stream GiB --write-guest DIR
  *
@@ -863,10 +866,12 @@ int main(int argc, char **argv)
 	}
 	int level = argc > 2 ? atoi(argv[2]) : 1;
 	int only = argc > 3 ? atoi(argv[3]) : 0;
+	int times = argc > 4 ? atoi(argv[4]) : 0;
 	uint64_t bytes = (uint64_t)(gib * (1u << 30)) / PAGE * PAGE;
 	int reps = gib <= 1.0 ? 3 : 1;
-	if (bytes < (64u << 20) || only < 0 || only > 10) {
-		fprintf(stderr, "usage: bench_stream [GiB >= 0.0625] [zstd level] [what 1..10]\n");
+	if (bytes < (64u << 20) || only < 0 || only > 10 || times < 0 || (times && !only)) {
+		fprintf(stderr,
+			"usage: bench_stream [GiB >= 0.0625] [zstd level] [what 1..10 [times]]\n");
 		return 2;
 	}
 	pthread_create(&g_mon, NULL, monitor, NULL);
@@ -889,7 +894,7 @@ int main(int argc, char **argv)
 		return paired_goal(&r);
 	if (only) {
 		/* For a profiler: one thing alone, over and over. */
-		for (int i = 0; i < 3 * reps; i++) {
+		for (int i = 0; i < (times ? times : 3 * reps); i++) {
 			double t;
 			if (only == 5) {
 				struct raw_shared rs = { .g = &g,
