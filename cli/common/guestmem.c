@@ -7,11 +7,15 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "common/xfer.h"
 
 int cli_parse_size(const char *s, uint64_t *out)
 {
@@ -224,8 +228,51 @@ int cli_map_input(const struct cli_memspec *m, void **addr)
 	return 0;
 }
 
+struct unmap_part {
+	uint8_t *addr;
+	size_t len;
+};
+
+static void *unmap_part(void *arg)
+{
+	struct unmap_part *u = arg;
+	madvise(u->addr, u->len, MADV_DONTNEED);
+	return NULL;
+}
+
+/*
+ * Tearing down a mapping of the guest's file takes 25 ms per GiB on one
+ * thread, at the very end of a migration, while the other CPUs are idle:
+ * the page tables are emptied in parts, one per CPU (MADV_DONTNEED holds
+ * the mapping lock shared, so the parts go in parallel; munmap takes it
+ * exclusively), and the empty mapping is then removed.
+ */
 void cli_unmap(void *addr, uint64_t size)
 {
-	if (addr)
-		munmap(addr, size);
+	enum { MAX_PARTS = 16, MIN_PART = 256u << 20 };
+	if (!addr)
+		return;
+	unsigned parts = cli_default_threads();
+	if (parts > MAX_PARTS)
+		parts = MAX_PARTS;
+	if (parts > size / MIN_PART)
+		parts = (unsigned)(size / MIN_PART);
+	pthread_t th[MAX_PARTS];
+	struct unmap_part u[MAX_PARTS];
+	bool started[MAX_PARTS] = { false };
+	size_t part = parts > 1 ? (size / parts + 4095) & ~(size_t)4095 : 0;
+	for (unsigned i = 1; i < parts; i++) {
+		size_t at = (size_t)i * part;
+		u[i] = (struct unmap_part){ (uint8_t *)addr + at,
+					    i + 1 < parts ? part : (size_t)size - at };
+		started[i] = !pthread_create(&th[i], NULL, unmap_part, &u[i]);
+	}
+	if (parts > 1) {
+		u[0] = (struct unmap_part){ addr, part };
+		unmap_part(&u[0]);
+	}
+	for (unsigned i = 1; i < parts; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+	munmap(addr, size); /* what a part that could not start left too */
 }
