@@ -233,7 +233,8 @@ struct sevmig_sender_opts {
 	 * (kvm), the first thread makes every firmware call while the other
 	 * workers compress and the caller's thread writes. */
 	unsigned workers;
-	/* Batches in flight (bounded memory: about window x batch x 4 KiB);
+	/* Batches in flight (bounded memory: about (window + workers) x batch
+	 * x 4 KiB, with a batch per worker for compression);
 	 * 0: 4 x workers + 4, of which at most 2 x workers + 2 ENC batches
 	 * (1 without workers). At most 64. */
 	unsigned window;
