@@ -194,32 +194,29 @@ static int run_enc(struct sjob *j, unsigned worker)
 	return 0;
 }
 
-/* Compress the non-zero pages into dst (cap bytes): the size, or 0 when the
- * frame would not be smaller than the pages. */
-static size_t compress_pages(struct sevmig_sender *s, struct sjob *j, struct wctx *w, uint32_t m,
-			     uint8_t *dst, size_t cap)
+/*
+ * The m non-zero pages of a shared job (j->idx) side by side: where they
+ * are, when they are one host-contiguous run, else copied into buf a run
+ * at a time. zstd compresses one buffer in one call (its streaming
+ * interface would copy them into a window of its own first, at 5 % more
+ * time than this copy and the one-shot call), and a raw record is one copy
+ * of it.
+ */
+static const uint8_t *gather_pages(struct sevmig_sender *s, const struct sjob *j, uint32_t m,
+				   uint8_t *buf)
 {
-	/* One call over one buffer: zstd's streaming interface would copy
-	 * the pages into a window of its own and compress from there, at 5 %
-	 * more time than this copy and the one-shot call. A batch that is one
-	 * host-contiguous run needs no copy at all. */
-	const uint8_t *src = sevmig__layout_host(&s->layout, j->slot[j->idx[0]], j->gfn[j->idx[0]]);
 	for (uint32_t a = 0; a < m;) {
 		uint32_t b = a + 1, ia = j->idx[a];
 		while (b < m && j->slot[j->idx[b]] == j->slot[ia] &&
 		       j->gfn[j->idx[b]] == j->gfn[ia] + (b - a))
 			b++;
+		const uint8_t *run = sevmig__layout_host(&s->layout, j->slot[ia], j->gfn[ia]);
 		if (a == 0 && b == m)
-			break; /* one run: src as it is */
-		memcpy(w->gather + (size_t)a * SM_PAGE,
-		       sevmig__layout_host(&s->layout, j->slot[ia], j->gfn[ia]),
-		       (size_t)(b - a) * SM_PAGE);
-		src = w->gather;
+			return run;
+		memcpy(buf + (size_t)a * SM_PAGE, run, (size_t)(b - a) * SM_PAGE);
 		a = b;
 	}
-	size_t d = ZSTD_compress2(w->cctx, dst, cap, src, (size_t)m * SM_PAGE);
-	/* An error is most often "does not fit": then not smaller either. */
-	return !ZSTD_isError(d) && d < (size_t)m * SM_PAGE ? d : 0;
+	return buf;
 }
 
 static int run_shared(struct sjob *j, unsigned worker)
@@ -270,15 +267,18 @@ static int run_shared(struct sjob *j, unsigned worker)
 		sevmig__plain_put_gfn(pl, i, j->gfn[j->idx[i]]);
 	uint8_t *data = sevmig__plain_data_w(pl, m);
 	size_t raw = (size_t)m * SM_PAGE, d = 0;
-	if (s->zlevel)
-		d = compress_pages(s, j, &s->wctx[worker], m, data, raw);
+	/* Compressed from the worker's buffer, else gathered straight into
+	 * the record. */
+	const uint8_t *pages = gather_pages(s, j, m, s->zlevel ? s->wctx[worker].gather : data);
+	if (s->zlevel) {
+		d = ZSTD_compress2(s->wctx[worker].cctx, data, raw, pages, raw);
+		if (ZSTD_isError(d) || d >= raw)
+			d = 0; /* an error here is "does not fit": not smaller */
+	}
 	uint32_t codec = d ? SEVMIG_CODEC_ZSTD : SEVMIG_CODEC_RAW;
 	if (!d) {
-		for (uint32_t i = 0; i < m; i++)
-			memcpy(
-			    data + (size_t)i * SM_PAGE,
-			    sevmig__layout_host(&s->layout, j->slot[j->idx[i]], j->gfn[j->idx[i]]),
-			    SM_PAGE);
+		if (pages != data)
+			memcpy(data, pages, raw);
 		d = raw;
 	}
 	sevmig__plain_put_head(pl, m, codec, (uint32_t)d);
