@@ -323,7 +323,7 @@ static int open_output(const struct opts *o, struct output *out)
 /*
  * The whole stream is on a pipe or socket that is our standard output: its
  * reader sees the end now, not once we have unmapped the guest and exited
- * (1 GiB of mapping takes 20 ms to tear down), so `sevmig-send | sevmig-recv`
+ * (milliseconds per GiB of mapping), so `sevmig-send | sevmig-recv`
  * finishes sooner. Descriptor 1 stays open, on /dev/null. A regular file is
  * left alone: nobody waits for its end, and its close is the shell's.
  */
