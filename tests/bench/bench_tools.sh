@@ -14,8 +14,9 @@
 # all at zstd level 1 over the software firmware with a pre-shared key. The
 # tools' times include everything an operator waits for: start-up, the
 # target's files made durable (fsync) and renamed. Prints each time, the
-# ratio to the engine (goal: at most 1.25) and seconds per GiB (goal: flat
-# from 1 to 4 GiB). Scratch space: $TMPDIR (twice the largest guest).
+# ratio to the engine (goal: at most 1.25), the median of each rep's own
+# ratio, and seconds per GiB (goal: flat from 1 to 4 GiB). Scratch space:
+# $TMPDIR (twice the largest guest).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
@@ -36,6 +37,13 @@ cd "$work"
 now() { date +%s.%N; }
 best() { # best of the numbers on stdin
   sort -g | head -1
+}
+median() { # of the numbers on stdin
+  sort -g | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ratios() { # $1[i] / $2[i], one per line
+  local -n num=$1 den=$2
+  for i in "${!num[@]}"; do echo "${num[$i]} / ${den[$i]}" | bc -l; done
 }
 
 run_pipe() {
@@ -63,8 +71,8 @@ run_engine() { # once, like each tool: each side's best is of $reps tries
   "$bench" "$1" 1 4 1 | awk '/^run 4:/ { print $3 }'
 }
 
-printf '%-6s %10s %10s %10s %8s %8s %10s %10s\n' GiB "engine s" "pipe s" "tcp s" \
-  "pipe/eng" "tcp/eng" "pipe s/GiB" "tcp s/GiB"
+printf '%-6s %10s %10s %10s %8s %8s %10s %10s %9s %9s\n' GiB "engine s" "pipe s" "tcp s" \
+  "pipe/eng" "tcp/eng" "pipe s/GiB" "tcp s/GiB" "pipe med" "tcp med"
 for g in "${sizes[@]}"; do
   "$bench" "$g" --write-guest "$work"
   e=() p=() t=()
@@ -78,9 +86,12 @@ for g in "${sizes[@]}"; do
   be=$(printf '%s\n' "${e[@]}" | best)
   bp=$(printf '%s\n' "${p[@]}" | best)
   bt=$(printf '%s\n' "${t[@]}" | best)
-  printf '%-6s %10.3f %10.3f %10.3f %8.3f %8.3f %10.3f %10.3f\n' "$g" "$be" "$bp" "$bt" \
-    "$(echo "$bp / $be" | bc -l)" "$(echo "$bt / $be" | bc -l)" \
-    "$(echo "$bp / $g" | bc -l)" "$(echo "$bt / $g" | bc -l)"
+  printf '%-6s %10.3f %10.3f %10.3f %8.3f %8.3f %10.3f %10.3f %9.3f %9.3f\n' "$g" "$be" "$bp" \
+    "$bt" "$(echo "$bp / $be" | bc -l)" "$(echo "$bt / $be" | bc -l)" \
+    "$(echo "$bp / $g" | bc -l)" "$(echo "$bt / $g" | bc -l)" \
+    "$(ratios p e | median)" "$(ratios t e | median)"
   rm -rf guest.mem out
 done
-echo "(best of $reps, interleaved; goal: pipe and tcp at most 1.25 x engine, s/GiB flat)"
+echo "(best of $reps, interleaved; \"med\": the median of each rep's own ratio, the engine and"
+echo " the tools back to back, so that a neighbour's load hits both alike;"
+echo " goal: pipe and tcp at most 1.25 x engine, s/GiB flat)"
