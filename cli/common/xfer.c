@@ -48,7 +48,6 @@ int cli_xfer_opt(struct cli_xfer_opts *x, int c, char **argv, void (*usage)(FILE
 		if (cli_parse_uint_opt("--threads", optarg, 64, &v))
 			return CLI_ERR;
 		x->threads = (unsigned)v;
-		x->threads_set = true;
 		return 0;
 	case CLI_OPT_TIMEOUT:
 		if (cli_parse_uint_opt("--timeout", optarg, 86400, &v))

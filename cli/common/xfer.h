@@ -52,7 +52,6 @@ struct cli_xfer_opts {
 	struct cli_memspec *mem; /* --memory, in the order given */
 	size_t nmem;
 	unsigned threads;		 /* --threads; default cli_default_threads() */
-	bool threads_set;		 /* --threads was given */
 	int timeout_ms;			 /* --timeout; -1: none */
 	enum cli_json_mode json;	 /* --json[=pretty]: the summary */
 	enum cli_progress_mode progress; /* --progress; --quiet alone means none */

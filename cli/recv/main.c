@@ -62,7 +62,7 @@ static void usage(FILE *f)
 		"                       (default 8)\n"
 		"      --auth-timeout SECONDS  how long each connection has to authenticate\n"
 		"                       (default 10; 0: no limit but --timeout)\n"
-		"  -T, --threads N      worker threads (default: twice the online CPUs, here %u)\n"
+		"  -T, --threads N      worker threads (default: the online CPUs, here %u)\n"
 		"      --timeout SECONDS  give up when no sender connects, or the connection\n"
 		"                       stalls, this long (default 60; 0: never)\n"
 		"      --json[=pretty]  print a JSON summary on standard output at the end, one\n"
@@ -100,7 +100,7 @@ static void usage(FILE *f)
 		"Exit status: 0 the stream was complete and sound and every file is in place,\n"
 		"2 error (one message says what failed and where; no output file changed),\n"
 		"130 or 143 interrupted by SIGINT or SIGTERM (no output file changed).\n",
-		2 * cli_default_threads());
+		cli_default_threads());
 }
 
 enum {
@@ -470,10 +470,9 @@ static int receive_once(const struct opts *o, struct input *in, struct cli_progr
 		goto fail;
 
 	/* A TCP connection carries HELLO, ACKs and COMMIT or NAK back. */
-	/* Workers wait for the disk (O_DIRECT writes): by default twice the
-	 * CPUs, so that the CPUs have work meanwhile. */
-	unsigned workers = o->x.threads_set ? o->x.threads : 2 * o->x.threads;
-	SEVMIG_OPTS(sevmig_receiver_opts, ro, .workers = workers,
+	/* As many workers as CPUs: the outputs' writer threads wait for the
+	 * disk, not they. */
+	SEVMIG_OPTS(sevmig_receiver_opts, ro, .workers = o->x.threads,
 		    .vmsa_dest = recv_outputs_vmsa_dest, .vmsa_arg = &out, .progress = on_progress,
 		    .progress_arg = &ctx, .key_source = ksrc, .key = ksrc ? key : NULL,
 		    .insecure = !ksrc, .back_write = two_way ? cli_chan_write : NULL,

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sevmig-recv's outputs: where each memslot of the stream goes (the files of
- * --memory or --memory-dir, written by the receiver's page_write callback
- * with O_DIRECT where the file system has it, so that the target allocates
+ * --memory or --memory-dir, written from the receiver's page_write callback
+ * by writer threads (writer.h) with O_DIRECT where the file system has it,
+ * so that the target allocates
  * no page cache for the guest: a cost the kernel pays per page, zeroing
  * and accounting each new one, and that made the tools half as fast as
  * the engine in-process), the
@@ -22,6 +23,7 @@
 #include "common/outfile.h"
 #include "recv/flusher.h"
 #include "recv/options.h"
+#include "recv/writer.h"
 
 /* Where memslot i of the stream goes. */
 struct slot_out {
@@ -41,7 +43,8 @@ struct outputs {
 	int *wfd;	/* per file: where pages are written (O_DIRECT, or files[i].fd) */
 	int *flush_fds; /* per file: what the flusher syncs (wfd[i], else files[i].fd) */
 	struct flusher flusher;
-	char **keys; /* cli_path_key() of each file */
+	struct writer writer; /* the direct writes, off the receiver's workers */
+	char **keys;	      /* cli_path_key() of each file */
 	size_t nfiles;
 	struct cli_outfile pstate;
 	struct vmsa_buf *vmsa;
