@@ -124,13 +124,12 @@ static int write_out(struct rjob *j, uint32_t slot, uint64_t gfn, uint64_t n, co
 		/* The caller's errno, from its I/O: its own text, not the
 		 * library's reading of the code (-EIO: a firmware refusal). */
 		char why[96];
-		sevmig__msg(j->msg, sizeof(j->msg),
-			    "record %" PRIu64 " at byte %" PRIu64 ": writing gfns 0x%" PRIx64
-			    "-0x%" PRIx64 " (bytes %" PRIu64 "-%" PRIu64
-			    " of region %zu) failed: %s",
-			    j->index, j->offset, gfn, gfn + n - 1, off,
-			    off + (n << SEVMIG_PAGE_SHIFT), s->user_idx,
-			    strerror_r(-rc, why, sizeof(why)));
+		sevmig__msg(
+		    j->msg, sizeof(j->msg),
+		    "record %" PRIu64 " at byte %" PRIu64 ": writing gfns 0x%" PRIx64 "-0x%" PRIx64
+		    " (bytes %" PRIu64 "-%" PRIu64 " of region %zu) failed: %s",
+		    j->index, j->offset, gfn, gfn + n - 1, off, off + (n << SEVMIG_PAGE_SHIFT),
+		    s->user_idx, strerror_r(-rc, why, sizeof(why)));
 	}
 	return rc < 0 ? rc : 0;
 }
