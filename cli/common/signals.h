@@ -3,6 +3,8 @@
 #ifndef SEVMIG_CLI_SIGNALS_H
 #define SEVMIG_CLI_SIGNALS_H
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 
 /* How long a write may still take after a stop signal. */
@@ -33,6 +35,20 @@ int cli_exit_status(int rc);
  * main thread's read or write.
  */
 void cli_block_signals(bool block);
+/*
+ * pthread_create() for a helper thread of a tool's own (a flusher, a
+ * writer): it starts with every signal blocked, the caller's mask kept, so
+ * that a stop signal is for the main thread's read or write to see.
+ */
+static inline int cli_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int e = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return e;
+}
 /* CLI_STOP_GRACE_S have passed since the first stop signal. */
 bool cli_stop_grace_over(void);
 

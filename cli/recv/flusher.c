@@ -3,8 +3,9 @@
 #include "recv/flusher.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <unistd.h>
+
+#include "common/signals.h"
 
 static void *flusher_main(void *arg)
 {
@@ -44,13 +45,7 @@ int flusher_start(struct flusher *f, const int *fds, size_t n, uint64_t every)
 		pthread_mutex_destroy(&f->lock);
 		return e;
 	}
-	/* The thread takes no signal: a stop signal is for the main thread's
-	 * read or write to see. It inherits the mask it is created with. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	e = pthread_create(&f->thread, NULL, flusher_main, f);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	e = cli_thread_start(&f->thread, flusher_main, f);
 	if (e) {
 		pthread_cond_destroy(&f->wake);
 		pthread_mutex_destroy(&f->lock);

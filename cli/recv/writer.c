@@ -3,11 +3,12 @@
 #include "recv/writer.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sevmig/sevmig.h>
+
+#include "common/signals.h"
 
 /* A buffer holds a record's pages, the most one write can be: a longer
  * one is queued in parts. */
@@ -69,17 +70,11 @@ int writer_start(struct writer *w, unsigned threads, writer_write_fn fn, void *a
 		it->next = w->spare;
 		w->spare = it;
 	}
-	/* The threads take no signal: a stop signal is for the main thread's
-	 * read to see. They inherit the mask they are created with. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (unsigned n = 0; n < threads && w->spare; n++) {
-		if ((e = pthread_create(&w->thread[n], NULL, writer_main, w)))
+		if ((e = cli_thread_start(&w->thread[n], writer_main, w)))
 			break;
 		w->nthreads = n + 1;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (w->nthreads)
 		return 0;
 	release(w);
