@@ -296,7 +296,7 @@ int recv_outputs_write(void *arg, size_t region, uint64_t offset, const void *da
 void recv_outputs_close_writers(struct outputs *out)
 {
 	size_t bad;
-	(void)writer_stop(&out->writer); /* the commit asks again */
+	(void)writer_stop(&out->writer);   /* the commit asks again */
 	flusher_stop(&out->flusher, &bad); /* before its descriptors close */
 	for (size_t f = 0; out->wfd && f < out->nfiles; f++) {
 		if (out->wfd[f] >= 0)
