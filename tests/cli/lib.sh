@@ -59,3 +59,12 @@ EOF
   [ -s "$2" ] || fail "the proxy did not listen"
 }
 
+# build_shim: compile ./shim.c (read from stdin) into ./shim.so for
+# LD_PRELOAD, or skip the test where no compiler can. A sanitizer runtime
+# wants to be first; the shim does not interpose on it.
+build_shim() {
+  cat >shim.c
+  ${CC:-cc} -shared -fPIC -o shim.so shim.c -ldl 2>cc.err || {
+    echo "SKIP: cannot build the preload shim: $(head -1 cc.err)"; exit 77; }
+  export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+}

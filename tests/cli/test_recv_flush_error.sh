@@ -8,14 +8,10 @@
 # by the flusher or by nobody).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-cat >shim.c <<'C'
+build_shim <<'C'
 #include <errno.h>
 int fdatasync(int fd) { (void)fd; errno = EIO; return -1; }
 C
-${CC:-cc} -shared -fPIC -o shim.so shim.c 2>cc.err || {
-  echo "SKIP: cannot build the preload shim: $(head -1 cc.err)"; exit 77; }
-# A sanitizer runtime wants to be first; the shim does not interpose on it.
-export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 # more than one flush's worth (64 MiB) of pages that do not compress
 head -c $((72 << 20)) /dev/urandom >guest.mem
 t "$recv" --gen-pdh --pdh-key target.key --pdh-cert target.cert

@@ -7,7 +7,7 @@
 # pwrite calls).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-cat >shim.c <<'C'
+build_shim <<'C'
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -32,9 +32,6 @@ ssize_t pwrite64(int fd, const void *buf, size_t n, off_t at)
 	return fail_or(dlsym(RTLD_NEXT, "pwrite64"), fd, buf, n, at);
 }
 C
-${CC:-cc} -shared -fPIC -o shim.so shim.c -ldl 2>cc.err || {
-  echo "SKIP: cannot build the preload shim: $(head -1 cc.err)"; exit 77; }
-export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 # 32 MiB of pages that do not compress: hundreds of page writes
 head -c $((32 << 20)) /dev/urandom >guest.mem
 t "$recv" --gen-pdh --pdh-key target.key --pdh-cert target.cert
